@@ -1,0 +1,48 @@
+import type { Conv2dGeometry, Pool2dGeometry } from './shapes';
+
+/**
+ * The one interface every kernel backend implements (reference, wasm, gpujs).
+ *
+ * Arrays are flat NCHW float32, caller-allocated: a backend never allocates per call in the hot loop
+ * (it may keep and grow its own workspace). Every method OVERWRITES its outputs (no accumulation).
+ * Calls are synchronous: inside a piscina worker each backend computes single-threaded. (A GPU
+ * backend that must be awaited wraps this contract; see the kernels README.)
+ */
+export interface KernelBackend {
+  /** 'reference' | 'wasm' | 'gpujs:<mode>' ... shown to users when `--backend auto` picks one. */
+  readonly name: string;
+
+  /** output[N, outC, outH, outW] = input (*) weight[outC, inC, kH, kW] + bias[outC] (bias may be null). */
+  conv2d(g: Conv2dGeometry, input: Float32Array, weight: Float32Array, bias: Float32Array | null, output: Float32Array): void;
+
+  /** gradInput[N, inC, H, W] from gradOutput[N, outC, outH, outW] and weight. */
+  conv2dBackwardInput(g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array): void;
+
+  /** gradWeight[outC, inC, kH, kW] and gradBias[outC] (when not null), summed over the batch. */
+  conv2dBackwardWeights(
+    g: Conv2dGeometry,
+    input: Float32Array,
+    gradOutput: Float32Array,
+    gradWeight: Float32Array,
+    gradBias: Float32Array | null,
+  ): void;
+
+  /**
+   * Max pooling. argmax[i] receives the flat index, within its own (n, c) input plane
+   * (y * inWidth + x), of the element that won output i; padding never wins. Ties go to the first
+   * element in row-major window order (as PyTorch).
+   */
+  maxPool2d(g: Pool2dGeometry, input: Float32Array, output: Float32Array, argmax: Int32Array): void;
+  maxPool2dBackward(g: Pool2dGeometry, gradOutput: Float32Array, argmax: Int32Array, gradInput: Float32Array): void;
+
+  /** Average pooling; padded cells count in the divisor (PyTorch's count_include_pad=True). */
+  avgPool2d(g: Pool2dGeometry, input: Float32Array, output: Float32Array): void;
+  avgPool2dBackward(g: Pool2dGeometry, gradOutput: Float32Array, gradInput: Float32Array): void;
+
+  /** Global average pooling: [N, C, H, W] -> [N, C]. */
+  globalAvgPool(batch: number, channels: number, height: number, width: number, input: Float32Array, output: Float32Array): void;
+  globalAvgPoolBackward(batch: number, channels: number, height: number, width: number, gradOutput: Float32Array, gradInput: Float32Array): void;
+
+  /** Frees workspaces and device resources. Optional for CPU backends. */
+  dispose?(): void;
+}
