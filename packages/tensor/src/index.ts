@@ -1,1 +1,11 @@
-export {};
+export { Tensor } from './tensor';
+export { assertSameShape, assertShape, formatShape, shapeSize, shapesEqual, validateShape } from './shape';
+export type { Shape } from './shape';
+export { Rng } from './rng';
+export { kaimingNormal, kaimingUniform, biasUniform, uniformFill } from './init';
+export { ParameterArena } from './arena';
+export type { ArenaEntry, ParameterArenaOptions, ParameterSpec } from './arena';
+export {
+  add, addInto, argmaxRows, assertFinite, axpy, dot, findNonFinite, maxAbs, maxAbsDiff, mean, mul, mulInto,
+  relativeError, scale, scaleInPlace, sub, subInto, sum,
+} from './ops';
