@@ -1,1 +1,3 @@
-export {};
+export type { KernelBackend } from './backend';
+export * from './shapes';
+export { referenceBackend } from './reference';

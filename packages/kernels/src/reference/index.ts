@@ -1,0 +1,23 @@
+import type { KernelBackend } from '../backend';
+import { avgPool2d, avgPool2dBackward } from './avgPool2d';
+import { conv2d } from './conv2d';
+import { conv2dBackwardInput } from './conv2dBackwardInput';
+import { conv2dBackwardWeights } from './conv2dBackwardWeights';
+import { globalAvgPool, globalAvgPoolBackward } from './globalAvgPool';
+import { maxPool2d, maxPool2dBackward } from './maxPool2d';
+
+/** The plain-TS oracle every other backend is tested against. Never the default: it is slow. */
+export const referenceBackend: KernelBackend = {
+  name: 'reference',
+  conv2d,
+  conv2dBackwardInput,
+  conv2dBackwardWeights,
+  maxPool2d,
+  maxPool2dBackward,
+  avgPool2d,
+  avgPool2dBackward,
+  globalAvgPool,
+  globalAvgPoolBackward,
+};
+
+export { avgPool2d, avgPool2dBackward, conv2d, conv2dBackwardInput, conv2dBackwardWeights, globalAvgPool, globalAvgPoolBackward, maxPool2d, maxPool2dBackward };
