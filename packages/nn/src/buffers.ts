@@ -1,0 +1,32 @@
+import { shapeSize, shapesEqual, Tensor } from '@convoy/tensor';
+
+/**
+ * A layer-owned output buffer that grows with the largest batch seen and is reused otherwise:
+ * a smaller batch (the last partial batch, evaluation) gets a view over the front of the same
+ * storage, so steady-state training allocates nothing but, on a shape change, one small view.
+ */
+export class ReusableTensor {
+  private storage = new Float32Array(0);
+  private view: Tensor | null = null;
+
+  get(shape: number[]): Tensor {
+    if (this.view && shapesEqual(this.view.shape, shape)) return this.view;
+    const size = shapeSize(shape);
+    if (size > this.storage.length) this.storage = new Float32Array(size);
+    this.view = new Tensor(this.storage.subarray(0, size), shape);
+    return this.view;
+  }
+}
+
+/** The same for integer side data (max-pool argmax). */
+export class ReusableInt32 {
+  private storage = new Int32Array(0);
+  private view: Int32Array | null = null;
+
+  get(size: number): Int32Array {
+    if (this.view && this.view.length === size) return this.view;
+    if (size > this.storage.length) this.storage = new Int32Array(size);
+    this.view = this.storage.subarray(0, size);
+    return this.view;
+  }
+}

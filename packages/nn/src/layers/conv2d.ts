@@ -1,0 +1,149 @@
+import { Conv2dGeometry, conv2dOutputHeight, conv2dOutputWidth, KernelBackend, referenceBackend, validateConv2dGeometry } from '@convoy/kernels';
+import { assertShape, biasUniform, kaimingUniform, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
+import { ReusableTensor } from '../buffers';
+import { checkFiniteInput, checkGradOut, checkImageInput } from '../checks';
+import { Module } from '../module';
+import { checkOptions, checkPositiveInteger, Size2, toPair } from '../options';
+
+export interface Conv2dOptions {
+  /** Default 1. */
+  stride?: Size2;
+  /** Zero padding on each side; default 0. */
+  padding?: Size2;
+  /** Learnable bias per output channel; default true. */
+  bias?: boolean;
+  /** Kernel backend for the convolution; default the plain-TS reference. */
+  backend?: KernelBackend;
+  /** Check every input for NaN/Infinity (default true; costs one pass over the input). */
+  checkFinite?: boolean;
+}
+
+const CONV2D_OPTIONS = ['stride', 'padding', 'bias', 'backend', 'checkFinite'] as const;
+
+/**
+ * 2-D convolution as torch.nn.Conv2d (groups=1, dilation=1): weight [outC, inC, kH, kW], bias [outC],
+ * PyTorch's default initialisation. The arithmetic is delegated to a KernelBackend.
+ */
+export class Conv2d extends Module {
+  readonly kind = 'Conv2d';
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly hasBias: boolean;
+  backend: KernelBackend;
+  private readonly checkFinite: boolean;
+
+  private weight: Tensor | null = null;
+  private bias: Tensor | null = null;
+  private gradWeight: Tensor | null = null;
+  private gradBias: Tensor | null = null;
+  private readonly output = new ReusableTensor();
+  private readonly gradInput = new ReusableTensor();
+  private input: Tensor | null = null;
+  private lastOutput: Tensor | null = null;
+  private geometry: Conv2dGeometry | null = null;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2, options: Conv2dOptions = {}) {
+    super();
+    checkOptions('Conv2d', options, CONV2D_OPTIONS);
+    this.inChannels = checkPositiveInteger('Conv2d: inChannels', inChannels);
+    this.outChannels = checkPositiveInteger('Conv2d: outChannels', outChannels);
+    this.kernelSize = toPair('Conv2d: kernelSize', kernelSize);
+    this.stride = toPair('Conv2d: stride', options.stride ?? 1);
+    this.padding = toPair('Conv2d: padding', options.padding ?? 0, true);
+    if (options.bias !== undefined && typeof options.bias !== 'boolean') {
+      throw new TypeError(`Conv2d: bias must be true or false, got ${JSON.stringify(options.bias)}`);
+    }
+    this.hasBias = options.bias ?? true;
+    this.backend = options.backend ?? referenceBackend;
+    this.checkFinite = options.checkFinite ?? true;
+  }
+
+  get fanIn(): number {
+    return this.inChannels * this.kernelSize[0] * this.kernelSize[1];
+  }
+
+  override parameterSpecs(): ParameterSpec[] {
+    const specs = [{ name: this.parameterName('weight'), shape: [this.outChannels, this.inChannels, ...this.kernelSize] }];
+    if (this.hasBias) specs.push({ name: this.parameterName('bias'), shape: [this.outChannels] });
+    return specs;
+  }
+
+  override bind(params: ParameterArena, grads: ParameterArena): void {
+    const [w, b] = this.parameterSpecs();
+    this.weight = params.tensor(w.name);
+    this.gradWeight = grads.tensor(w.name);
+    assertShape(this.weight.shape, w.shape, w.name);
+    assertShape(this.gradWeight.shape, w.shape, `gradient ${w.name}`);
+    if (b) {
+      this.bias = params.tensor(b.name);
+      this.gradBias = grads.tensor(b.name);
+      assertShape(this.bias.shape, b.shape, b.name);
+      assertShape(this.gradBias.shape, b.shape, `gradient ${b.name}`);
+    }
+  }
+
+  override initialize(rng: Rng): void {
+    const { weight } = this.bound();
+    kaimingUniform(weight.data, this.fanIn, rng);
+    if (this.bias) biasUniform(this.bias.data, this.fanIn, rng);
+  }
+
+  forward(x: Tensor): Tensor {
+    const { weight } = this.bound();
+    checkImageInput(this.label, x, this.inChannels);
+    if (this.checkFinite) checkFiniteInput(this.label, x);
+    const g = this.geometryFor(x);
+    const out = this.output.get([g.batch, this.outChannels, conv2dOutputHeight(g), conv2dOutputWidth(g)]);
+    this.backend.conv2d(g, x.data, weight.data, this.bias ? this.bias.data : null, out.data);
+    this.input = x;
+    this.lastOutput = out;
+    return out;
+  }
+
+  backward(gradOut: Tensor): Tensor {
+    const { weight, gradWeight } = this.bound();
+    checkGradOut(this.label, gradOut, this.lastOutput);
+    const x = this.input as Tensor;
+    const g = this.geometry as Conv2dGeometry;
+    this.backend.conv2dBackwardWeights(g, x.data, gradOut.data, gradWeight.data, this.gradBias ? this.gradBias.data : null);
+    const gradIn = this.gradInput.get(x.shape);
+    this.backend.conv2dBackwardInput(g, gradOut.data, weight.data, gradIn.data);
+    return gradIn;
+  }
+
+  private geometryFor(x: Tensor): Conv2dGeometry {
+    const [batch, , inHeight, inWidth] = x.shape;
+    const last = this.geometry;
+    if (last && last.batch === batch && last.inHeight === inHeight && last.inWidth === inWidth) return last;
+    const g: Conv2dGeometry = {
+      batch,
+      inChannels: this.inChannels,
+      inHeight,
+      inWidth,
+      outChannels: this.outChannels,
+      kernelHeight: this.kernelSize[0],
+      kernelWidth: this.kernelSize[1],
+      strideHeight: this.stride[0],
+      strideWidth: this.stride[1],
+      padHeight: this.padding[0],
+      padWidth: this.padding[1],
+    };
+    try {
+      validateConv2dGeometry(g);
+    } catch (e) {
+      throw new RangeError(`${this.label}: input [${x.shape.join(', ')}] does not fit: ${(e as Error).message}`);
+    }
+    this.geometry = g;
+    return g;
+  }
+
+  private bound(): { weight: Tensor; gradWeight: Tensor } {
+    if (!this.weight || !this.gradWeight) {
+      throw new Error(`${this.label}: parameters are not bound; call bind(params, grads) (or createParameters(model)) first`);
+    }
+    return { weight: this.weight, gradWeight: this.gradWeight };
+  }
+}

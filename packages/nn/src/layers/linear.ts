@@ -1,0 +1,151 @@
+import { assertShape, biasUniform, formatShape, kaimingUniform, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
+import { ReusableTensor } from '../buffers';
+import { checkFiniteInput, checkGradOut } from '../checks';
+import { Module } from '../module';
+import { checkOptions, checkPositiveInteger } from '../options';
+
+export interface LinearOptions {
+  /** Default true. */
+  bias?: boolean;
+  /** Check every input for NaN/Infinity (default true). */
+  checkFinite?: boolean;
+}
+
+/**
+ * y = x W^T + b as torch.nn.Linear: weight [outFeatures, inFeatures]. Plain TS loops: in the recipe
+ * network this layer is tiny (128 x 10), far below the cost of any convolution.
+ */
+export class Linear extends Module {
+  readonly kind = 'Linear';
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly hasBias: boolean;
+  private readonly checkFinite: boolean;
+  private weight: Tensor | null = null;
+  private bias: Tensor | null = null;
+  private gradWeight: Tensor | null = null;
+  private gradBias: Tensor | null = null;
+  private readonly output = new ReusableTensor();
+  private readonly gradInput = new ReusableTensor();
+  private input: Tensor | null = null;
+  private lastOutput: Tensor | null = null;
+
+  constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
+    super();
+    checkOptions('Linear', options, ['bias', 'checkFinite']);
+    this.inFeatures = checkPositiveInteger('Linear: inFeatures', inFeatures);
+    this.outFeatures = checkPositiveInteger('Linear: outFeatures', outFeatures);
+    if (options.bias !== undefined && typeof options.bias !== 'boolean') {
+      throw new TypeError(`Linear: bias must be true or false, got ${JSON.stringify(options.bias)}`);
+    }
+    this.hasBias = options.bias ?? true;
+    this.checkFinite = options.checkFinite ?? true;
+  }
+
+  override parameterSpecs(): ParameterSpec[] {
+    const specs = [{ name: this.parameterName('weight'), shape: [this.outFeatures, this.inFeatures] }];
+    if (this.hasBias) specs.push({ name: this.parameterName('bias'), shape: [this.outFeatures] });
+    return specs;
+  }
+
+  override bind(params: ParameterArena, grads: ParameterArena): void {
+    const [w, b] = this.parameterSpecs();
+    this.weight = params.tensor(w.name);
+    this.gradWeight = grads.tensor(w.name);
+    assertShape(this.weight.shape, w.shape, w.name);
+    assertShape(this.gradWeight.shape, w.shape, `gradient ${w.name}`);
+    if (b) {
+      this.bias = params.tensor(b.name);
+      this.gradBias = grads.tensor(b.name);
+      assertShape(this.bias.shape, b.shape, b.name);
+      assertShape(this.gradBias.shape, b.shape, `gradient ${b.name}`);
+    }
+  }
+
+  override initialize(rng: Rng): void {
+    const { weight } = this.bound();
+    kaimingUniform(weight.data, this.inFeatures, rng);
+    if (this.bias) biasUniform(this.bias.data, this.inFeatures, rng);
+  }
+
+  forward(x: Tensor): Tensor {
+    const { weight } = this.bound();
+    if (x.shape.length !== 2 || x.shape[1] !== this.inFeatures || x.shape[0] < 1) {
+      throw new RangeError(`${this.label}: expected input of shape [N, ${this.inFeatures}], got ${formatShape(x.shape)} (add a Flatten before a Linear on images)`);
+    }
+    if (this.checkFinite) checkFiniteInput(this.label, x);
+    const n = x.shape[0];
+    const inF = this.inFeatures;
+    const outF = this.outFeatures;
+    const out = this.output.get([n, outF]);
+    const xd = x.data;
+    const wd = weight.data;
+    const bd = this.bias ? this.bias.data : null;
+    const od = out.data;
+    for (let i = 0; i < n; i++) {
+      for (let o = 0; o < outF; o++) {
+        let s = bd ? bd[o] : 0;
+        const wBase = o * inF;
+        const xBase = i * inF;
+        for (let k = 0; k < inF; k++) s += xd[xBase + k] * wd[wBase + k];
+        od[i * outF + o] = s;
+      }
+    }
+    this.input = x;
+    this.lastOutput = out;
+    return out;
+  }
+
+  backward(gradOut: Tensor): Tensor {
+    const { weight, gradWeight } = this.bound();
+    checkGradOut(this.label, gradOut, this.lastOutput);
+    const x = this.input as Tensor;
+    const n = x.shape[0];
+    const inF = this.inFeatures;
+    const outF = this.outFeatures;
+    const gy = gradOut.data;
+    const xd = x.data;
+    const wd = weight.data;
+    // dW[o, k] = sum_i gy[i, o] x[i, k]; db[o] = sum_i gy[i, o] (overwritten, not accumulated)
+    const gw = gradWeight.data;
+    gw.fill(0);
+    for (let i = 0; i < n; i++) {
+      for (let o = 0; o < outF; o++) {
+        const g = gy[i * outF + o];
+        if (g === 0) continue;
+        const wBase = o * inF;
+        const xBase = i * inF;
+        for (let k = 0; k < inF; k++) gw[wBase + k] += g * xd[xBase + k];
+      }
+    }
+    if (this.gradBias) {
+      const gb = this.gradBias.data;
+      for (let o = 0; o < outF; o++) {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += gy[i * outF + o];
+        gb[o] = s;
+      }
+    }
+    // dX[i, k] = sum_o gy[i, o] W[o, k]
+    const gradIn = this.gradInput.get(x.shape);
+    const gx = gradIn.data;
+    gx.fill(0);
+    for (let i = 0; i < n; i++) {
+      for (let o = 0; o < outF; o++) {
+        const g = gy[i * outF + o];
+        if (g === 0) continue;
+        const wBase = o * inF;
+        const xBase = i * inF;
+        for (let k = 0; k < inF; k++) gx[xBase + k] += g * wd[wBase + k];
+      }
+    }
+    return gradIn;
+  }
+
+  private bound(): { weight: Tensor; gradWeight: Tensor } {
+    if (!this.weight || !this.gradWeight) {
+      throw new Error(`${this.label}: parameters are not bound; call bind(params, grads) (or createParameters(model)) first`);
+    }
+    return { weight: this.weight, gradWeight: this.gradWeight };
+  }
+}

@@ -1,0 +1,63 @@
+import type { ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
+import { Module } from '../module';
+
+/**
+ * Runs children in order, as torch.nn.Sequential. Children are named by position ('0', '1', ...)
+ * when given as an array, or by key when given as a record, so parameter names match PyTorch's
+ * state_dict keys (`features.0.conv1.weight`).
+ */
+export class Sequential extends Module {
+  readonly kind = 'Sequential';
+  readonly children: ReadonlyArray<{ key: string; module: Module }>;
+
+  constructor(children: Module[] | Record<string, Module>) {
+    super();
+    const entries = Array.isArray(children)
+      ? children.map((module, i) => ({ key: String(i), module }))
+      : Object.entries(children).map(([key, module]) => ({ key, module }));
+    for (const { key, module } of entries) {
+      if (!(module instanceof Module)) {
+        throw new TypeError(`Sequential: child '${key}' is not a Module (got ${Object.prototype.toString.call(module)})`);
+      }
+      if (key === '' || key.includes('.')) throw new RangeError(`Sequential: child name '${key}' must be non-empty and contain no '.'`);
+    }
+    this.children = entries;
+    this.setName('');
+  }
+
+  override setName(name: string): void {
+    this.name = name;
+    for (const { key, module } of this.children ?? []) module.setName(name ? `${name}.${key}` : key);
+  }
+
+  /** A child by key: `model.child('features')`. */
+  child(key: string): Module {
+    const found = this.children.find((c) => c.key === key);
+    if (!found) throw new RangeError(`${this.label}: no child '${key}'; children: ${this.children.map((c) => c.key).join(', ')}`);
+    return found.module;
+  }
+
+  override parameterSpecs(): ParameterSpec[] {
+    return this.children.flatMap(({ module }) => module.parameterSpecs());
+  }
+
+  override bind(params: ParameterArena, grads: ParameterArena): void {
+    for (const { module } of this.children) module.bind(params, grads);
+  }
+
+  override initialize(rng: Rng): void {
+    for (const { module } of this.children) module.initialize(rng);
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const { module } of this.children) y = module.forward(y);
+    return y;
+  }
+
+  backward(gradOut: Tensor): Tensor {
+    let g = gradOut;
+    for (let i = this.children.length - 1; i >= 0; i--) g = this.children[i].module.backward(g);
+    return g;
+  }
+}

@@ -1,0 +1,22 @@
+import type { KernelBackend } from '@convoy/kernels';
+import type { Module } from './module';
+import { recipeNet } from './recipe';
+
+/**
+ * A model described as plain JSON, so a worker rebuilds exactly the coordinator's model from a
+ * message (parameters travel separately, in the shared arena).
+ */
+export type ModelSpec = { kind: 'recipe'; resolution: number; classes: number; width: number; inChannels?: number };
+
+export function buildModel(spec: ModelSpec, options: { backend?: KernelBackend } = {}): Module {
+  if (spec === null || typeof spec !== 'object') {
+    throw new TypeError(`buildModel: spec must be an object like { kind: 'recipe', resolution, classes, width }, got ${JSON.stringify(spec)}`);
+  }
+  const { kind, ...rest } = spec as ModelSpec & Record<string, unknown>;
+  switch (kind) {
+    case 'recipe':
+      return recipeNet(rest as Omit<ModelSpec, 'kind'>, { backend: options.backend });
+    default:
+      throw new RangeError(`buildModel: unknown model kind ${JSON.stringify(kind)}; expected 'recipe'`);
+  }
+}

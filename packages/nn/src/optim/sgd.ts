@@ -1,0 +1,58 @@
+import { checkOptions, checkFiniteNumber } from '../options';
+import { allocateState, Optimizer, OptimizerStateOptions, OptimizerStepArgs, resolveStep, STATE_OPTION_KEYS } from './optimizer';
+
+export interface SGDOptions extends OptimizerStateOptions {
+  /** Default 0 (plain SGD, no state used). */
+  momentum?: number;
+  /** Nesterov momentum; needs momentum > 0. Default false. */
+  nesterov?: boolean;
+  /** L2 penalty added to the gradient (coupled, as torch.optim.SGD). Default 0. */
+  weightDecay?: number;
+}
+
+/**
+ * torch.optim.SGD with dampening 0:
+ *   d = g + weightDecay * p
+ *   buf = momentum * buf + d        (buf starts at 0, so the first step gives buf = d, as PyTorch)
+ *   d = nesterov ? d + momentum * buf : buf
+ *   p = p - lr * d
+ * State: `momentumBuffer`. `stepMomentum` lets a one-cycle schedule vary momentum per step.
+ */
+export class SGD implements Optimizer {
+  readonly kind = 'SGD';
+  readonly size: number;
+  readonly momentum: number;
+  readonly nesterov: boolean;
+  readonly weightDecay: number;
+  readonly state: Readonly<Record<string, Float32Array>>;
+
+  constructor(options: SGDOptions) {
+    checkOptions('SGD', options, [...STATE_OPTION_KEYS, 'momentum', 'nesterov', 'weightDecay']);
+    this.momentum = checkFiniteNumber('SGD: momentum', options.momentum ?? 0, 0);
+    this.weightDecay = checkFiniteNumber('SGD: weightDecay', options.weightDecay ?? 0, 0);
+    this.nesterov = options.nesterov ?? false;
+    if (this.nesterov && this.momentum <= 0) throw new RangeError('SGD: nesterov needs momentum > 0');
+    this.state = allocateState('SGD', ['momentumBuffer'], options);
+    this.size = options.size;
+  }
+
+  /** Updates params[start, end). `momentum` overrides the constructor's value for this step. */
+  step(args: OptimizerStepArgs & { momentum?: number }): void {
+    const { p, g, lr, start, end } = resolveStep('SGD', this.size, args);
+    const momentum = args.momentum === undefined ? this.momentum : checkFiniteNumber('SGD.step: momentum', args.momentum, 0);
+    const wd = this.weightDecay;
+    if (momentum === 0) {
+      for (let i = start; i < end; i++) p[i] -= lr * (g[i] + wd * p[i]);
+      return;
+    }
+    const buf = this.state.momentumBuffer;
+    const nesterov = this.nesterov;
+    for (let i = start; i < end; i++) {
+      // float32 rounding of d as PyTorch computes it in float32
+      const d = Math.fround(g[i] + wd * p[i]);
+      const b = Math.fround(momentum * buf[i] + d);
+      buf[i] = b;
+      p[i] -= lr * (nesterov ? Math.fround(d + momentum * b) : b);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Rejects misspelt or unsupported options with a message that lists what is accepted, so
+ * `new Conv2d(3, 8, 3, { strides: 2 })` fails loudly instead of silently using stride 1.
+ */
+export function checkOptions(what: string, options: object | undefined, allowed: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${what}: options must be an object, got ${JSON.stringify(options)}`);
+  }
+  const unknown = Object.keys(options).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0) {
+    throw new RangeError(`${what}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; expected one of ${allowed.join(', ')}`);
+  }
+}
+
+export function checkPositiveInteger(what: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new RangeError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function checkNonNegativeInteger(what: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new RangeError(`${what} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** A size given as `k` or `[kH, kW]`, as PyTorch accepts. */
+export type Size2 = number | readonly [number, number];
+
+export function toPair(what: string, value: Size2, allowZero = false): [number, number] {
+  const pair: [unknown, unknown] = Array.isArray(value) ? [value[0], value[1]] : [value, value];
+  if (Array.isArray(value) && value.length !== 2) {
+    throw new RangeError(`${what} must be a number or a pair [height, width], got ${JSON.stringify(value)}`);
+  }
+  const check = allowZero ? checkNonNegativeInteger : checkPositiveInteger;
+  return [check(what, pair[0]), check(what, pair[1])];
+}
+
+export function checkFiniteNumber(what: string, value: unknown, min = -Infinity): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new RangeError(`${what} must be a finite number${min > -Infinity ? ` >= ${min}` : ''}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,30 @@
+import { ParameterArena, ParameterArenaOptions, Rng } from '@convoy/tensor';
+import type { Module } from './module';
+
+export interface ModelParameters {
+  params: ParameterArena;
+  grads: ParameterArena;
+}
+
+/**
+ * Allocates a parameter arena and a matching gradient arena for a model and binds the model to
+ * them. With `seed`, also initialises the parameters (PyTorch's default initialisation).
+ */
+export function createParameters(
+  model: Module,
+  options: { shared?: boolean; seed?: number; rng?: Rng } = {},
+): ModelParameters {
+  const specs = model.parameterSpecs();
+  const arenaOptions: ParameterArenaOptions = options.shared ? { shared: true } : {};
+  const params = new ParameterArena(specs, arenaOptions);
+  const grads = new ParameterArena(specs, arenaOptions);
+  model.bind(params, grads);
+  const rng = options.rng ?? (options.seed !== undefined ? new Rng(options.seed) : undefined);
+  if (rng) model.initialize(rng);
+  return { params, grads };
+}
+
+/** Number of scalar parameters of a model. */
+export function countParameters(model: Module): number {
+  return ParameterArena.sizeOf(model.parameterSpecs());
+}
