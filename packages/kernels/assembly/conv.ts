@@ -1,0 +1,113 @@
+// Convolution drivers: whole-batch forward and backward passes as im2col + packed GEMM.
+// Pointers are byte addresses in this module's memory, laid out by the host (src/wasm/); workspaces
+// are host-provided too, so these functions never allocate.
+
+import { gemmPacked, packA, packB } from './gemm';
+import { col2im, im2colPanels, im2colTransposedPanels } from './im2col';
+
+@inline
+function outSize(input: i32, kernel: i32, stride: i32, pad: i32): i32 {
+  return (input + 2 * pad - kernel) / stride + 1;
+}
+
+/** Fills each row m of c[rows][cols] with value[m]. */
+function fillRows(c: usize, rows: i32, cols: i32, values: usize): void {
+  for (let m = 0; m < rows; m++) {
+    const v = load<f32>(values + (<usize>m << 2));
+    const row = c + (<usize>(m * cols) << 2);
+    const vv = f32x4.splat(v);
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) v128.store(row + (<usize>j << 2), vv);
+    for (; j < cols; j++) store<f32>(row + (<usize>j << 2), v);
+  }
+}
+
+/**
+ * out[N][M][outH][outW] = x (*) w[M][C][kH][kW] + bias. Workspaces: aPack holds
+ * roundUp(M, 4) * K floats, bPack roundUp(P, 8) * K floats (K = C*kH*kW, P = outH*outW).
+ */
+export function conv2dForward(
+  x: usize, w: usize, bias: usize, out: usize,
+  batch: i32, channels: i32, height: i32, width: i32, outChannels: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+  aPack: usize, bPack: usize,
+): void {
+  const outH = outSize(height, kernelH, strideH, padH);
+  const outW = outSize(width, kernelW, strideW, padW);
+  const pixels = outH * outW;
+  const depth = channels * kernelH * kernelW;
+  packA(w, outChannels, depth, depth, 1, aPack);
+  const inBytes = <usize>(channels * height * width) << 2;
+  const outBytes = <usize>(outChannels * pixels) << 2;
+  for (let n = 0; n < batch; n++) {
+    const xn = x + <usize>n * inBytes;
+    const on = out + <usize>n * outBytes;
+    im2colPanels(xn, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, outH, outW, bPack);
+    if (bias != 0) fillRows(on, outChannels, pixels, bias);
+    gemmPacked(aPack, bPack, outChannels, pixels, depth, on, pixels, bias != 0);
+  }
+}
+
+/**
+ * dx[N][C][H][W] from dy[N][M][outH][outW]: per image, col = W^T x dy (a [K][P] GEMM), then col2im.
+ * Workspaces: aPack roundUp(K, 4) * M floats, bPack roundUp(P, 8) * M, col K * P.
+ */
+export function conv2dBackwardInput(
+  dy: usize, w: usize, dx: usize,
+  batch: i32, channels: i32, height: i32, width: i32, outChannels: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+  aPack: usize, bPack: usize, col: usize,
+): void {
+  const outH = outSize(height, kernelH, strideH, padH);
+  const outW = outSize(width, kernelW, strideW, padW);
+  const pixels = outH * outW;
+  const depth = channels * kernelH * kernelW;
+  // A = W^T: row k of A is column k of W, so rows step by 1 and depth (output channels) by K.
+  packA(w, depth, outChannels, 1, depth, aPack);
+  const inBytes = <usize>(channels * height * width) << 2;
+  const outBytes = <usize>(outChannels * pixels) << 2;
+  for (let n = 0; n < batch; n++) {
+    packB(dy + <usize>n * outBytes, outChannels, pixels, pixels, bPack);
+    gemmPacked(aPack, bPack, depth, pixels, outChannels, col, pixels, false);
+    col2im(col, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, outH, outW, dx + <usize>n * inBytes);
+  }
+}
+
+/**
+ * dw[M][C][kH][kW] = sum over images of dy_n[M][P] x col_n^T[P][K]; db[M] = sum of dy (when db != 0).
+ * Workspaces: aPack roundUp(M, 4) * P floats, bPack roundUp(K, 8) * P.
+ */
+export function conv2dBackwardWeights(
+  x: usize, dy: usize, dw: usize, db: usize,
+  batch: i32, channels: i32, height: i32, width: i32, outChannels: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+  aPack: usize, bPack: usize,
+): void {
+  const outH = outSize(height, kernelH, strideH, padH);
+  const outW = outSize(width, kernelW, strideW, padW);
+  const pixels = outH * outW;
+  const depth = channels * kernelH * kernelW;
+  const inBytes = <usize>(channels * height * width) << 2;
+  const outBytes = <usize>(outChannels * pixels) << 2;
+  for (let n = 0; n < batch; n++) {
+    const dyn = dy + <usize>n * outBytes;
+    packA(dyn, outChannels, pixels, pixels, 1, aPack);
+    im2colTransposedPanels(x + <usize>n * inBytes, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, outH, outW, bPack);
+    gemmPacked(aPack, bPack, outChannels, depth, pixels, dw, depth, n > 0);
+  }
+  if (batch == 0) memory.fill(dw, 0, <usize>(outChannels * depth) << 2);
+  if (db != 0) {
+    for (let m = 0; m < outChannels; m++) {
+      let acc = f32x4.splat(0);
+      let tail: f32 = 0;
+      for (let n = 0; n < batch; n++) {
+        const row = dy + <usize>n * outBytes + (<usize>(m * pixels) << 2);
+        let j = 0;
+        for (; j + 4 <= pixels; j += 4) acc = f32x4.add(acc, v128.load(row + (<usize>j << 2)));
+        for (; j < pixels; j++) tail += load<f32>(row + (<usize>j << 2));
+      }
+      const sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3) + tail;
+      store<f32>(db + (<usize>m << 2), sum);
+    }
+  }
+}

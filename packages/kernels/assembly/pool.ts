@@ -1,0 +1,148 @@
+// Pooling forward and backward over flat NCHW planes. Semantics follow the reference backend
+// (src/reference): max-pool ties go to the first element in window order and NaN wins; average
+// pooling counts padded cells in the divisor, clipped to the padded input as PyTorch does.
+
+@inline
+function outSize(input: i32, kernel: i32, stride: i32, pad: i32): i32 {
+  return (input + 2 * pad - kernel) / stride + 1;
+}
+
+export function maxPool2d(
+  x: usize, out: usize, argmax: usize, planes: i32, height: i32, width: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+): void {
+  const outH = outSize(height, kernelH, strideH, padH);
+  const outW = outSize(width, kernelW, strideW, padW);
+  const planeBytes = <usize>(height * width) << 2;
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const plane = x + <usize>p * planeBytes;
+    for (let oy = 0; oy < outH; oy++) {
+      const y0 = oy * strideH - padH;
+      const yStart = max(y0, 0);
+      const yEnd = min(y0 + kernelH, height);
+      for (let ox = 0; ox < outW; ox++) {
+        const x0 = ox * strideW - padW;
+        const xStart = max(x0, 0);
+        const xEnd = min(x0 + kernelW, width);
+        let best: f32 = -Infinity;
+        let bestIndex: i32 = -1;
+        for (let iy = yStart; iy < yEnd; iy++) {
+          for (let ix = xStart; ix < xEnd; ix++) {
+            const index = iy * width + ix;
+            const value = load<f32>(plane + (<usize>index << 2));
+            if (value > best || bestIndex < 0) {
+              best = value;
+              bestIndex = index;
+            } else if (isNaN(value) && !isNaN(best)) {
+              best = value;
+              bestIndex = index;
+            }
+          }
+        }
+        store<f32>(out + (o << 2), best);
+        store<i32>(argmax + (o << 2), bestIndex);
+        o++;
+      }
+    }
+  }
+}
+
+export function maxPool2dBackward(
+  dy: usize, argmax: usize, dx: usize, planes: i32, height: i32, width: i32, outPixels: i32,
+): void {
+  const planeSize = height * width;
+  memory.fill(dx, 0, <usize>(planes * planeSize) << 2);
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const plane = dx + (<usize>(p * planeSize) << 2);
+    for (let i = 0; i < outPixels; i++) {
+      const d = plane + (<usize>load<i32>(argmax + (o << 2)) << 2);
+      store<f32>(d, load<f32>(d) + load<f32>(dy + (o << 2)));
+      o++;
+    }
+  }
+}
+
+@inline
+function windowDivisor(y0: i32, x0: i32, kernelH: i32, kernelW: i32, height: i32, width: i32, padH: i32, padW: i32): f32 {
+  const y1 = min(y0 + kernelH, height + padH);
+  const x1 = min(x0 + kernelW, width + padW);
+  return <f32>((y1 - y0) * (x1 - x0));
+}
+
+export function avgPool2d(
+  x: usize, out: usize, planes: i32, height: i32, width: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+): void {
+  const outH = outSize(height, kernelH, strideH, padH);
+  const outW = outSize(width, kernelW, strideW, padW);
+  const planeBytes = <usize>(height * width) << 2;
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const plane = x + <usize>p * planeBytes;
+    for (let oy = 0; oy < outH; oy++) {
+      const y0 = oy * strideH - padH;
+      for (let ox = 0; ox < outW; ox++) {
+        const x0 = ox * strideW - padW;
+        let sum: f32 = 0;
+        for (let iy = max(y0, 0); iy < min(y0 + kernelH, height); iy++) {
+          for (let ix = max(x0, 0); ix < min(x0 + kernelW, width); ix++) {
+            sum += load<f32>(plane + (<usize>(iy * width + ix) << 2));
+          }
+        }
+        store<f32>(out + (o << 2), sum / windowDivisor(y0, x0, kernelH, kernelW, height, width, padH, padW));
+        o++;
+      }
+    }
+  }
+}
+
+export function avgPool2dBackward(
+  dy: usize, dx: usize, planes: i32, height: i32, width: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+): void {
+  const outH = outSize(height, kernelH, strideH, padH);
+  const outW = outSize(width, kernelW, strideW, padW);
+  const planeBytes = <usize>(height * width) << 2;
+  memory.fill(dx, 0, <usize>planes * planeBytes);
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const plane = dx + <usize>p * planeBytes;
+    for (let oy = 0; oy < outH; oy++) {
+      const y0 = oy * strideH - padH;
+      for (let ox = 0; ox < outW; ox++) {
+        const x0 = ox * strideW - padW;
+        const share = load<f32>(dy + (o << 2)) / windowDivisor(y0, x0, kernelH, kernelW, height, width, padH, padW);
+        for (let iy = max(y0, 0); iy < min(y0 + kernelH, height); iy++) {
+          for (let ix = max(x0, 0); ix < min(x0 + kernelW, width); ix++) {
+            const d = plane + (<usize>(iy * width + ix) << 2);
+            store<f32>(d, load<f32>(d) + share);
+          }
+        }
+        o++;
+      }
+    }
+  }
+}
+
+/** out[p] = mean of plane p. Sums in f64 so large planes lose nothing to float32 rounding. */
+export function globalAvgPool(x: usize, out: usize, planes: i32, planeSize: i32): void {
+  for (let p = 0; p < planes; p++) {
+    const plane = x + (<usize>(p * planeSize) << 2);
+    let sum: f64 = 0;
+    for (let i = 0; i < planeSize; i++) sum += <f64>load<f32>(plane + (<usize>i << 2));
+    store<f32>(out + (<usize>p << 2), <f32>(sum / <f64>planeSize));
+  }
+}
+
+export function globalAvgPoolBackward(dy: usize, dx: usize, planes: i32, planeSize: i32): void {
+  for (let p = 0; p < planes; p++) {
+    const share = <f32>(<f64>load<f32>(dy + (<usize>p << 2)) / <f64>planeSize);
+    const plane = dx + (<usize>(p * planeSize) << 2);
+    const vv = f32x4.splat(share);
+    let i = 0;
+    for (; i + 4 <= planeSize; i += 4) v128.store(plane + (<usize>i << 2), vv);
+    for (; i < planeSize; i++) store<f32>(plane + (<usize>i << 2), share);
+  }
+}

@@ -1,0 +1,66 @@
+import type { KernelExports } from './kernelModule';
+
+const PAGE_BYTES = 65536;
+const ALIGN_BYTES = 64;
+
+/**
+ * The wasm instance's linear memory, handed out as consecutive regions per call. Memory grows to the
+ * largest call seen and is then reused, so steady-state training allocates nothing in wasm.
+ */
+export class WasmArena {
+  private readonly base: number;
+  private f32: Float32Array;
+  private i32: Int32Array;
+  /** Byte offsets of the regions laid out by the last `layout` call. */
+  readonly offsets: number[] = [];
+
+  constructor(private readonly kernels: KernelExports) {
+    this.base = alignUp(kernels.heapBase(), ALIGN_BYTES);
+    this.f32 = new Float32Array(kernels.memory.buffer);
+    this.i32 = new Int32Array(kernels.memory.buffer);
+  }
+
+  /** Lays out regions of the given sizes (in 4-byte elements) and grows memory to hold them. */
+  layout(...elementCounts: number[]): number[] {
+    let at = this.base;
+    this.offsets.length = 0;
+    for (const count of elementCounts) {
+      this.offsets.push(at);
+      at = alignUp(at + count * 4, ALIGN_BYTES);
+    }
+    const memory = this.kernels.memory;
+    if (at > memory.buffer.byteLength) {
+      memory.grow(Math.ceil((at - memory.buffer.byteLength) / PAGE_BYTES));
+    }
+    if (this.f32.buffer !== memory.buffer) {
+      this.f32 = new Float32Array(memory.buffer);
+      this.i32 = new Int32Array(memory.buffer);
+    }
+    return this.offsets;
+  }
+
+  writeF32(offset: number, data: Float32Array, count: number): void {
+    this.f32.set(count === data.length ? data : data.subarray(0, count), offset >> 2);
+  }
+
+  readF32(offset: number, target: Float32Array, count: number): void {
+    target.set(this.f32.subarray(offset >> 2, (offset >> 2) + count));
+  }
+
+  writeI32(offset: number, data: Int32Array, count: number): void {
+    this.i32.set(count === data.length ? data : data.subarray(0, count), offset >> 2);
+  }
+
+  readI32(offset: number, target: Int32Array, count: number): void {
+    target.set(this.i32.subarray(offset >> 2, (offset >> 2) + count));
+  }
+
+  /** Bytes of linear memory now held. */
+  get byteLength(): number {
+    return this.kernels.memory.buffer.byteLength;
+  }
+}
+
+function alignUp(value: number, alignment: number): number {
+  return Math.ceil(value / alignment) * alignment;
+}

@@ -1,0 +1,2 @@
+export { WasmBackend, createWasmBackend } from './wasmBackend';
+export { kernelWasmPath } from './kernelModule';

@@ -1,0 +1,241 @@
+import type { KernelBackend } from '../backend';
+import {
+  Conv2dGeometry,
+  Pool2dGeometry,
+  conv2dOutputHeight,
+  conv2dOutputWidth,
+  pool2dOutputHeight,
+  pool2dOutputWidth,
+  validateConv2dGeometry,
+  validatePool2dGeometry,
+} from '../shapes';
+import { WasmArena } from './arena';
+import { instantiateKernels } from './kernelModule';
+
+const MR = 4; // rows of A per micro-tile (assembly/gemm.ts)
+const NR = 8; // columns of B per micro-tile
+
+/**
+ * The WebAssembly SIMD backend: conv2d as im2col + a register-blocked f32x4 GEMM, pools as plain
+ * loops, all inside one wasm instance whose memory is reused across calls. Operands are copied into
+ * wasm memory and results copied out (the copies cost a few percent of a conv's time).
+ * Not thread-safe by design: create one per worker thread.
+ */
+export class WasmBackend implements KernelBackend {
+  readonly name = 'wasm';
+  private readonly kernels = instantiateKernels();
+  private readonly arena = new WasmArena(this.kernels);
+
+  conv2d(g: Conv2dGeometry, input: Float32Array, weight: Float32Array, bias: Float32Array | null, output: Float32Array): void {
+    const d = convDims(g, 'conv2d');
+    requireLength(input, d.inputSize, 'conv2d input', inputShape(g));
+    requireLength(weight, d.weightSize, 'conv2d weight', weightShape(g));
+    if (bias) requireLength(bias, g.outChannels, 'conv2d bias', `[${g.outChannels}]`);
+    requireLength(output, d.outputSize, 'conv2d output', outputShape(g));
+    const [x, w, b, out, aPack, bPack] = this.arena.layout(
+      d.inputSize, d.weightSize, g.outChannels, d.outputSize,
+      roundUp(g.outChannels, MR) * d.depth, roundUp(d.pixels, NR) * d.depth,
+    );
+    this.arena.writeF32(x, input, d.inputSize);
+    this.arena.writeF32(w, weight, d.weightSize);
+    if (bias) this.arena.writeF32(b, bias, g.outChannels);
+    this.kernels.conv2dForward(
+      x, w, bias ? b : 0, out, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
+      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, bPack,
+    );
+    this.arena.readF32(out, output, d.outputSize);
+  }
+
+  conv2dBackwardInput(g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array): void {
+    const d = convDims(g, 'conv2dBackwardInput');
+    requireLength(gradOutput, d.outputSize, 'conv2dBackwardInput gradOutput', outputShape(g));
+    requireLength(weight, d.weightSize, 'conv2dBackwardInput weight', weightShape(g));
+    requireLength(gradInput, d.inputSize, 'conv2dBackwardInput gradInput', inputShape(g));
+    const [dy, w, dx, aPack, bPack, col] = this.arena.layout(
+      d.outputSize, d.weightSize, d.inputSize,
+      roundUp(d.depth, MR) * g.outChannels, roundUp(d.pixels, NR) * g.outChannels, d.depth * d.pixels,
+    );
+    this.arena.writeF32(dy, gradOutput, d.outputSize);
+    this.arena.writeF32(w, weight, d.weightSize);
+    this.kernels.conv2dBackwardInput(
+      dy, w, dx, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
+      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, bPack, col,
+    );
+    this.arena.readF32(dx, gradInput, d.inputSize);
+  }
+
+  conv2dBackwardWeights(
+    g: Conv2dGeometry,
+    input: Float32Array,
+    gradOutput: Float32Array,
+    gradWeight: Float32Array,
+    gradBias: Float32Array | null,
+  ): void {
+    const d = convDims(g, 'conv2dBackwardWeights');
+    requireLength(input, d.inputSize, 'conv2dBackwardWeights input', inputShape(g));
+    requireLength(gradOutput, d.outputSize, 'conv2dBackwardWeights gradOutput', outputShape(g));
+    requireLength(gradWeight, d.weightSize, 'conv2dBackwardWeights gradWeight', weightShape(g));
+    if (gradBias) requireLength(gradBias, g.outChannels, 'conv2dBackwardWeights gradBias', `[${g.outChannels}]`);
+    const [x, dy, dw, db, aPack, bPack] = this.arena.layout(
+      d.inputSize, d.outputSize, d.weightSize, g.outChannels,
+      roundUp(g.outChannels, MR) * d.pixels, roundUp(d.depth, NR) * d.pixels,
+    );
+    this.arena.writeF32(x, input, d.inputSize);
+    this.arena.writeF32(dy, gradOutput, d.outputSize);
+    this.kernels.conv2dBackwardWeights(
+      x, dy, dw, gradBias ? db : 0, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
+      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, bPack,
+    );
+    this.arena.readF32(dw, gradWeight, d.weightSize);
+    if (gradBias) this.arena.readF32(db, gradBias, g.outChannels);
+  }
+
+  maxPool2d(g: Pool2dGeometry, input: Float32Array, output: Float32Array, argmax: Int32Array): void {
+    const d = poolDims(g, 'maxPool2d');
+    requireLength(input, d.inputSize, 'maxPool2d input', poolInputShape(g));
+    requireLength(output, d.outputSize, 'maxPool2d output', poolOutputShape(g));
+    requireLength(argmax, d.outputSize, 'maxPool2d argmax', poolOutputShape(g));
+    const [x, out, arg] = this.arena.layout(d.inputSize, d.outputSize, d.outputSize);
+    this.arena.writeF32(x, input, d.inputSize);
+    this.kernels.maxPool2d(
+      x, out, arg, d.planes, g.inHeight, g.inWidth,
+      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth,
+    );
+    this.arena.readF32(out, output, d.outputSize);
+    this.arena.readI32(arg, argmax, d.outputSize);
+  }
+
+  maxPool2dBackward(g: Pool2dGeometry, gradOutput: Float32Array, argmax: Int32Array, gradInput: Float32Array): void {
+    const d = poolDims(g, 'maxPool2dBackward');
+    requireLength(gradOutput, d.outputSize, 'maxPool2dBackward gradOutput', poolOutputShape(g));
+    requireLength(argmax, d.outputSize, 'maxPool2dBackward argmax', poolOutputShape(g));
+    requireLength(gradInput, d.inputSize, 'maxPool2dBackward gradInput', poolInputShape(g));
+    const [dy, arg, dx] = this.arena.layout(d.outputSize, d.outputSize, d.inputSize);
+    this.arena.writeF32(dy, gradOutput, d.outputSize);
+    this.arena.writeI32(arg, argmax, d.outputSize);
+    this.kernels.maxPool2dBackward(dy, arg, dx, d.planes, g.inHeight, g.inWidth, d.outputSize / Math.max(d.planes, 1));
+    this.arena.readF32(dx, gradInput, d.inputSize);
+  }
+
+  avgPool2d(g: Pool2dGeometry, input: Float32Array, output: Float32Array): void {
+    const d = poolDims(g, 'avgPool2d');
+    requireLength(input, d.inputSize, 'avgPool2d input', poolInputShape(g));
+    requireLength(output, d.outputSize, 'avgPool2d output', poolOutputShape(g));
+    const [x, out] = this.arena.layout(d.inputSize, d.outputSize);
+    this.arena.writeF32(x, input, d.inputSize);
+    this.kernels.avgPool2d(
+      x, out, d.planes, g.inHeight, g.inWidth,
+      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth,
+    );
+    this.arena.readF32(out, output, d.outputSize);
+  }
+
+  avgPool2dBackward(g: Pool2dGeometry, gradOutput: Float32Array, gradInput: Float32Array): void {
+    const d = poolDims(g, 'avgPool2dBackward');
+    requireLength(gradOutput, d.outputSize, 'avgPool2dBackward gradOutput', poolOutputShape(g));
+    requireLength(gradInput, d.inputSize, 'avgPool2dBackward gradInput', poolInputShape(g));
+    const [dy, dx] = this.arena.layout(d.outputSize, d.inputSize);
+    this.arena.writeF32(dy, gradOutput, d.outputSize);
+    this.kernels.avgPool2dBackward(
+      dy, dx, d.planes, g.inHeight, g.inWidth,
+      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth,
+    );
+    this.arena.readF32(dx, gradInput, d.inputSize);
+  }
+
+  globalAvgPool(batch: number, channels: number, height: number, width: number, input: Float32Array, output: Float32Array): void {
+    const planes = batch * channels;
+    const planeSize = height * width;
+    requireLength(input, planes * planeSize, 'globalAvgPool input', `[${batch}, ${channels}, ${height}, ${width}]`);
+    requireLength(output, planes, 'globalAvgPool output', `[${batch}, ${channels}]`);
+    const [x, out] = this.arena.layout(planes * planeSize, planes);
+    this.arena.writeF32(x, input, planes * planeSize);
+    this.kernels.globalAvgPool(x, out, planes, planeSize);
+    this.arena.readF32(out, output, planes);
+  }
+
+  globalAvgPoolBackward(
+    batch: number,
+    channels: number,
+    height: number,
+    width: number,
+    gradOutput: Float32Array,
+    gradInput: Float32Array,
+  ): void {
+    const planes = batch * channels;
+    const planeSize = height * width;
+    requireLength(gradOutput, planes, 'globalAvgPoolBackward gradOutput', `[${batch}, ${channels}]`);
+    requireLength(gradInput, planes * planeSize, 'globalAvgPoolBackward gradInput', `[${batch}, ${channels}, ${height}, ${width}]`);
+    const [dy, dx] = this.arena.layout(planes, planes * planeSize);
+    this.arena.writeF32(dy, gradOutput, planes);
+    this.kernels.globalAvgPoolBackward(dy, dx, planes, planeSize);
+    this.arena.readF32(dx, gradInput, planes * planeSize);
+  }
+
+  /** Bytes of wasm linear memory this backend holds (its workspaces at their high-water mark). */
+  get memoryBytes(): number {
+    return this.arena.byteLength;
+  }
+}
+
+/** A new WebAssembly SIMD backend with its own instance and memory (one per thread). */
+export function createWasmBackend(): WasmBackend {
+  return new WasmBackend();
+}
+
+interface ConvDims {
+  inputSize: number;
+  weightSize: number;
+  outputSize: number;
+  pixels: number;
+  depth: number;
+}
+
+function convDims(g: Conv2dGeometry, op: string): ConvDims {
+  try {
+    validateConv2dGeometry(g);
+  } catch (error) {
+    throw new RangeError(`${op}: ${(error as Error).message}`);
+  }
+  const pixels = conv2dOutputHeight(g) * conv2dOutputWidth(g);
+  const depth = g.inChannels * g.kernelHeight * g.kernelWidth;
+  return {
+    inputSize: g.batch * g.inChannels * g.inHeight * g.inWidth,
+    weightSize: g.outChannels * depth,
+    outputSize: g.batch * g.outChannels * pixels,
+    pixels,
+    depth,
+  };
+}
+
+function poolDims(g: Pool2dGeometry, op: string): { inputSize: number; outputSize: number; planes: number } {
+  try {
+    validatePool2dGeometry(g);
+  } catch (error) {
+    throw new RangeError(`${op}: ${(error as Error).message}`);
+  }
+  const planes = g.batch * g.channels;
+  return {
+    planes,
+    inputSize: planes * g.inHeight * g.inWidth,
+    outputSize: planes * pool2dOutputHeight(g) * pool2dOutputWidth(g),
+  };
+}
+
+function requireLength(array: Float32Array | Int32Array, expected: number, what: string, shape: string): void {
+  if (array.length < expected) {
+    throw new RangeError(
+      `${what}: expected at least ${expected} elements (shape ${shape}), got ${array.length}; allocate it from the geometry`,
+    );
+  }
+}
+
+const inputShape = (g: Conv2dGeometry) => `[${g.batch}, ${g.inChannels}, ${g.inHeight}, ${g.inWidth}]`;
+const weightShape = (g: Conv2dGeometry) => `[${g.outChannels}, ${g.inChannels}, ${g.kernelHeight}, ${g.kernelWidth}]`;
+const outputShape = (g: Conv2dGeometry) => `[${g.batch}, ${g.outChannels}, ${conv2dOutputHeight(g)}, ${conv2dOutputWidth(g)}]`;
+const poolInputShape = (g: Pool2dGeometry) => `[${g.batch}, ${g.channels}, ${g.inHeight}, ${g.inWidth}]`;
+const poolOutputShape = (g: Pool2dGeometry) => `[${g.batch}, ${g.channels}, ${pool2dOutputHeight(g)}, ${pool2dOutputWidth(g)}]`;
+
+function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}

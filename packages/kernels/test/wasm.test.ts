@@ -1,0 +1,262 @@
+import { Rng } from '@convoy/tensor';
+import {
+  Conv2dGeometry,
+  Pool2dGeometry,
+  conv2dMultiplyAdds,
+  conv2dOutputHeight,
+  conv2dOutputWidth,
+  pool2dOutputHeight,
+  pool2dOutputWidth,
+  referenceBackend as ref,
+} from '../src';
+import { createWasmBackend } from '../src/wasm';
+
+// Parity of the WebAssembly backend with the plain-TS reference on random shapes drawn (fixed seed)
+// from the ranges of issue 3: batch 1-16, channels 1-130, sizes 1-33, kernels 1/3/5/7, stride 1/2,
+// padding 0-3. Sizes are kept modest (a multiply-add budget per case) so the reference stays fast.
+//
+// Metric: max |wasm - ref| / max |ref| <= 1e-4. Float32 sums of K terms carry rounding relative to
+// the size of the terms, not of each output (which can cancel to ~0), so an element-wise relative
+// error would be dishonest; scaling by the largest reference value is not.
+
+const TOLERANCE = 1e-4;
+const wasm = createWasmBackend();
+
+function relativeMaxError(actual: Float32Array, expected: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+function randomArray(n: number, rng: Rng): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.uniform() * 2 - 1;
+  return a;
+}
+
+function pick<T>(rng: Rng, values: readonly T[]): T {
+  return values[rng.int(values.length)];
+}
+
+/**
+ * A random valid conv geometry within the issue's ranges. Kernel, stride and padding are drawn
+ * uniformly; batch, channels and size are then halved (largest first) until the multiply-adds fit
+ * the budget, so big kernels are not drawn less often than small ones.
+ */
+function randomConvGeometry(rng: Rng, budget: number): Conv2dGeometry {
+  const kernel = pick(rng, [1, 3, 5, 7] as const);
+  const stride = 1 + rng.int(2);
+  const pad = rng.int(4);
+  const minSize = Math.max(1, kernel - 2 * pad);
+  const g: Conv2dGeometry = {
+    batch: 1 + rng.int(16),
+    inChannels: 1 + rng.int(130),
+    outChannels: 1 + rng.int(130),
+    inHeight: minSize + rng.int(34 - minSize),
+    inWidth: minSize + rng.int(34 - minSize),
+    kernelHeight: kernel,
+    kernelWidth: kernel,
+    strideHeight: stride,
+    strideWidth: stride,
+    padHeight: pad,
+    padWidth: pad,
+  };
+  const shrinkable = ['batch', 'inChannels', 'outChannels'] as const;
+  while (conv2dMultiplyAdds(g) > budget) {
+    const key = shrinkable[rng.int(shrinkable.length)];
+    if (g[key] > 1) g[key] = Math.ceil(g[key] / 2);
+    else if (g.inHeight > minSize) g.inHeight = Math.max(minSize, g.inHeight >> 1);
+    else if (g.inWidth > minSize) g.inWidth = Math.max(minSize, g.inWidth >> 1);
+  }
+  return g;
+}
+
+const convCases: Conv2dGeometry[] = (() => {
+  const rng = new Rng(20261125);
+  const cases = Array.from({ length: 30 }, () => randomConvGeometry(rng, 3e6));
+  // Edges the random draw may miss: the extremes of every range, and shapes whose sizes are not
+  // multiples of the 4x8 micro-tile.
+  const base = { strideHeight: 1, strideWidth: 1 };
+  cases.push(
+    { ...base, batch: 2, inChannels: 130, outChannels: 130, inHeight: 5, inWidth: 5, kernelHeight: 3, kernelWidth: 3, padHeight: 1, padWidth: 1 },
+    { ...base, batch: 16, inChannels: 1, outChannels: 1, inHeight: 1, inWidth: 1, kernelHeight: 1, kernelWidth: 1, padHeight: 0, padWidth: 0 },
+    { ...base, batch: 1, inChannels: 3, outChannels: 5, inHeight: 33, inWidth: 33, kernelHeight: 7, kernelWidth: 7, padHeight: 3, padWidth: 3 },
+    { batch: 3, inChannels: 7, outChannels: 9, inHeight: 33, inWidth: 31, kernelHeight: 5, kernelWidth: 5, strideHeight: 2, strideWidth: 2, padHeight: 2, padWidth: 2 },
+    { ...base, batch: 1, inChannels: 2, outChannels: 3, inHeight: 1, inWidth: 2, kernelHeight: 7, kernelWidth: 7, padHeight: 3, padWidth: 3 },
+    { ...base, batch: 2, inChannels: 32, outChannels: 32, inHeight: 16, inWidth: 16, kernelHeight: 3, kernelWidth: 3, padHeight: 1, padWidth: 1 },
+  );
+  return cases;
+})();
+
+const describeConv = (g: Conv2dGeometry) =>
+  `N${g.batch} C${g.inChannels}->${g.outChannels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight} s${g.strideHeight} p${g.padHeight}`;
+
+describe('wasm conv2d matches the reference', () => {
+  test.each(convCases.map((g) => [describeConv(g), g] as const))('%s', (_label, g) => {
+    const rng = new Rng(g.batch * 1000003 + g.inChannels * 1009 + g.outChannels);
+    const outSize = g.batch * g.outChannels * conv2dOutputHeight(g) * conv2dOutputWidth(g);
+    const inSize = g.batch * g.inChannels * g.inHeight * g.inWidth;
+    const input = randomArray(inSize, rng);
+    const weight = randomArray(g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, rng);
+    const bias = randomArray(g.outChannels, rng);
+    const gradOutput = randomArray(outSize, rng);
+
+    const expected = new Float32Array(outSize);
+    const actual = new Float32Array(outSize).fill(Number.NaN);
+    const withBias = rng.uniform() < 0.7;
+    ref.conv2d(g, input, weight, withBias ? bias : null, expected);
+    wasm.conv2d(g, input, weight, withBias ? bias : null, actual);
+    expect(relativeMaxError(actual, expected)).toBeLessThanOrEqual(TOLERANCE);
+
+    const expectedDx = new Float32Array(inSize);
+    const actualDx = new Float32Array(inSize).fill(Number.NaN);
+    ref.conv2dBackwardInput(g, gradOutput, weight, expectedDx);
+    wasm.conv2dBackwardInput(g, gradOutput, weight, actualDx);
+    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+
+    const expectedDw = new Float32Array(weight.length);
+    const actualDw = new Float32Array(weight.length).fill(Number.NaN);
+    const expectedDb = new Float32Array(g.outChannels);
+    const actualDb = new Float32Array(g.outChannels).fill(Number.NaN);
+    ref.conv2dBackwardWeights(g, input, gradOutput, expectedDw, expectedDb);
+    wasm.conv2dBackwardWeights(g, input, gradOutput, actualDw, actualDb);
+    expect(relativeMaxError(actualDw, expectedDw)).toBeLessThanOrEqual(TOLERANCE);
+    expect(relativeMaxError(actualDb, expectedDb)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  test('gradBias null leaves the weight gradient unchanged and writes no bias', () => {
+    const g = convCases[convCases.length - 1];
+    const rng = new Rng(5);
+    const input = randomArray(g.batch * g.inChannels * g.inHeight * g.inWidth, rng);
+    const gradOutput = randomArray(g.batch * g.outChannels * conv2dOutputHeight(g) * conv2dOutputWidth(g), rng);
+    const withBias = new Float32Array(g.outChannels * g.inChannels * 9);
+    const without = new Float32Array(withBias.length);
+    wasm.conv2dBackwardWeights(g, input, gradOutput, withBias, new Float32Array(g.outChannels));
+    wasm.conv2dBackwardWeights(g, input, gradOutput, without, null);
+    expect(Array.from(without)).toEqual(Array.from(withBias));
+  });
+
+  test('rejects arrays shorter than the geometry needs, naming the operand and shape', () => {
+    const g = convCases[0];
+    const outSize = g.batch * g.outChannels * conv2dOutputHeight(g) * conv2dOutputWidth(g);
+    const weight = new Float32Array(g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth);
+    expect(() => wasm.conv2d(g, new Float32Array(1), weight, null, new Float32Array(outSize))).toThrow(
+      /conv2d input: expected at least \d+ elements \(shape \[/,
+    );
+    expect(() => wasm.conv2d({ ...g, kernelHeight: 0 }, new Float32Array(1), weight, null, new Float32Array(outSize))).toThrow(
+      /conv2d: /,
+    );
+  });
+});
+
+function countMismatches(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let mismatches = 0;
+  for (let i = 0; i < expected.length; i++) if (!Object.is(actual[i], expected[i])) mismatches++;
+  return mismatches;
+}
+
+function randomPoolGeometry(rng: Rng): Pool2dGeometry {
+  const kernel = 1 + rng.int(3);
+  const pad = rng.int(Math.floor(kernel / 2) + 1);
+  const stride = 1 + rng.int(2);
+  return {
+    batch: 1 + rng.int(rng.uniform() < 0.5 ? 16 : 2),
+    channels: 1 + rng.int(rng.uniform() < 0.5 ? 130 : 8),
+    inHeight: Math.max(kernel, 1 + rng.int(33)),
+    inWidth: Math.max(kernel, 1 + rng.int(33)),
+    kernelHeight: kernel,
+    kernelWidth: kernel,
+    strideHeight: stride,
+    strideWidth: stride,
+    padHeight: pad,
+    padWidth: pad,
+  };
+}
+
+const poolCases: Pool2dGeometry[] = (() => {
+  const rng = new Rng(77);
+  const cases = Array.from({ length: 12 }, () => randomPoolGeometry(rng));
+  cases.push({ batch: 4, channels: 32, inHeight: 32, inWidth: 32, kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0 });
+  cases.push({ batch: 2, channels: 3, inHeight: 7, inWidth: 5, kernelHeight: 3, kernelWidth: 2, strideHeight: 2, strideWidth: 1, padHeight: 1, padWidth: 1 });
+  return cases;
+})();
+
+const describePool = (g: Pool2dGeometry) =>
+  `N${g.batch} C${g.channels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight}x${g.kernelWidth} s${g.strideHeight}x${g.strideWidth} p${g.padHeight}x${g.padWidth}`;
+
+describe('wasm pooling matches the reference', () => {
+  test.each(poolCases.map((g) => [describePool(g), g] as const))('%s', (_label, g) => {
+    const rng = new Rng(g.channels * 31 + g.inHeight);
+    const inSize = g.batch * g.channels * g.inHeight * g.inWidth;
+    const outSize = g.batch * g.channels * pool2dOutputHeight(g) * pool2dOutputWidth(g);
+    const input = randomArray(inSize, rng);
+    const gradOutput = randomArray(outSize, rng);
+
+    const expectedOut = new Float32Array(outSize);
+    const expectedArg = new Int32Array(outSize);
+    const actualOut = new Float32Array(outSize);
+    const actualArg = new Int32Array(outSize);
+    ref.maxPool2d(g, input, expectedOut, expectedArg);
+    wasm.maxPool2d(g, input, actualOut, actualArg);
+    expect(countMismatches(actualOut, expectedOut)).toBe(0);
+    expect(countMismatches(actualArg, expectedArg)).toBe(0);
+
+    const expectedDx = new Float32Array(inSize);
+    const actualDx = new Float32Array(inSize).fill(Number.NaN);
+    ref.maxPool2dBackward(g, gradOutput, expectedArg, expectedDx);
+    wasm.maxPool2dBackward(g, gradOutput, actualArg, actualDx);
+    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+
+    ref.avgPool2d(g, input, expectedOut);
+    wasm.avgPool2d(g, input, actualOut);
+    expect(relativeMaxError(actualOut, expectedOut)).toBeLessThanOrEqual(TOLERANCE);
+
+    ref.avgPool2dBackward(g, gradOutput, expectedDx);
+    wasm.avgPool2dBackward(g, gradOutput, actualDx.fill(Number.NaN));
+    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+
+    const planes = g.batch * g.channels;
+    const expectedGap = new Float32Array(planes);
+    const actualGap = new Float32Array(planes);
+    ref.globalAvgPool(g.batch, g.channels, g.inHeight, g.inWidth, input, expectedGap);
+    wasm.globalAvgPool(g.batch, g.channels, g.inHeight, g.inWidth, input, actualGap);
+    expect(relativeMaxError(actualGap, expectedGap)).toBeLessThanOrEqual(TOLERANCE);
+
+    const gapGrad = gradOutput.subarray(0, planes);
+    ref.globalAvgPoolBackward(g.batch, g.channels, g.inHeight, g.inWidth, gapGrad, expectedDx);
+    wasm.globalAvgPoolBackward(g.batch, g.channels, g.inHeight, g.inWidth, gapGrad, actualDx.fill(Number.NaN));
+    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  test('max pool: ties go to the first element in window order, NaN wins', () => {
+    const g: Pool2dGeometry = { batch: 1, channels: 1, inHeight: 2, inWidth: 4, kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0 };
+    const input = Float32Array.from([1, 3, 3, Number.NaN, 3, 3, 9, 2]);
+    const out = new Float32Array(2);
+    const arg = new Int32Array(2);
+    wasm.maxPool2d(g, input, out, arg);
+    expect(out[0]).toBe(3);
+    expect(arg[0]).toBe(1);
+    expect(Number.isNaN(out[1])).toBe(true);
+    expect(arg[1]).toBe(3);
+  });
+});
+
+describe('wasm workspace', () => {
+  test('memory stops growing once the largest call has been seen', () => {
+    const backend = createWasmBackend();
+    const g: Conv2dGeometry = { batch: 4, inChannels: 16, outChannels: 16, inHeight: 16, inWidth: 16, kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1, padHeight: 1, padWidth: 1 };
+    const input = new Float32Array(4 * 16 * 256).fill(0.5);
+    const weight = new Float32Array(16 * 16 * 9).fill(0.25);
+    const output = new Float32Array(4 * 16 * 256);
+    backend.conv2d(g, input, weight, null, output);
+    const after = backend.memoryBytes;
+    for (let i = 0; i < 3; i++) backend.conv2d(g, input, weight, null, output);
+    expect(backend.memoryBytes).toBe(after);
+    // Interior output: 16 channels x 9 taps x 0.5 x 0.25.
+    expect(output[17]).toBeCloseTo(18, 5);
+  });
+});
