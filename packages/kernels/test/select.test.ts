@@ -1,0 +1,40 @@
+import { createBackend, referenceBackend, selectBackend } from '../src';
+
+describe('createBackend / selectBackend', () => {
+  test('js and reference are the plain-TS oracle', () => {
+    expect(createBackend('js')).toBe(referenceBackend);
+    expect(createBackend('reference')).toBe(referenceBackend);
+  });
+
+  test('wasm gives a fresh WebAssembly backend per call (one per thread)', () => {
+    const a = createBackend('wasm');
+    const b = createBackend('wasm');
+    expect(a.name).toBe('wasm');
+    expect(a).not.toBe(b);
+  });
+
+  test('auto picks wasm unless gpu.js finds a hardware GPU, and says why', () => {
+    const { backend, reason } = selectBackend('auto');
+    if (/hardware GPU found/.test(reason)) {
+      expect(backend.name).toMatch(/^gpujs/);
+    } else {
+      expect(backend.name).toBe('wasm');
+      expect(reason).toMatch(/^auto: .*; using WebAssembly SIMD, the fastest CPU path$/);
+    }
+  });
+
+  test('auto and wasm compute the same conv as the reference', () => {
+    const g = { batch: 1, inChannels: 2, inHeight: 4, inWidth: 4, outChannels: 3, kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1, padHeight: 1, padWidth: 1 };
+    const input = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
+    const weight = Float32Array.from({ length: 54 }, (_, i) => Math.cos(i));
+    const expected = new Float32Array(48);
+    const actual = new Float32Array(48);
+    referenceBackend.conv2d(g, input, weight, null, expected);
+    createBackend('auto').conv2d(g, input, weight, null, actual);
+    for (let i = 0; i < 48; i++) expect(actual[i]).toBeCloseTo(expected[i], 5);
+  });
+
+  test('an unknown name is rejected with the list of valid names', () => {
+    expect(() => createBackend('cuda')).toThrow(/unknown kernel backend 'cuda'; expected one of auto, wasm, gpujs, js, reference/);
+  });
+});
