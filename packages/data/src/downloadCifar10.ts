@@ -49,7 +49,9 @@ export async function downloadCifar10(options: DownloadCifar10Options): Promise<
   removeAbandonedExtractions(targetDir);
 
   const archive = partialArchivePath(targetDir);
-  await downloadToFile(url, archive, { stallTimeoutMs, onProgress });
+  // A complete, verified archive left by a run that failed later (extraction, disk full) is reused.
+  const alreadyComplete = fs.existsSync(archive) && (await fileMd5(archive)) === expectedMd5;
+  if (!alreadyComplete) await downloadToFile(url, archive, { stallTimeoutMs, onProgress });
 
   const size = fs.statSync(archive).size;
   onProgress?.({ phase: 'verify', receivedBytes: size, totalBytes: size });

@@ -106,7 +106,7 @@ function get(url: string, headers: Record<string, string>, stallTimeoutMs: numbe
     }
     const client = parsed.protocol === 'https:' ? https : parsed.protocol === 'http:' ? http : null;
     if (!client) {
-      reject(new DatasetError('DOWNLOAD_FAILED', `Download URL ${url} must be http: or https:, got ${parsed.protocol}`));
+      reject(new DatasetError('DOWNLOAD_FAILED', `Download URL ${url} must be http: or https:, got ${parsed.protocol}. ${retryHint(url)}`));
       return;
     }
     let stalled = false;
@@ -125,7 +125,8 @@ function downloadError(err: unknown, stalled: boolean, url: string, stallTimeout
   if (stalled) {
     return new DatasetError('DOWNLOAD_STALLED', `Download of ${url} stalled: no data for ${stallTimeoutMs / 1000} s.${kept} ${retryHint(url)}`);
   }
-  const reason = err instanceof Error ? err.message : String(err);
+  // Not `instanceof Error`: errors from node's http may come from another realm (jest, vm).
+  const reason = typeof (err as Error)?.message === 'string' ? (err as Error).message : String(err);
   return new DatasetError('DOWNLOAD_FAILED', `Download of ${url} failed: ${reason}.${kept} ${retryHint(url)}`);
 }
 

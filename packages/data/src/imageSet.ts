@@ -31,7 +31,9 @@ export function allocateImageSet(count: number): ImageSet {
 
 /** True when both arrays are views of SharedArrayBuffers (so workers will not get copies). */
 export function isSharedImageSet(set: ImageSet): boolean {
-  return set.images.buffer instanceof SharedArrayBuffer && set.labels.buffer instanceof SharedArrayBuffer;
+  // By tag, not instanceof: a buffer received from another realm (vm, jest) has another constructor.
+  const shared = (b: ArrayBufferLike) => Object.prototype.toString.call(b) === '[object SharedArrayBuffer]';
+  return shared(set.images.buffer) && shared(set.labels.buffer);
 }
 
 /**
