@@ -48,11 +48,10 @@ export class SGD implements Optimizer {
     const buf = this.state.momentumBuffer;
     const nesterov = this.nesterov;
     for (let i = start; i < end; i++) {
-      // float32 rounding of d as PyTorch computes it in float32
-      const d = Math.fround(g[i] + wd * p[i]);
-      const b = Math.fround(momentum * buf[i] + d);
-      buf[i] = b;
-      p[i] -= lr * (nesterov ? Math.fround(d + momentum * b) : b);
+      const d = g[i] + wd * p[i];
+      buf[i] = momentum * buf[i] + d;
+      const b = buf[i]; // the stored float32 value, as PyTorch keeps its buffer in float32
+      p[i] -= lr * (nesterov ? d + momentum * b : b);
     }
   }
 }
