@@ -1,0 +1,48 @@
+/**
+ * The piscina task module: one instance per worker thread. piscina loads the BUILT file
+ * (dist/worker.js); GradientPool finds it (see workerFile.ts). The setup arrives once as piscina
+ * `workerData`; the runtime (model, backend, shared views) is built lazily on the first task so a
+ * failure there becomes a task error with its cause, not a silent thread crash.
+ */
+import { threadId, workerData } from 'node:worker_threads';
+import type { WorkerSetup, WorkerTask } from './protocol';
+import { WorkerRuntime } from './workerRuntime';
+
+let runtime: Promise<WorkerRuntime> | null = null;
+
+function getRuntime(): Promise<WorkerRuntime> {
+  if (!runtime) runtime = WorkerRuntime.create(workerData as WorkerSetup);
+  return runtime;
+}
+
+function describeTask(task: WorkerTask): string {
+  if (task.kind === 'gradients') return `gradients for slot ${task.slot}`;
+  if (task.kind === 'reduce' || task.kind === 'step') return `${task.kind} of chunk ${task.chunk} [${task.start}, ${task.end})`;
+  if (task.kind === 'evaluate') return `evaluate ${task.set} [${task.start}, ${task.end})`;
+  return task.kind;
+}
+
+export default async function handleTask(task: WorkerTask): Promise<unknown> {
+  try {
+    const rt = await getRuntime();
+    switch (task.kind) {
+      case 'gradients':
+        return rt.gradients(task);
+      case 'reduce':
+        return rt.reduce(task);
+      case 'step':
+        return rt.step(task);
+      case 'evaluate':
+        return rt.evaluate(task);
+      case 'describe':
+        return rt.describe();
+      default:
+        throw new TypeError(`unknown task kind '${(task as { kind: string }).kind}'`);
+    }
+  } catch (err) {
+    const cause = err instanceof Error ? err : new Error(String(err));
+    const wrapped = new Error(`worker thread ${threadId} (${describeTask(task)}): ${cause.message}`);
+    wrapped.stack = `${wrapped.message}\n${(cause.stack ?? '').split('\n').slice(1).join('\n')}`;
+    throw wrapped;
+  }
+}

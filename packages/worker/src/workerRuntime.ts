@@ -1,0 +1,203 @@
+import { threadId } from 'node:worker_threads';
+import { fillBatch } from '@convoy/data';
+import type { KernelBackend } from '@convoy/kernels';
+import { buildModel, softmaxCrossEntropy, type Module, type Optimizer } from '@convoy/nn';
+import { ParameterArena, Tensor } from '@convoy/tensor';
+import { createKernelBackend } from './kernelBackend';
+import { createOptimizer } from './optimizerSpec';
+import type {
+  DescribeResult, EvaluateResult, EvaluateTask, GradientResult, GradientTask, ReduceResult, ReduceTask, StepTask, WorkerSetup,
+} from './protocol';
+
+const IMAGE_FLOATS = 3 * 32 * 32;
+
+/**
+ * One worker thread's state, built once per thread from the setup: its own model and kernel
+ * backend (single-threaded), and views of the shared buffers. Gradient slots are bound on demand:
+ * piscina may give slot k to any idle thread, so the model is re-pointed at the slot a task names
+ * (binding only swaps tensor views; nothing is copied).
+ */
+export class WorkerRuntime {
+  private boundSlot = -1;
+  private readonly slotArenas: ParameterArena[] = [];
+  private images = new Float32Array(0);
+  private labels = new Int32Array(0);
+  private gradLogits: Tensor | null = null;
+  private readonly identityOrder: Uint32Array;
+
+  private constructor(
+    private readonly setup: WorkerSetup,
+    private readonly backend: KernelBackend,
+    private readonly backendReason: string,
+    private readonly model: Module,
+    private readonly params: ParameterArena,
+    private readonly batchIndices: Uint32Array,
+    private readonly allGrads: Float32Array,
+    private readonly reduced: Float32Array,
+    private readonly optimizer: Optimizer,
+  ) {
+    const longest = Math.max(setup.train.count, setup.test?.count ?? 0);
+    this.identityOrder = new Uint32Array(longest);
+    for (let i = 0; i < longest; i++) this.identityOrder[i] = i;
+  }
+
+  static async create(setup: WorkerSetup): Promise<WorkerRuntime> {
+    const { backend, reason } = createKernelBackend(setup.backend);
+    const model = buildModel(setup.modelSpec, { backend });
+    const specs = model.parameterSpecs();
+    const params = new ParameterArena(specs, { buffer: setup.params });
+    if (params.size !== setup.paramCount) {
+      throw new RangeError(`the model built in the worker has ${params.size} parameters, the coordinator's arena ${setup.paramCount}; model specs differ`);
+    }
+    const state: Record<string, Float32Array> = {};
+    for (const [name, buffer] of Object.entries(setup.optimizer.state)) state[name] = new Float32Array(buffer);
+    const optimizer = createOptimizer(setup.optimizer.spec, setup.paramCount, state);
+    return new WorkerRuntime(
+      setup, backend, reason, model, params,
+      new Uint32Array(setup.batchIndices),
+      new Float32Array(setup.grads),
+      new Float32Array(setup.reduced),
+      optimizer,
+    );
+  }
+
+  describe(): DescribeResult {
+    return { backend: this.backend.name, reason: this.backendReason, threadId };
+  }
+
+  /** Forward + backward on the shard; the SUM of per-sample gradients lands in gradient slot `task.slot`. */
+  gradients(task: GradientTask): GradientResult {
+    const t0 = performance.now();
+    if (!Number.isInteger(task.slot) || task.slot < 0 || task.slot >= this.setup.slots) {
+      throw new RangeError(`gradient slot ${task.slot} does not exist; the pool has slots 0..${this.setup.slots - 1}`);
+    }
+    this.bindSlot(task.slot);
+    const n = task.end - task.start;
+    const x = this.fill(this.setup.train, this.batchIndices, task.start, task.end, task.augment, task.seed, task.epoch);
+    // Divergence is reported, not thrown, so the coordinator can stop the run naming the step.
+    const diverged = (reason: string): GradientResult => ({
+      slot: task.slot, lossSum: Number.NaN, correct: 0, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId, diverged: reason,
+    });
+    let logits: Tensor;
+    try {
+      logits = this.model.forward(x);
+    } catch (err) {
+      const reason = nonFiniteReason(err, this.params.data);
+      if (reason) return diverged(reason);
+      throw err;
+    }
+    if (!allFinite(logits.data)) return diverged('the network produced non-finite logits');
+    const gradLogits = this.gradLogitsFor(logits);
+    const { loss, correct } = softmaxCrossEntropy(logits, this.labels.subarray(0, n), 'sum', gradLogits);
+    this.model.backward(gradLogits);
+    return { slot: task.slot, lossSum: loss, correct, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId };
+  }
+
+  /**
+   * One chunk of the reduce-scatter: reduced[i] = scale * sum of slots, in slot order, so the result
+   * does not depend on which thread runs which chunk.
+   */
+  reduce(task: ReduceTask): ReduceResult {
+    const t0 = performance.now();
+    const size = this.setup.paramCount;
+    checkChunk(task.start, task.end, size);
+    const g = this.allGrads;
+    const out = this.reduced;
+    const slots = task.slots;
+    let finite = true;
+    for (let i = task.start; i < task.end; i++) {
+      let s = 0;
+      for (let k = 0; k < slots.length; k++) s += g[slots[k] * size + i];
+      const v = s * task.scale;
+      if (v - v !== 0) finite = false;
+      out[i] = v;
+    }
+    return { chunk: task.chunk, finite, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  step(task: StepTask): ReduceResult {
+    const t0 = performance.now();
+    checkChunk(task.start, task.end, this.setup.paramCount);
+    this.stepRange(task.start, task.end, task.step);
+    return { chunk: task.chunk, finite: true, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Loss sum and correct count over samples [start, end) of a set, in chunks, without augmentation. */
+  evaluate(task: EvaluateTask): EvaluateResult {
+    const t0 = performance.now();
+    const set = task.set === 'test' ? this.setup.test : this.setup.train;
+    if (!set) throw new Error('evaluate: the pool was created without a test set');
+    if (!Number.isInteger(task.start) || !Number.isInteger(task.end) || task.start < 0 || task.end > set.count || task.start > task.end) {
+      throw new RangeError(`evaluate: range [${task.start}, ${task.end}) is not inside the ${set.count} ${task.set} images`);
+    }
+    // Forward never writes gradients, but layers insist on being bound: any slot will do.
+    if (this.boundSlot < 0) this.bindSlot(0);
+    let lossSum = 0;
+    let correct = 0;
+    for (let start = task.start; start < task.end; start += this.setup.evalChunk) {
+      const end = Math.min(task.end, start + this.setup.evalChunk);
+      const x = this.fill(set, this.identityOrder, start, end, false, 0, 0);
+      const logits = this.model.forward(x);
+      if (!allFinite(logits.data)) return { lossSum: Number.NaN, correct, count: task.end - task.start, seconds: (performance.now() - t0) / 1000 };
+      const result = softmaxCrossEntropy(logits, this.labels.subarray(0, end - start), 'sum', this.gradLogitsFor(logits));
+      lossSum += result.loss;
+      correct += result.correct;
+    }
+    return { lossSum, correct, count: task.end - task.start, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  private stepRange(start: number, end: number, request: { lr: number; step: number; momentum?: number }): void {
+    const args = { params: this.params.data, grads: this.reduced, lr: request.lr, step: request.step, start, end };
+    if (request.momentum !== undefined) (this.optimizer.step as (a: typeof args & { momentum: number }) => void)({ ...args, momentum: request.momentum });
+    else this.optimizer.step(args);
+  }
+
+  private bindSlot(slot: number): void {
+    if (this.boundSlot === slot) return;
+    let grads = this.slotArenas[slot];
+    if (!grads) {
+      grads = new ParameterArena(this.params.specs(), { buffer: this.setup.grads, byteOffset: slot * this.setup.paramCount * 4 });
+      this.slotArenas[slot] = grads;
+    }
+    this.model.bind(this.params, grads);
+    this.boundSlot = slot;
+  }
+
+  private fill(set: WorkerSetup['train'], order: Uint32Array, start: number, end: number, augment: boolean, seed: number, epoch: number): Tensor {
+    const n = end - start;
+    if (this.images.length < n * IMAGE_FLOATS) {
+      this.images = new Float32Array(n * IMAGE_FLOATS);
+      this.labels = new Int32Array(n);
+    }
+    fillBatch(set, order, start, end, this.images, this.labels, { augment, seed, epoch, normalization: this.setup.normalization });
+    return new Tensor(this.images.subarray(0, n * IMAGE_FLOATS), [n, 3, 32, 32]);
+  }
+
+  private gradLogitsFor(logits: Tensor): Tensor {
+    if (!this.gradLogits || this.gradLogits.size !== logits.size) this.gradLogits = Tensor.zeros(logits.shape);
+    return this.gradLogits;
+  }
+}
+
+/**
+ * Whether a forward-pass error means training diverged: nn's layers reject non-finite inputs with
+ * "... expected finite numbers ...", which after a step can only come from overflowing activations
+ * or parameters (the batch itself is normalised bytes).
+ */
+function nonFiniteReason(err: unknown, params: Float32Array): string | null {
+  const message = typeof err === 'object' && err !== null && 'message' in err ? String((err as Error).message) : String(err);
+  if (!allFinite(params)) return `the parameters hold NaN or Infinity (${message})`;
+  if (/expected finite numbers/.test(message)) return message;
+  return null;
+}
+
+function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) return false;
+  return true;
+}
+
+function checkChunk(start: number, end: number, size: number): void {
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > size || start > end) {
+    throw new RangeError(`chunk [${start}, ${end}) is not inside the arena of ${size} parameters`);
+  }
+}

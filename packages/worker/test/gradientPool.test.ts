@@ -1,0 +1,139 @@
+import { fillBatch } from '@convoy/data';
+import { buildModel, softmaxCrossEntropy, type ModelSpec } from '@convoy/nn';
+import { referenceBackend } from '@convoy/kernels';
+import { ParameterArena, Rng, Tensor, relativeError } from '@convoy/tensor';
+import { createGradientPool, syntheticImageSet, WorkerTaskError, type GradientPool, type OptimizerSpec } from '@convoy/worker';
+
+const modelSpec: ModelSpec = { kind: 'recipe', resolution: 32, classes: 10, width: 4 };
+const sgd: OptimizerSpec = { name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 };
+const train = syntheticImageSet({ count: 96, seed: 3 });
+const test = syntheticImageSet({ count: 40, seed: 4 });
+const BATCH = 16;
+
+/** Runs `steps` steps from the same initial parameters and returns the final parameters. */
+async function trainSteps(threads: number, steps: number, augment: boolean): Promise<Float32Array> {
+  const pool = await createGradientPool({ threads, modelSpec, backend: 'auto', optimizer: sgd, train, test, maxBatch: BATCH, seed: 7 });
+  try {
+    for (let s = 0; s < steps; s++) {
+      const indices = Array.from({ length: BATCH }, (_, i) => (s * 37 + i * 5) % train.count);
+      const result = await pool.trainStep({ indices, epoch: 0, seed: 11, augment, step: { lr: 0.05, step: s + 1 } });
+      expect(result.stepped).toBe(true);
+      expect(result.count).toBe(BATCH);
+    }
+    return pool.params.data.slice();
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Largest per-parameter-tensor relative error (stricter than one over the whole arena). */
+function worstTensorError(pool: Pick<GradientPool, 'parameterSpecs'>, actual: Float32Array, expected: Float32Array): number {
+  const arena = new ParameterArena(pool.parameterSpecs);
+  let worst = 0;
+  for (const e of arena.entries) {
+    worst = Math.max(worst, relativeError(actual.subarray(e.offset, e.offset + e.size), expected.subarray(e.offset, e.offset + e.size)));
+  }
+  return worst;
+}
+
+describe('GradientPool', () => {
+  it.each([false, true])('gives the same parameters with 1 and 4 threads after 5 steps (augment %s)', async (augment) => {
+    const one = await trainSteps(1, 5, augment);
+    const four = await trainSteps(4, 5, augment);
+    const specs = buildModel(modelSpec).parameterSpecs();
+    expect(worstTensorError({ parameterSpecs: specs }, four, one)).toBeLessThan(1e-5);
+    // And training moved them: the comparison is not of untouched initial values.
+    const init = await createGradientPool({ threads: 1, modelSpec, optimizer: sgd, train, maxBatch: BATCH, seed: 7 });
+    const initial = init.params.data.slice();
+    await init.close();
+    expect(relativeError(one, initial)).toBeGreaterThan(1e-3);
+  });
+
+  it('averages the gradient exactly as one in-process full-batch backward pass', async () => {
+    const pool = await createGradientPool({ threads: 3, modelSpec, backend: 'reference', optimizer: sgd, train, maxBatch: BATCH, seed: 5 });
+    try {
+      const indices = Array.from({ length: 10 }, (_, i) => i * 7);
+      const summary = await pool.computeGradients({ indices, epoch: 2, seed: 9, augment: true });
+      expect(await pool.reduceScatter()).toBe(true);
+
+      const model = buildModel(modelSpec, { backend: referenceBackend });
+      const params = new ParameterArena(model.parameterSpecs());
+      params.data.set(pool.params.data);
+      const grads = new ParameterArena(model.parameterSpecs());
+      model.bind(params, grads);
+      const images = new Float32Array(10 * 3072);
+      const labels = new Int32Array(10);
+      fillBatch(train, Uint32Array.from(indices), 0, 10, images, labels, { augment: true, seed: 9, epoch: 2 });
+      const logits = model.forward(new Tensor(images, [10, 3, 32, 32]));
+      const { loss, gradLogits } = softmaxCrossEntropy(logits, labels, 'mean');
+      model.backward(gradLogits);
+
+      expect(summary.lossSum / summary.count).toBeCloseTo(loss, 5);
+      expect(relativeError(pool.gradient, grads.data)).toBeLessThan(1e-5);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('evaluates data-parallel: the same loss and accuracy at any thread count', async () => {
+    const results = [];
+    for (const threads of [1, 3]) {
+      const pool = await createGradientPool({ threads, modelSpec, optimizer: sgd, train, test, maxBatch: BATCH, seed: 5, evalChunk: 7 });
+      try {
+        results.push(await pool.evaluate('test'));
+      } finally {
+        await pool.close();
+      }
+    }
+    expect(results[0].count).toBe(40);
+    expect(results[1].correct).toBe(results[0].correct);
+    expect(results[1].loss).toBeCloseTo(results[0].loss, 5);
+    expect(results[0].accuracy).toBe(results[0].correct / 40);
+  });
+
+  it('fails the step with the slot and the cause when a worker throws', async () => {
+    const pool = await createGradientPool({ threads: 2, modelSpec, backend: 'no-such-backend', optimizer: sgd, train, maxBatch: BATCH, seed: 1 });
+    try {
+      const attempt = pool.trainStep({ indices: [0, 1, 2, 3], epoch: 0, seed: 1, augment: false, step: { lr: 0.1, step: 1 } });
+      await expect(attempt).rejects.toThrow(WorkerTaskError);
+      await expect(attempt).rejects.toThrow(/gradient slot 0: worker thread \d+ \(gradients for slot 0\): unknown kernel backend .no-such-backend./);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails the step naming the slot when a worker thread dies mid-step', async () => {
+    const pool = await createGradientPool({ threads: 2, modelSpec, optimizer: sgd, train, maxBatch: 256, seed: 1 });
+    try {
+      await pool.computeGradients({ indices: [0, 1], epoch: 0, seed: 1, augment: false }); // threads are up
+      const indices = Array.from({ length: 256 }, (_, i) => i % train.count);
+      const step = pool.computeGradients({ indices, epoch: 0, seed: 1, augment: false });
+      setTimeout(() => void (pool as unknown as { piscina: { threads: Array<{ terminate(): void }> } }).piscina.threads[0].terminate(), 10);
+      await expect(step).rejects.toThrow(/gradient computation failed in 1 of 2 worker task\(s\): gradient slot \d/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('rejects bad options with clear messages', async () => {
+    await expect(createGradientPool({ threads: 0, modelSpec, optimizer: sgd, train, maxBatch: 4 })).rejects.toThrow(/threads must be an integer >= 1, got 0/);
+    await expect(createGradientPool({ threads: 1, modelSpec, optimizer: sgd, train, maxBatch: 4, params: new Float32Array(3) })).rejects.toThrow(
+      /given 3 parameters, the model has \d+/,
+    );
+  });
+
+  it('keeps the parameters when the loss diverges', async () => {
+    const pool = await createGradientPool({ threads: 2, modelSpec, optimizer: sgd, train, maxBatch: BATCH, seed: 1 });
+    try {
+      pool.params.data[0] = Number.POSITIVE_INFINITY;
+      pool.params.data.fill(1e30, 1, 200);
+      const before = pool.params.data.slice();
+      const result = await pool.trainStep({ indices: [0, 1, 2, 3], epoch: 0, seed: 1, augment: false, step: { lr: 0.1, step: 1 } });
+      expect(result.stepped).toBe(false);
+      expect(Number.isFinite(result.loss)).toBe(false);
+      expect(pool.params.data).toEqual(before);
+    } finally {
+      await pool.close();
+    }
+  });
+});
