@@ -23,3 +23,5 @@ export { epochOrder, batchCount, batchSlice, shardBounds, splitShards } from './
 export type { LastBatchPolicy } from './batching';
 export { fillBatch, CROP_PADDING } from './fillBatch';
 export type { FillBatchOptions } from './fillBatch';
+export { selectSubsets } from './selectSubsets';
+export type { SubsetFlags } from './selectSubsets';

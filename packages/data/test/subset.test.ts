@@ -1,4 +1,4 @@
-import { countPerClass, CIFAR10_CLASS_NAMES, imageAt, isSharedImageSet, parseClasses, subset } from '../src';
+import { countPerClass, CIFAR10_CLASS_NAMES, imageAt, isSharedImageSet, parseClasses, selectSubsets, subset } from '../src';
 import { syntheticSet } from './helpers';
 
 describe('subset', () => {
@@ -53,5 +53,24 @@ describe('parseClasses', () => {
     expect(() => parseClasses('3,10', CIFAR10_CLASS_NAMES)).toThrow(/index 10 is out of range; expected 0-9/);
     expect(() => parseClasses('cat,3', CIFAR10_CLASS_NAMES)).toThrow(/cat \(3\) is listed twice/);
     expect(() => parseClasses('cat', CIFAR10_CLASS_NAMES)).toThrow(/need at least 2 classes/);
+  });
+});
+
+describe('selectSubsets (the trainer flags)', () => {
+  const data = { train: syntheticSet(200), test: syntheticSet(50), classNames: [...CIFAR10_CLASS_NAMES], dataDir: '/d' };
+
+  test('--classes cat,dog --limit-train 20 --limit-test 6: same relabelling on both sets, names narrowed', () => {
+    const sel = selectSubsets(data, { classes: 'cat,dog', limitTrain: 20, limitTest: 6 });
+    expect(sel.classNames).toEqual(['cat', 'dog']);
+    expect(countPerClass(sel.train, 2)).toEqual([10, 10]);
+    expect(countPerClass(sel.test, 2)).toEqual([3, 3]);
+    expect(Buffer.from(imageAt(sel.test, 0)).equals(Buffer.from(imageAt(data.test, 3)))).toBe(true);
+  });
+
+  test('limits alone keep all classes; no flags return the sets untouched', () => {
+    const sel = selectSubsets(data, { limitTrain: 30 });
+    expect(countPerClass(sel.train, 10)).toEqual(new Array(10).fill(3));
+    expect(sel.test).toBe(data.test);
+    expect(selectSubsets(data, {}).train).toBe(data.train);
   });
 });
