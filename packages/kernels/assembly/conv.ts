@@ -2,8 +2,8 @@
 // Pointers are byte addresses in this module's memory, laid out by the host (src/wasm/); workspaces
 // are host-provided too, so these functions never allocate.
 
-import { gemmPacked, packA, packB } from './gemm';
-import { col2im, im2colPanels, im2colTransposedPanels } from './im2col';
+import { gemmPacked, multiplyPanel, packA, packABlocks, packB, NR } from './gemm';
+import { col2im, forwardPanel, padImages, weightGradPanel } from './im2col';
 
 @inline
 function outSize(input: i32, kernel: i32, stride: i32, pad: i32): i32 {
@@ -23,28 +23,35 @@ function fillRows(c: usize, rows: i32, cols: i32, values: usize): void {
 }
 
 /**
- * out[N][M][outH][outW] = x (*) w[M][C][kH][kW] + bias. Workspaces: aPack holds
- * roundUp(M, 4) * K floats, bPack roundUp(P, 8) * K floats (K = C*kH*kW, P = outH*outW).
+ * out[N][M][outH][outW] = x (*) w[M][C][kH][kW] + bias. Per image: pad it, then for each 8-pixel
+ * panel build the [K][8] im2col panel in cache and multiply every row block of W into it.
+ * Workspaces (floats): aPack roundUp(M, 4) * K, padded C * (H + 2padH) * (W + 2padW), panel K * 8.
  */
 export function conv2dForward(
   x: usize, w: usize, bias: usize, out: usize,
   batch: i32, channels: i32, height: i32, width: i32, outChannels: i32,
   kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
-  aPack: usize, bPack: usize,
+  aPack: usize, padded: usize, panel: usize,
 ): void {
   const outH = outSize(height, kernelH, strideH, padH);
   const outW = outSize(width, kernelW, strideW, padW);
   const pixels = outH * outW;
   const depth = channels * kernelH * kernelW;
+  const paddedH = height + 2 * padH;
+  const paddedW = width + 2 * padW;
   packA(w, outChannels, depth, depth, 1, aPack);
   const inBytes = <usize>(channels * height * width) << 2;
   const outBytes = <usize>(outChannels * pixels) << 2;
+  const panels = (pixels + NR - 1) / NR;
   for (let n = 0; n < batch; n++) {
-    const xn = x + <usize>n * inBytes;
     const on = out + <usize>n * outBytes;
-    im2colPanels(xn, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, outH, outW, bPack);
+    padImages(x + <usize>n * inBytes, 1, channels, height, width, padH, padW, padded);
     if (bias != 0) fillRows(on, outChannels, pixels, bias);
-    gemmPacked(aPack, bPack, outChannels, pixels, depth, on, pixels, bias != 0);
+    for (let jb = 0; jb < panels; jb++) {
+      const p0 = jb * NR;
+      forwardPanel(padded, channels, paddedH, paddedW, kernelH, kernelW, strideH, strideW, outW, pixels, p0, panel);
+      multiplyPanel(aPack, outChannels, panel, depth, on + (<usize>p0 << 2), pixels, min(NR, pixels - p0), bias != 0);
+    }
   }
 }
 
@@ -75,25 +82,39 @@ export function conv2dBackwardInput(
 
 /**
  * dw[M][C][kH][kW] = sum over images of dy_n[M][P] x col_n^T[P][K]; db[M] = sum of dy (when db != 0).
- * Workspaces: aPack roundUp(M, 4) * P floats, bPack roundUp(K, 8) * P.
+ * Images go in groups of groupImages, concatenated along the GEMM's depth (so small feature maps
+ * still give the micro-kernel a long depth loop). Per group: pack dy as A, pad the images, then per
+ * 8 taps build the [group*P][8] panel in cache and multiply.
+ * Workspaces (floats): aPack roundUp(M, 4) * group*P, padded group * C * (H + 2padH) * (W + 2padW),
+ * panel group*P * 8.
  */
 export function conv2dBackwardWeights(
   x: usize, dy: usize, dw: usize, db: usize,
   batch: i32, channels: i32, height: i32, width: i32, outChannels: i32,
   kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
-  aPack: usize, bPack: usize,
+  groupImages: i32, aPack: usize, padded: usize, panel: usize,
 ): void {
   const outH = outSize(height, kernelH, strideH, padH);
   const outW = outSize(width, kernelW, strideW, padW);
   const pixels = outH * outW;
   const depth = channels * kernelH * kernelW;
+  const paddedH = height + 2 * padH;
+  const paddedW = width + 2 * padW;
   const inBytes = <usize>(channels * height * width) << 2;
   const outBytes = <usize>(outChannels * pixels) << 2;
-  for (let n = 0; n < batch; n++) {
-    const dyn = dy + <usize>n * outBytes;
-    packA(dyn, outChannels, pixels, pixels, 1, aPack);
-    im2colTransposedPanels(x + <usize>n * inBytes, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, outH, outW, bPack);
-    gemmPacked(aPack, bPack, outChannels, depth, pixels, dw, depth, n > 0);
+  const panels = (depth + NR - 1) / NR;
+  for (let n0 = 0; n0 < batch; n0 += groupImages) {
+    const images = min(groupImages, batch - n0);
+    const groupDepth = images * pixels;
+    for (let i = 0; i < images; i++) {
+      packABlocks(dy + <usize>(n0 + i) * outBytes, outChannels, pixels, pixels, 1, aPack + (<usize>(i * pixels) << 4), groupDepth);
+    }
+    padImages(x + <usize>n0 * inBytes, images, channels, height, width, padH, padW, padded);
+    for (let kb = 0; kb < panels; kb++) {
+      const k0 = kb * NR;
+      weightGradPanel(padded, images, channels, paddedH, paddedW, kernelH, kernelW, strideH, strideW, outH, outW, k0, panel);
+      multiplyPanel(aPack, outChannels, panel, groupDepth, dw + (<usize>k0 << 2), depth, min(NR, depth - k0), n0 > 0);
+    }
   }
   if (batch == 0) memory.fill(dw, 0, <usize>(outChannels * depth) << 2);
   if (db != 0) {

@@ -90,21 +90,29 @@ function microKernel4x8(
 export function gemmPacked(
   aPack: usize, bPack: usize, m: i32, n: i32, depth: i32, c: usize, ldc: i32, accumulate: bool,
 ): void {
-  const rowBlocks = (m + MR - 1) / MR;
   const panels = (n + NR - 1) / NR;
-  const ldcBytes = <usize>ldc << 2;
-  const aBlockBytes = <usize>depth * (MR << 2);
   const bPanelBytes = <usize>depth * (NR << 2);
   for (let jb = 0; jb < panels; jb++) {
-    const bPanel = bPack + <usize>jb * bPanelBytes;
-    const cols = min(NR, n - jb * NR);
-    for (let ib = 0; ib < rowBlocks; ib++) {
-      const rows = min(MR, m - ib * MR);
-      microKernel4x8(
-        aPack + <usize>ib * aBlockBytes, bPanel, depth,
-        c + <usize>(ib * MR) * ldcBytes + (<usize>(jb * NR) << 2), ldcBytes, rows, cols, accumulate,
-      );
-    }
+    multiplyPanel(aPack, m, bPack + <usize>jb * bPanelBytes, depth, c + (<usize>(jb * NR) << 2), ldc, min(NR, n - jb * NR), accumulate);
+  }
+}
+
+/**
+ * One column panel of C: C[M][cols] (+)= A x panel, where panel is B's [depth][8] block for these
+ * columns and c points at C's first column of the panel. Fused conv loops build a panel in cache
+ * and call this right away.
+ */
+export function multiplyPanel(
+  aPack: usize, m: i32, panel: usize, depth: i32, c: usize, ldc: i32, cols: i32, accumulate: bool,
+): void {
+  const rowBlocks = (m + MR - 1) / MR;
+  const ldcBytes = <usize>ldc << 2;
+  const aBlockBytes = <usize>depth * (MR << 2);
+  for (let ib = 0; ib < rowBlocks; ib++) {
+    microKernel4x8(
+      aPack + <usize>ib * aBlockBytes, panel, depth,
+      c + <usize>(ib * MR) * ldcBytes, ldcBytes, min(MR, m - ib * MR), cols, accumulate,
+    );
   }
 }
 
@@ -113,11 +121,21 @@ export function gemmPacked(
  * zero-filling rows past the end.
  */
 export function packA(src: usize, rows: i32, depth: i32, rowStride: i32, depthStride: i32, dst: usize): void {
+  packABlocks(src, rows, depth, rowStride, depthStride, dst, depth);
+}
+
+/**
+ * packA into row blocks that are blockDepth (>= depth) long: several sources can then fill
+ * consecutive depth ranges of the same packed A (the weight gradient sums images that way).
+ */
+export function packABlocks(
+  src: usize, rows: i32, depth: i32, rowStride: i32, depthStride: i32, dst: usize, blockDepth: i32,
+): void {
   const rowBlocks = (rows + MR - 1) / MR;
   for (let rb = 0; rb < rowBlocks; rb++) {
     for (let i = 0; i < MR; i++) {
       const r = rb * MR + i;
-      let out = dst + ((<usize>rb * depth * MR + i) << 2);
+      let out = dst + ((<usize>rb * blockDepth * MR + i) << 2);
       if (r < rows) {
         let p = src + (<usize>r * rowStride << 2);
         const step = <usize>depthStride << 2;

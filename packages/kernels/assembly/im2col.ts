@@ -1,82 +1,191 @@
-// Lowering a convolution to GEMM: im2col into the packed panel layouts gemm.ts reads, and col2im
-// (the adjoint) for the input gradient. Rows of the column matrix are k = (c, ky, kx) in weight
+// Lowering a convolution to GEMM: im2col, one packed panel at a time (built in cache right before
+// the micro-kernel consumes it), from a zero-padded copy of the input; and col2im (the adjoint) for
+// the input gradient. Rows of the column matrix are k = (c, ky, kx) in weight
 // order; columns are output pixels p = (oy, ox).
 
 import { NR } from './gemm';
 
-// Per-column offsets of one 8-column panel (generic path): input row/col of the window's top-left
-// corner, and whether the column is a real output pixel.
-const panelIy: usize = memory.data(8 * 4, 16);
-const panelIx: usize = memory.data(8 * 4, 16);
-const panelValid: usize = memory.data(8 * 4, 16);
-
 /**
- * Column matrix [K][P] of one image, written as B panels [P/8][K][8] for the forward GEMM
- * W[outC][K] x col[K][P]. Pixels of a panel that lie in one output row with stride 1 and the whole
- * window row inside the image are copied as two vectors; everything else goes element by element.
+ * Copies images [n][C][H][W] into dst as [n][C][H + 2*padH][W + 2*padW] with zero borders, so the
+ * panel builders below read every window without bounds checks.
  */
-export function im2colPanels(
-  x: usize, channels: i32, height: i32, width: i32,
-  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
-  outH: i32, outW: i32, dst: usize,
+export function padImages(
+  x: usize, images: i32, channels: i32, height: i32, width: i32, padH: i32, padW: i32, dst: usize,
 ): void {
-  const pixels = outH * outW;
-  const panels = (pixels + NR - 1) / NR;
+  const paddedW = width + 2 * padW;
+  const paddedH = height + 2 * padH;
   const rowBytes = <usize>width << 2;
-  const planeBytes = <usize>(height * width) << 2;
-  let out = dst;
-  for (let jb = 0; jb < panels; jb++) {
-    const p0 = jb * NR;
-    const oy0 = p0 / outW;
-    const ox0 = p0 - oy0 * outW;
-    // One output row, stride 1 along x: the 8 pixels read 8 neighbouring input values.
-    const contiguous = strideW == 1 && ox0 + NR <= outW;
-    for (let j = 0; j < NR; j++) {
-      const p = p0 + j;
-      const valid = p < pixels;
-      const oy = valid ? p / outW : 0;
-      const ox = valid ? p - oy * outW : 0;
-      store<i32>(panelIy + (<usize>j << 2), oy * strideH - padH);
-      store<i32>(panelIx + (<usize>j << 2), ox * strideW - padW);
-      store<i32>(panelValid + (<usize>j << 2), valid ? 1 : 0);
-    }
-    const iyRow = oy0 * strideH - padH;
-    const ixRow = ox0 - padW;
-    for (let c = 0; c < channels; c++) {
-      const plane = x + <usize>c * planeBytes;
-      for (let ky = 0; ky < kernelH; ky++) {
-        for (let kx = 0; kx < kernelW; kx++) {
-          if (contiguous) {
-            const iy = iyRow + ky;
-            const ix = ixRow + kx;
-            if (iy < 0 || iy >= height) {
-              v128.store(out, f32x4.splat(0));
-              v128.store(out, f32x4.splat(0), 16);
-            } else if (ix >= 0 && ix + NR <= width) {
-              const src = plane + <usize>iy * rowBytes + (<usize>ix << 2);
-              v128.store(out, v128.load(src));
-              v128.store(out, v128.load(src, 16), 16);
-            } else {
-              const src = plane + <usize>iy * rowBytes;
-              for (let j = 0; j < NR; j++) {
-                const xj = ix + j;
-                store<f32>(out + (<usize>j << 2), xj >= 0 && xj < width ? load<f32>(src + (<usize>xj << 2)) : 0);
-              }
-            }
-          } else {
-            for (let j = 0; j < NR; j++) {
-              const jo = <usize>j << 2;
-              const iy = load<i32>(panelIy + jo) + ky;
-              const ix = load<i32>(panelIx + jo) + kx;
-              const inside = load<i32>(panelValid + jo) != 0 && iy >= 0 && iy < height && ix >= 0 && ix < width;
-              store<f32>(out + jo, inside ? load<f32>(plane + <usize>iy * rowBytes + (<usize>ix << 2)) : 0);
-            }
-          }
-          out += NR << 2;
-        }
-      }
+  const paddedRowBytes = <usize>paddedW << 2;
+  const planes = images * channels;
+  memory.fill(dst, 0, <usize>planes * <usize>paddedH * paddedRowBytes);
+  let src = x;
+  for (let p = 0; p < planes; p++) {
+    let out = dst + (<usize>p * <usize>paddedH + <usize>padH) * paddedRowBytes + (<usize>padW << 2);
+    for (let y = 0; y < height; y++) {
+      memory.copy(out, src, rowBytes);
+      src += rowBytes;
+      out += paddedRowBytes;
     }
   }
+}
+
+/**
+ * One B panel of the forward GEMM W[M][K] x col[K][P]: col's columns p0..p0+7 as [K][8], read from a
+ * padded image [C][paddedH][paddedW]. Columns past the last pixel repeat it (their products land in
+ * columns of C that are never stored). When the 8 pixels lie in one output row at x-stride 1, each
+ * row of the panel is 8 neighbouring input values: two vector copies.
+ */
+export function forwardPanel(
+  padded: usize, channels: i32, paddedH: i32, paddedW: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32,
+  outW: i32, pixels: i32, p0: i32, dst: usize,
+): void {
+  const rowBytes = <usize>paddedW << 2;
+  const planeBytes = <usize>paddedH * rowBytes;
+  const oy0 = p0 / outW;
+  const ox0 = p0 - oy0 * outW;
+  let out = dst;
+  if (strideW == 1 && ox0 + NR <= outW) {
+    let plane = padded + <usize>(oy0 * strideH) * rowBytes + (<usize>ox0 << 2);
+    for (let c = 0; c < channels; c++) {
+      let src = plane;
+      for (let ky = 0; ky < kernelH; ky++) {
+        for (let kx = 0; kx < kernelW; kx++) {
+          const from = src + (<usize>kx << 2);
+          v128.store(out, v128.load(from));
+          v128.store(out, v128.load(from, 16), 16);
+          out += NR << 2;
+        }
+        src += rowBytes;
+      }
+      plane += planeBytes;
+    }
+    return;
+  }
+  // General case: each of the 8 pixels has its own window origin.
+  const o0 = pixelOffset(p0, pixels, outW, strideH, strideW, rowBytes);
+  const o1 = pixelOffset(p0 + 1, pixels, outW, strideH, strideW, rowBytes);
+  const o2 = pixelOffset(p0 + 2, pixels, outW, strideH, strideW, rowBytes);
+  const o3 = pixelOffset(p0 + 3, pixels, outW, strideH, strideW, rowBytes);
+  const o4 = pixelOffset(p0 + 4, pixels, outW, strideH, strideW, rowBytes);
+  const o5 = pixelOffset(p0 + 5, pixels, outW, strideH, strideW, rowBytes);
+  const o6 = pixelOffset(p0 + 6, pixels, outW, strideH, strideW, rowBytes);
+  const o7 = pixelOffset(p0 + 7, pixels, outW, strideH, strideW, rowBytes);
+  let plane = padded;
+  for (let c = 0; c < channels; c++) {
+    let src = plane;
+    for (let ky = 0; ky < kernelH; ky++) {
+      for (let kx = 0; kx < kernelW; kx++) {
+        const at = src + (<usize>kx << 2);
+        store<f32>(out, load<f32>(at + o0));
+        store<f32>(out, load<f32>(at + o1), 4);
+        store<f32>(out, load<f32>(at + o2), 8);
+        store<f32>(out, load<f32>(at + o3), 12);
+        store<f32>(out, load<f32>(at + o4), 16);
+        store<f32>(out, load<f32>(at + o5), 20);
+        store<f32>(out, load<f32>(at + o6), 24);
+        store<f32>(out, load<f32>(at + o7), 28);
+        out += NR << 2;
+      }
+      src += rowBytes;
+    }
+    plane += planeBytes;
+  }
+}
+
+/** Byte offset, in a padded plane, of the window origin of pixel p (clamped to the last pixel). */
+@inline
+function pixelOffset(p: i32, pixels: i32, outW: i32, strideH: i32, strideW: i32, rowBytes: usize): usize {
+  const q = min(p, pixels - 1);
+  const oy = q / outW;
+  const ox = q - oy * outW;
+  return <usize>(oy * strideH) * rowBytes + (<usize>(ox * strideW) << 2);
+}
+
+/** Byte offset, in a padded image, of tap k = (c, ky, kx) (clamped to the last tap). */
+@inline
+function tapOffset(k: i32, kTotal: i32, kernelH: i32, kernelW: i32, planeBytes: usize, rowBytes: usize): usize {
+  const q = min(k, kTotal - 1);
+  const taps = kernelH * kernelW;
+  const c = q / taps;
+  const r = q - c * taps;
+  const ky = r / kernelW;
+  const kx = r - ky * kernelW;
+  return <usize>c * planeBytes + <usize>ky * rowBytes + (<usize>kx << 2);
+}
+
+/**
+ * One B panel of the weight-gradient GEMM dY[M][n*P] x col^T[n*P][K]: taps k0..k0+7 of every pixel
+ * of `images` padded images, as [images*P][8]. Taps past K repeat the last one (their columns of C
+ * are never stored). At x-stride 1, four pixels of each of the 8 taps are loaded as vectors and
+ * transposed in registers, instead of 32 scalar loads.
+ */
+export function weightGradPanel(
+  padded: usize, images: i32, channels: i32, paddedH: i32, paddedW: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, outH: i32, outW: i32,
+  k0: i32, dst: usize,
+): void {
+  const rowBytes = <usize>paddedW << 2;
+  const planeBytes = <usize>paddedH * rowBytes;
+  const imageBytes = <usize>channels * planeBytes;
+  const kTotal = channels * kernelH * kernelW;
+  const t0 = tapOffset(k0, kTotal, kernelH, kernelW, planeBytes, rowBytes);
+  const t1 = tapOffset(k0 + 1, kTotal, kernelH, kernelW, planeBytes, rowBytes);
+  const t2 = tapOffset(k0 + 2, kTotal, kernelH, kernelW, planeBytes, rowBytes);
+  const t3 = tapOffset(k0 + 3, kTotal, kernelH, kernelW, planeBytes, rowBytes);
+  const t4 = tapOffset(k0 + 4, kTotal, kernelH, kernelW, planeBytes, rowBytes);
+  const t5 = tapOffset(k0 + 5, kTotal, kernelH, kernelW, planeBytes, rowBytes);
+  const t6 = tapOffset(k0 + 6, kTotal, kernelH, kernelW, planeBytes, rowBytes);
+  const t7 = tapOffset(k0 + 7, kTotal, kernelH, kernelW, planeBytes, rowBytes);
+  const rowStep = <usize>strideH * rowBytes;
+  const pixelStep = <usize>strideW << 2;
+  let out = dst;
+  let image = padded;
+  for (let n = 0; n < images; n++) {
+    let row = image;
+    for (let oy = 0; oy < outH; oy++) {
+      let px = row;
+      let ox = 0;
+      if (strideW == 1) {
+        for (; ox + 4 <= outW; ox += 4) {
+          transposeStore4x4(out, v128.load(px + t0), v128.load(px + t1), v128.load(px + t2), v128.load(px + t3));
+          transposeStore4x4(out + 16, v128.load(px + t4), v128.load(px + t5), v128.load(px + t6), v128.load(px + t7));
+          px += 16;
+          out += 4 * (NR << 2);
+        }
+      }
+      for (; ox < outW; ox++) {
+        store<f32>(out, load<f32>(px + t0));
+        store<f32>(out, load<f32>(px + t1), 4);
+        store<f32>(out, load<f32>(px + t2), 8);
+        store<f32>(out, load<f32>(px + t3), 12);
+        store<f32>(out, load<f32>(px + t4), 16);
+        store<f32>(out, load<f32>(px + t5), 20);
+        store<f32>(out, load<f32>(px + t6), 24);
+        store<f32>(out, load<f32>(px + t7), 28);
+        px += pixelStep;
+        out += NR << 2;
+      }
+      row += rowStep;
+    }
+    image += imageBytes;
+  }
+}
+
+/**
+ * a, b, c, d hold 4 pixels of 4 taps each; stores, for each pixel q, [a_q b_q c_q d_q] at
+ * out + q * 32 (one half-row of a [pixel][8] panel).
+ */
+@inline
+function transposeStore4x4(out: usize, a: v128, b: v128, c: v128, d: v128): void {
+  const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+  const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  v128.store(out, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
+  v128.store(out, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7), 32);
+  v128.store(out, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5), 64);
+  v128.store(out, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7), 96);
 }
 
 /** First output coordinate whose input coordinate o*stride - pad + k is >= 0. */
@@ -92,70 +201,6 @@ function endInside(k: i32, stride: i32, pad: i32, size: i32, outSize: i32): i32 
   const span = size - 1 + pad - k;
   if (span < 0) return 0;
   return min(outSize, span / stride + 1);
-}
-
-/**
- * Transposed column matrix [P][K] of one image, written as B panels [K/8][P][8] for the weight
- * gradient dY[outC][P] x col^T[P][K]. Columns k past K in the last panel are zeroed.
- */
-export function im2colTransposedPanels(
-  x: usize, channels: i32, height: i32, width: i32,
-  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
-  outH: i32, outW: i32, dst: usize,
-): void {
-  const pixels = outH * outW;
-  const kTotal = channels * kernelH * kernelW;
-  const panelBytes = <usize>pixels * (NR << 2);
-  const rowBytes = <usize>width << 2;
-  const planeBytes = <usize>(height * width) << 2;
-  let k = 0;
-  for (let c = 0; c < channels; c++) {
-    const plane = x + <usize>c * planeBytes;
-    for (let ky = 0; ky < kernelH; ky++) {
-      const oyStart = firstInside(ky, strideH, padH);
-      const oyEnd = endInside(ky, strideH, padH, height, outH);
-      for (let kx = 0; kx < kernelW; kx++) {
-        const oxStart = firstInside(kx, strideW, padW);
-        const oxEnd = endInside(kx, strideW, padW, width, outW);
-        const base = dst + <usize>(k / NR) * panelBytes + (<usize>(k % NR) << 2);
-        for (let oy = 0; oy < outH; oy++) {
-          let out = base + <usize>(oy * outW) * (NR << 2);
-          if (oy < oyStart || oy >= oyEnd) {
-            for (let ox = 0; ox < outW; ox++) {
-              store<f32>(out, 0);
-              out += NR << 2;
-            }
-            continue;
-          }
-          const src = plane + <usize>(oy * strideH - padH + ky) * rowBytes;
-          let ox = 0;
-          for (; ox < oxStart; ox++) {
-            store<f32>(out, 0);
-            out += NR << 2;
-          }
-          let ix = ox * strideW - padW + kx;
-          for (; ox < oxEnd; ox++) {
-            store<f32>(out, load<f32>(src + (<usize>ix << 2)));
-            ix += strideW;
-            out += NR << 2;
-          }
-          for (; ox < outW; ox++) {
-            store<f32>(out, 0);
-            out += NR << 2;
-          }
-        }
-        k++;
-      }
-    }
-  }
-  // Zero the unused columns of the last panel so they add nothing but zeros to the product.
-  const tail = kTotal % NR;
-  if (tail != 0) {
-    const last = dst + <usize>(kTotal / NR) * panelBytes;
-    for (let p = 0; p < pixels; p++) {
-      for (let j = tail; j < NR; j++) store<f32>(last + (<usize>p * NR + j << 2), 0);
-    }
-  }
 }
 
 /**

@@ -24,7 +24,7 @@ export interface KernelExports {
     x: number, w: number, bias: number, out: number,
     batch: number, channels: number, height: number, width: number, outChannels: number,
     kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number,
-    aPack: number, bPack: number,
+    aPack: number, padded: number, panel: number,
   ): void;
   conv2dBackwardInput(
     dy: number, w: number, dx: number,
@@ -36,7 +36,7 @@ export interface KernelExports {
     x: number, dy: number, dw: number, db: number,
     batch: number, channels: number, height: number, width: number, outChannels: number,
     kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number,
-    aPack: number, bPack: number,
+    groupImages: number, aPack: number, padded: number, panel: number,
   ): void;
   maxPool2d(
     x: number, out: number, argmax: number, planes: number, height: number, width: number,

@@ -14,6 +14,7 @@ import { instantiateKernels } from './kernelModule';
 
 const MR = 4; // rows of A per micro-tile (assembly/gemm.ts)
 const NR = 8; // columns of B per micro-tile
+const WEIGHT_GRAD_DEPTH = Number(process.env.CONVOY_WGRAD_DEPTH ?? 1024);
 
 /**
  * The WebAssembly SIMD backend: conv2d as im2col + a register-blocked f32x4 GEMM, pools as plain
@@ -32,16 +33,16 @@ export class WasmBackend implements KernelBackend {
     requireLength(weight, d.weightSize, 'conv2d weight', weightShape(g));
     if (bias) requireLength(bias, g.outChannels, 'conv2d bias', `[${g.outChannels}]`);
     requireLength(output, d.outputSize, 'conv2d output', outputShape(g));
-    const [x, w, b, out, aPack, bPack] = this.arena.layout(
+    const [x, w, b, out, aPack, padded, panel] = this.arena.layout(
       d.inputSize, d.weightSize, g.outChannels, d.outputSize,
-      roundUp(g.outChannels, MR) * d.depth, roundUp(d.pixels, NR) * d.depth,
+      roundUp(g.outChannels, MR) * d.depth, d.paddedImageSize, d.depth * NR,
     );
     this.arena.writeF32(x, input, d.inputSize);
     this.arena.writeF32(w, weight, d.weightSize);
     if (bias) this.arena.writeF32(b, bias, g.outChannels);
     this.kernels.conv2dForward(
       x, w, bias ? b : 0, out, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
-      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, bPack,
+      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, padded, panel,
     );
     this.arena.readF32(out, output, d.outputSize);
   }
@@ -76,15 +77,18 @@ export class WasmBackend implements KernelBackend {
     requireLength(gradOutput, d.outputSize, 'conv2dBackwardWeights gradOutput', outputShape(g));
     requireLength(gradWeight, d.weightSize, 'conv2dBackwardWeights gradWeight', weightShape(g));
     if (gradBias) requireLength(gradBias, g.outChannels, 'conv2dBackwardWeights gradBias', `[${g.outChannels}]`);
-    const [x, dy, dw, db, aPack, bPack] = this.arena.layout(
+    // Images per weight-gradient GEMM: enough to give the micro-kernel a depth of about
+    // WEIGHT_GRAD_DEPTH even on small feature maps, while the [depth][8] panel stays in L1/L2.
+    const group = Math.max(1, Math.min(g.batch, Math.floor(WEIGHT_GRAD_DEPTH / d.pixels)));
+    const [x, dy, dw, db, aPack, padded, panel] = this.arena.layout(
       d.inputSize, d.outputSize, d.weightSize, g.outChannels,
-      roundUp(g.outChannels, MR) * d.pixels, roundUp(d.depth, NR) * d.pixels,
+      roundUp(g.outChannels, MR) * group * d.pixels, group * d.paddedImageSize, group * d.pixels * NR,
     );
     this.arena.writeF32(x, input, d.inputSize);
     this.arena.writeF32(dy, gradOutput, d.outputSize);
     this.kernels.conv2dBackwardWeights(
       x, dy, dw, gradBias ? db : 0, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
-      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, bPack,
+      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, group, aPack, padded, panel,
     );
     this.arena.readF32(dw, gradWeight, d.weightSize);
     if (gradBias) this.arena.readF32(db, gradBias, g.outChannels);
@@ -189,6 +193,8 @@ interface ConvDims {
   outputSize: number;
   pixels: number;
   depth: number;
+  /** Floats of one zero-padded input image [C][H + 2padH][W + 2padW]. */
+  paddedImageSize: number;
 }
 
 function convDims(g: Conv2dGeometry, op: string): ConvDims {
@@ -205,6 +211,7 @@ function convDims(g: Conv2dGeometry, op: string): ConvDims {
     outputSize: g.batch * g.outChannels * pixels,
     pixels,
     depth,
+    paddedImageSize: g.inChannels * (g.inHeight + 2 * g.padHeight) * (g.inWidth + 2 * g.padWidth),
   };
 }
 
