@@ -1,4 +1,4 @@
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
@@ -197,6 +197,28 @@ describe('download into the cache', () => {
     expect(requests[requests.length - 1]).toEqual({ url: '/good', range: `bytes=${half}-` });
     expect(events[0]).toMatchObject({ phase: 'download', receivedBytes: half, resumedFromBytes: half, totalBytes: archive.length });
     expect(data.train.count).toBe(5 * PER_FILE);
+    expect(leftovers(target)).toEqual(['cifar-10']);
+  });
+
+  test('a download process killed mid-transfer (SIGKILL) leaves only the partial archive; the next run resumes it', async () => {
+    const target = freshTarget();
+    const child = spawn(process.execPath, [path.join(__dirname, 'support', 'runTs.js'), path.join(__dirname, 'support', 'downloadChild.ts'), target, `${base}/stall`, archiveMd5], {
+      stdio: 'ignore',
+    });
+    try {
+      const partial = partialArchivePath(target);
+      const deadline = Date.now() + 20_000;
+      while (!(fs.existsSync(partial) && fs.statSync(partial).size === archive.length >> 1)) {
+        if (Date.now() > deadline) throw new Error('child never wrote the first half of the archive');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+    expect(leftovers(target)).toEqual(['cifar-10.tar.gz.partial']);
+    await expect(load(target, '/good')).resolves.toMatchObject({ dataDir: target });
+    expect(requests[requests.length - 1].range).toBe(`bytes=${archive.length >> 1}-`);
     expect(leftovers(target)).toEqual(['cifar-10']);
   });
 
