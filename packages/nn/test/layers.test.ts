@@ -1,0 +1,218 @@
+import { referenceBackend, KernelBackend } from '@convoy/kernels';
+import { ParameterArena, Rng, Tensor } from '@convoy/tensor';
+import {
+  AvgPool2d, buildModel, Conv2d, createParameters, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, recipeNet, ReLU, Sequential,
+} from '../src';
+
+function randomTensor(shape: number[], seed = 1): Tensor {
+  const t = Tensor.zeros(shape);
+  const rng = new Rng(seed);
+  for (let i = 0; i < t.size; i++) t.data[i] = 2 * rng.uniform() - 1;
+  return t;
+}
+
+describe('bad input gives clear errors', () => {
+  const conv = new Conv2d(3, 4, 3, { padding: 1 });
+  createParameters(conv, { seed: 1 });
+
+  it('wrong input shape', () => {
+    expect(() => conv.forward(Tensor.zeros([2, 1, 8, 8]))).toThrow('Conv2d: expected input of shape [N, 3, H, W] (NCHW, N >= 1), got [2, 1, 8, 8]');
+    expect(() => conv.forward(Tensor.zeros([3, 8, 8]))).toThrow('got [3, 8, 8]');
+    const model = recipeNet({ resolution: 32, classes: 10, width: 4 });
+    createParameters(model, { seed: 1 });
+    expect(() => model.forward(Tensor.zeros([1, 1, 32, 32]))).toThrow('Conv2d features.0.conv1: expected input of shape [N, 3, H, W]');
+    const linear = new Linear(8, 2);
+    createParameters(linear, { seed: 1 });
+    expect(() => linear.forward(Tensor.zeros([2, 2, 2, 2]))).toThrow('Linear: expected input of shape [N, 8], got [2, 2, 2, 2] (add a Flatten before a Linear on images)');
+    expect(() => new MaxPool2d(2).forward(Tensor.zeros([4, 4]))).toThrow('MaxPool2d: expected input of shape [N, C, H, W] (NCHW), got [4, 4]');
+  });
+
+  it('input too small for the kernel', () => {
+    expect(() => conv.forward(Tensor.zeros([1, 3, 0, 4]))).toThrow(/Conv2d: input \[1, 3, 0, 4\] does not fit/);
+    const big = new Conv2d(1, 1, 7);
+    createParameters(big, { seed: 1 });
+    expect(() => big.forward(Tensor.zeros([1, 1, 5, 5]))).toThrow('kernel 7x7 (padding 0x0) does not fit input 5x5');
+    expect(() => new MaxPool2d(3).forward(Tensor.zeros([1, 1, 2, 2]))).toThrow('MaxPool2d: input [1, 1, 2, 2] does not fit');
+  });
+
+  it('NaN or Infinity in the input names the layer and the element', () => {
+    const x = Tensor.zeros([1, 3, 4, 4]);
+    x.data[17] = NaN;
+    expect(() => conv.forward(x)).toThrow('Conv2d: input element 17 of [1, 3, 4, 4] is NaN; expected finite numbers');
+    x.data[17] = Infinity;
+    expect(() => conv.forward(x)).toThrow('is Infinity');
+    const model = recipeNet({ resolution: 8, classes: 2, width: 2 });
+    createParameters(model, { seed: 1 });
+    const y = Tensor.zeros([1, 3, 8, 8]);
+    y.data[0] = NaN;
+    expect(() => model.forward(y)).toThrow('Conv2d features.0.conv1: input element 0');
+  });
+
+  it('unknown or invalid layer options', () => {
+    expect(() => new Conv2d(3, 8, 3, { strides: 2 } as never)).toThrow("Conv2d: unknown option 'strides'; expected one of stride, padding, bias, backend, checkFinite");
+    expect(() => new MaxPool2d(2, { dilation: 2 } as never)).toThrow("MaxPool2d: unknown option 'dilation'; expected one of stride, padding, backend");
+    expect(() => new AvgPool2d(2, { ceilMode: true } as never)).toThrow("AvgPool2d: unknown option 'ceilMode'");
+    expect(() => new Linear(2, 2, { bias: true, init: 'x' } as never)).toThrow("Linear: unknown option 'init'");
+    expect(() => new ReLU({ inplace: true } as never)).toThrow("ReLU: unknown option 'inplace'");
+    expect(() => new Conv2d(3, 8, 0)).toThrow('Conv2d: kernelSize must be a positive integer, got 0');
+    expect(() => new Conv2d(3, 8, 3, { padding: -1 })).toThrow('Conv2d: padding must be a non-negative integer, got -1');
+    expect(() => new Conv2d(3, 8, [3, 3, 3] as never)).toThrow('kernelSize must be a number or a pair');
+    expect(() => new Conv2d(3, 8, 3, { bias: 'yes' } as never)).toThrow('Conv2d: bias must be true or false');
+    expect(() => new MaxPool2d(2, { padding: 2 })).toThrow('MaxPool2d: padding 2x2 must be at most half the kernel 2x2');
+    expect(() => recipeNet({ resolution: 32, classes: 10, width: 32, depth: 3 } as never)).toThrow("recipeNet: unknown option 'depth'");
+    expect(() => recipeNet({ resolution: 6, classes: 10, width: 32 })).toThrow('recipeNet: resolution must be at least 8');
+    expect(() => buildModel({ kind: 'resnet' } as never)).toThrow(`buildModel: unknown model kind "resnet"; expected 'recipe'`);
+  });
+
+  it('misuse: unbound parameters, backward before forward, wrong gradient shape, mismatched arenas', () => {
+    const fresh = new Conv2d(1, 1, 3);
+    expect(() => fresh.forward(Tensor.zeros([1, 1, 3, 3]))).toThrow('Conv2d: parameters are not bound; call bind(params, grads)');
+    const relu = new ReLU();
+    expect(() => relu.backward(Tensor.zeros([2]))).toThrow('ReLU: backward called before forward');
+    relu.forward(Tensor.zeros([2, 3]));
+    expect(() => relu.backward(Tensor.zeros([3, 2]))).toThrow("ReLU: gradOut must have the forward output's shape [2, 3], got [3, 2]");
+    const other = new ParameterArena([{ name: 'weight', shape: [1, 1, 2, 2] }, { name: 'bias', shape: [1] }]);
+    expect(() => fresh.bind(other, other)).toThrow('weight: expected shape [1, 1, 3, 3], got [1, 1, 2, 2]');
+    expect(() => fresh.bind(new ParameterArena([]), new ParameterArena([]))).toThrow("no parameter named 'weight'");
+  });
+});
+
+describe('forward values', () => {
+  it('Conv2d: a hand-computed 2x2 example with bias', () => {
+    const conv = new Conv2d(1, 1, 2);
+    const { params } = createParameters(conv);
+    params.set('weight', [1, 2, 3, 4]);
+    params.set('bias', [0.5]);
+    const y = conv.forward(Tensor.from([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]));
+    expect(y.shape).toEqual([1, 1, 2, 2]);
+    expect(Array.from(y.data)).toEqual([37.5, 47.5, 67.5, 77.5]);
+  });
+
+  it('Linear: y = x W^T + b', () => {
+    const fc = new Linear(3, 2);
+    const { params } = createParameters(fc);
+    params.set('weight', [1, 0, -1, 2, 1, 0]);
+    params.set('bias', [1, -1]);
+    expect(Array.from(fc.forward(Tensor.from([1, 2, 3], [1, 3])).data)).toEqual([-1, 3]);
+  });
+
+  it('MaxPool2d, AvgPool2d, GlobalAvgPool2d, ReLU, Flatten', () => {
+    const x = Tensor.from([1, -2, 3, 4, 5, 6, -7, 8, 9, 10, 11, 12, 13, 14, 15, -16], [1, 1, 4, 4]);
+    expect(Array.from(new MaxPool2d(2).forward(x).data)).toEqual([6, 8, 14, 15]);
+    expect(Array.from(new AvgPool2d(2).forward(x).data)).toEqual([2.5, 2, 11.5, 5.5]);
+    const gap = new GlobalAvgPool2d().forward(x);
+    expect(gap.shape).toEqual([1, 1, 1, 1]);
+    expect(gap.data[0]).toBeCloseTo(86 / 16, 6);
+    expect(Array.from(new ReLU().forward(x).data.subarray(0, 4))).toEqual([1, 0, 3, 4]);
+    const flat = new Flatten().forward(x);
+    expect(flat.shape).toEqual([1, 16]);
+    expect(flat.data).toBe(x.data);
+  });
+
+  it('parameter names follow the PyTorch state_dict of the recipe network', () => {
+    const names = recipeNet({ resolution: 224, classes: 5, width: 8 }).parameterSpecs().map((s) => s.name);
+    expect(names.slice(0, 4)).toEqual(['features.0.conv.weight', 'features.0.conv.bias', 'features.1.conv1.weight', 'features.1.conv1.bias']);
+    expect(names.slice(-2)).toEqual(['classifier.weight', 'classifier.bias']);
+  });
+});
+
+describe('buffers and batch sizes', () => {
+  it('handles a changing batch size, reusing its buffers while the batch does not grow', () => {
+    const model = recipeNet({ resolution: 8, classes: 3, width: 2 });
+    const { grads } = createParameters(model, { seed: 3 });
+    const x4 = randomTensor([4, 3, 8, 8]);
+    const y4 = model.forward(x4);
+    const full = y4.data.slice();
+    const buffer = y4.data.buffer;
+    model.backward(Tensor.full(y4.shape, 1));
+    const gradsFull = grads.data.slice();
+
+    // the last partial batch: same results per sample, same storage
+    const x2 = Tensor.from(x4.data.slice(0, 2 * 3 * 64), [2, 3, 8, 8]);
+    const y2 = model.forward(x2);
+    expect(y2.shape).toEqual([2, 3]);
+    expect(y2.data.buffer).toBe(buffer);
+    expect(Array.from(y2.data)).toEqual(Array.from(full.subarray(0, 6)));
+    model.backward(Tensor.full(y2.shape, 1));
+    expect(grads.data).not.toEqual(gradsFull); // overwritten by the 2-sample gradient, not accumulated
+
+    // back to 4: the same storage again, and the same answer
+    const again = model.forward(x4);
+    expect(again.data.buffer).toBe(buffer);
+    expect(Array.from(again.data)).toEqual(Array.from(full));
+    model.backward(Tensor.full(again.shape, 1));
+    expect(Array.from(grads.data)).toEqual(Array.from(gradsFull));
+  });
+
+  it('returns the same output tensor object in steady state (no per-step allocation)', () => {
+    const conv = new Conv2d(2, 2, 3, { padding: 1 });
+    createParameters(conv, { seed: 1 });
+    const x = randomTensor([2, 2, 5, 5]);
+    const a = conv.forward(x);
+    const ga = conv.backward(a);
+    const b = conv.forward(x);
+    expect(b).toBe(a);
+    expect(conv.backward(b)).toBe(ga);
+  });
+
+  it('backward overwrites parameter gradients instead of accumulating', () => {
+    const fc = new Linear(3, 2);
+    const { grads } = createParameters(fc, { seed: 1 });
+    const x = randomTensor([2, 3]);
+    fc.forward(x);
+    fc.backward(Tensor.full([2, 2], 1));
+    const first = grads.data.slice();
+    fc.forward(x);
+    fc.backward(Tensor.full([2, 2], 1));
+    expect(Array.from(grads.data)).toEqual(Array.from(first));
+  });
+});
+
+describe('backends and shared memory', () => {
+  it('every conv and pooling call goes through the given KernelBackend', () => {
+    const calls: string[] = [];
+    const spy = Object.fromEntries(
+      Object.entries(referenceBackend).map(([k, v]) => [k, typeof v === 'function' ? (...a: unknown[]) => (calls.push(k), (v as (...b: unknown[]) => unknown)(...a)) : v]),
+    ) as unknown as KernelBackend;
+    const model = buildModel({ kind: 'recipe', resolution: 8, classes: 2, width: 2 }, { backend: spy });
+    createParameters(model, { seed: 1 });
+    const y = model.forward(randomTensor([1, 3, 8, 8]));
+    model.backward(Tensor.full(y.shape, 1));
+    expect(calls).toEqual([
+      'conv2d', 'conv2d', 'maxPool2d', 'globalAvgPool',
+      'globalAvgPoolBackward', 'maxPool2dBackward',
+      'conv2dBackwardWeights', 'conv2dBackwardInput', 'conv2dBackwardWeights', 'conv2dBackwardInput',
+    ]);
+  });
+
+  it('two models bound to one shared arena see the same parameters; gradients go to their own slots', () => {
+    const spec = { kind: 'recipe' as const, resolution: 8, classes: 2, width: 2 };
+    const a = buildModel(spec);
+    const { params } = createParameters(a, { seed: 5, shared: true });
+    expect(params.isShared).toBe(true);
+    const specs = params.specs();
+    const slotBuffer = new SharedArrayBuffer(2 * params.size * 4);
+    const slots = [0, 1].map((k) => new ParameterArena(specs, { buffer: slotBuffer, byteOffset: k * params.size * 4 }));
+    const b = buildModel(spec);
+    const sameParams = new ParameterArena(specs, { buffer: params.buffer });
+    a.bind(params, slots[0]);
+    b.bind(sameParams, slots[1]);
+    const x = randomTensor([2, 3, 8, 8]);
+    const ya = a.forward(x).data.slice();
+    const yb = b.forward(x).data.slice();
+    expect(Array.from(yb)).toEqual(Array.from(ya));
+    b.backward(Tensor.full([2, 2], 1));
+    expect(slots[0].data.every((v) => v === 0)).toBe(true);
+    expect(slots[1].data.some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe('Sequential', () => {
+  it('names children by index or key and rejects non-modules', () => {
+    const s = new Sequential({ body: new Sequential([new Linear(2, 2)]), head: new Linear(2, 1) });
+    expect(s.parameterSpecs().map((p) => p.name)).toEqual(['body.0.weight', 'body.0.bias', 'head.weight', 'head.bias']);
+    expect(s.child('head')).toBeInstanceOf(Linear);
+    expect(() => s.child('tail')).toThrow("Sequential: no child 'tail'; children: body, head");
+    expect(() => new Sequential([{} as never])).toThrow("Sequential: child '0' is not a Module");
+  });
+});
