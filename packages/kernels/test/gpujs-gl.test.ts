@@ -1,4 +1,11 @@
-import { type GpuJsBackend, createGpuJsBackend, headlessGlUnavailableReason } from '../src/gpujs';
+import {
+  type GpuJsBackend,
+  createGpuJsBackend,
+  gpuJsModesAvailable,
+  headlessGlUnavailableReason,
+  loadedGlDriver,
+  probeHardwareGpu,
+} from '../src/gpujs';
 import { defineParityTests } from './gpujsParity';
 
 // The GLSL kernels, run for real: gpu.js's headlessgl mode on Mesa's software renderer (llvmpipe,
@@ -35,6 +42,20 @@ test('headless GL is available when CONVOY_GL_TESTS=1 demands it', () => {
     } finally {
       auto.dispose();
     }
+  });
+
+  test('the probe finds headlessgl working, and "gpu" mode resolving to it', () => {
+    const byMode = Object.fromEntries(gpuJsModesAvailable().map((p) => [p.mode, p]));
+    expect(byMode.headlessgl).toEqual({ mode: 'headlessgl', available: true, runsOn: 'headlessgl', reason: null });
+    expect(byMode.gpu).toEqual({ mode: 'gpu', available: true, runsOn: 'headlessgl', reason: null });
+  });
+
+  test('names the GL driver, and reports a hardware GPU only when the driver is not a software rasteriser', () => {
+    const driver = loadedGlDriver();
+    if (process.platform === 'linux') expect(driver.name).toMatch(/^\w+$/);
+    const hardware = probeHardwareGpu();
+    if (driver.software) expect(hardware).toBeNull();
+    else expect(hardware).toContain(String(driver.name));
   });
 
   // GL on a software renderer compiles a shader per kernel and geometry (tens of ms each) and
