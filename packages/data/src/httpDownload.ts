@@ -40,14 +40,16 @@ async function downloadAttempt(
     if (redirectsLeft <= 0) throw new DatasetError('DOWNLOAD_FAILED', `Download of ${url} failed: too many redirects. ${retryHint(url)}`);
     return downloadAttempt(new URL(response.headers.location, url).toString(), partialPath, options, redirectsLeft - 1, mayRetryRange);
   }
-  if (status === 416 && have > 0 && mayRetryRange) {
-    // The partial file is as long as (or longer than) the archive: start afresh and let the MD5 decide.
+  const resumable = status === 206 && have > 0 && rangeStart(response.headers['content-range']) === have;
+  if ((status === 416 || (status === 206 && !resumable)) && have > 0 && mayRetryRange) {
+    // 416: the partial file is as long as (or longer than) the archive; 206 for another range than
+    // asked: the server cannot be trusted to resume. Either way start afresh; the MD5 decides.
     response.resume();
     fs.rmSync(partialPath, { force: true });
     return downloadAttempt(url, partialPath, options, redirectsLeft, false);
   }
   let offset: number;
-  if (status === 206 && have > 0 && rangeStart(response.headers['content-range']) === have) {
+  if (resumable) {
     offset = have;
   } else if (status === 200) {
     offset = 0;
@@ -74,7 +76,9 @@ async function downloadAttempt(
     await pipeline(response, counter, fs.createWriteStream(partialPath, { flags: offset > 0 ? 'a' : 'w' }));
   } catch (err) {
     request.destroy();
-    const kept = ` ${formatCount(received)} bytes are kept in ${partialPath}: run again to resume.`;
+    // What reached the disk, not what passed the counter: the write may not have landed.
+    const onDisk = fileSize(partialPath);
+    const kept = onDisk > 0 ? ` ${formatCount(onDisk)} bytes are kept in ${partialPath}: run again to resume.` : ' Run again to start over.';
     throw downloadError(err, stalled(), url, options.stallTimeoutMs, kept);
   }
   if (totalBytes !== undefined && received !== totalBytes) {

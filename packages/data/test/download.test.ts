@@ -61,6 +61,14 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse): void {
       res.writeHead(200, { 'Content-Length': archive.length }).end(archive);
       return;
     }
+    case '/wrong-range':
+      if (range) {
+        // Answers a range request with bytes from 0, labelled as such: must not be appended.
+        res.writeHead(206, { 'Content-Length': archive.length, 'Content-Range': `bytes 0-${archive.length - 1}/${archive.length}` }).end(archive);
+        return;
+      }
+      res.writeHead(200, { 'Content-Length': archive.length }).end(archive);
+      return;
     case '/no-range':
       res.writeHead(200, { 'Content-Length': archive.length }).end(archive);
       return;
@@ -79,7 +87,8 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse): void {
       return; // never answers
     case '/cut':
       res.writeHead(200, { 'Content-Length': archive.length });
-      res.write(archive.subarray(0, 1000), () => req.socket.destroy());
+      // Half the archive, then the connection drops (after a pause, so the client has written it).
+      res.write(archive.subarray(0, archive.length >> 1), () => setTimeout(() => req.socket.destroy(), 150));
       return;
     case '/not-a-tar':
       res.writeHead(200).end(Buffer.from('this is not a tar.gz archive at all'));
@@ -230,16 +239,21 @@ describe('download into the cache', () => {
 
   test('a connection cut mid-file keeps the partial archive for the next run', async () => {
     const target = freshTarget();
-    await expectCode(load(target, '/cut'), 'DOWNLOAD_FAILED', /run again to resume/);
+    await expectCode(load(target, '/cut'), 'DOWNLOAD_FAILED', new RegExp(`${(archive.length >> 1).toLocaleString('en-US')} bytes are kept in .*run again to resume`));
     expect(leftovers(target)).toEqual(['cifar-10.tar.gz.partial']);
     await expect(load(target, '/good')).resolves.toMatchObject({ dataDir: target });
   });
 
-  test('restarts from zero when the server ignores Range (200) or refuses it (416)', async () => {
+  test('restarts from zero when the server ignores Range (200), answers another range (206) or refuses it (416)', async () => {
     const ignoring = freshTarget();
     fs.mkdirSync(path.dirname(ignoring), { recursive: true });
     fs.writeFileSync(partialArchivePath(ignoring), Buffer.alloc(500, 7)); // stale junk that must not be kept
     await expect(load(ignoring, '/no-range')).resolves.toMatchObject({ dataDir: ignoring });
+
+    const wrongRange = freshTarget();
+    fs.mkdirSync(path.dirname(wrongRange), { recursive: true });
+    fs.writeFileSync(partialArchivePath(wrongRange), Buffer.alloc(500, 7));
+    await expect(load(wrongRange, '/wrong-range')).resolves.toMatchObject({ dataDir: wrongRange });
 
     const refusing = freshTarget();
     fs.mkdirSync(path.dirname(refusing), { recursive: true });
