@@ -40,6 +40,7 @@ async function main() {
   const data = await loadCifar10({ download: false });
   const loadMs = performance.now() - t0;
   console.log(`loaded ${data.train.count} + ${data.test.count} images from ${data.dataDir} in ${loadMs.toFixed(0)} ms`);
+  const afterLoad = process.memoryUsage().rss;
   console.log(`rss after load (one copy, ${((data.train.images.length + data.test.images.length) / MB).toFixed(0)} MB of pixels): ${rssMb()} MB`);
 
   const toWorker = (set) => (copy ? { ...set, images: set.images.slice(), labels: set.labels.slice() } : set);
@@ -56,7 +57,17 @@ async function main() {
     `${threads} workers (${copy ? 'each with its own COPY' : 'shared buffers'}) read every byte: shared=${results.every((r) => r.shared)}, ` +
       `same checksum in all: ${sums.size === 1}`,
   );
+  const afterWorkers = process.memoryUsage().rss;
   console.log(`rss with ${threads} workers holding their views: ${rssMb()} MB`);
+  // A check, not only a display: had the workers copied the pixels, RSS would have grown by
+  // threads x the pixel bytes; sharing leaves only the threads' own heaps (~10 MB each).
+  const pixelBytes = data.train.images.length + data.test.images.length;
+  const grewBy = afterWorkers - afterLoad;
+  if (!copy && grewBy > pixelBytes / 2) {
+    console.error(`FAIL: RSS grew by ${(grewBy / MB).toFixed(0)} MB with ${threads} workers: the images were copied, not shared`);
+    process.exitCode = 1;
+  }
   for (const w of workers) w.postMessage('done');
   await Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
 }
+
