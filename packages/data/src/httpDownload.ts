@@ -16,9 +16,9 @@ export interface HttpDownloadOptions {
 
 /**
  * Downloads `url` into `partialPath`, resuming from the bytes already there with an HTTP Range
- * request; a server that ignores Range (200) or refuses it (416) makes us start over. Any failure
- * leaves the partial file for the next attempt to resume from. Resolves when the server's full
- * length (when it sent one) is on disk.
+ * request; a server that ignores Range (200), answers another range (206) or refuses it (416)
+ * makes us start over. Any failure leaves the partial file for the next attempt to resume from.
+ * Resolves when the server's full length (when it sent one) is on disk.
  */
 export async function downloadToFile(url: string, partialPath: string, options: HttpDownloadOptions): Promise<void> {
   await downloadAttempt(url, partialPath, options, options.maxRedirects ?? 5, true);
