@@ -61,12 +61,14 @@ export function softmaxCrossEntropy(
       }
     }
     if (argmax === label) correct++;
+    // Work relative to the row maximum: exp never overflows, and the loss
+    // log(sum exp(x - max)) - (x[label] - max) keeps its digits even when |max| is huge.
     let sumExp = 0;
     for (let c = 0; c < classes; c++) sumExp += Math.exp(x[base + c] - max);
-    const logSumExp = max + Math.log(sumExp);
-    total += logSumExp - x[base + label];
+    total += Math.log(sumExp) - (x[base + label] - max);
+    const inverse = 1 / sumExp;
     for (let c = 0; c < classes; c++) {
-      const p = Math.exp(x[base + c] - logSumExp);
+      const p = Math.exp(x[base + c] - max) * inverse;
       g[base + c] = (c === label ? p - 1 : p) * scale;
     }
   }

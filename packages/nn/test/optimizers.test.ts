@@ -1,0 +1,142 @@
+import { ParameterArena } from '@convoy/tensor';
+import { AdamW, SGD } from '../src';
+
+const p0 = [0.5, -1.2, 2.0, 0.03, -0.7];
+const gradsPerStep = [
+  [0.1, -0.3, 0.02, 1.5, -0.4],
+  [-0.2, 0.25, 0.0, 1.1, 0.3],
+  [0.05, -0.1, -0.3, 0.9, 0.6],
+];
+const lrs = [0.1, 0.05, 0.2];
+
+/** torch.optim.SGD's loop, written out in float64 for five scalars. */
+function sgdReference(momentum: number, nesterov: boolean, wd: number): number[] {
+  const p = p0.slice();
+  const buf = p0.map(() => 0);
+  gradsPerStep.forEach((g, t) => {
+    for (let i = 0; i < p.length; i++) {
+      let d = g[i] + wd * p[i];
+      if (momentum !== 0) {
+        buf[i] = t === 0 ? d : momentum * buf[i] + d;
+        d = nesterov ? d + momentum * buf[i] : buf[i];
+      }
+      p[i] -= lrs[t] * d;
+    }
+  });
+  return p;
+}
+
+function adamwReference(b1: number, b2: number, eps: number, wd: number): number[] {
+  const p = p0.slice();
+  const m = p0.map(() => 0);
+  const v = p0.map(() => 0);
+  gradsPerStep.forEach((g, t) => {
+    const step = t + 1;
+    for (let i = 0; i < p.length; i++) {
+      p[i] *= 1 - lrs[t] * wd;
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      const denom = Math.sqrt(v[i]) / Math.sqrt(1 - b2 ** step) + eps;
+      p[i] -= (lrs[t] / (1 - b1 ** step)) * (m[i] / denom);
+    }
+  });
+  return p;
+}
+
+function run(opt: SGD | AdamW, split?: number): Float32Array {
+  const params = Float32Array.from(p0);
+  gradsPerStep.forEach((g, t) => {
+    const grads = Float32Array.from(g);
+    if (split === undefined) opt.step({ params, grads, lr: lrs[t], step: t + 1 });
+    else {
+      opt.step({ params, grads, lr: lrs[t], step: t + 1, start: split, end: p0.length });
+      opt.step({ params, grads, lr: lrs[t], step: t + 1, start: 0, end: split });
+    }
+  });
+  return params;
+}
+
+function expectClose(actual: Float32Array, expected: number[]): void {
+  expected.forEach((e, i) => expect(actual[i]).toBeCloseTo(e, 5));
+}
+
+describe('SGD', () => {
+  it.each([
+    ['plain', 0, false, 0],
+    ['weight decay', 0, false, 0.01],
+    ['momentum', 0.9, false, 0],
+    ['Nesterov + weight decay', 0.9, true, 5e-4],
+  ] as const)('%s matches the PyTorch update rule', (_name, momentum, nesterov, weightDecay) => {
+    const opt = new SGD({ size: 5, momentum, nesterov, weightDecay });
+    expectClose(run(opt), sgdReference(momentum, nesterov, weightDecay));
+  });
+
+  it('stepping disjoint ranges equals one whole step', () => {
+    const whole = run(new SGD({ size: 5, momentum: 0.9, nesterov: true, weightDecay: 0.01 }));
+    const split = run(new SGD({ size: 5, momentum: 0.9, nesterov: true, weightDecay: 0.01 }), 2);
+    expect(Array.from(split)).toEqual(Array.from(whole));
+  });
+
+  it('momentum can be overridden per step (one-cycle momentum cycling)', () => {
+    const opt = new SGD({ size: 1, momentum: 0.9 });
+    const p = new Float32Array([1]);
+    opt.step({ params: p, grads: new Float32Array([1]), lr: 1, step: 1, momentum: 0.5 });
+    opt.step({ params: p, grads: new Float32Array([1]), lr: 1, step: 2, momentum: 0.5 });
+    expect(p[0]).toBeCloseTo(1 - 1 - 1.5, 6);
+  });
+
+  it('keeps state on SharedArrayBuffers or adopts given arrays', () => {
+    const shared = new SGD({ size: 5, momentum: 0.9, shared: true });
+    expect(shared.state.momentumBuffer.buffer).toBeInstanceOf(SharedArrayBuffer);
+    // a second optimizer over the same state (another thread) continues the same trajectory
+    const params = Float32Array.from(p0);
+    shared.step({ params, grads: Float32Array.from(gradsPerStep[0]), lr: lrs[0], step: 1 });
+    const twin = new SGD({ size: 5, momentum: 0.9, state: { momentumBuffer: shared.state.momentumBuffer } });
+    twin.step({ params, grads: Float32Array.from(gradsPerStep[1]), lr: lrs[1], step: 2 });
+    shared.step({ params, grads: Float32Array.from(gradsPerStep[2]), lr: lrs[2], step: 3 });
+    expectClose(params, sgdReference(0.9, false, 0));
+  });
+
+  it('accepts arenas directly', () => {
+    const specs = [{ name: 'w', shape: [5] }];
+    const params = new ParameterArena(specs);
+    const grads = new ParameterArena(specs);
+    params.set('w', p0);
+    grads.set('w', [1, 1, 1, 1, 1]);
+    new SGD({ size: 5 }).step({ params, grads, lr: 0.5, step: 1 });
+    expectClose(params.data, p0.map((v) => v - 0.5));
+  });
+
+  it('rejects bad options and arguments', () => {
+    expect(() => new SGD({ size: 5, nestrov: true } as never)).toThrow("SGD: unknown option 'nestrov'; expected one of size, shared, state, momentum, nesterov, weightDecay");
+    expect(() => new SGD({ size: 5, nesterov: true })).toThrow('SGD: nesterov needs momentum > 0');
+    expect(() => new SGD({ size: 5, momentum: -1 })).toThrow('SGD: momentum must be a finite number >= 0, got -1');
+    expect(() => new SGD({ size: 5, momentum: 0.9, state: { momentumBuffer: new Float32Array(4) } })).toThrow("SGD: state 'momentumBuffer' must be a Float32Array of 5 elements, got 4");
+    expect(() => new SGD({ size: 5, state: {} })).toThrow("SGD: state is missing 'momentumBuffer'");
+    const opt = new SGD({ size: 5 });
+    const p = new Float32Array(5);
+    expect(() => opt.step({ params: p, grads: new Float32Array(4), lr: 0.1, step: 1 })).toThrow('params (5) and grads (4) must both have the optimizer\'s size 5');
+    expect(() => opt.step({ params: p, grads: p, lr: 0.1, step: 1, start: 3, end: 2 })).toThrow('range [3, 2) must satisfy 0 <= start <= end <= 5');
+    expect(() => opt.step({ params: p, grads: p, lr: NaN, step: 1 })).toThrow('SGD.step: lr must be a finite number >= 0, got null');
+    expect(() => opt.step({ params: p, grads: p, lr: 0.1, step: 0 })).toThrow('step must be the 1-based index of this step, got 0');
+  });
+});
+
+describe('AdamW', () => {
+  it('matches the PyTorch update rule (defaults and custom)', () => {
+    expectClose(run(new AdamW({ size: 5 })), adamwReference(0.9, 0.999, 1e-8, 0.01));
+    expectClose(run(new AdamW({ size: 5, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 })), adamwReference(0.8, 0.99, 1e-6, 0.1));
+  });
+
+  it('stepping disjoint ranges equals one whole step; state is shareable', () => {
+    const whole = run(new AdamW({ size: 5 }));
+    const opt = new AdamW({ size: 5, shared: true });
+    expect(opt.state.expAvg.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(Array.from(run(opt, 3))).toEqual(Array.from(whole));
+  });
+
+  it('rejects bad options', () => {
+    expect(() => new AdamW({ size: 5, betas: [0.9, 0.99] } as never)).toThrow("AdamW: unknown option 'betas'");
+    expect(() => new AdamW({ size: 5, beta2: 1 })).toThrow('AdamW: betas must be in [0, 1)');
+  });
+});

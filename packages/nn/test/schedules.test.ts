@@ -1,0 +1,48 @@
+import { constantSchedule, cosineSchedule, createSchedule, oneCycleMomentum, oneCycleSchedule, stepSchedule } from '../src';
+
+describe('learning-rate schedules', () => {
+  it('constant', () => {
+    const s = constantSchedule(0.1);
+    expect([0, 5, 1000].map(s)).toEqual([0.1, 0.1, 0.1]);
+  });
+
+  it('step decay (StepLR)', () => {
+    const s = stepSchedule({ lr: 1, stepSize: 3, gamma: 0.5 });
+    expect([0, 2, 3, 5, 6, 9].map(s)).toEqual([1, 1, 0.5, 0.5, 0.25, 0.125]);
+  });
+
+  it('cosine with linear warm-up', () => {
+    const s = cosineSchedule({ lr: 1, total: 11, warmupSteps: 2, minLr: 0.1 });
+    expect(s(0)).toBeCloseTo(0.5, 12);
+    expect(s(1)).toBeCloseTo(1, 12);
+    expect(s(2)).toBeCloseTo(1, 12); // the cosine starts at the peak
+    expect(s(6)).toBeCloseTo(0.55, 12); // half way down (steps 2..10): (1 + 0.1) / 2
+    expect(s(10)).toBeCloseTo(0.1, 12);
+    expect(s(50)).toBeCloseTo(0.1, 12);
+    for (let t = 2; t < 10; t++) expect(s(t + 1)).toBeLessThan(s(t));
+  });
+
+  it('one-cycle: starts at maxLr/divFactor, peaks at maxLr, ends at initial/finalDivFactor', () => {
+    const s = oneCycleSchedule({ maxLr: 0.05, total: 100, pctStart: 0.3 });
+    expect(s(0)).toBeCloseTo(0.05 / 25, 12);
+    expect(s(29)).toBeCloseTo(0.05, 12);
+    expect(s(99)).toBeCloseTo(0.05 / 25 / 1e4, 12);
+    const m = oneCycleMomentum({ total: 100, pctStart: 0.3 });
+    expect(m(0)).toBeCloseTo(0.95, 12);
+    expect(m(29)).toBeCloseTo(0.85, 12);
+    expect(m(99)).toBeCloseTo(0.95, 12);
+    expect(() => s(101)).toThrow('step 101 is past total 100');
+  });
+
+  it('createSchedule builds each kind from plain JSON and rejects unknown ones', () => {
+    expect(createSchedule({ kind: 'constant', lr: 0.2 })(7)).toBe(0.2);
+    expect(createSchedule({ kind: 'step', lr: 1, stepSize: 2 })(2)).toBeCloseTo(0.1, 12);
+    expect(createSchedule({ kind: 'cosine', lr: 1, total: 3 })(2)).toBeCloseTo(0, 12);
+    expect(createSchedule({ kind: 'onecycle', maxLr: 1, total: 10 })(0)).toBeCloseTo(0.04, 12);
+    expect(() => createSchedule({ kind: 'linear' } as never)).toThrow('createSchedule: unknown schedule kind "linear"; expected constant, step, cosine or onecycle');
+    expect(() => createSchedule({ kind: 'constant', lr: 1, gamma: 2 } as never)).toThrow("constant schedule: unknown option 'gamma'");
+    expect(() => cosineSchedule({ lr: 1, total: 5, warmupSteps: 5 })).toThrow('warmupSteps must be an integer in [0, total=5), got 5');
+    expect(() => stepSchedule({ lr: 1, stepSize: 0 })).toThrow('stepSchedule: stepSize must be a positive integer, got 0');
+    expect(() => constantSchedule(0.1)(-1)).toThrow('step must be a non-negative integer, got -1');
+  });
+});
