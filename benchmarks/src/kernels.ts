@@ -1,0 +1,155 @@
+/**
+ * Kernel benchmark: GFLOP/s of every conv and pool of the CIFAR-10 recipe network (batch 32) per
+ * backend, images/s of one training step on one thread, and the same step in ConvNetJS.
+ *
+ *   npx nx run benchmarks:kernels                    # table
+ *   npx nx run benchmarks:kernels -- --json          # one JSON line on stdout (progress on stderr)
+ *   node benchmarks/dist/kernels.js --backends wasm --batch 32 --budget 1.5
+ */
+import * as os from 'os';
+import { KernelBackend, selectBackend } from '@convoy/kernels';
+import { measureConvNetJsStep } from './convnetjsStep';
+import { OpMeasurement, OpName, convTotalGflops, measureOps } from './opTable';
+import { measureTrainingStep } from './trainingStep';
+
+interface Options {
+  json: boolean;
+  backends: string[];
+  batch: number;
+  budgetSeconds: number;
+}
+
+const USAGE = 'usage: kernels [--json] [--backends wasm,js,gpujs] [--batch 32] [--budget 1.5]';
+
+function parseArgs(rawArgv: string[]): Options {
+  const options: Options = { json: false, backends: ['wasm', 'js', 'gpujs'], batch: 32, budgetSeconds: 1.5 };
+  // Accept both `--flag value` and `--flag=value` (Nx forwards the latter form).
+  const argv = rawArgv.flatMap((a) => (a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value; ${USAGE}`);
+      return v;
+    };
+    if (arg === '--json') options.json = argv[i + 1] === 'false' ? (i++, false) : argv[i + 1] === 'true' ? (i++, true) : true;
+    else if (arg === '--backends') options.backends = value().split(',').filter(Boolean);
+    else if (arg === '--batch') options.batch = positiveInteger(arg, value());
+    else if (arg === '--budget') options.budgetSeconds = Number(value());
+    else if (arg === '--help' || arg === '-h') {
+      process.stdout.write(USAGE + '\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${arg}; ${USAGE}`);
+  }
+  return options;
+}
+
+function positiveInteger(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${text}`);
+  return n;
+}
+
+const CONV_OPS: OpName[] = ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeights'];
+
+function main(): void {
+  const options = parseArgs(process.argv.slice(2));
+  const log = (line: string) => (options.json ? process.stderr : process.stdout).write(line + '\n');
+  const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.arch()}, Node ${process.version}, load ${os.loadavg()[0].toFixed(2)}`;
+  log(`machine: ${machine}`);
+  log(`batch ${options.batch}, one thread; median wall time per call`);
+
+  const auto = selectBackend('auto');
+  log(`auto backend: ${auto.backend.name} (${auto.reason})`);
+
+  const backends: KernelBackend[] = [];
+  for (const name of options.backends) {
+    try {
+      backends.push(selectBackend(name).backend);
+    } catch (error) {
+      log(`backend ${name}: skipped (${(error as Error).message.split('\n')[0]})`);
+    }
+  }
+
+  const rows: OpMeasurement[] = [];
+  for (const backend of backends) {
+    log(`measuring ${backend.name} ...`);
+    rows.push(...measureOps(backend, options.batch, { budgetSeconds: options.budgetSeconds }));
+  }
+  printOpTable(rows, backends.map((b) => b.name), log);
+
+  const cpu = selectBackend('wasm').backend;
+  const cpuRows = rows.some((r) => r.backend === cpu.name) ? rows : measureOps(cpu, options.batch, { budgetSeconds: options.budgetSeconds });
+  const convGflops = Object.fromEntries(CONV_OPS.map((op) => [op, convTotalGflops(cpuRows, op, cpu.name)])) as Record<OpName, number>;
+  const convCpuGflops = Object.fromEntries(CONV_OPS.map((op) => [op, convTotalGflops(cpuRows, op, cpu.name, true)])) as Record<OpName, number>;
+
+  log(`training step (recipe net, batch ${options.batch}, ${cpu.name}) ...`);
+  const step = measureTrainingStep(cpu, options.batch, Math.max(2, options.budgetSeconds * 2));
+  log('ConvNetJS step ...');
+  const convnetjs = measureConvNetJsStep(Math.max(3, options.budgetSeconds * 2));
+  const ratio = step.imagesPerSecond / convnetjs.imagesPerSecond;
+  const cpuRatio = step.imagesPerCpuSecond / convnetjs.imagesPerCpuSecond;
+
+  log('');
+  log(`3x3 convs of the recipe net, ${cpu.name}, one thread: forward ${convGflops.conv2d.toFixed(1)} GFLOP/s, ` +
+    `backward-input ${convGflops.conv2dBackwardInput.toFixed(1)}, backward-weights ${convGflops.conv2dBackwardWeights.toFixed(1)}`);
+  log(`training step (forward + backward + SGD, batch ${step.batch}, one thread, ${cpu.name}): ` +
+    `${(step.secondsPerStep * 1e3).toFixed(1)} ms = ${step.imagesPerSecond.toFixed(1)} images/s (median of ${step.steps})`);
+  log(`ConvNetJS 0.3, same network, one thread: ${convnetjs.imagesPerSecond.toFixed(2)} images/s (${convnetjs.images} images)`);
+  log(`speed-up over ConvNetJS: ${ratio.toFixed(1)}x`);
+  log(`by CPU time (robust on a shared machine): forward ${convCpuGflops.conv2d.toFixed(1)} GFLOP/s, ` +
+    `backward-input ${convCpuGflops.conv2dBackwardInput.toFixed(1)}, backward-weights ${convCpuGflops.conv2dBackwardWeights.toFixed(1)}; ` +
+    `step ${step.imagesPerCpuSecond.toFixed(1)} images/s; ConvNetJS ${convnetjs.imagesPerCpuSecond.toFixed(2)} images/s; ${cpuRatio.toFixed(1)}x`);
+
+  if (options.json) {
+    const summary = {
+      benchmark: 'kernels',
+      machine,
+      batch: options.batch,
+      threads: 1,
+      cpuBackend: cpu.name,
+      autoBackend: auto.backend.name,
+      conv3x3ForwardGflops: round(convGflops.conv2d),
+      conv3x3BackwardInputGflops: round(convGflops.conv2dBackwardInput),
+      conv3x3BackwardWeightsGflops: round(convGflops.conv2dBackwardWeights),
+      stepImagesPerSecond: round(step.imagesPerSecond),
+      convnetjsStepImagesPerSecond: round(convnetjs.imagesPerSecond, 3),
+      speedupOverConvnetjs: round(ratio),
+      cpuTime: {
+        conv3x3ForwardGflops: round(convCpuGflops.conv2d),
+        conv3x3BackwardInputGflops: round(convCpuGflops.conv2dBackwardInput),
+        conv3x3BackwardWeightsGflops: round(convCpuGflops.conv2dBackwardWeights),
+        stepImagesPerSecond: round(step.imagesPerCpuSecond),
+        convnetjsStepImagesPerSecond: round(convnetjs.imagesPerCpuSecond, 3),
+        speedupOverConvnetjs: round(cpuRatio),
+      },
+      ops: rows.map((r) => ({ op: r.op, shape: r.shape, backend: r.backend, ms: round(r.seconds * 1e3, 3), gflops: round(r.gflops) })),
+    };
+    process.stdout.write(JSON.stringify(summary) + '\n');
+  }
+}
+
+function printOpTable(rows: readonly OpMeasurement[], backends: readonly string[], log: (line: string) => void): void {
+  log('');
+  log(`| op | shape | ${backends.map((b) => `${b} GFLOP/s (ms)`).join(' | ')} |`);
+  log(`| --- | --- | ${backends.map(() => '---').join(' | ')} |`);
+  const keys = [...new Set(rows.map((r) => `${r.op}\u0000${r.shape}`))];
+  for (const key of keys) {
+    const [op, shape] = key.split('\u0000');
+    const cells = backends.map((b) => {
+      const r = rows.find((x) => x.op === op && x.shape === shape && x.backend === b);
+      return r ? `${r.gflops.toFixed(2)} (${(r.seconds * 1e3).toFixed(2)})` : 'n/a';
+    });
+    log(`| ${op} | ${shape} | ${cells.join(' | ')} |`);
+  }
+  for (const op of CONV_OPS) {
+    log(`| ${op} | all six 3x3 | ${backends.map((b) => convTotalGflops(rows, op, b).toFixed(2)).join(' | ')} |`);
+  }
+}
+
+function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+main();
