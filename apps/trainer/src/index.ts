@@ -1,1 +1,18 @@
-export {};
+export { runTraining, evaluateParameters, TrainingDivergedError, TrainingStepError } from './training';
+export type { TrainingOptions, TrainingOutcome, TrainingStatus } from './training';
+export {
+  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, LATEST_CHECKPOINT, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic,
+} from './checkpoint';
+export type { CheckpointParameterEntry, CheckpointState } from './checkpoint';
+export { DEFAULT_RUN_CONFIG, RUN_CONFIG_KEYS, OPTIMIZERS, SCHEDULES, modelSpecFor, optimizerSpecFor, configProblems, userPath } from './config';
+export type { RunConfig, RuntimeConfig, OptimizerName, ScheduleName } from './config';
+export { measureScaling, scalingTable, scalingChartSvg, threadLadder } from './scaling';
+export type { ScalingOptions, ScalingResult } from './scaling';
+export { lineChartSvg } from './svgChart';
+export type { ChartSeries, LineChartOptions } from './svgChart';
+export { MetricsLog } from './metricsLog';
+export type { EpochRecord, MetricsRecord, StepRecord } from './metricsLog';
+export { createProgram, main, UsageError } from './cli';
+export { LineProgress, NoProgress, TerminalProgress, createProgress } from './progress';
+export type { EpochProgress, ProgressReporter } from './progress';
+export { hyperparameterSchedules } from './schedule';

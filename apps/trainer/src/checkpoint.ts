@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync, statSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { decode, encode } from '@msgpack/msgpack';
+
+/** Written into every checkpoint; readers refuse files without it. */
+export const CHECKPOINT_FORMAT = 'convoy-checkpoint';
+/** Bumped whenever the payload layout changes incompatibly. */
+export const CHECKPOINT_VERSION = 1;
+
+/** Where a parameter lives inside the flat arena (floats, not bytes). */
+export interface CheckpointParameterEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+}
+
+/** Everything needed to continue a run exactly, or to evaluate its parameters. */
+export interface CheckpointState {
+  /** The run's configuration (plain JSON): what must not change when resuming. */
+  config: Record<string, unknown>;
+  /** The model's JSON spec, as given to nn's buildModel. */
+  modelSpec: unknown;
+  /** Layout of `params` (and of every optimizer state array). */
+  parameters: CheckpointParameterEntry[];
+  params: Float32Array;
+  optimizer: { name: string; state: Record<string, Float32Array> };
+  /** Optimizer steps completed so far (global, over all epochs). */
+  step: number;
+  /** The epoch in progress (0-based); equals the epoch count once the run is done. */
+  epoch: number;
+  /** Batches of `epoch` already trained on. */
+  stepInEpoch: number;
+  /** The coordinator's random generator: its seed and its state after parameter initialisation. */
+  rng: { seed: number; state: number[] };
+  /** Free-form summary (last test accuracy, wall time ...); not needed to resume. */
+  summary: Record<string, unknown>;
+  createdAt: string;
+}
+
+/** A checkpoint file that cannot be used; the message says which file and why. */
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
+
+/** Float32 values as little-endian bytes (a view when the platform is little-endian, as all Node targets are). */
+function floatsToBytes(values: Float32Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+function bytesToFloats(bytes: unknown, what: string, file: string): Float32Array {
+  if (!(bytes instanceof Uint8Array)) throw new CheckpointError(`${file}: ${what} should be binary float32 data, got ${typeof bytes}`);
+  if (bytes.byteLength % 4 !== 0) throw new CheckpointError(`${file}: ${what} has ${bytes.byteLength} bytes, not a multiple of 4 (float32)`);
+  // Copy: msgpack's output may be unaligned, and the caller owns the result.
+  const out = new Float32Array(bytes.byteLength / 4);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+/** Encodes a checkpoint: the outer envelope { format, version, sha256, payload } with the state as the msgpack payload. */
+export function encodeCheckpoint(state: CheckpointState): Uint8Array {
+  const optimizerState: Record<string, Uint8Array> = {};
+  for (const [name, values] of Object.entries(state.optimizer.state)) optimizerState[name] = floatsToBytes(values);
+  const payload = encode({
+    config: state.config,
+    modelSpec: state.modelSpec,
+    parameters: state.parameters,
+    params: floatsToBytes(state.params),
+    optimizer: { name: state.optimizer.name, state: optimizerState },
+    step: state.step,
+    epoch: state.epoch,
+    stepInEpoch: state.stepInEpoch,
+    rng: state.rng,
+    summary: state.summary,
+    createdAt: state.createdAt,
+  });
+  const sha256 = createHash('sha256').update(payload).digest('hex');
+  return encode({ format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, sha256, payload });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+/** Decodes and verifies a checkpoint; `file` names it in errors. Throws CheckpointError on any defect. */
+export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): CheckpointState {
+  if (bytes.byteLength === 0) throw new CheckpointError(`${file}: the file is empty (an interrupted write?); use an earlier checkpoint`);
+  let envelope: unknown;
+  try {
+    envelope = decode(bytes);
+  } catch (err) {
+    throw new CheckpointError(
+      `${file}: cannot be decoded (${(err as Error).message}); the file is truncated or is not a convoy checkpoint`,
+    );
+  }
+  if (!isRecord(envelope) || envelope.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(`${file}: not a convoy checkpoint (expected format '${CHECKPOINT_FORMAT}')`);
+  }
+  if (envelope.version !== CHECKPOINT_VERSION) {
+    throw new CheckpointError(
+      `${file}: checkpoint format version ${String(envelope.version)} is not supported; this convoy reads version ${CHECKPOINT_VERSION}`,
+    );
+  }
+  const payload = envelope.payload;
+  if (!(payload instanceof Uint8Array) || typeof envelope.sha256 !== 'string') {
+    throw new CheckpointError(`${file}: the checkpoint has no payload or no checksum`);
+  }
+  const actual = createHash('sha256').update(payload).digest('hex');
+  if (actual !== envelope.sha256) {
+    throw new CheckpointError(
+      `${file}: checksum mismatch (stored sha256 ${envelope.sha256.slice(0, 16)}..., computed ${actual.slice(0, 16)}...): the file is corrupted; use an earlier checkpoint`,
+    );
+  }
+  let body: unknown;
+  try {
+    body = decode(payload);
+  } catch (err) {
+    throw new CheckpointError(`${file}: the payload cannot be decoded (${(err as Error).message})`);
+  }
+  if (!isRecord(body)) throw new CheckpointError(`${file}: the payload is not a map`);
+  const optimizer = body.optimizer;
+  if (!isRecord(optimizer) || typeof optimizer.name !== 'string' || !isRecord(optimizer.state)) {
+    throw new CheckpointError(`${file}: optimizer section is missing or malformed`);
+  }
+  const params = bytesToFloats(body.params, 'params', file);
+  const optimizerState: Record<string, Float32Array> = {};
+  for (const [name, value] of Object.entries(optimizer.state)) {
+    const values = bytesToFloats(value, `optimizer state '${name}'`, file);
+    if (values.length !== params.length) {
+      throw new CheckpointError(`${file}: optimizer state '${name}' has ${values.length} values, params have ${params.length}`);
+    }
+    optimizerState[name] = values;
+  }
+  for (const key of ['step', 'epoch', 'stepInEpoch'] as const) {
+    if (!Number.isInteger(body[key]) || (body[key] as number) < 0) {
+      throw new CheckpointError(`${file}: '${key}' should be a non-negative integer, got ${String(body[key])}`);
+    }
+  }
+  const parameters = body.parameters as CheckpointParameterEntry[];
+  const declared = Array.isArray(parameters) ? parameters.reduce((n, e) => n + e.size, 0) : -1;
+  if (declared !== params.length) {
+    throw new CheckpointError(`${file}: parameter layout declares ${declared} values, params hold ${params.length}`);
+  }
+  const rng = body.rng as CheckpointState['rng'];
+  if (!isRecord(rng) || typeof rng.seed !== 'number' || !Array.isArray(rng.state)) {
+    throw new CheckpointError(`${file}: rng section is missing or malformed`);
+  }
+  if (!isRecord(body.config)) throw new CheckpointError(`${file}: config section is missing`);
+  return {
+    config: body.config,
+    modelSpec: body.modelSpec,
+    parameters,
+    params,
+    optimizer: { name: optimizer.name, state: optimizerState },
+    step: body.step as number,
+    epoch: body.epoch as number,
+    stepInEpoch: body.stepInEpoch as number,
+    rng,
+    summary: isRecord(body.summary) ? body.summary : {},
+    createdAt: typeof body.createdAt === 'string' ? body.createdAt : '',
+  };
+}
+
+/**
+ * Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename over
+ * the target, fsync the directory. A crash leaves either the old file or the new one, never half.
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  const fd = openSync(tmp, 'w');
+  try {
+    let written = 0;
+    while (written < bytes.byteLength) written += writeSync(fd, bytes, written, bytes.byteLength - written);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  try {
+    const dirFd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  } catch {
+    // Some filesystems cannot fsync a directory; the rename itself is still atomic.
+  }
+}
+
+export function saveCheckpoint(path: string, state: CheckpointState): void {
+  writeFileAtomic(path, encodeCheckpoint(state));
+}
+
+/** The file name `--resume DIR` picks inside a checkpoint directory. */
+export const LATEST_CHECKPOINT = 'latest.msgpack';
+
+/** Reads a checkpoint from a file, or `latest.msgpack` when given a directory. */
+export function loadCheckpoint(pathOrDir: string): { path: string; state: CheckpointState } {
+  if (!existsSync(pathOrDir)) throw new CheckpointError(`checkpoint ${pathOrDir} does not exist`);
+  const path = statSync(pathOrDir).isDirectory() ? join(pathOrDir, LATEST_CHECKPOINT) : pathOrDir;
+  if (!existsSync(path)) throw new CheckpointError(`checkpoint directory ${pathOrDir} has no ${LATEST_CHECKPOINT}`);
+  return { path, state: decodeCheckpoint(readFileSync(path), path) };
+}

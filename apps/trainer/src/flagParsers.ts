@@ -1,0 +1,43 @@
+import { InvalidArgumentError } from 'commander';
+
+/**
+ * Parsers for commander options. Each throws InvalidArgumentError, which commander turns into
+ * `error: option '--lr <number>' argument 'abc' is invalid. <our message>` and exit code 1.
+ */
+
+export function integerFlag(flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    const trimmed = value.trim();
+    const n = Number(trimmed);
+    if (trimmed === '' || !Number.isInteger(n)) throw new InvalidArgumentError(`${flag} expects a whole number, got '${value}'.`);
+    if (n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `between ${min} and ${max}`;
+      throw new InvalidArgumentError(`${flag} must be ${range}, got ${n}.`);
+    }
+    return n;
+  };
+}
+
+export function numberFlag(flag: string, options: { min?: number; max?: number; minExclusive?: boolean } = {}): (value: string) => number {
+  return (value: string) => {
+    const trimmed = value.trim();
+    const n = Number(trimmed);
+    if (trimmed === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} expects a finite number, got '${value}'.`);
+    if (options.min !== undefined) {
+      if (options.minExclusive ? n <= options.min : n < options.min) {
+        throw new InvalidArgumentError(`${flag} must be ${options.minExclusive ? 'greater than' : 'at least'} ${options.min}, got ${n}.`);
+      }
+    }
+    if (options.max !== undefined && n > options.max) throw new InvalidArgumentError(`${flag} must be at most ${options.max}, got ${n}.`);
+    return n;
+  };
+}
+
+export function choiceFlag<T extends string>(flag: string, choices: readonly T[]): (value: string) => T {
+  return (value: string) => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new InvalidArgumentError(`${flag} must be one of ${choices.join(', ')}; got '${value}'.`);
+    }
+    return value as T;
+  };
+}

@@ -1,0 +1,32 @@
+import { createSchedule, oneCycleMomentum, type Schedule } from '@convoy/nn';
+import type { RunConfig } from './config';
+
+/** Learning rate (and, for one-cycle SGD, momentum) for each 0-based optimizer step of the run. */
+export interface StepHyperparameters {
+  lr: Schedule;
+  momentum: Schedule | null;
+}
+
+export function hyperparameterSchedules(config: RunConfig, stepsPerEpoch: number): StepHyperparameters {
+  const total = config.epochs * stepsPerEpoch;
+  let lr: Schedule;
+  switch (config.schedule) {
+    case 'onecycle':
+      lr = createSchedule({ kind: 'onecycle', maxLr: config.lr, total, pctStart: config.warmup });
+      break;
+    case 'cosine':
+      lr = createSchedule({ kind: 'cosine', lr: config.lr, total, warmupSteps: Math.floor(config.warmup * total) });
+      break;
+    case 'step':
+      lr = createSchedule({ kind: 'step', lr: config.lr, stepSize: Math.max(1, config.stepEpochs * stepsPerEpoch), gamma: config.gamma });
+      break;
+    case 'constant':
+      lr = createSchedule({ kind: 'constant', lr: config.lr });
+      break;
+  }
+  const momentum =
+    config.schedule === 'onecycle' && config.cycleMomentum && config.optimizer === 'sgd'
+      ? oneCycleMomentum({ total, pctStart: config.warmup, baseMomentum: config.momentum - 0.05, maxMomentum: config.momentum + 0.05 })
+      : null;
+  return { lr, momentum };
+}

@@ -1,0 +1,257 @@
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { batchCount, batchSlice, epochOrder, type ImageSet } from '@convoy/data';
+import { Rng } from '@convoy/tensor';
+import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
+import { CheckpointState, LATEST_CHECKPOINT, saveCheckpoint } from './checkpoint';
+import { modelSpecFor, optimizerSpecFor, type RunConfig, type RuntimeConfig } from './config';
+import { MetricsLog } from './metricsLog';
+import { NoProgress, type ProgressReporter } from './progress';
+import { hyperparameterSchedules } from './schedule';
+
+export interface TrainingOptions {
+  config: RunConfig;
+  runtime: RuntimeConfig;
+  train: ImageSet;
+  /** Evaluated after every epoch (data-parallel); null skips evaluation. */
+  test: ImageSet | null;
+  /** Continue this checkpoint (already read and checked against `config`). */
+  resume?: CheckpointState;
+  reporter?: ProgressReporter;
+  /** Aborting it (Ctrl-C) finishes the current step, saves a checkpoint and returns 'interrupted'. */
+  signal?: AbortSignal;
+  /** The built worker script, when it is not found next to @convoy/worker. */
+  workerFile?: string;
+}
+
+export type TrainingStatus = 'completed' | 'max-steps' | 'interrupted';
+
+export interface TrainingOutcome {
+  status: TrainingStatus;
+  /** Optimizer steps done in total. */
+  step: number;
+  epoch: number;
+  stepInEpoch: number;
+  params: Float32Array;
+  /** The last test-set evaluation (null when none ran in this part of the run). */
+  lastEvaluation: EvaluationResult | null;
+  /** The checkpoint written last, if any. */
+  checkpoint: string | null;
+  backend: string;
+  /** Wall seconds of this invocation's training steps. */
+  trainSeconds: number;
+}
+
+/** Training stopped because the loss or the gradient became NaN/Inf; the message names the step. */
+export class TrainingDivergedError extends Error {
+  constructor(message: string, readonly step: number, readonly epoch: number) {
+    super(message);
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+/** A worker failed during a step; the message names the step, the worker task and the cause. */
+export class TrainingStepError extends Error {
+  constructor(message: string, readonly step: number, override readonly cause: unknown) {
+    super(message);
+    this.name = 'TrainingStepError';
+  }
+}
+
+/**
+ * The coordinator's loop (design.md, "One synchronous data-parallel step"): for every batch of the
+ * seeded epoch order, the pool computes shard gradients into its slots, all-reduces them and steps
+ * the optimizer; the lr (and one-cycle momentum) come from the schedule at the global step. After
+ * each epoch: data-parallel test evaluation, a metrics line, a checkpoint. Everything random is a
+ * function of (seed, epoch, sample), so a resumed run repeats exactly what an unbroken one does.
+ */
+export async function runTraining(options: TrainingOptions): Promise<TrainingOutcome> {
+  const { config, runtime, train, test } = options;
+  const reporter = options.reporter ?? new NoProgress();
+  const stepsPerEpoch = batchCount(train.count, config.batchSize, 'drop');
+  if (stepsPerEpoch < 1) {
+    throw new RangeError(
+      `--batch-size ${config.batchSize} is larger than the training set (${train.count} images): no full batch to train on; lower --batch-size or raise --limit-train`,
+    );
+  }
+  const schedules = hyperparameterSchedules(config, stepsPerEpoch);
+  const log = new MetricsLog(runtime.log ?? undefined);
+  const resume = options.resume;
+  const rng = new Rng(config.seed);
+  const pool = await createGradientPool({
+    threads: runtime.threads,
+    modelSpec: modelSpecFor(config),
+    backend: runtime.backend,
+    optimizer: optimizerSpecFor(config),
+    train,
+    test,
+    maxBatch: config.batchSize,
+    workerFile: options.workerFile,
+    ...(resume ? { params: resume.params, optimizerState: resume.optimizer.state } : { rng }),
+  });
+  const rngState = resume ? resume.rng.state : rng.getState();
+  let step = resume?.step ?? 0;
+  let epoch = resume?.epoch ?? 0;
+  let stepInEpoch = resume?.stepInEpoch ?? 0;
+  let lastEvaluation: EvaluationResult | null = null;
+  let lastCheckpoint: string | null = null;
+  let trainSeconds = 0;
+  const startedAt = performance.now();
+  const elapsed = () => (performance.now() - startedAt) / 1000;
+
+  const checkpoint = (summary: Record<string, unknown>, epochFile: boolean): string | null => {
+    if (!runtime.checkpointDir) return null;
+    mkdirSync(runtime.checkpointDir, { recursive: true });
+    const state: CheckpointState = {
+      config: { ...config },
+      modelSpec: modelSpecFor(config),
+      parameters: pool.params.entries.map((e) => ({ name: e.name, shape: e.shape.slice(), offset: e.offset, size: e.size })),
+      params: pool.params.data,
+      optimizer: { name: config.optimizer, state: { ...pool.optimizer.state } },
+      step,
+      epoch,
+      stepInEpoch,
+      rng: { seed: config.seed, state: rngState },
+      summary,
+      createdAt: new Date().toISOString(),
+    };
+    if (epochFile) saveCheckpoint(join(runtime.checkpointDir, `epoch-${String(epoch).padStart(3, '0')}.msgpack`), state);
+    const latest = join(runtime.checkpointDir, LATEST_CHECKPOINT);
+    saveCheckpoint(latest, state);
+    return latest;
+  };
+
+  try {
+    const described = await pool.describe();
+    const backend = described[0]?.backend ?? runtime.backend;
+    reporter.log(
+      `convoy: ${train.count} training images, ${stepsPerEpoch} steps/epoch of ${config.batchSize}, ${runtime.threads} thread(s), ` +
+        `${pool.paramCount} parameters, kernels: ${backend} (${described[0]?.reason ?? ''})` +
+        (resume ? `; resuming at step ${step} (epoch ${epoch + 1}, batch ${stepInEpoch})` : ''),
+    );
+    log.write({ type: 'start', step, epoch, resumed: Boolean(resume), config, threads: runtime.threads, backend, time: new Date().toISOString() });
+
+    const stopIfAsked = (): TrainingStatus | null => {
+      if (options.signal?.aborted) return 'interrupted';
+      if (runtime.maxSteps !== null && step >= runtime.maxSteps) return 'max-steps';
+      return null;
+    };
+    const finish = (status: TrainingStatus, saved: string | null): TrainingOutcome => {
+      log.write({ type: status === 'completed' ? 'end' : 'stopped', status, step, epoch, stepInEpoch, time: new Date().toISOString() });
+      return { status, step, epoch, stepInEpoch, params: pool.params.data.slice(), lastEvaluation, checkpoint: saved, backend, trainSeconds };
+    };
+
+    while (epoch < config.epochs) {
+      const order = epochOrder(train.count, config.seed, epoch);
+      reporter.startEpoch(epoch, config.epochs, stepsPerEpoch, stepInEpoch);
+      const epochStart = performance.now();
+      let epochLoss = 0;
+      let epochCorrect = 0;
+      let epochImages = 0;
+      while (stepInEpoch < stepsPerEpoch) {
+        const stop = stopIfAsked();
+        if (stop) {
+          reporter.endEpoch();
+          lastCheckpoint = checkpoint({ reason: stop }, false);
+          if (lastCheckpoint) reporter.log(`${stop === 'interrupted' ? 'interrupted' : `stopped at --max-steps ${runtime.maxSteps}`}: checkpoint ${lastCheckpoint} (step ${step})`);
+          return finish(stop, lastCheckpoint);
+        }
+        const indices = batchSlice(order, stepInEpoch, config.batchSize);
+        const lr = schedules.lr(step);
+        const momentum = schedules.momentum ? schedules.momentum(step) : undefined;
+        let result;
+        try {
+          result = await pool.trainStep({
+            indices, epoch, seed: config.seed, augment: config.augment,
+            step: { lr, step: step + 1, ...(momentum !== undefined ? { momentum } : {}) },
+          });
+        } catch (err) {
+          reporter.endEpoch();
+          const where = `step ${step + 1} (epoch ${epoch + 1}, batch ${stepInEpoch + 1})`;
+          const kept = lastCheckpoint ?? (runtime.checkpointDir ? join(runtime.checkpointDir, LATEST_CHECKPOINT) : null);
+          throw new TrainingStepError(
+            `training stopped at ${where}: ${(err as Error).message}` + (kept ? `. The last good checkpoint is intact: ${kept}` : ''),
+            step + 1,
+            err,
+          );
+        }
+        if (!result.stepped) {
+          reporter.endEpoch();
+          throw new TrainingDivergedError(
+            `training diverged at step ${step + 1} (epoch ${epoch + 1}, batch ${stepInEpoch + 1}, lr ${lr.toPrecision(4)}): ` +
+              `loss ${result.loss}; ${result.diverged ?? 'non-finite values'}. Parameters were not updated by this step. ` +
+              'Lower --lr (or check the data); resume from an earlier checkpoint with --resume.',
+            step + 1,
+            epoch,
+          );
+        }
+        step++;
+        stepInEpoch++;
+        trainSeconds += result.timings.total;
+        epochLoss += result.loss * result.count;
+        epochCorrect += result.correct;
+        epochImages += result.count;
+        const imagesPerSecond = result.count / result.timings.total;
+        log.write({ type: 'step', step, epoch: epoch + 1, loss: result.loss, lr, imagesPerSecond, elapsed: elapsed() });
+        reporter.update({ epoch, epochs: config.epochs, stepInEpoch, stepsInEpoch: stepsPerEpoch, loss: epochLoss / epochImages, imagesPerSecond: epochImages / ((performance.now() - epochStart) / 1000) });
+      }
+      reporter.endEpoch();
+      const epochSeconds = (performance.now() - epochStart) / 1000;
+      lastEvaluation = test ? await pool.evaluate('test', runtime.limitTest ?? undefined) : null;
+      const record = {
+        type: 'epoch' as const,
+        epoch: epoch + 1,
+        step,
+        trainLoss: epochImages ? epochLoss / epochImages : Number.NaN,
+        trainAccuracy: epochImages ? epochCorrect / epochImages : Number.NaN,
+        testLoss: lastEvaluation?.loss ?? Number.NaN,
+        testAccuracy: lastEvaluation?.accuracy ?? Number.NaN,
+        imagesPerSecond: epochImages / epochSeconds,
+        epochSeconds,
+        elapsed: elapsed(),
+      };
+      log.write(record);
+      reporter.log(
+        `epoch ${epoch + 1}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)} acc ${(100 * record.trainAccuracy).toFixed(2)}% | ` +
+          (lastEvaluation ? `test loss ${record.testLoss.toFixed(4)} acc ${(100 * record.testAccuracy).toFixed(2)}% (${lastEvaluation.count} images) | ` : '') +
+          `${record.imagesPerSecond.toFixed(1)} img/s | ${epochSeconds.toFixed(1)} s`,
+      );
+      epoch++;
+      stepInEpoch = 0;
+      lastCheckpoint = checkpoint({ testAccuracy: record.testAccuracy, testLoss: record.testLoss, trainLoss: record.trainLoss }, true);
+    }
+    return finish('completed', lastCheckpoint);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Evaluates parameters on a set with a fresh pool (the `eval` command). */
+export async function evaluateParameters(options: {
+  params: Float32Array;
+  width: number;
+  test: ImageSet;
+  threads: number;
+  backend: string;
+  limit?: number;
+  workerFile?: string;
+}): Promise<EvaluationResult & { backend: string }> {
+  let pool: GradientPool | null = null;
+  try {
+    pool = await createGradientPool({
+      threads: options.threads,
+      modelSpec: modelSpecFor({ width: options.width }),
+      backend: options.backend,
+      optimizer: { name: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 },
+      train: options.test,
+      test: options.test,
+      maxBatch: 1,
+      params: options.params,
+      workerFile: options.workerFile,
+    });
+    const [first] = await pool.describe();
+    return { ...(await pool.evaluate('test', options.limit)), backend: first?.backend ?? options.backend };
+  } finally {
+    await pool?.close();
+  }
+}
