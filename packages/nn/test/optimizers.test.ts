@@ -97,6 +97,23 @@ describe('SGD', () => {
     expectClose(params, sgdReference(0.9, false, 0));
   });
 
+  it('without size, allocates its state at the first step', () => {
+    const opt = new SGD({ momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+    expect(opt.size).toBeUndefined();
+    expect(opt.state).toEqual({});
+    expectClose(run(opt), sgdReference(0.9, true, 5e-4));
+    expect(opt.size).toBe(5);
+    expect(opt.state.momentumBuffer.length).toBe(5);
+  });
+
+  it('adopting state infers the size from the arrays', () => {
+    const opt = new AdamW({ state: { expAvg: new Float32Array(5), expAvgSq: new Float32Array(5) } });
+    expect(opt.size).toBe(5);
+    expect(() => new AdamW({ state: { expAvg: new Float32Array(5), expAvgSq: new Float32Array(4) } })).toThrow(
+      "AdamW: state 'expAvgSq' must be a Float32Array of 5 elements, got 4",
+    );
+  });
+
   it('accepts arenas directly', () => {
     const specs = [{ name: 'w', shape: [5] }];
     const params = new ParameterArena(specs);
@@ -115,7 +132,11 @@ describe('SGD', () => {
     expect(() => new SGD({ size: 5, state: {} })).toThrow("SGD: state is missing 'momentumBuffer'");
     const opt = new SGD({ size: 5 });
     const p = new Float32Array(5);
-    expect(() => opt.step({ params: p, grads: new Float32Array(4), lr: 0.1, step: 1 })).toThrow('params (5) and grads (4) must both have the optimizer\'s size 5');
+    expect(() => opt.step({ params: p, grads: new Float32Array(4), lr: 0.1, step: 1 })).toThrow('SGD.step: params (5) and grads (4) must have the same size');
+    const withMomentum = new SGD({ size: 5, momentum: 0.9 });
+    expect(() => withMomentum.step({ params: new Float32Array(6), grads: new Float32Array(6), lr: 0.1, step: 1 })).toThrow(
+      'SGD.step: params have 6 elements but the optimizer state has 5; use one optimizer per model',
+    );
     expect(() => opt.step({ params: p, grads: p, lr: 0.1, step: 1, start: 3, end: 2 })).toThrow('range [3, 2) must satisfy 0 <= start <= end <= 5');
     expect(() => opt.step({ params: p, grads: p, lr: NaN, step: 1 })).toThrow('SGD.step: lr must be a finite number >= 0, got null');
     expect(() => opt.step({ params: p, grads: p, lr: 0.1, step: 0 })).toThrow('step must be the 1-based index of this step, got 0');

@@ -1,5 +1,5 @@
 import { checkFiniteNumber, checkOptions } from '../options';
-import { allocateState, Optimizer, OptimizerStateOptions, OptimizerStepArgs, resolveStep, STATE_OPTION_KEYS } from './optimizer';
+import { Optimizer, OptimizerStateOptions, OptimizerStateStore, OptimizerStepArgs, resolveStep, STATE_OPTION_KEYS } from './optimizer';
 
 export interface AdamWOptions extends OptimizerStateOptions {
   /** Defaults as PyTorch: beta1 0.9, beta2 0.999, eps 1e-8, weightDecay 0.01. */
@@ -18,12 +18,20 @@ export interface AdamWOptions extends OptimizerStateOptions {
  */
 export class AdamW implements Optimizer {
   readonly kind = 'AdamW';
-  readonly size: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
-  readonly state: Readonly<Record<string, Float32Array>>;
+  private readonly store: OptimizerStateStore;
+
+  /** Number of parameters, or undefined until the first step allocates the state. */
+  get size(): number | undefined {
+    return this.store.size;
+  }
+
+  get state(): Readonly<Record<string, Float32Array>> {
+    return this.store.state;
+  }
 
   constructor(options: AdamWOptions) {
     checkOptions('AdamW', options, [...STATE_OPTION_KEYS, 'beta1', 'beta2', 'eps', 'weightDecay']);
@@ -32,15 +40,13 @@ export class AdamW implements Optimizer {
     if (this.beta1 >= 1 || this.beta2 >= 1) throw new RangeError(`AdamW: betas must be in [0, 1), got ${this.beta1}, ${this.beta2}`);
     this.eps = checkFiniteNumber('AdamW: eps', options.eps ?? 1e-8, 0);
     this.weightDecay = checkFiniteNumber('AdamW: weightDecay', options.weightDecay ?? 0.01, 0);
-    this.state = allocateState('AdamW', ['expAvg', 'expAvgSq'], options);
-    this.size = options.size;
+    this.store = new OptimizerStateStore('AdamW', ['expAvg', 'expAvgSq'], options);
   }
 
   step(args: OptimizerStepArgs): void {
-    const { p, g, lr, start, end } = resolveStep('AdamW', this.size, args);
+    const { p, g, lr, start, end } = resolveStep('AdamW', args);
     const { beta1, beta2, eps } = this;
-    const m = this.state.expAvg;
-    const v = this.state.expAvgSq;
+    const { expAvg: m, expAvgSq: v } = this.store.ensure(p.length);
     const decay = 1 - lr * this.weightDecay;
     const stepSize = lr / (1 - beta1 ** args.step);
     const correction2Sqrt = Math.sqrt(1 - beta2 ** args.step);

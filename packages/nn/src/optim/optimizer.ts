@@ -16,45 +16,78 @@ export interface OptimizerStepArgs {
 }
 
 /**
- * Where optimizer state lives. By default each state array is a fresh Float32Array of `size`
- * zeros; `shared: true` puts them on SharedArrayBuffers; `state` adopts arrays made elsewhere (e.g.
- * the coordinator's shared arrays received by a worker, or arrays restored from a checkpoint), so
+ * Where optimizer state lives. By default each state array is a Float32Array of `size` zeros,
+ * allocated at construction when `size` is given, else at the first step (from the arena's size).
+ * `shared: true` puts them on SharedArrayBuffers; `state` adopts arrays made elsewhere (e.g. the
+ * coordinator's shared arrays received by a worker, or arrays restored from a checkpoint), so
  * several threads can step disjoint ranges of the same state.
  */
 export interface OptimizerStateOptions {
-  /** Number of parameters (the arena's `size`). */
-  size: number;
+  /** Number of parameters (the arena's `size`); optional, see above. */
+  size?: number;
   shared?: boolean;
   state?: Record<string, Float32Array>;
 }
 
 export interface Optimizer {
   readonly kind: string;
-  readonly size: number;
-  /** Named state arrays, each `size` long, indexed like the parameter arena. */
+  /** Number of parameters, or undefined until the state is allocated. */
+  readonly size: number | undefined;
+  /** Named state arrays, each `size` long, indexed like the parameter arena ({} until allocated). */
   readonly state: Readonly<Record<string, Float32Array>>;
   step(args: OptimizerStepArgs): void;
 }
 
 export const STATE_OPTION_KEYS = ['size', 'shared', 'state'] as const;
 
-export function allocateState(kind: string, names: readonly string[], options: OptimizerStateOptions): Record<string, Float32Array> {
-  const size = checkNonNegativeInteger(`${kind}: size (number of parameters)`, options.size);
-  const state: Record<string, Float32Array> = {};
-  for (const name of names) {
-    const given = options.state?.[name];
-    if (given) {
-      if (!(given instanceof Float32Array) || given.length !== size) {
-        throw new RangeError(`${kind}: state '${name}' must be a Float32Array of ${size} elements, got ${given instanceof Float32Array ? given.length : typeof given}`);
+/** The named state arrays of one optimizer: adopted, allocated up front, or allocated on first use. */
+export class OptimizerStateStore {
+  private arrays: Record<string, Float32Array> = {};
+  private allocatedSize: number | undefined;
+  private readonly shared: boolean;
+
+  constructor(private readonly kind: string, private readonly names: readonly string[], options: OptimizerStateOptions) {
+    this.shared = options.shared ?? false;
+    if (options.size !== undefined) checkNonNegativeInteger(`${kind}: size (number of parameters)`, options.size);
+    if (options.state) {
+      const size = options.size ?? options.state[names[0]]?.length;
+      for (const name of names) {
+        const given = options.state[name];
+        if (!given) throw new RangeError(`${kind}: state is missing '${name}'; expected arrays ${names.join(', ')}`);
+        if (!(given instanceof Float32Array) || given.length !== size) {
+          throw new RangeError(`${kind}: state '${name}' must be a Float32Array of ${size} elements, got ${given instanceof Float32Array ? given.length : typeof given}`);
+        }
+        this.arrays[name] = given;
       }
-      state[name] = given;
-    } else if (options.state) {
-      throw new RangeError(`${kind}: state is missing '${name}'; expected arrays ${names.join(', ')}`);
-    } else {
-      state[name] = options.shared ? new Float32Array(new SharedArrayBuffer(size * 4)) : new Float32Array(size);
+      this.allocatedSize = size;
+    } else if (options.size !== undefined) {
+      this.allocate(options.size);
     }
   }
-  return state;
+
+  get size(): number | undefined {
+    return this.allocatedSize;
+  }
+
+  get state(): Readonly<Record<string, Float32Array>> {
+    return this.arrays;
+  }
+
+  /** The arrays for an arena of `size` parameters, allocating them on first use. */
+  ensure(size: number): Readonly<Record<string, Float32Array>> {
+    if (this.allocatedSize === undefined) this.allocate(size);
+    else if (this.allocatedSize !== size) {
+      throw new RangeError(`${this.kind}.step: params have ${size} elements but the optimizer state has ${this.allocatedSize}; use one optimizer per model`);
+    }
+    return this.arrays;
+  }
+
+  private allocate(size: number): void {
+    for (const name of this.names) {
+      this.arrays[name] = this.shared ? new Float32Array(new SharedArrayBuffer(size * 4)) : new Float32Array(size);
+    }
+    this.allocatedSize = size;
+  }
 }
 
 export interface ResolvedStep {
@@ -65,11 +98,12 @@ export interface ResolvedStep {
   end: number;
 }
 
-export function resolveStep(kind: string, size: number, args: OptimizerStepArgs): ResolvedStep {
+export function resolveStep(kind: string, args: OptimizerStepArgs): ResolvedStep {
   const p = args.params instanceof ParameterArena ? args.params.data : args.params;
   const g = args.grads instanceof ParameterArena ? args.grads.data : args.grads;
-  if (p.length !== size || g.length !== size) {
-    throw new RangeError(`${kind}.step: params (${p.length}) and grads (${g.length}) must both have the optimizer's size ${size}`);
+  const size = p.length;
+  if (g.length !== size) {
+    throw new RangeError(`${kind}.step: params (${p.length}) and grads (${g.length}) must have the same size`);
   }
   const lr = checkFiniteNumber(`${kind}.step: lr`, args.lr, 0);
   const start = args.start ?? 0;

@@ -1,5 +1,5 @@
 import { checkOptions, checkFiniteNumber } from '../options';
-import { allocateState, Optimizer, OptimizerStateOptions, OptimizerStepArgs, resolveStep, STATE_OPTION_KEYS } from './optimizer';
+import { Optimizer, OptimizerStateOptions, OptimizerStateStore, OptimizerStepArgs, resolveStep, STATE_OPTION_KEYS } from './optimizer';
 
 export interface SGDOptions extends OptimizerStateOptions {
   /** Default 0 (plain SGD, no state used). */
@@ -20,11 +20,19 @@ export interface SGDOptions extends OptimizerStateOptions {
  */
 export class SGD implements Optimizer {
   readonly kind = 'SGD';
-  readonly size: number;
   readonly momentum: number;
   readonly nesterov: boolean;
   readonly weightDecay: number;
-  readonly state: Readonly<Record<string, Float32Array>>;
+  private readonly store: OptimizerStateStore;
+
+  /** Number of parameters, or undefined until the first step allocates the state. */
+  get size(): number | undefined {
+    return this.store.size;
+  }
+
+  get state(): Readonly<Record<string, Float32Array>> {
+    return this.store.state;
+  }
 
   constructor(options: SGDOptions) {
     checkOptions('SGD', options, [...STATE_OPTION_KEYS, 'momentum', 'nesterov', 'weightDecay']);
@@ -32,20 +40,19 @@ export class SGD implements Optimizer {
     this.weightDecay = checkFiniteNumber('SGD: weightDecay', options.weightDecay ?? 0, 0);
     this.nesterov = options.nesterov ?? false;
     if (this.nesterov && this.momentum <= 0) throw new RangeError('SGD: nesterov needs momentum > 0');
-    this.state = allocateState('SGD', ['momentumBuffer'], options);
-    this.size = options.size;
+    this.store = new OptimizerStateStore('SGD', ['momentumBuffer'], options);
   }
 
   /** Updates params[start, end). `momentum` overrides the constructor's value for this step. */
   step(args: OptimizerStepArgs & { momentum?: number }): void {
-    const { p, g, lr, start, end } = resolveStep('SGD', this.size, args);
+    const { p, g, lr, start, end } = resolveStep('SGD', args);
     const momentum = args.momentum === undefined ? this.momentum : checkFiniteNumber('SGD.step: momentum', args.momentum, 0);
     const wd = this.weightDecay;
     if (momentum === 0) {
       for (let i = start; i < end; i++) p[i] -= lr * (g[i] + wd * p[i]);
       return;
     }
-    const buf = this.state.momentumBuffer;
+    const buf = this.store.ensure(p.length).momentumBuffer;
     const nesterov = this.nesterov;
     for (let i = start; i < end; i++) {
       const d = g[i] + wd * p[i];
