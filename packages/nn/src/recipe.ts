@@ -65,6 +65,8 @@ export interface RecipePlan {
   blocks: { inChannels: number; outChannels: number; inSide: number; outSide: number }[];
   /** Channels into global average pooling and the classifier. */
   features: number;
+  /** Multiply-adds of one forward pass per image (convolutions and the classifier). */
+  multiplyAdds: number;
 }
 
 /** Maximum feature maps per block (design.md: double per block, at most 512). */
@@ -88,8 +90,11 @@ export function recipePlan(options: RecipeOptions): RecipePlan {
   const useFrontend = resolution >= FRONTEND_MIN_RESOLUTION;
   let side = resolution;
   let channels = inChannels;
+  let multiplyAdds = 0;
   if (useFrontend) {
-    side = Math.floor(Math.floor((side + 2 * 3 - 7) / 2 + 1) / 2);
+    const convSide = Math.floor((side + 2 * 3 - 7) / 2) + 1;
+    multiplyAdds += convSide * convSide * width * inChannels * 49;
+    side = Math.floor(convSide / 2);
     channels = width;
   }
   const sideAfterFrontend = side;
@@ -97,10 +102,12 @@ export function recipePlan(options: RecipeOptions): RecipePlan {
   for (let i = 0; side >= 7; i++) {
     const outChannels = Math.min(width * 2 ** i, MAX_RECIPE_WIDTH);
     blocks.push({ inChannels: channels, outChannels, inSide: side, outSide: Math.floor(side / 2) });
+    multiplyAdds += side * side * 9 * (channels * outChannels + outChannels * outChannels);
     channels = outChannels;
     side = Math.floor(side / 2);
   }
-  return { frontend: useFrontend, sideAfterFrontend, blocks, features: channels };
+  multiplyAdds += channels * options.classes;
+  return { frontend: useFrontend, sideAfterFrontend, blocks, features: channels, multiplyAdds };
 }
 
 /**

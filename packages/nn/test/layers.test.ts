@@ -153,6 +153,15 @@ describe('buffers and batch sizes', () => {
     const b = conv.forward(x);
     expect(b).toBe(a);
     expect(conv.backward(b)).toBe(ga);
+    const model = recipeNet({ resolution: 8, classes: 2, width: 2 });
+    createParameters(model, { seed: 1 });
+    const xs = randomTensor([2, 3, 8, 8]);
+    const y1 = model.forward(xs);
+    const g1 = model.backward(Tensor.full(y1.shape, 1));
+    const g = Tensor.full(y1.shape, 1);
+    const y2 = model.forward(xs);
+    expect(y2).toBe(y1);
+    expect(model.backward(g)).toBe(g1);
   });
 
   it('backward overwrites parameter gradients instead of accumulating', () => {

@@ -10,6 +10,9 @@ describe('recipeNet', () => {
       { inChannels: 32, outChannels: 64, inSide: 16, outSide: 8 },
       { inChannels: 64, outChannels: 128, inSide: 8, outSide: 4 },
     ]);
+    // design.md: 38.6 M multiply-adds per image forward
+    expect(plan.multiplyAdds).toBe(32 * 32 * 9 * (3 * 32 + 32 * 32) + 16 * 16 * 9 * (32 * 64 + 64 * 64) + 8 * 8 * 9 * (64 * 128 + 128 * 128) + 128 * 10);
+    expect(plan.multiplyAdds / 1e6).toBeCloseTo(38.6, 1);
     const model = recipeNet({ resolution: 32, classes: 10, width: 32 });
     // 3*32*9+32 + 32*32*9+32 + 32*64*9+64 + 64*64*9+64 + 64*128*9+128 + 128*128*9+128 + 128*10+10
     expect(countParameters(model)).toBe(896 + 9248 + 18496 + 36928 + 73856 + 147584 + 1290);
@@ -24,6 +27,9 @@ describe('recipeNet', () => {
       [128, 128, 56], [128, 256, 28], [256, 512, 14], [512, 512, 7],
     ]);
     expect(plan.features).toBe(512);
+    expect(plan.multiplyAdds).toBe(
+      112 * 112 * 128 * 3 * 49 + 56 * 56 * 9 * (128 * 128 * 2) + 28 * 28 * 9 * (128 * 256 + 256 * 256) + 14 * 14 * 9 * (256 * 512 + 512 * 512) + 7 * 7 * 9 * (512 * 512 * 2) + 512 * 1000,
+    );
     expect(recipePlan({ resolution: 99, classes: 2, width: 8 }).frontend).toBe(false);
     expect(recipePlan({ resolution: 100, classes: 2, width: 8 }).blocks.map((b) => b.inSide)).toEqual([25, 12]);
   });
