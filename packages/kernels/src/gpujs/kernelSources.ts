@@ -28,16 +28,18 @@ export const conv2dForwardSource = `function conv2dForward(input, weight, bias) 
   const iy0 = oy * this.constants.sH - this.constants.pH;
   const ix0 = ox * this.constants.sW - this.constants.pW;
   let sum = bias[oc];
-  for (let ic = 0; ic < this.constants.inC; ic++) {
-    const inputPlane = (n * this.constants.inC + ic) * this.constants.inH;
-    const weightPlane = (oc * this.constants.inC + ic) * this.constants.kH;
-    for (let ky = 0; ky < this.constants.kH; ky++) {
-      const iy = iy0 + ky;
-      if (iy >= 0 && iy < this.constants.inH) {
-        for (let kx = 0; kx < this.constants.kW; kx++) {
-          const ix = ix0 + kx;
-          if (ix >= 0 && ix < this.constants.inW) {
-            sum += input[(inputPlane + iy) * this.constants.inW + ix] * weight[(weightPlane + ky) * this.constants.kW + kx];
+  // window taps outside, channels inside: the bounds tests run kH*kW times instead of
+  // inC*kH*kW, and the inner loop is one multiply-add over two fixed strides
+  for (let ky = 0; ky < this.constants.kH; ky++) {
+    const iy = iy0 + ky;
+    if (iy >= 0 && iy < this.constants.inH) {
+      for (let kx = 0; kx < this.constants.kW; kx++) {
+        const ix = ix0 + kx;
+        if (ix >= 0 && ix < this.constants.inW) {
+          const inputBase = (n * this.constants.inC * this.constants.inH + iy) * this.constants.inW + ix;
+          const weightBase = (oc * this.constants.inC * this.constants.kH + ky) * this.constants.kW + kx;
+          for (let ic = 0; ic < this.constants.inC; ic++) {
+            sum += input[inputBase + ic * this.constants.inPlane] * weight[weightBase + ic * this.constants.kernelArea];
           }
         }
       }
