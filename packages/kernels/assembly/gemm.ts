@@ -133,6 +133,24 @@ export function packABlocks(
 ): void {
   const rowBlocks = (rows + MR - 1) / MR;
   for (let rb = 0; rb < rowBlocks; rb++) {
+    if (depthStride == 1 && rb * MR + MR <= rows) {
+      // Contiguous rows (the weight gradient's dy): 4x4 blocks loaded as vectors and transposed in
+      // registers, instead of 16 scalar loads and stores.
+      const r0 = src + (<usize>(rb * MR) * <usize>rowStride << 2);
+      const rowBytes = <usize>rowStride << 2;
+      const out = dst + (<usize>rb * blockDepth * MR << 2);
+      let d = 0;
+      for (; d + 4 <= depth; d += 4) {
+        const at = r0 + (<usize>d << 2);
+        transpose4x4Store(out + (<usize>d << 4), v128.load(at), v128.load(at + rowBytes), v128.load(at + 2 * rowBytes), v128.load(at + 3 * rowBytes));
+      }
+      for (; d < depth; d++) {
+        for (let i = 0; i < MR; i++) {
+          store<f32>(out + (<usize>(d * MR + i) << 2), load<f32>(r0 + <usize>i * rowBytes + (<usize>d << 2)));
+        }
+      }
+      continue;
+    }
     for (let i = 0; i < MR; i++) {
       const r = rb * MR + i;
       let out = dst + ((<usize>rb * blockDepth * MR + i) << 2);
@@ -183,4 +201,17 @@ export function packB(src: usize, depth: i32, cols: i32, depthStride: i32, dst: 
       }
     }
   }
+}
+
+/** Rows a, b, c, d of a 4x4 block stored transposed: [a_q b_q c_q d_q] at out + 16q. */
+@inline
+function transpose4x4Store(out: usize, a: v128, b: v128, c: v128, d: v128): void {
+  const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+  const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  v128.store(out, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
+  v128.store(out, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7), 16);
+  v128.store(out, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5), 32);
+  v128.store(out, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7), 48);
 }
