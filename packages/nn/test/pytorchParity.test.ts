@@ -1,6 +1,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { gunzipSync } from 'zlib';
+import { createWasmBackend } from '@convoy/kernels';
 import { relativeError, Rng, Tensor } from '@convoy/tensor';
 import { AdamW, buildModel, countParameters, createParameters, Module, ModelSpec, oneCycleMomentum, oneCycleSchedule, SGD, softmaxCrossEntropy, stepSchedule } from '../src';
 
@@ -183,3 +184,21 @@ describe('PyTorch parity: CIFAR recipe network, batch 8', () => {
   });
 });
 
+// The fast CPU path the trainer uses by default must agree with PyTorch as well (it needs the
+// kernels' build: `npx nx run @convoy/nn:test` builds it first).
+describe('PyTorch parity with the WebAssembly backend', () => {
+  it('matches the logits, the loss and every parameter gradient', () => {
+    const backend = createWasmBackend();
+    const model = buildModel(fixture.spec, { backend });
+    const { grads } = createParameters(model, { seed: fixture.seed });
+    const out = model.forward(makeInput());
+    expect(relativeError(out.data, fixture.logits)).toBeLessThan(TOLERANCE);
+    const { loss, gradLogits } = softmaxCrossEntropy(out, makeLabels());
+    expect(Math.abs(loss - fixture.loss) / fixture.loss).toBeLessThan(TOLERANCE);
+    model.backward(gradLogits);
+    for (const p of fixture.parameters) {
+      const err = relativeError(grads.tensor(p.name).data, decode(p.grad));
+      if (!(err < TOLERANCE)) throw new Error(`wasm ${p.name}: gradient relative error ${err}`);
+    }
+  });
+});
