@@ -14,6 +14,7 @@
 import {
   type Conv2dGeometry,
   type GpuJsBackend,
+  type GpuJsMode,
   conv2dMultiplyAdds,
   conv2dOutputHeight,
   conv2dOutputWidth,
@@ -125,7 +126,7 @@ function main(): void {
       log(`${mode}: not available here: ${unavailable[mode]}`);
       continue;
     }
-    const backend = createGpuJsBackend({ mode: mode as never });
+    const backend = createGpuJsBackend({ mode: mode as GpuJsMode });
     try {
       log(`${backend.name}:`);
       benchmarkMode(backend, mode, batch, (row) => {
