@@ -75,7 +75,7 @@ function addTrainOptions(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'CIFAR-10 folder (binary version); default $CIFAR10_DIR, else ~/.cache/convoy/cifar-10 (downloaded there if empty)')
     .option('--no-download', 'never download CIFAR-10; fail if it is not found')
-    .option('--threads <n>', 'worker threads (one per core is best)', integerFlag('--threads', 1, 1024), CORES)
+    .addOption(new Option('--threads <n>', 'worker threads (one per core is best)').argParser(integerFlag('--threads', 1, 1024)).default(CORES, `the number of cores, here ${CORES}`))
     .option('--epochs <n>', 'epochs to train', integerFlag('--epochs', 1), d.epochs)
     .option('--batch-size <n>', 'global batch size, split over the threads', integerFlag('--batch-size', 1), d.batchSize)
     .option('--lr <number>', 'peak learning rate (one-cycle max_lr; the start lr of step/cosine/constant)', numberFlag('--lr', { min: 0, minExclusive: true }), d.lr)
@@ -232,12 +232,29 @@ async function scalingCommand(opts: Record<string, unknown>): Promise<void> {
   }
 }
 
-/** The `convoy` program. `exitCode` receives the code a finished command wants (the bin sets process.exitCode). */
-export function createProgram(onExitCode: (code: number) => void = (code) => (process.exitCode = code)): Command {
+export interface ProgramOptions {
+  /** Receives the exit code a finished command wants (default: sets process.exitCode). */
+  onExitCode?: (code: number) => void;
+  /** Throw CommanderError instead of exiting on usage errors and --help (for tests and embedding). */
+  exitOverride?: boolean;
+  writeOut?: (text: string) => void;
+  writeErr?: (text: string) => void;
+}
+
+/** The `convoy` program with its commands train (default), eval and scaling. */
+export function createProgram(options: ProgramOptions = {}): Command {
+  const onExitCode = options.onExitCode ?? ((code: number) => (process.exitCode = code));
   const program = new Command('convoy')
     .description('Data-parallel training of a convolutional network on CIFAR-10 over worker threads')
-    .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ showGlobalOptions: true });
+    .showHelpAfterError('(run with --help for usage)');
+  // Set before adding commands: subcommands copy these settings when they are created.
+  if (options.exitOverride) program.exitOverride();
+  if (options.writeOut || options.writeErr) {
+    program.configureOutput({
+      ...(options.writeOut ? { writeOut: options.writeOut } : {}),
+      ...(options.writeErr ? { writeErr: options.writeErr } : {}),
+    });
+  }
 
   addTrainOptions(
     program.command('train', { isDefault: true }).description('train the recipe network on CIFAR-10 (the default command; defaults = the 15-epoch recipe)'),
@@ -252,7 +269,7 @@ export function createProgram(onExitCode: (code: number) => void = (code) => (pr
     .argument('<checkpoint>', 'checkpoint file, or a directory holding latest.msgpack')
     .option('--data-dir <dir>', 'CIFAR-10 folder; default $CIFAR10_DIR, else ~/.cache/convoy/cifar-10')
     .option('--no-download', 'never download CIFAR-10')
-    .option('--threads <n>', 'worker threads', integerFlag('--threads', 1, 1024), CORES)
+    .addOption(new Option('--threads <n>', 'worker threads').argParser(integerFlag('--threads', 1, 1024)).default(CORES, `the number of cores, here ${CORES}`))
     .addOption(new Option('--backend <name>', `kernel backend: ${BACKEND_NAMES.join(' | ')} | gpujs:<mode>`).argParser(backendFlag).default('auto'))
     .option('--limit-test <n>', 'evaluate on a class-balanced subset of n test images', integerFlag('--limit-test', 1))
     .option('--json', 'print one JSON line instead of text')
@@ -261,7 +278,11 @@ export function createProgram(onExitCode: (code: number) => void = (code) => (pr
   program
     .command('scaling')
     .description('images/s, speed-up and efficiency of the training step at 1, 2, 4 ... threads; table, SVG chart, --json')
-    .option('--max-threads <n>', 'largest thread count (measured: powers of two below it, and it)', integerFlag('--max-threads', 1, 1024), CORES)
+    .addOption(
+      new Option('--max-threads <n>', 'largest thread count (measured: powers of two below it, and it)')
+        .argParser(integerFlag('--max-threads', 1, 1024))
+        .default(CORES, `the number of cores, here ${CORES}`),
+    )
     .option('--steps <n>', 'timed steps per thread count', integerFlag('--steps', 1), 10)
     .option('--warmup-steps <n>', 'untimed steps first (threads build their model, JIT warms up)', integerFlag('--warmup-steps', 0), 2)
     .option('--batch-size <n>', 'global batch size', integerFlag('--batch-size', 1), DEFAULT_RUN_CONFIG.batchSize)

@@ -122,7 +122,12 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   };
 
   try {
-    const described = await pool.describe();
+    let described;
+    try {
+      described = await pool.describe();
+    } catch (err) {
+      throw new TrainingStepError(`the worker threads could not start: ${(err as Error).message}`, 0, err);
+    }
     const backend = described[0]?.backend ?? runtime.backend;
     reporter.log(
       `convoy: ${train.count} training images, ${stepsPerEpoch} steps/epoch of ${config.batchSize}, ${runtime.threads} thread(s), ` +

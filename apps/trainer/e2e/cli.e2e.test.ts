@@ -1,0 +1,73 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadCheckpoint } from '../src/checkpoint';
+
+const dataDir = process.env.CIFAR10_DIR;
+if (!dataDir) throw new Error('the e2e checks need real CIFAR-10: set CIFAR10_DIR to the folder holding data_batch_1.bin ... test_batch.bin');
+
+const bin = join(__dirname, '..', 'bin', 'convoy.js');
+const small = ['--data-dir', dataDir, '--threads', '2', '--limit-train', '640', '--limit-test', '200', '--batch-size', '64', '--no-download'];
+
+function convoy(args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('convoy on real CIFAR-10 (built CLI)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convoy-e2e-'));
+
+  it('trains in two parts (--max-steps, --resume) like one run, and evaluates the checkpoint', () => {
+    const straight = join(dir, 'straight');
+    const parts = join(dir, 'parts');
+    const a = convoy(['train', ...small, '--epochs', '2', '--checkpoint-dir', straight]);
+    expect(a.err).toBe('');
+    expect(a.code).toBe(0);
+    expect(a.out).toMatch(/epoch 2\/2: train loss [\d.]+ acc [\d.]+% \| test loss [\d.]+ acc [\d.]+% \(200 images\)/);
+    expect(a.out).toMatch(/completed: step 20, epoch 2\/2/);
+
+    const b1 = convoy(['train', ...small, '--epochs', '2', '--checkpoint-dir', parts, '--max-steps', '13']);
+    expect(b1.code).toBe(0);
+    expect(b1.out).toMatch(/stopped at --max-steps 13/);
+    const b2 = convoy(['train', ...small, '--resume', parts]);
+    expect(b2.code).toBe(0);
+    expect(b2.out).toMatch(/resuming at step 13 \(epoch 2, batch 3\)/);
+    const one = loadCheckpoint(straight).state;
+    const two = loadCheckpoint(parts).state;
+    expect(two.step).toBe(20);
+    expect(two.params).toEqual(one.params);
+    expect(two.optimizer.state.momentumBuffer).toEqual(one.optimizer.state.momentumBuffer);
+
+    const evalA = convoy(['eval', straight, '--data-dir', dataDir, '--threads', '2', '--limit-test', '500', '--json']);
+    const evalB = convoy(['eval', parts, '--data-dir', dataDir, '--threads', '2', '--limit-test', '500', '--json']);
+    expect(evalA.code).toBe(0);
+    const ra = JSON.parse(evalA.out);
+    const rb = JSON.parse(evalB.out);
+    expect(ra.images).toBe(500);
+    expect(rb.testAccuracy).toBe(ra.testAccuracy);
+    expect(rb.testLoss).toBe(ra.testLoss);
+
+    const log = readFileSync(join(parts, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.filter((r) => r.type === 'step').map((r) => r.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('saves a checkpoint and exits 130 on Ctrl-C', async () => {
+    const ckpt = join(dir, 'sigint');
+    const child = spawn(process.execPath, [bin, 'train', ...small, '--epochs', '3', '--checkpoint-dir', ckpt], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (/batch \d+\/10/.test(out) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(err).toMatch(/Ctrl-C: finishing this step and saving a checkpoint/);
+    expect(code).toBe(130);
+    expect(out).toMatch(/interrupted: checkpoint .*latest\.msgpack \(step \d+\)/);
+    expect(existsSync(join(ckpt, 'latest.msgpack'))).toBe(true);
+  });
+});

@@ -1,0 +1,106 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommanderError } from 'commander';
+import { saveCheckpoint } from '../src/checkpoint';
+import { createProgram, UsageError } from '../src/cli';
+
+/** Parses argv (after `convoy`) with exits turned into exceptions; returns what was printed. */
+async function run(args: string[]): Promise<{ out: string; err: string; error: unknown }> {
+  let out = '';
+  let err = '';
+  const program = createProgram({ exitOverride: true, writeOut: (t) => (out += t), writeErr: (t) => (err += t), onExitCode: () => undefined });
+  try {
+    await program.parseAsync(['node', 'convoy', ...args]);
+    return { out, err, error: null };
+  } catch (error) {
+    return { out, err, error };
+  }
+}
+
+describe('convoy CLI flags', () => {
+  it.each([
+    [['--threads', '0'], /--threads must be between 1 and 1024, got 0/],
+    [['--threads', '1.5'], /--threads expects a whole number, got '1.5'/],
+    [['--epochs', 'ten'], /--epochs expects a whole number, got 'ten'/],
+    [['--batch-size', '-4'], /--batch-size must be at least 1, got -4/],
+    [['--lr', 'abc'], /--lr expects a finite number, got 'abc'/],
+    [['--lr', '0'], /--lr must be greater than 0, got 0/],
+    [['--momentum', '1.5'], /--momentum must be at most 0.999, got 1.5/],
+    [['--weight-decay', '-1'], /--weight-decay must be at least 0, got -1/],
+    [['--optimizer', 'rmsprop'], /--optimizer must be one of sgd, adamw; got 'rmsprop'/],
+    [['--schedule', 'linear'], /--schedule must be one of onecycle, cosine, step, constant; got 'linear'/],
+    [['--backend', 'cuda'], /--backend must be one of auto, wasm, gpujs, js, reference, gpujs:<mode>; got 'cuda'/],
+    [['--width', '0'], /--width must be between 1 and 512, got 0/],
+    [['--limit-train', '0'], /--limit-train must be at least 1, got 0/],
+    [['--max-steps', 'NaN'], /--max-steps expects a whole number, got 'NaN'/],
+    [['--warmup', '2'], /--warmup must be at most 1, got 2/],
+    [['--frobnicate'], /unknown option '--frobnicate'/],
+  ])('train %j is rejected with a clear message', async (args, message) => {
+    const { err, error } = await run(['train', ...args]);
+    expect(error).toBeInstanceOf(CommanderError);
+    expect(err).toMatch(message);
+  });
+
+  it('validates scaling and eval flags too', async () => {
+    expect((await run(['scaling', '--max-threads', '0'])).err).toMatch(/--max-threads must be between 1 and 1024, got 0/);
+    expect((await run(['scaling', '--steps', 'x'])).err).toMatch(/--steps expects a whole number/);
+    expect((await run(['eval'])).err).toMatch(/missing required argument 'checkpoint'/);
+  });
+
+  it('documents every flag of the issue with its default in --help', async () => {
+    const { out, error } = await run(['train', '--help']);
+    expect((error as CommanderError).code).toBe('commander.helpDisplayed');
+    for (const flag of [
+      '--data-dir', '--threads', '--epochs', '--batch-size', '--lr', '--momentum', '--weight-decay', '--optimizer', '--schedule',
+      '--width', '--augment', '--no-augment', '--seed', '--backend', '--limit-train', '--limit-test', '--max-steps', '--checkpoint-dir',
+      '--resume', '--log',
+    ]) {
+      expect(out).toContain(flag);
+    }
+    const compact = out.replace(/\s+/g, ' ');
+    expect(compact).toContain('(default: 15)');
+    expect(compact).toContain('(default: 128)');
+    expect(compact).toContain('(default: 0.05)');
+    expect(compact).toContain('(default: 0.0005)');
+    expect(compact).toContain('(default: "onecycle")');
+    expect(compact).toMatch(/--threads <n> .*\(default: the number of cores, here \d+\)/);
+  });
+
+  it('train is the default command', async () => {
+    const { err } = await run(['--threads', '0']);
+    expect(err).toMatch(/--threads must be between 1 and 1024/);
+  });
+
+  it('refuses to resume with flags that would change the run, naming them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convoy-cli-'));
+    const file = join(dir, 'latest.msgpack');
+    saveCheckpoint(file, {
+      config: { epochs: 3, lr: 0.05, batchSize: 16, width: 4 },
+      modelSpec: {},
+      parameters: [{ name: 'w', shape: [1], offset: 0, size: 1 }],
+      params: new Float32Array(1),
+      optimizer: { name: 'sgd', state: { momentumBuffer: new Float32Array(1) } },
+      step: 2,
+      epoch: 1,
+      stepInEpoch: 0,
+      rng: { seed: 1, state: [1, 2, 3, 4] },
+      summary: {},
+      createdAt: '',
+    });
+    const { error } = await run(['train', '--resume', file, '--lr', '0.1', '--epochs', '3', '--batch-size', '32']);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(/--batch-size 32 \(the checkpoint has 16\); --lr 0\.1 \(the checkpoint has 0\.05\)/);
+    expect((error as Error).message).not.toMatch(/--epochs/);
+  });
+
+  it('refuses to start over in a directory holding a run unless --overwrite', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convoy-cli-'));
+    saveCheckpoint(join(dir, 'latest.msgpack'), {
+      config: {}, modelSpec: {}, parameters: [], params: new Float32Array(0), optimizer: { name: 'sgd', state: {} },
+      step: 0, epoch: 0, stepInEpoch: 0, rng: { seed: 1, state: [] }, summary: {}, createdAt: '',
+    });
+    const { error } = await run(['train', '--checkpoint-dir', dir]);
+    expect((error as Error).message).toMatch(/already holds a run \(latest\.msgpack\)\. Continue it with --resume/);
+  });
+});

@@ -1,0 +1,133 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ParameterArena, relativeError } from '@convoy/tensor';
+import { buildModel } from '@convoy/nn';
+import { syntheticImageSet } from '@convoy/worker';
+import { loadCheckpoint } from '../src/checkpoint';
+import { DEFAULT_RUN_CONFIG, modelSpecFor, type RunConfig, type RuntimeConfig } from '../src/config';
+import { runTraining, TrainingDivergedError, TrainingStepError } from '../src/training';
+
+// Tiny and fast: width 4, 64 synthetic images, batch 16 -> 4 steps per epoch.
+const train = syntheticImageSet({ count: 64, seed: 21 });
+const test = syntheticImageSet({ count: 30, seed: 22 });
+const config: RunConfig = { ...DEFAULT_RUN_CONFIG, width: 4, batchSize: 16, epochs: 2, lr: 0.05 };
+const specs = buildModel(modelSpecFor(config)).parameterSpecs();
+
+function runtime(overrides: Partial<RuntimeConfig> = {}): RuntimeConfig {
+  return {
+    threads: 2, backend: 'auto', dataDir: null, download: false, limitTest: null, maxSteps: null,
+    checkpointDir: mkdtempSync(join(tmpdir(), 'convoy-train-')), log: null, ...overrides,
+  };
+}
+
+/** Worst relative error over the parameter tensors (stricter than one figure for the whole arena). */
+function worstTensorError(actual: Float32Array, expected: Float32Array): number {
+  let worst = 0;
+  for (const e of new ParameterArena(specs).entries) {
+    worst = Math.max(worst, relativeError(actual.subarray(e.offset, e.offset + e.size), expected.subarray(e.offset, e.offset + e.size)));
+  }
+  return worst;
+}
+
+describe('runTraining', () => {
+  it.each([false, true])('1 and 4 threads give the same parameters and checkpoints after 5 steps (augment %s)', async (augment) => {
+    const c = { ...config, augment };
+    const one = await runTraining({ config: c, runtime: runtime({ threads: 1, maxSteps: 5 }), train, test: null });
+    const four = await runTraining({ config: c, runtime: runtime({ threads: 4, maxSteps: 5 }), train, test: null });
+    expect(one.status).toBe('max-steps');
+    expect(one.step).toBe(5);
+    expect(four.step).toBe(5);
+    expect(worstTensorError(four.params, one.params)).toBeLessThan(1e-5);
+
+    const a = loadCheckpoint(one.checkpoint!).state;
+    const b = loadCheckpoint(four.checkpoint!).state;
+    expect([a.step, a.epoch, a.stepInEpoch]).toEqual([5, 1, 1]);
+    expect([b.step, b.epoch, b.stepInEpoch]).toEqual([5, 1, 1]);
+    expect(worstTensorError(b.params, a.params)).toBeLessThan(1e-5);
+    expect(relativeError(b.optimizer.state.momentumBuffer, a.optimizer.state.momentumBuffer)).toBeLessThan(1e-4);
+    expect(a.params).toEqual(one.params);
+  });
+
+  it('2 epochs straight equal 1 epoch + resume + 1 epoch, bit for bit', async () => {
+    const straight = await runTraining({ config, runtime: runtime(), train, test });
+    expect(straight.status).toBe('completed');
+    expect(straight.step).toBe(8);
+
+    const partsRuntime = runtime({ maxSteps: 4 });
+    const first = await runTraining({ config, runtime: partsRuntime, train, test });
+    expect(first.status).toBe('max-steps');
+    expect(first.epoch).toBe(1);
+    const resumed = await runTraining({
+      config, runtime: { ...partsRuntime, maxSteps: null }, train, test, resume: loadCheckpoint(partsRuntime.checkpointDir!).state,
+    });
+    expect(resumed.status).toBe('completed');
+    expect(resumed.step).toBe(8);
+    expect(resumed.params).toEqual(straight.params);
+    expect(loadCheckpoint(partsRuntime.checkpointDir!).state.optimizer.state.momentumBuffer).toEqual(
+      loadCheckpoint(straight.checkpoint!).state.optimizer.state.momentumBuffer,
+    );
+    expect(resumed.lastEvaluation?.correct).toBe(straight.lastEvaluation?.correct);
+  });
+
+  it('resumes exactly from the middle of an epoch after an interrupt (Ctrl-C)', async () => {
+    const straight = await runTraining({ config, runtime: runtime(), train, test: null });
+    const controller = new AbortController();
+    const rt = runtime();
+    let updates = 0;
+    const reporter = {
+      startEpoch: () => undefined,
+      endEpoch: () => undefined,
+      log: () => undefined,
+      update: () => {
+        if (++updates === 3) controller.abort();
+      },
+    };
+    const interrupted = await runTraining({ config, runtime: rt, train, test: null, reporter, signal: controller.signal });
+    expect(interrupted.status).toBe('interrupted');
+    expect([interrupted.step, interrupted.epoch, interrupted.stepInEpoch]).toEqual([3, 0, 3]);
+    const resumed = await runTraining({ config, runtime: rt, train, test: null, resume: loadCheckpoint(rt.checkpointDir!).state });
+    expect(resumed.params).toEqual(straight.params);
+  });
+
+  it('writes a JSONL metrics log with steps and epochs', async () => {
+    const rt = runtime();
+    const log = join(rt.checkpointDir!, 'metrics.jsonl');
+    await runTraining({ config: { ...config, epochs: 1 }, runtime: { ...rt, log }, train, test });
+    const records = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(records.map((r) => r.type)).toEqual(['start', 'step', 'step', 'step', 'step', 'epoch', 'end']);
+    const step = records[1];
+    expect(Object.keys(step)).toEqual(expect.arrayContaining(['step', 'epoch', 'loss', 'lr', 'imagesPerSecond']));
+    const epoch = records[5];
+    expect(epoch.testAccuracy).toBeGreaterThanOrEqual(0);
+    expect(epoch.testAccuracy).toBeLessThanOrEqual(1);
+    expect(epoch.step).toBe(4);
+  });
+
+  it('stops on a NaN/Inf loss with a message naming the step', async () => {
+    const attempt = runTraining({ config: { ...config, lr: 1e12, schedule: 'constant' }, runtime: runtime(), train, test: null });
+    await expect(attempt).rejects.toThrow(TrainingDivergedError);
+    await expect(attempt).rejects.toThrow(/training diverged at step \d+ \(epoch 1, batch \d+, lr 1\.000e\+12\)/);
+  });
+
+  it('fails the step with the step, the slot, the worker and the cause when a worker throws', async () => {
+    const corrupt = syntheticImageSet({ count: 64, seed: 21 });
+    corrupt.labels.fill(12); // out of range for 10 classes: the loss throws in every worker
+    const attempt = runTraining({ config, runtime: runtime(), train: corrupt, test: null });
+    await expect(attempt).rejects.toThrow(TrainingStepError);
+    await expect(attempt).rejects.toThrow(
+      /training stopped at step 1 \(epoch 1, batch 1\): gradient computation failed in 2 of 2 worker task\(s\): gradient slot 0: worker thread \d+ \(gradients for slot 0\): softmaxCrossEntropy: label 0 is 12/,
+    );
+  });
+
+  it('says why the workers could not start', async () => {
+    const attempt = runTraining({ config, runtime: runtime({ backend: 'no-such-backend' }), train, test: null });
+    await expect(attempt).rejects.toThrow(/the worker threads could not start: .*unknown kernel backend 'no-such-backend'/);
+  });
+
+  it('explains a batch larger than the training set', async () => {
+    await expect(runTraining({ config: { ...config, batchSize: 100 }, runtime: runtime(), train, test: null })).rejects.toThrow(
+      /--batch-size 100 is larger than the training set \(64 images\)/,
+    );
+  });
+});
