@@ -11,6 +11,7 @@ import {
   configProblems, DEFAULT_RUN_CONFIG, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, userPath, type RunConfig, type RuntimeConfig,
 } from './config';
 import { choiceFlag, integerFlag, numberFlag } from './flagParsers';
+import { learningCurveSvg, readEpochRecords } from './learningCurve';
 import { createProgress } from './progress';
 import { measureScaling, scalingChartSvg, scalingTable, threadLadder } from './scaling';
 import { evaluateParameters, runTraining } from './training';
@@ -296,6 +297,26 @@ export function createProgram(options: ProgramOptions = {}): Command {
     .option('--svg <file>', 'where to write the chart', 'runs/scaling.svg')
     .option('--json', 'print one JSON line {"results":[{"threads","imagesPerSecond","speedup","efficiency",...}],...} on stdout (table on stderr)')
     .action(async (opts: Record<string, unknown>) => scalingCommand(opts));
+
+  program
+    .command('curve')
+    .description('learning-curve chart (SVG) and a Markdown table from a metrics log')
+    .argument('<log>', 'the JSONL metrics log of a run (e.g. runs/cifar10/metrics.jsonl)')
+    .option('--svg <file>', 'where to write the chart', 'runs/learning-curve.svg')
+    .action((log: string, opts: Record<string, unknown>) => {
+      const points = readEpochRecords(userPath(log));
+      if (points.length === 0) throw new UsageError(`${log} has no epoch records yet`);
+      const svgPath = userPath(opts.svg as string);
+      mkdirSync(dirname(svgPath), { recursive: true });
+      writeFileSync(svgPath, learningCurveSvg(points));
+      process.stdout.write('| epoch | train loss | train acc | test loss | test acc |\n| ---: | ---: | ---: | ---: | ---: |\n');
+      for (const p of points) {
+        process.stdout.write(
+          `| ${p.epoch} | ${p.trainLoss.toFixed(4)} | ${(100 * p.trainAccuracy).toFixed(2)}% | ${p.testLoss.toFixed(4)} | ${(100 * p.testAccuracy).toFixed(2)}% |\n`,
+        );
+      }
+      process.stdout.write(`chart: ${svgPath}\n`);
+    });
 
   return program;
 }

@@ -16,3 +16,5 @@ export { createProgram, main, UsageError } from './cli';
 export { LineProgress, NoProgress, TerminalProgress, createProgress } from './progress';
 export type { EpochProgress, ProgressReporter } from './progress';
 export { hyperparameterSchedules } from './schedule';
+export { learningCurveSvg, readEpochRecords } from './learningCurve';
+export type { EpochPoint } from './learningCurve';

@@ -1,0 +1,70 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { syntheticImageSet } from '@convoy/worker';
+import { learningCurveSvg, readEpochRecords } from '../src/learningCurve';
+import { measureScaling, scalingChartSvg, scalingTable, threadLadder } from '../src/scaling';
+
+describe('scaling', () => {
+  it('measures powers of two up to the maximum', () => {
+    expect(threadLadder(1)).toEqual([1]);
+    expect(threadLadder(2)).toEqual([1, 2]);
+    expect(threadLadder(4)).toEqual([1, 2, 4]);
+    expect(threadLadder(6)).toEqual([1, 2, 4, 6]);
+  });
+
+  it('reports images/s, speed-up, efficiency and the all-reduce share per thread count', async () => {
+    const seen: number[] = [];
+    const results = await measureScaling({
+      threadCounts: [1, 2],
+      batchSize: 16,
+      width: 4,
+      backend: 'auto',
+      steps: 2,
+      warmupSteps: 1,
+      train: syntheticImageSet({ count: 48 }),
+      seed: 1,
+      augment: true,
+      onResult: (r) => seen.push(r.threads),
+    });
+    expect(seen).toEqual([1, 2]);
+    expect(results.map((r) => r.threads)).toEqual([1, 2]);
+    expect(results[0].speedup).toBe(1);
+    expect(results[0].efficiency).toBe(1);
+    for (const r of results) {
+      expect(r.imagesPerSecond).toBeGreaterThan(0);
+      expect(r.stepSeconds).toBeCloseTo(16 / r.imagesPerSecond, 6);
+      expect(r.allReduceShare).toBeGreaterThan(0);
+      expect(r.allReduceShare).toBeLessThan(1);
+    }
+    expect(results[1].speedup).toBeCloseTo(results[1].imagesPerSecond / results[0].imagesPerSecond, 10);
+    expect(results[1].efficiency).toBeCloseTo(results[1].speedup / 2, 10);
+
+    const table = scalingTable(results).split('\n');
+    expect(table[0]).toMatch(/threads +images\/s +speed-up +efficiency +step ms +all-reduce share/);
+    expect(table).toHaveLength(4);
+    const svg = scalingChartSvg(results, 'title <&>');
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg).toContain('title &lt;&amp;&gt;');
+    expect((svg.match(/<polyline /g) ?? []).length).toBe(2);
+  });
+});
+
+describe('learning curve', () => {
+  it('reads epoch records (the later line wins after a re-run part) and charts them', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'convoy-curve-')), 'metrics.jsonl');
+    const epoch = (n: number, acc: number) => JSON.stringify({ type: 'epoch', epoch: n, trainLoss: 1, trainAccuracy: 0.5, testLoss: 1, testAccuracy: acc });
+    writeFileSync(file, [JSON.stringify({ type: 'start' }), epoch(1, 0.3), JSON.stringify({ type: 'step', step: 1 }), epoch(2, 0.4), epoch(2, 0.45), ''].join('\n'));
+    const points = readEpochRecords(file);
+    expect(points.map((p) => [p.epoch, p.testAccuracy])).toEqual([[1, 0.3], [2, 0.45]]);
+    const svg = learningCurveSvg(points);
+    expect(svg).toContain('test accuracy');
+    expect((svg.match(/<circle /g) ?? []).length).toBe(4);
+  });
+
+  it('names the line that is not JSON', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'convoy-curve-')), 'bad.jsonl');
+    writeFileSync(file, '{"type":"start"}\n{oops\n');
+    expect(() => readEpochRecords(file)).toThrow(/bad\.jsonl:2: not a JSON line/);
+  });
+});
