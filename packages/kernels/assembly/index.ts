@@ -10,3 +10,4 @@ export { gemmPacked, packA, packB } from './gemm';
 export function heapBase(): usize {
   return __heap_base;
 }
+export { winogradWeights, conv3x3Winograd } from './winograd';

@@ -245,6 +245,56 @@ describe('wasm pooling matches the reference', () => {
   });
 });
 
+describe('wasm Winograd F(2x2, 3x3) path matches the reference and the im2col path', () => {
+  const im2col = createWasmBackend({ winograd: false });
+  const g3 = (batch: number, inChannels: number, outChannels: number, height: number, width: number, pad: number): Conv2dGeometry => ({
+    batch, inChannels, outChannels, inHeight: height, inWidth: width, kernelHeight: 3, kernelWidth: 3,
+    strideHeight: 1, strideWidth: 1, padHeight: pad, padWidth: pad,
+  });
+  // Odd and even output sizes (partial tiles), tile rows shorter and longer than 4 tiles, channel
+  // counts off the 4-row blocks, every padding the path takes, the recipe shapes.
+  const cases = [
+    g3(2, 8, 8, 1, 1, 1), g3(3, 9, 13, 5, 7, 1), g3(2, 16, 12, 7, 9, 0), g3(2, 12, 16, 6, 6, 2),
+    g3(1, 130, 9, 9, 9, 1), g3(4, 32, 32, 16, 16, 1), g3(2, 64, 128, 8, 8, 1), g3(1, 17, 33, 33, 33, 1),
+    g3(2, 8, 8, 2, 2, 2), g3(1, 10, 10, 3, 3, 0), g3(2, 11, 8, 19, 4, 1),
+  ];
+  test.each(cases.map((g) => [describeConv(g), g] as const))('%s', (_label, g) => {
+    expect(wasm.usesWinograd(g)).toBe(true);
+    expect(im2col.usesWinograd(g)).toBe(false);
+    const rng = new Rng(g.inChannels * 7919 + g.inHeight);
+    const outSize = g.batch * g.outChannels * conv2dOutputHeight(g) * conv2dOutputWidth(g);
+    const inSize = g.batch * g.inChannels * g.inHeight * g.inWidth;
+    const input = randomArray(inSize, rng);
+    const weight = randomArray(g.outChannels * g.inChannels * 9, rng);
+    const bias = randomArray(g.outChannels, rng);
+    const gradOutput = randomArray(outSize, rng);
+
+    const expected = new Float32Array(outSize);
+    const actual = new Float32Array(outSize).fill(Number.NaN);
+    ref.conv2d(g, input, weight, bias, expected);
+    wasm.conv2d(g, input, weight, bias, actual);
+    expect(relativeMaxError(actual, expected)).toBeLessThanOrEqual(TOLERANCE);
+    const viaIm2col = new Float32Array(outSize);
+    im2col.conv2d(g, input, weight, bias, viaIm2col);
+    expect(relativeMaxError(actual, viaIm2col)).toBeLessThanOrEqual(TOLERANCE);
+
+    const expectedDx = new Float32Array(inSize);
+    const actualDx = new Float32Array(inSize).fill(Number.NaN);
+    ref.conv2dBackwardInput(g, gradOutput, weight, expectedDx);
+    wasm.conv2dBackwardInput(g, gradOutput, weight, actualDx);
+    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  test('is not taken for strides, other kernels, asymmetric padding or thin channel counts', () => {
+    const base = g3(1, 16, 16, 8, 8, 1);
+    expect(wasm.usesWinograd({ ...base, strideHeight: 2, strideWidth: 2 })).toBe(false);
+    expect(wasm.usesWinograd({ ...base, kernelHeight: 5, kernelWidth: 5 })).toBe(false);
+    expect(wasm.usesWinograd({ ...base, padWidth: 0 })).toBe(false);
+    expect(wasm.usesWinograd({ ...base, padHeight: 3, padWidth: 3 })).toBe(false);
+    expect(wasm.usesWinograd({ ...base, inChannels: 3 })).toBe(false);
+  });
+});
+
 describe('wasm workspace', () => {
   test('memory stops growing once the largest call has been seen', () => {
     const backend = createWasmBackend();

@@ -9,25 +9,38 @@ const ALIGN_BYTES = 64;
  */
 export class WasmArena {
   private readonly base: number;
+  private end: number;
   private f32: Float32Array;
   private i32: Int32Array;
-  /** Byte offsets of the regions laid out by the last `layout` call. */
-  readonly offsets: number[] = [];
 
   constructor(private readonly kernels: KernelExports) {
     this.base = alignUp(kernels.heapBase(), ALIGN_BYTES);
+    this.end = this.base;
     this.f32 = new Float32Array(kernels.memory.buffer);
     this.i32 = new Int32Array(kernels.memory.buffer);
   }
 
-  /** Lays out regions of the given sizes (in 4-byte elements) and grows memory to hold them. */
+  /** Lays out regions of the given sizes (in 4-byte elements) from the start of the heap and grows
+   *  memory to hold them; returns their byte offsets. Earlier layouts are forgotten. */
   layout(...elementCounts: number[]): number[] {
-    let at = this.base;
-    this.offsets.length = 0;
+    this.end = this.base;
+    return this.extend(...elementCounts);
+  }
+
+  /** Lays out more regions after those of the last `layout`; returns only the new ones' offsets. */
+  extend(...elementCounts: number[]): number[] {
+    let at = this.end;
+    const added: number[] = [];
     for (const count of elementCounts) {
-      this.offsets.push(at);
+      added.push(at);
       at = alignUp(at + count * 4, ALIGN_BYTES);
     }
+    this.end = at;
+    this.ensure(at);
+    return added;
+  }
+
+  private ensure(at: number): void {
     const memory = this.kernels.memory;
     if (at > memory.buffer.byteLength) {
       memory.grow(Math.ceil((at - memory.buffer.byteLength) / PAGE_BYTES));
@@ -36,7 +49,6 @@ export class WasmArena {
       this.f32 = new Float32Array(memory.buffer);
       this.i32 = new Int32Array(memory.buffer);
     }
-    return this.offsets;
   }
 
   writeF32(offset: number, data: Float32Array, count: number): void {

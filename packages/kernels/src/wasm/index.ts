@@ -1,2 +1,3 @@
-export { WasmBackend, createWasmBackend } from './wasmBackend';
+export { WasmBackend, WINOGRAD_MIN_CHANNELS, createWasmBackend } from './wasmBackend';
+export type { WasmBackendOptions } from './wasmBackend';
 export { kernelWasmPath } from './kernelModule';

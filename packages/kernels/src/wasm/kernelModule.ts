@@ -38,6 +38,12 @@ export interface KernelExports {
     kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number,
     groupImages: number, aPack: number, padded: number, panel: number,
   ): void;
+  winogradWeights(w: number, outChannels: number, inChannels: number, flip: boolean, uPack: number): void;
+  conv3x3Winograd(
+    x: number, uPack: number, bias: number, out: number,
+    batch: number, channels: number, height: number, width: number, outChannels: number, pad: number,
+    padded: number, panel: number, products: number,
+  ): void;
   maxPool2d(
     x: number, out: number, argmax: number, planes: number, height: number, width: number,
     kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number,

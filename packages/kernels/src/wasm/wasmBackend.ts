@@ -22,10 +22,56 @@ const WEIGHT_GRAD_DEPTH = 1024; // measured flat from 256 to 4096 on the recipe 
  * wasm memory and results copied out (the copies cost a few percent of a conv's time).
  * Not thread-safe by design: create one per worker thread.
  */
+export interface WasmBackendOptions {
+  /**
+   * Run 3x3 stride-1 convolutions (forward and input gradient) with Winograd F(2x2, 3x3) when both
+   * channel counts are at least WINOGRAD_MIN_CHANNELS. Default true; false forces im2col + GEMM.
+   */
+  winograd?: boolean;
+}
+
+/** Below this many channels the Winograd GEMMs are too thin to beat im2col (the 3-channel stem). */
+export const WINOGRAD_MIN_CHANNELS = 8;
+
 export class WasmBackend implements KernelBackend {
   readonly name = 'wasm';
   private readonly kernels = instantiateKernels();
   private readonly arena = new WasmArena(this.kernels);
+  private readonly winograd: boolean;
+
+  constructor(options: WasmBackendOptions = {}) {
+    this.winograd = options.winograd ?? true;
+  }
+
+  /** Whether conv2d / conv2dBackwardInput of this geometry take the Winograd path. */
+  usesWinograd(g: Conv2dGeometry): boolean {
+    return (
+      this.winograd && g.kernelHeight === 3 && g.kernelWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 &&
+      g.padHeight === g.padWidth && g.padHeight <= 2 &&
+      Math.min(g.inChannels, g.outChannels) >= WINOGRAD_MIN_CHANNELS
+    );
+  }
+
+  /**
+   * Winograd F(2x2, 3x3) conv of `channels` -> `outChannels` maps (stride 1, padding `pad`) from
+   * wasm address `x` to `out`, weights at `w` (flipped and transposed when `flip`: the input
+   * gradient). Its workspaces go after the operands of the current arena layout.
+   */
+  private winogradConv(
+    batch: number, channels: number, height: number, width: number, outChannels: number, pad: number,
+    flip: boolean, x: number, w: number, bias: number, out: number,
+  ): void {
+    const outH = height + 2 * pad - 2;
+    const outW = width + 2 * pad - 2;
+    const tilesH = Math.ceil(outH / 2);
+    const tilesW = Math.ceil(outW / 2);
+    const rows = roundUp(outChannels, MR);
+    const [uPack, padded, panel, products] = this.arena.extend(
+      16 * rows * channels, channels * (2 * tilesH + 2) * (2 * tilesW + 2) + 16, 16 * channels * NR, 16 * rows * NR,
+    );
+    this.kernels.winogradWeights(w, outChannels, channels, flip, uPack);
+    this.kernels.conv3x3Winograd(x, uPack, bias, out, batch, channels, height, width, outChannels, pad, padded, panel, products);
+  }
 
   conv2d(g: Conv2dGeometry, input: Float32Array, weight: Float32Array, bias: Float32Array | null, output: Float32Array): void {
     const d = convDims(g, 'conv2d');
@@ -33,6 +79,15 @@ export class WasmBackend implements KernelBackend {
     requireLength(weight, d.weightSize, 'conv2d weight', weightShape(g));
     if (bias) requireLength(bias, g.outChannels, 'conv2d bias', `[${g.outChannels}]`);
     requireLength(output, d.outputSize, 'conv2d output', outputShape(g));
+    if (this.usesWinograd(g)) {
+      const [x, w, b, out] = this.arena.layout(d.inputSize, d.weightSize, g.outChannels, d.outputSize);
+      this.arena.writeF32(x, input, d.inputSize);
+      this.arena.writeF32(w, weight, d.weightSize);
+      if (bias) this.arena.writeF32(b, bias, g.outChannels);
+      this.winogradConv(g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, false, x, w, bias ? b : 0, out);
+      this.arena.readF32(out, output, d.outputSize);
+      return;
+    }
     const [x, w, b, out, aPack, padded, panel] = this.arena.layout(
       d.inputSize, d.weightSize, g.outChannels, d.outputSize,
       roundUp(g.outChannels, MR) * d.depth, d.paddedImageSize, d.depth * NR,
@@ -52,6 +107,18 @@ export class WasmBackend implements KernelBackend {
     requireLength(gradOutput, d.outputSize, 'conv2dBackwardInput gradOutput', outputShape(g));
     requireLength(weight, d.weightSize, 'conv2dBackwardInput weight', weightShape(g));
     requireLength(gradInput, d.inputSize, 'conv2dBackwardInput gradInput', inputShape(g));
+    if (this.usesWinograd(g)) {
+      // The input gradient of a 3x3 stride-1 conv with padding p is the 3x3 conv of dy with the
+      // kernels rotated by 180 degrees and channels swapped, padding 2 - p.
+      const [dy, w, dx] = this.arena.layout(d.outputSize, d.weightSize, d.inputSize);
+      this.arena.writeF32(dy, gradOutput, d.outputSize);
+      this.arena.writeF32(w, weight, d.weightSize);
+      this.winogradConv(
+        g.batch, g.outChannels, conv2dOutputHeight(g), conv2dOutputWidth(g), g.inChannels, 2 - g.padHeight, true, dy, w, 0, dx,
+      );
+      this.arena.readF32(dx, gradInput, d.inputSize);
+      return;
+    }
     const [dy, w, dx, aPack, bPack, col] = this.arena.layout(
       d.outputSize, d.weightSize, d.inputSize,
       roundUp(d.depth, MR) * g.outChannels, roundUp(d.pixels, NR) * g.outChannels, d.depth * d.pixels,
@@ -183,8 +250,8 @@ export class WasmBackend implements KernelBackend {
 }
 
 /** A new WebAssembly SIMD backend with its own instance and memory (one per thread). */
-export function createWasmBackend(): WasmBackend {
-  return new WasmBackend();
+export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
+  return new WasmBackend(options);
 }
 
 interface ConvDims {
