@@ -199,7 +199,7 @@ async function scalingCommand(opts: Record<string, unknown>): Promise<void> {
     ? syntheticImageSet({ count: Math.max(2048, (opts.batchSize as number) * 4), seed: opts.seed as number })
     : (await loadData({ dataDir: opts.dataDir as string | undefined, download: opts.download !== false })).train;
   const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
-  say(`scaling: ${opts.steps} timed steps (+${opts.warmupSteps} warm-up) of batch ${opts.batchSize}, width ${opts.width}, threads ${threadLadder(maxThreads).join(', ')} on ${CORES} cores`);
+  say(`scaling: ${opts.rounds} round(s) of ${opts.steps} timed steps (+${opts.warmupSteps} warm-up) of batch ${opts.batchSize}, width ${opts.width}, threads ${threadLadder(maxThreads).join(', ')} on ${CORES} cores`);
   const results = await measureScaling({
     threadCounts: threadLadder(maxThreads),
     batchSize: opts.batchSize as number,
@@ -207,6 +207,7 @@ async function scalingCommand(opts: Record<string, unknown>): Promise<void> {
     backend: opts.backend as string,
     steps: opts.steps as number,
     warmupSteps: opts.warmupSteps as number,
+    rounds: opts.rounds as number,
     train,
     seed: opts.seed as number,
     augment: opts.augment !== false,
@@ -225,6 +226,7 @@ async function scalingCommand(opts: Record<string, unknown>): Promise<void> {
         batchSize: opts.batchSize,
         width: opts.width,
         steps: opts.steps,
+        rounds: opts.rounds,
         backend: results[0]?.backend,
         cores: CORES,
         chart: svgPath,
@@ -284,8 +286,9 @@ export function createProgram(options: ProgramOptions = {}): Command {
         .argParser(integerFlag('--max-threads', 1, 1024))
         .default(CORES, `the number of cores, here ${CORES}`),
     )
-    .option('--steps <n>', 'timed steps per thread count', integerFlag('--steps', 1), 10)
+    .option('--steps <n>', 'timed steps per thread count and round', integerFlag('--steps', 1), 5)
     .option('--warmup-steps <n>', 'untimed steps first (threads build their model, JIT warms up)', integerFlag('--warmup-steps', 0), 2)
+    .option('--rounds <n>', 'interleaved rounds over the thread counts; each figure is the median round (evens out background load)', integerFlag('--rounds', 1), 3)
     .option('--batch-size <n>', 'global batch size', integerFlag('--batch-size', 1), DEFAULT_RUN_CONFIG.batchSize)
     .option('--width <n>', 'feature maps of the first block', integerFlag('--width', 1, 512), DEFAULT_RUN_CONFIG.width)
     .addOption(new Option('--backend <name>', `kernel backend: ${BACKEND_NAMES.join(' | ')} | gpujs:<mode>`).argParser(backendFlag).default('auto'))

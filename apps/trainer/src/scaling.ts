@@ -1,5 +1,5 @@
 import type { ImageSet } from '@convoy/data';
-import { createGradientPool } from '@convoy/worker';
+import { createGradientPool, type GradientPool } from '@convoy/worker';
 import { modelSpecFor, optimizerSpecFor, DEFAULT_RUN_CONFIG } from './config';
 import { lineChartSvg } from './svgChart';
 
@@ -12,6 +12,8 @@ export interface ScalingOptions {
   /** Timed steps per thread count, after `warmupSteps` untimed ones (threads build models, JIT warms up). */
   steps: number;
   warmupSteps: number;
+  /** Interleaved rounds of `steps` steps per thread count; each figure is the median round. Default 1. */
+  rounds?: number;
   train: ImageSet;
   seed: number;
   augment: boolean;
@@ -24,7 +26,7 @@ export interface ScalingResult {
   imagesPerSecond: number;
   speedup: number;
   efficiency: number;
-  /** Mean wall seconds per step. */
+  /** Mean wall seconds per step (in the median round). */
   stepSeconds: number;
   /** Share of step time spent in the all-reduce (reduce-scatter) and optimizer step. */
   allReduceShare: number;
@@ -42,40 +44,59 @@ export function threadLadder(max: number): number[] {
 /**
  * The same synchronous training step (the recipe network, SGD, one global batch) at each thread
  * count: images/s over the timed steps, speed-up over the first count, efficiency = speed-up /
- * threads, and the all-reduce's share of the step.
+ * (threads / first count), and the all-reduce's share of the step.
+ *
+ * All pools are built and warmed up first; then `rounds` rounds each time `steps` steps at every
+ * thread count in turn, and each figure is the median over rounds. Interleaving keeps a change in
+ * background load (a shared machine) from landing on one thread count only.
  */
 export async function measureScaling(options: ScalingOptions): Promise<ScalingResult[]> {
-  const results: ScalingResult[] = [];
   const count = options.train.count;
+  const rounds = options.rounds ?? 1;
   if (count < options.batchSize) throw new RangeError(`scaling: --batch-size ${options.batchSize} is larger than the ${count} training images`);
-  for (const threads of options.threadCounts) {
-    const pool = await createGradientPool({
-      threads,
-      modelSpec: modelSpecFor({ width: options.width }),
-      backend: options.backend,
-      optimizer: optimizerSpecFor(DEFAULT_RUN_CONFIG),
-      train: options.train,
-      maxBatch: options.batchSize,
-      seed: options.seed,
-      workerFile: options.workerFile,
-    });
-    try {
-      const [{ backend }] = await pool.describe();
+  const pools: GradientPool[] = [];
+  try {
+    for (const threads of options.threadCounts) {
+      pools.push(
+        await createGradientPool({
+          threads,
+          modelSpec: modelSpecFor({ width: options.width }),
+          backend: options.backend,
+          optimizer: optimizerSpecFor(DEFAULT_RUN_CONFIG),
+          train: options.train,
+          maxBatch: options.batchSize,
+          seed: options.seed,
+          workerFile: options.workerFile,
+        }),
+      );
+    }
+    const backends = await Promise.all(pools.map(async (p) => (await p.describe())[0].backend));
+    const stepCounters = pools.map(() => 0);
+    // Consecutive batches of the training set: every thread count sees the same images.
+    const runSteps = async (k: number, steps: number) => {
       let total = 0;
       let allReduce = 0;
-      for (let s = 0; s < options.warmupSteps + options.steps; s++) {
-        // Consecutive batches of a fixed permutation: every thread count sees the same images.
-        const start = (s * options.batchSize) % (count - options.batchSize + 1);
+      for (let s = 0; s < steps; s++) {
+        const n = stepCounters[k]++;
+        const start = (n * options.batchSize) % (count - options.batchSize + 1);
         const indices = Array.from({ length: options.batchSize }, (_, i) => start + i);
         const wall0 = performance.now();
-        const r = await pool.trainStep({ indices, epoch: 0, seed: options.seed, augment: options.augment, step: { lr: 0.01, step: s + 1 } });
-        const wall = (performance.now() - wall0) / 1000;
-        if (s >= options.warmupSteps) {
-          total += wall;
-          allReduce += r.timings.allReduce;
-        }
+        const r = await pools[k].trainStep({ indices, epoch: 0, seed: options.seed, augment: options.augment, step: { lr: 0.01, step: n + 1 } });
+        total += (performance.now() - wall0) / 1000;
+        allReduce += r.timings.allReduce;
       }
-      const imagesPerSecond = (options.steps * options.batchSize) / total;
+      return { total, allReduce };
+    };
+    for (let k = 0; k < pools.length; k++) await runSteps(k, options.warmupSteps);
+    const samples: Array<Array<{ total: number; allReduce: number }>> = pools.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < pools.length; k++) samples[k].push(await runSteps(k, options.steps));
+    }
+    const results: ScalingResult[] = [];
+    options.threadCounts.forEach((threads, k) => {
+      const sorted = samples[k].slice().sort((a, b) => a.total - b.total);
+      const median = sorted[Math.floor((sorted.length - 1) / 2)];
+      const imagesPerSecond = (options.steps * options.batchSize) / median.total;
       const base = results[0]?.imagesPerSecond ?? imagesPerSecond;
       const baseThreads = results[0]?.threads ?? threads;
       const speedup = imagesPerSecond / base;
@@ -84,17 +105,17 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
         imagesPerSecond,
         speedup,
         efficiency: speedup / (threads / baseThreads),
-        stepSeconds: total / options.steps,
-        allReduceShare: allReduce / total,
-        backend,
+        stepSeconds: median.total / options.steps,
+        allReduceShare: median.allReduce / median.total,
+        backend: backends[k],
       };
       results.push(result);
       options.onResult?.(result);
-    } finally {
-      await pool.close();
-    }
+    });
+    return results;
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
   }
-  return results;
 }
 
 export function scalingTable(results: ScalingResult[]): string {

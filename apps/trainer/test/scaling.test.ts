@@ -22,6 +22,7 @@ describe('scaling', () => {
       backend: 'auto',
       steps: 2,
       warmupSteps: 1,
+      rounds: 3,
       train: syntheticImageSet({ count: 48 }),
       seed: 1,
       augment: true,
