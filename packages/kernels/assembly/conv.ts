@@ -117,18 +117,22 @@ export function conv2dBackwardWeights(
     }
   }
   if (batch == 0) memory.fill(dw, 0, <usize>(outChannels * depth) << 2);
-  if (db != 0) {
-    for (let m = 0; m < outChannels; m++) {
-      let acc = f32x4.splat(0);
-      let tail: f32 = 0;
-      for (let n = 0; n < batch; n++) {
-        const row = dy + <usize>n * outBytes + (<usize>(m * pixels) << 2);
-        let j = 0;
-        for (; j + 4 <= pixels; j += 4) acc = f32x4.add(acc, v128.load(row + (<usize>j << 2)));
-        for (; j < pixels; j++) tail += load<f32>(row + (<usize>j << 2));
-      }
-      const sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3) + tail;
-      store<f32>(db + (<usize>m << 2), sum);
+  if (db != 0) biasGradient(dy, db, batch, outChannels, pixels);
+}
+
+/** db[m] = sum over images and pixels of dy[n][m][p]. */
+export function biasGradient(dy: usize, db: usize, batch: i32, outChannels: i32, pixels: i32): void {
+  const outBytes = <usize>(outChannels * pixels) << 2;
+  for (let m = 0; m < outChannels; m++) {
+    let acc = f32x4.splat(0);
+    let tail: f32 = 0;
+    for (let n = 0; n < batch; n++) {
+      const row = dy + <usize>n * outBytes + (<usize>(m * pixels) << 2);
+      let j = 0;
+      for (; j + 4 <= pixels; j += 4) acc = f32x4.add(acc, v128.load(row + (<usize>j << 2)));
+      for (; j < pixels; j++) tail += load<f32>(row + (<usize>j << 2));
     }
+    const sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3) + tail;
+    store<f32>(db + (<usize>m << 2), sum);
   }
 }

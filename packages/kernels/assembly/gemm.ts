@@ -7,6 +7,8 @@
 // vectors of B and splats four scalars of A (v128.load32_splat), i.e. 6 loads for 16 mul/add.
 // On this machine's x86-64 (16 xmm registers under V8) 8 accumulators + 2 B + 1 A fit without spills.
 
+import { transpose4x4Store } from './transpose';
+
 export const MR: i32 = 4;
 export const NR: i32 = 8;
 
@@ -142,7 +144,7 @@ export function packABlocks(
       let d = 0;
       for (; d + 4 <= depth; d += 4) {
         const at = r0 + (<usize>d << 2);
-        transpose4x4Store(out + (<usize>d << 4), v128.load(at), v128.load(at + rowBytes), v128.load(at + 2 * rowBytes), v128.load(at + 3 * rowBytes));
+        transpose4x4Store(out + (<usize>d << 4), 16, v128.load(at), v128.load(at + rowBytes), v128.load(at + 2 * rowBytes), v128.load(at + 3 * rowBytes));
       }
       for (; d < depth; d++) {
         for (let i = 0; i < MR; i++) {
@@ -203,15 +205,3 @@ export function packB(src: usize, depth: i32, cols: i32, depthStride: i32, dst: 
   }
 }
 
-/** Rows a, b, c, d of a 4x4 block stored transposed: [a_q b_q c_q d_q] at out + 16q. */
-@inline
-function transpose4x4Store(out: usize, a: v128, b: v128, c: v128, d: v128): void {
-  const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5);
-  const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7);
-  const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
-  const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
-  v128.store(out, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
-  v128.store(out, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7), 16);
-  v128.store(out, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5), 32);
-  v128.store(out, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7), 48);
-}

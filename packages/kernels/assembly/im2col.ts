@@ -4,6 +4,7 @@
 // order; columns are output pixels p = (oy, ox).
 
 import { NR } from './gemm';
+import { transpose4x4Store } from './transpose';
 
 /**
  * Copies images [n][C][H][W] into dst as [n][C][H + 2*padH][W + 2*padW] with zero borders, so the
@@ -148,8 +149,8 @@ export function weightGradPanel(
       let ox = 0;
       if (strideW == 1) {
         for (; ox + 4 <= outW; ox += 4) {
-          transposeStore4x4(out, v128.load(px + t0), v128.load(px + t1), v128.load(px + t2), v128.load(px + t3));
-          transposeStore4x4(out + 16, v128.load(px + t4), v128.load(px + t5), v128.load(px + t6), v128.load(px + t7));
+          transpose4x4Store(out, 32, v128.load(px + t0), v128.load(px + t1), v128.load(px + t2), v128.load(px + t3));
+          transpose4x4Store(out + 16, 32, v128.load(px + t4), v128.load(px + t5), v128.load(px + t6), v128.load(px + t7));
           px += 16;
           out += 4 * (NR << 2);
         }
@@ -170,22 +171,6 @@ export function weightGradPanel(
     }
     image += imageBytes;
   }
-}
-
-/**
- * a, b, c, d hold 4 pixels of 4 taps each; stores, for each pixel q, [a_q b_q c_q d_q] at
- * out + q * 32 (one half-row of a [pixel][8] panel).
- */
-@inline
-function transposeStore4x4(out: usize, a: v128, b: v128, c: v128, d: v128): void {
-  const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5);
-  const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7);
-  const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
-  const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
-  v128.store(out, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
-  v128.store(out, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7), 32);
-  v128.store(out, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5), 64);
-  v128.store(out, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7), 96);
 }
 
 /** First output coordinate whose input coordinate o*stride - pad + k is >= 0. */

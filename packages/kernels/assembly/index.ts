@@ -2,7 +2,7 @@
 // The host (src/wasm/wasmBackend.ts) owns the memory layout: it copies operands in, calls one of
 // these, and copies results out. Nothing here allocates.
 
-export { conv2dForward, conv2dBackwardInput, conv2dBackwardWeights } from './conv';
+export { conv2dForward, conv2dBackwardInput, conv2dBackwardWeights, biasGradient } from './conv';
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward, globalAvgPool, globalAvgPoolBackward } from './pool';
 export { gemmPacked, packA, packB } from './gemm';
 
@@ -10,4 +10,4 @@ export { gemmPacked, packA, packB } from './gemm';
 export function heapBase(): usize {
   return __heap_base;
 }
-export { winogradWeights, conv3x3Winograd } from './winograd';
+export { winogradWeights, conv3x3Winograd, conv3x3WeightGradWinograd } from './winograd';

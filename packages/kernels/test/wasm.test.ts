@@ -245,7 +245,7 @@ describe('wasm pooling matches the reference', () => {
   });
 });
 
-describe('wasm Winograd F(2x2, 3x3) path matches the reference and the im2col path', () => {
+describe('wasm Winograd F(2x2, 3x3) path (forward, input and weight gradients) matches the reference', () => {
   const im2col = createWasmBackend({ winograd: false });
   const g3 = (batch: number, inChannels: number, outChannels: number, height: number, width: number, pad: number): Conv2dGeometry => ({
     batch, inChannels, outChannels, inHeight: height, inWidth: width, kernelHeight: 3, kernelWidth: 3,
@@ -256,7 +256,7 @@ describe('wasm Winograd F(2x2, 3x3) path matches the reference and the im2col pa
   const cases = [
     g3(2, 8, 8, 1, 1, 1), g3(3, 9, 13, 5, 7, 1), g3(2, 16, 12, 7, 9, 0), g3(2, 12, 16, 6, 6, 2),
     g3(1, 130, 9, 9, 9, 1), g3(4, 32, 32, 16, 16, 1), g3(2, 64, 128, 8, 8, 1), g3(1, 17, 33, 33, 33, 1),
-    g3(2, 8, 8, 2, 2, 2), g3(1, 10, 10, 3, 3, 0), g3(2, 11, 8, 19, 4, 1),
+    g3(2, 8, 8, 2, 2, 2), g3(1, 10, 10, 3, 3, 0), g3(2, 11, 8, 19, 4, 1), g3(3, 9, 10, 31, 29, 1),
   ];
   test.each(cases.map((g) => [describeConv(g), g] as const))('%s', (_label, g) => {
     expect(wasm.usesWinograd(g)).toBe(true);
@@ -283,6 +283,15 @@ describe('wasm Winograd F(2x2, 3x3) path matches the reference and the im2col pa
     ref.conv2dBackwardInput(g, gradOutput, weight, expectedDx);
     wasm.conv2dBackwardInput(g, gradOutput, weight, actualDx);
     expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+
+    const expectedDw = new Float32Array(weight.length);
+    const actualDw = new Float32Array(weight.length).fill(Number.NaN);
+    const expectedDb = new Float32Array(g.outChannels);
+    const actualDb = new Float32Array(g.outChannels).fill(Number.NaN);
+    ref.conv2dBackwardWeights(g, input, gradOutput, expectedDw, expectedDb);
+    wasm.conv2dBackwardWeights(g, input, gradOutput, actualDw, actualDb);
+    expect(relativeMaxError(actualDw, expectedDw)).toBeLessThanOrEqual(TOLERANCE);
+    expect(relativeMaxError(actualDb, expectedDb)).toBeLessThanOrEqual(TOLERANCE);
   });
 
   test('is not taken for strides, other kernels, asymmetric padding or thin channel counts', () => {

@@ -44,6 +44,12 @@ export interface KernelExports {
     batch: number, channels: number, height: number, width: number, outChannels: number, pad: number,
     padded: number, panel: number, products: number,
   ): void;
+  conv3x3WeightGradWinograd(
+    x: number, dy: number, dw: number,
+    batch: number, channels: number, height: number, width: number, outChannels: number, pad: number, groupImages: number,
+    padded: number, dyEven: number, aPack: number, bPack: number, products: number,
+  ): void;
+  biasGradient(dy: number, db: number, batch: number, outChannels: number, pixels: number): void;
   maxPool2d(
     x: number, out: number, argmax: number, planes: number, height: number, width: number,
     kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number,

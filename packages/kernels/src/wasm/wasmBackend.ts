@@ -14,7 +14,10 @@ import { instantiateKernels } from './kernelModule';
 
 const MR = 4; // rows of A per micro-tile (assembly/gemm.ts)
 const NR = 8; // columns of B per micro-tile
-const WEIGHT_GRAD_DEPTH = 1024; // measured flat from 256 to 4096 on the recipe shapes
+/** im2col weight gradient: pixels per GEMM depth (measured flat from 256 to 4096 on the recipe shapes). */
+const WEIGHT_GRAD_DEPTH = 1024;
+/** Winograd weight gradient: tiles per GEMM depth (measured flat, 60-63 GFLOP/s, from 64 to 1024). */
+const WINOGRAD_GRAD_TILES = 256;
 
 /**
  * The WebAssembly SIMD backend: conv2d as im2col + a register-blocked f32x4 GEMM, pools as plain
@@ -24,7 +27,7 @@ const WEIGHT_GRAD_DEPTH = 1024; // measured flat from 256 to 4096 on the recipe 
  */
 export interface WasmBackendOptions {
   /**
-   * Run 3x3 stride-1 convolutions (forward and input gradient) with Winograd F(2x2, 3x3) when both
+   * Run 3x3 stride-1 convolutions (forward, input and weight gradients) with Winograd F(2x2, 3x3) when both
    * channel counts are at least WINOGRAD_MIN_CHANNELS. Default true; false forces im2col + GEMM.
    */
   winograd?: boolean;
@@ -144,6 +147,31 @@ export class WasmBackend implements KernelBackend {
     requireLength(gradOutput, d.outputSize, 'conv2dBackwardWeights gradOutput', outputShape(g));
     requireLength(gradWeight, d.weightSize, 'conv2dBackwardWeights gradWeight', weightShape(g));
     if (gradBias) requireLength(gradBias, g.outChannels, 'conv2dBackwardWeights gradBias', `[${g.outChannels}]`);
+    if (this.usesWinograd(g)) {
+      const [x, dy, dw, db] = this.arena.layout(d.inputSize, d.outputSize, d.weightSize, g.outChannels);
+      this.arena.writeF32(x, input, d.inputSize);
+      this.arena.writeF32(dy, gradOutput, d.outputSize);
+      const outH = conv2dOutputHeight(g);
+      const outW = conv2dOutputWidth(g);
+      const tilesH = Math.ceil(outH / 2);
+      const tilesW = Math.ceil(outW / 2);
+      const tiles4 = roundUp(tilesH * tilesW, 4);
+      // Enough images per group for a GEMM depth of about WINOGRAD_GRAD_TILES tiles.
+      const group = Math.max(1, Math.min(g.batch, Math.floor(WINOGRAD_GRAD_TILES / tiles4)));
+      const depth = group * tiles4;
+      const [padded, dyEven, aPack, bPack, products] = this.arena.extend(
+        group * (g.inChannels * (2 * tilesH + 2) * (2 * tilesW + 2) + 16), g.outChannels * 4 * tilesH * tilesW,
+        16 * roundUp(g.outChannels, MR) * depth, 16 * roundUp(g.inChannels, NR) * depth, 16 * g.outChannels * g.inChannels,
+      );
+      this.kernels.conv3x3WeightGradWinograd(
+        x, dy, dw, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, group,
+        padded, dyEven, aPack, bPack, products,
+      );
+      if (gradBias) this.kernels.biasGradient(dy, db, g.batch, g.outChannels, d.pixels);
+      this.arena.readF32(dw, gradWeight, d.weightSize);
+      if (gradBias) this.arena.readF32(db, gradBias, g.outChannels);
+      return;
+    }
     // Images per weight-gradient GEMM: enough to give the micro-kernel a depth of about
     // WEIGHT_GRAD_DEPTH even on small feature maps, while the [depth][8] panel stays in L1/L2.
     const group = Math.max(1, Math.min(g.batch, Math.floor(WEIGHT_GRAD_DEPTH / d.pixels)));
