@@ -100,17 +100,24 @@ function padInto(x: usize, channels: i32, height: i32, width: i32, pad: i32, pad
   const paddedRowBytes = <usize>paddedW << 2;
   const rowBytes = <usize>min(width, paddedW - pad) << 2;
   const rows = min(height, paddedH - pad);
-  // 16 floats of slack: vector loads of the last tile row may read a little past the plane.
-  memory.fill(dst, 0, <usize>channels * <usize>paddedH * paddedRowBytes + 64);
+  const right = paddedRowBytes - (<usize>pad << 2) - rowBytes;
   for (let c = 0; c < channels; c++) {
     let src = x + (<usize>(c * height * width) << 2);
-    let out = dst + (<usize>c * <usize>paddedH + <usize>pad) * paddedRowBytes + (<usize>pad << 2);
+    const plane = dst + <usize>c * <usize>paddedH * paddedRowBytes;
+    // Only the border is zeroed: the interior is overwritten row by row.
+    memory.fill(plane, 0, <usize>pad * paddedRowBytes);
+    let out = plane + <usize>pad * paddedRowBytes;
     for (let y = 0; y < rows; y++) {
-      memory.copy(out, src, rowBytes);
+      memory.fill(out, 0, <usize>pad << 2);
+      memory.copy(out + (<usize>pad << 2), src, rowBytes);
+      memory.fill(out + (<usize>pad << 2) + rowBytes, 0, right);
       src += <usize>width << 2;
       out += paddedRowBytes;
     }
+    memory.fill(out, 0, <usize>(paddedH - pad - rows) * paddedRowBytes);
   }
+  // 16 floats of slack: vector loads of the last tile row may read a little past the last plane.
+  memory.fill(dst + <usize>channels * <usize>paddedH * paddedRowBytes, 0, 64);
 }
 
 /**

@@ -245,6 +245,26 @@ describe('wasm pooling matches the reference', () => {
   });
 });
 
+describe('wasm 2x2 stride-2 max-pool (vectorised path)', () => {
+  test('ties and NaN follow the reference in every window position, odd sizes included', () => {
+    const g: Pool2dGeometry = { batch: 1, channels: 2, inHeight: 5, inWidth: 11, kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0 };
+    const input = new Float32Array(2 * 5 * 11);
+    const rng = new Rng(3);
+    // Few distinct values, so many windows tie; NaN sprinkled into a, b, c and d positions.
+    for (let i = 0; i < input.length; i++) input[i] = rng.int(3);
+    for (const i of [1, 11, 13, 24, 36, 47, 60, 70, 71]) input[i] = Number.NaN;
+    const outSize = 2 * 2 * 5;
+    const expected = new Float32Array(outSize);
+    const expectedArg = new Int32Array(outSize);
+    const actual = new Float32Array(outSize);
+    const actualArg = new Int32Array(outSize);
+    ref.maxPool2d(g, input, expected, expectedArg);
+    wasm.maxPool2d(g, input, actual, actualArg);
+    expect(countMismatches(actual, expected)).toBe(0);
+    expect(Array.from(actualArg)).toEqual(Array.from(expectedArg));
+  });
+});
+
 describe('wasm Winograd F(2x2, 3x3) path (forward, input and weight gradients) matches the reference', () => {
   const im2col = createWasmBackend({ winograd: false });
   const g3 = (batch: number, inChannels: number, outChannels: number, height: number, width: number, pad: number): Conv2dGeometry => ({
