@@ -155,18 +155,26 @@ async function trainCommand(opts: Record<string, unknown>, cmd: Command): Promis
   const train = config.limitTrain ? subset(data.train, { limit: config.limitTrain }) : data.train;
   const test = runtime.limitTest ? subset(data.test, { limit: runtime.limitTest }) : data.test;
 
+  // Ctrl-C (SIGINT), and SIGTERM/SIGHUP (what `nx` sends its task when you press Ctrl-C there):
+  // finish the current step, save a checkpoint, exit 130. Under nx one Ctrl-C arrives twice (the
+  // terminal's SIGINT, then nx's SIGTERM), so only a later, separate Ctrl-C quits at once.
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) {
-      process.stderr.write('\nsecond Ctrl-C: exiting without a checkpoint\n');
-      process.exit(130);
+  let firstSignalAt = 0;
+  const onSigint = (signal: NodeJS.Signals) => {
+    const now = Date.now();
+    if (firstSignalAt > 0) {
+      if (signal === 'SIGINT' && now - firstSignalAt > 500) {
+        process.stderr.write('\nsecond Ctrl-C: exiting without a checkpoint\n');
+        process.exit(130);
+      }
+      return;
     }
-    process.stderr.write('\nCtrl-C: finishing this step and saving a checkpoint (Ctrl-C again to quit at once)\n');
+    firstSignalAt = now;
+    process.stderr.write(`\n${signal === 'SIGINT' ? 'Ctrl-C' : signal}: finishing this step and saving a checkpoint (Ctrl-C again to quit at once)\n`);
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, onSigint);
   try {
     const reporter = createProgress(config.batchSize);
     reporter.log(`convoy: data from ${data.dir}; checkpoints in ${checkpointDir}; metrics log ${runtime.log}`);
@@ -178,7 +186,7 @@ async function trainCommand(opts: Record<string, unknown>, cmd: Command): Promis
     );
     return { exitCode: outcome.status === 'interrupted' ? 130 : 0 };
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const signal of signals) process.off(signal, onSigint);
   }
 }
 
