@@ -19,10 +19,10 @@ interface Options {
   budgetSeconds: number;
 }
 
-const USAGE = 'usage: kernels [--json] [--backends wasm,js,gpujs] [--batch 32] [--budget 1.5]';
+const USAGE = 'usage: kernels [--json] [--backends wasm,wasm:im2col,js,gpujs] [--batch 32] [--budget 1.5]';
 
 function parseArgs(rawArgv: string[]): Options {
-  const options: Options = { json: false, backends: ['wasm', 'js', 'gpujs'], batch: 32, budgetSeconds: 1.5 };
+  const options: Options = { json: false, backends: ['wasm', 'wasm:im2col', 'js', 'gpujs'], batch: 32, budgetSeconds: 1.5 };
   // Accept both `--flag value` and `--flag=value` (Nx forwards the latter form).
   const argv = rawArgv.flatMap((a) => (a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
   for (let i = 0; i < argv.length; i++) {
@@ -58,6 +58,8 @@ function main(): void {
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.arch()}, Node ${process.version}, load ${os.loadavg()[0].toFixed(2)}`;
   log(`machine: ${machine}`);
   log(`batch ${options.batch}, one thread; median wall time per call`);
+  log('conv GFLOP/s = 2 x the multiply-adds of a direct convolution / time; the Winograd path does');
+  log('fewer multiplications, so for it (wasm on 3x3 stride-1 convs) the rate is an effective one.');
 
   const auto = selectBackend('auto');
   log(`auto backend: ${auto.backend.name} (${auto.reason})`);

@@ -2,9 +2,12 @@ import type { KernelBackend } from './backend';
 import { referenceBackend } from './reference';
 import { createWasmBackend } from './wasm';
 
-/** Names `--backend` accepts; `gpujs:<mode>` (e.g. `gpujs:headlessgl`) picks gpu.js's mode too. */
+/**
+ * Names `--backend` accepts; `gpujs:<mode>` (e.g. `gpujs:headlessgl`) picks gpu.js's mode too, and
+ * `wasm:im2col` is the wasm backend with Winograd switched off (for comparisons).
+ */
 export const BACKEND_NAMES = ['auto', 'wasm', 'gpujs', 'js', 'reference'] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number] | `gpujs:${string}`;
+export type BackendName = (typeof BACKEND_NAMES)[number] | 'wasm:im2col' | `gpujs:${string}`;
 
 export interface BackendOptions {
   /** gpu.js mode for `gpujs` (overridden by a `gpujs:<mode>` name); gpu.js picks when absent. */
@@ -56,6 +59,9 @@ export function selectBackend(name: BackendName | string = 'auto', options: Back
   }
   if (name === 'wasm') {
     return { backend: createWasmBackend(), reason: 'WebAssembly SIMD backend, as requested' };
+  }
+  if (name === 'wasm:im2col') {
+    return { backend: createWasmBackend({ winograd: false }), reason: 'WebAssembly SIMD backend without Winograd (im2col + GEMM only), as requested' };
   }
   if (name === 'gpujs' || name.startsWith('gpujs:')) {
     const mode = name.startsWith('gpujs:') ? name.slice('gpujs:'.length) : options.gpujsMode;

@@ -13,6 +13,14 @@ describe('createBackend / selectBackend', () => {
     expect(a).not.toBe(b);
   });
 
+  test('wasm:im2col is the wasm backend with Winograd off', () => {
+    const backend = createBackend('wasm:im2col');
+    expect(backend.name).toBe('wasm:im2col');
+    const g = { batch: 1, inChannels: 8, inHeight: 4, inWidth: 4, outChannels: 8, kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1, padHeight: 1, padWidth: 1 };
+    expect((backend as import('../src').WasmBackend).usesWinograd(g)).toBe(false);
+    expect((createBackend('wasm') as import('../src').WasmBackend).usesWinograd(g)).toBe(true);
+  });
+
   test('auto picks wasm unless gpu.js finds a hardware GPU, and says why', () => {
     const { backend, reason } = selectBackend('auto');
     if (/hardware GPU found/.test(reason)) {

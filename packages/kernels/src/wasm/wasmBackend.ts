@@ -37,13 +37,15 @@ export interface WasmBackendOptions {
 export const WINOGRAD_MIN_CHANNELS = 8;
 
 export class WasmBackend implements KernelBackend {
-  readonly name = 'wasm';
+  /** 'wasm', or 'wasm:im2col' when Winograd is switched off. */
+  readonly name: string;
   private readonly kernels = instantiateKernels();
   private readonly arena = new WasmArena(this.kernels);
   private readonly winograd: boolean;
 
   constructor(options: WasmBackendOptions = {}) {
     this.winograd = options.winograd ?? true;
+    this.name = this.winograd ? 'wasm' : 'wasm:im2col';
   }
 
   /** Whether conv2d / conv2dBackwardInput of this geometry take the Winograd path. */
