@@ -108,9 +108,13 @@ function padInto(x: usize, channels: i32, height: i32, width: i32, pad: i32, pad
     memory.fill(plane, 0, <usize>pad * paddedRowBytes);
     let out = plane + <usize>pad * paddedRowBytes;
     for (let y = 0; y < rows; y++) {
-      memory.fill(out, 0, <usize>pad << 2);
-      memory.copy(out + (<usize>pad << 2), src, rowBytes);
-      memory.fill(out + (<usize>pad << 2) + rowBytes, 0, right);
+      // Rows are short (4-33 floats): explicit vector copies beat bulk-memory calls here.
+      for (let i = 0; i < pad; i++) store<f32>(out + (<usize>i << 2), 0);
+      const to = out + (<usize>pad << 2);
+      let j: usize = 0;
+      for (; j + 16 <= rowBytes; j += 16) v128.store(to + j, v128.load(src + j));
+      for (; j < rowBytes; j += 4) store<f32>(to + j, load<f32>(src + j));
+      for (let k: usize = 0; k < right; k += 4) store<f32>(to + rowBytes + k, 0);
       src += <usize>width << 2;
       out += paddedRowBytes;
     }
