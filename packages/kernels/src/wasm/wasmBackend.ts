@@ -19,16 +19,11 @@ const WEIGHT_GRAD_DEPTH = 1024;
 /** Winograd weight gradient: tiles per GEMM depth (measured flat, 60-63 GFLOP/s, from 64 to 1024). */
 const WINOGRAD_GRAD_TILES = 256;
 
-/**
- * The WebAssembly SIMD backend: conv2d as im2col + a register-blocked f32x4 GEMM, pools as plain
- * loops, all inside one wasm instance whose memory is reused across calls. Operands are copied into
- * wasm memory and results copied out (the copies cost a few percent of a conv's time).
- * Not thread-safe by design: create one per worker thread.
- */
 export interface WasmBackendOptions {
   /**
-   * Run 3x3 stride-1 convolutions (forward, input and weight gradients) with Winograd F(2x2, 3x3) when both
-   * channel counts are at least WINOGRAD_MIN_CHANNELS. Default true; false forces im2col + GEMM.
+   * Run 3x3 stride-1 convolutions (forward, input and weight gradients) with Winograd F(2x2, 3x3)
+   * when both channel counts are at least WINOGRAD_MIN_CHANNELS. Default true; false forces
+   * im2col + GEMM everywhere.
    */
   winograd?: boolean;
 }
@@ -36,6 +31,13 @@ export interface WasmBackendOptions {
 /** Below this many channels the Winograd GEMMs are too thin to beat im2col (the 3-channel stem). */
 export const WINOGRAD_MIN_CHANNELS = 8;
 
+/**
+ * The WebAssembly SIMD backend (assembly/*.ts): 3x3 stride-1 convs by Winograd F(2x2, 3x3), other
+ * convs by im2col + a register-blocked 4x8 f32x4 GEMM, pools as loops (2x2 max-pool vectorised),
+ * all inside one wasm instance whose memory is reused across calls. Operands are copied into wasm
+ * memory and results copied out (a few percent of a conv's time). Synchronous and single-threaded:
+ * create one per worker thread.
+ */
 export class WasmBackend implements KernelBackend {
   /** 'wasm', or 'wasm:im2col' when Winograd is switched off. */
   readonly name: string;
@@ -48,7 +50,7 @@ export class WasmBackend implements KernelBackend {
     this.name = this.winograd ? 'wasm' : 'wasm:im2col';
   }
 
-  /** Whether conv2d / conv2dBackwardInput of this geometry take the Winograd path. */
+  /** Whether the convs of this geometry (forward and both gradients) take the Winograd path. */
   usesWinograd(g: Conv2dGeometry): boolean {
     return (
       this.winograd && g.kernelHeight === 3 && g.kernelWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 &&
