@@ -4,6 +4,7 @@ import { referenceBackend } from '@convoy/kernels';
 import { buildModel, type Optimizer } from '@convoy/nn';
 import { ParameterArena, Rng, type ParameterSpec } from '@convoy/tensor';
 import { createOptimizer } from './optimizerSpec';
+import { taskLane } from './protocol';
 import type {
   DescribeResult, EvaluateResult, GradientResult, ModelSpec, OptimizerSpec, OptimizerStepRequest, ReduceResult, WorkerSetup, WorkerTask,
 } from './protocol';
@@ -134,6 +135,7 @@ export class GradientPool {
   readonly test: ImageSet | null;
   private readonly piscina: Piscina<WorkerTask, unknown>;
   private readonly batchIndices: Uint32Array;
+  private readonly taskOwners: Int32Array;
   private readonly chunks: Array<{ start: number; end: number }>;
   private activeSlots: number[] = [];
   private activeCount = 0;
@@ -167,6 +169,8 @@ export class GradientPool {
     const indicesBuffer = new SharedArrayBuffer(options.maxBatch * 4);
     this.gradient = new Float32Array(reducedBuffer);
     this.batchIndices = new Uint32Array(indicesBuffer);
+    const ownersBuffer = new SharedArrayBuffer(threads * 4);
+    this.taskOwners = new Int32Array(ownersBuffer);
     this.optimizer = createOptimizer(options.optimizer, this.paramCount);
     const stateBuffers: Record<string, SharedArrayBuffer> = {};
     for (const [name, values] of Object.entries(this.optimizer.state)) {
@@ -190,6 +194,7 @@ export class GradientPool {
       slots: threads,
       reduced: reducedBuffer,
       batchIndices: indicesBuffer,
+      taskOwners: ownersBuffer,
       optimizer: { spec: options.optimizer, state: stateBuffers },
       train: options.train,
       test: options.test ?? null,
@@ -298,7 +303,7 @@ export class GradientPool {
     if (count < 1) throw new RangeError(`evaluate: no ${set} images to evaluate`);
     const tasks: WorkerTask[] = splitRange(count, this.threads)
       .filter((r) => r.end > r.start)
-      .map((r) => ({ kind: 'evaluate', set, start: r.start, end: r.end }));
+      .map((r, part) => ({ kind: 'evaluate', part, set, start: r.start, end: r.end }));
     const results = (await this.runAll(tasks, 'evaluation')) as EvaluateResult[];
     let lossSum = 0;
     let correct = 0;
@@ -318,10 +323,17 @@ export class GradientPool {
 
   private async runAll(tasks: WorkerTask[], phase: string): Promise<unknown[]> {
     if (this.closed) throw new Error(`${phase}: the gradient pool is closed`);
+    this.taskOwners.fill(-1);
     const settled = await Promise.allSettled(tasks.map((t) => this.piscina.run(t)));
     const failures: Array<{ task: string; cause: unknown }> = [];
     settled.forEach((s, i) => {
-      if (s.status === 'rejected') failures.push({ task: describe(tasks[i]), cause: s.reason });
+      if (s.status !== 'rejected') return;
+      const message = messageOf(s.reason);
+      // A task that threw names its thread itself; for one whose thread died, say which thread had it.
+      const lane = taskLane(tasks[i]);
+      const owner = lane >= 0 ? Atomics.load(this.taskOwners, lane) : -1;
+      const thread = /worker thread \d+/.test(message) || lane < 0 ? '' : owner >= 0 ? ` (worker thread ${owner})` : ' (before any thread picked it up)';
+      failures.push({ task: `${describe(tasks[i])}${thread}`, cause: s.reason });
     });
     if (failures.length > 0) {
       const lines = failures.map((f) => `${f.task}: ${messageOf(f.cause)}`);

@@ -39,6 +39,12 @@ export interface WorkerSetup {
   test: SharedImageSet | null;
   /** Images per forward pass during evaluation (bounds activation memory). */
   evalChunk: number;
+  /**
+   * Int32 per lane (gradient slot, reduce/step chunk, evaluation part; all < slots): the thread id
+   * that picked up the lane's current task, written by the worker as it starts, so the coordinator
+   * can name the thread of a task whose thread died.
+   */
+  taskOwners: SharedArrayBuffer;
   /** Per-channel normalisation; default the data package's CIFAR-10 statistics. */
   normalization?: Normalization;
 }
@@ -104,6 +110,8 @@ export interface ReduceResult {
 
 export interface EvaluateTask {
   kind: 'evaluate';
+  /** Which of the evaluation's parts (< slots) this is. */
+  part: number;
   set: 'train' | 'test';
   start: number;
   end: number;
@@ -128,3 +136,18 @@ export interface DescribeResult {
 }
 
 export type WorkerTask = GradientTask | ReduceTask | StepTask | EvaluateTask | DescribeTask;
+
+/** The lane of a task (see WorkerSetup.taskOwners), or -1 for tasks without one. */
+export function taskLane(task: WorkerTask): number {
+  switch (task.kind) {
+    case 'gradients':
+      return task.slot;
+    case 'reduce':
+    case 'step':
+      return task.chunk;
+    case 'evaluate':
+      return task.part;
+    default:
+      return -1;
+  }
+}

@@ -5,7 +5,7 @@
  * failure there becomes a task error with its cause, not a silent thread crash.
  */
 import { threadId, workerData } from 'node:worker_threads';
-import type { WorkerSetup, WorkerTask } from './protocol';
+import { taskLane, type WorkerSetup, type WorkerTask } from './protocol';
 import { WorkerRuntime } from './workerRuntime';
 
 let runtime: Promise<WorkerRuntime> | null = null;
@@ -22,8 +22,18 @@ function describeTask(task: WorkerTask): string {
   return task.kind;
 }
 
+let owners: Int32Array | null = null;
+
+/** Records that this thread runs the task's lane (before anything that could crash the thread). */
+function claimLane(task: WorkerTask): void {
+  const lane = taskLane(task);
+  owners ??= new Int32Array((workerData as WorkerSetup).taskOwners);
+  if (lane >= 0 && lane < owners.length) Atomics.store(owners, lane, threadId);
+}
+
 export default async function handleTask(task: WorkerTask): Promise<unknown> {
   try {
+    claimLane(task);
     const rt = await getRuntime();
     switch (task.kind) {
       case 'gradients':

@@ -102,14 +102,14 @@ describe('GradientPool', () => {
     }
   });
 
-  it('fails the step naming the slot when a worker thread dies mid-step', async () => {
+  it('fails the step naming the slot and its thread when that thread dies mid-step', async () => {
     const pool = await createGradientPool({ threads: 2, modelSpec, optimizer: sgd, train, maxBatch: 256, seed: 1 });
     try {
       await pool.computeGradients({ indices: [0, 1], epoch: 0, seed: 1, augment: false }); // threads are up
       const indices = Array.from({ length: 256 }, (_, i) => i % train.count);
       const step = pool.computeGradients({ indices, epoch: 0, seed: 1, augment: false });
       setTimeout(() => void (pool as unknown as { piscina: { threads: Array<{ terminate(): void }> } }).piscina.threads[0].terminate(), 10);
-      await expect(step).rejects.toThrow(/gradient computation failed in 1 of 2 worker task\(s\): gradient slot \d/);
+      await expect(step).rejects.toThrow(/gradient computation failed in 1 of 2 worker task\(s\): gradient slot \d \(worker thread \d+\): worker exited/);
     } finally {
       await pool.close();
     }
