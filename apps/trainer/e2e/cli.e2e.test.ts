@@ -52,6 +52,26 @@ describe('convoy on real CIFAR-10 (built CLI)', () => {
     expect(log.filter((r) => r.type === 'step').map((r) => r.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
+  it('trains cat vs dog with --classes (two outputs, 2,000 test images) and evaluates it on the same classes', () => {
+    const ckpt = join(dir, 'cat-dog');
+    const r = convoy(['train', '--data-dir', dataDir, '--threads', '2', '--classes', 'cat,dog', '--limit-train', '256', '--batch-size', '64',
+      '--epochs', '1', '--no-download', '--checkpoint-dir', ckpt]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/256 training images/);
+    expect(r.out).toMatch(/test loss [\d.]+ acc [\d.]+% \(2000 images\)/);
+    const state = loadCheckpoint(ckpt).state;
+    expect(state.config.classes).toBe('cat,dog');
+    expect(state.modelSpec).toMatchObject({ classes: 2 });
+    const evaluated = convoy(['eval', ckpt, '--data-dir', dataDir, '--threads', '2', '--json']);
+    expect(evaluated.code).toBe(0);
+    expect(JSON.parse(evaluated.out).images).toBe(2000);
+
+    const bad = convoy(['train', '--data-dir', dataDir, '--classes', 'cat,unicorn', '--no-download', '--checkpoint-dir', join(dir, 'bad')]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--classes: unknown class "unicorn"; expected one of airplane, automobile, bird, cat/);
+  });
+
   it('saves a checkpoint and exits 130 on Ctrl-C', async () => {
     const ckpt = join(dir, 'sigint');
     const child = spawn(process.execPath, [bin, 'train', ...small, '--epochs', '3', '--checkpoint-dir', ckpt], { stdio: ['ignore', 'pipe', 'pipe'] });

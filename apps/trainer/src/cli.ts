@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadCifar10, subset, type ImageSet } from '@convoy/data';
+import { loadCifar10, parseClasses, subset, type ImageSet } from '@convoy/data';
 import { BACKEND_NAMES } from '@convoy/kernels';
 import { syntheticImageSet } from '@convoy/worker';
 import { CheckpointError, LATEST_CHECKPOINT, loadCheckpoint } from './checkpoint';
@@ -32,11 +32,26 @@ function backendFlag(value: string): string {
 }
 
 /** Where training images come from for one command. */
-async function loadData(opts: { dataDir?: string; download?: boolean }): Promise<{ train: ImageSet; test: ImageSet; dir: string }> {
+async function loadData(opts: { dataDir?: string; download?: boolean }): Promise<{ train: ImageSet; test: ImageSet; dir: string; classNames: string[] }> {
   const env = { ...process.env };
   if (env.CIFAR10_DIR) env.CIFAR10_DIR = userPath(env.CIFAR10_DIR);
   const data = await loadCifar10({ dataDir: opts.dataDir ? userPath(opts.dataDir) : undefined, env, download: opts.download !== false });
-  return { train: data.train, test: data.test, dir: data.dataDir };
+  return { train: data.train, test: data.test, dir: data.dataDir, classNames: data.classNames };
+}
+
+/** `--classes` resolved against the data's own class names (batches.meta.txt); undefined: all. */
+function classLabels(classes: string | null | undefined, classNames: readonly string[]): number[] | undefined {
+  if (!classes) return undefined;
+  try {
+    return parseClasses(classes, classNames);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** The train/test subset the flags ask for (the same set itself when they ask for none). */
+function selectImages(set: ImageSet, limit: number | null | undefined, classes: number[] | undefined): ImageSet {
+  return limit || classes ? subset(set, { limit: limit ?? undefined, classes }) : set;
 }
 
 function runConfigFrom(opts: Record<string, unknown>): RunConfig {
@@ -60,6 +75,7 @@ function runConfigFrom(opts: Record<string, unknown>): RunConfig {
     augment: opts.augment !== false,
     seed: opts.seed as number,
     limitTrain: (opts.limitTrain as number | undefined) ?? null,
+    classes: (opts.classes as string | undefined) ?? null,
   };
 }
 
@@ -97,6 +113,7 @@ function addTrainOptions(cmd: Command): Command {
     .option('--no-augment', 'train without augmentation')
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation', integerFlag('--seed', 0, 2 ** 31 - 1), d.seed)
     .addOption(new Option('--backend <name>', `kernel backend: ${BACKEND_NAMES.join(' | ')} | gpujs:<mode>`).argParser(backendFlag).default('auto'))
+    .option('--classes <list>', 'train and evaluate on these classes only, relabelled 0..k-1 in the order given: names or indices, e.g. cat,dog or 3,5 (default: all ten)')
     .option('--limit-train <n>', 'train on a class-balanced subset of n images (default: all 50,000)', integerFlag('--limit-train', 1))
     .option('--limit-test <n>', 'evaluate on a class-balanced subset of n test images (default: all 10,000)', integerFlag('--limit-test', 1))
     .option('--max-steps <n>', 'stop after n optimizer steps in total (saving a checkpoint; --resume continues; the schedule still spans --epochs)', integerFlag('--max-steps', 1))
@@ -152,8 +169,9 @@ async function trainCommand(opts: Record<string, unknown>, cmd: Command): Promis
   };
   mkdirSync(checkpointDir, { recursive: true });
   const data = await loadData({ dataDir: runtime.dataDir ?? undefined, download: runtime.download });
-  const train = config.limitTrain ? subset(data.train, { limit: config.limitTrain }) : data.train;
-  const test = runtime.limitTest ? subset(data.test, { limit: runtime.limitTest }) : data.test;
+  const labels = classLabels(config.classes, data.classNames);
+  const train = selectImages(data.train, config.limitTrain, labels);
+  const test = selectImages(data.test, runtime.limitTest, labels);
 
   // Ctrl-C (SIGINT), and SIGTERM/SIGHUP (what `nx` sends its task when you press Ctrl-C there):
   // finish the current step, save a checkpoint, exit 130. Under nx one Ctrl-C arrives twice (the
@@ -194,8 +212,9 @@ async function evalCommand(checkpoint: string, opts: Record<string, unknown>): P
   const { path, state } = loadCheckpoint(userPath(checkpoint));
   const width = (state.config as Partial<RunConfig>).width ?? DEFAULT_RUN_CONFIG.width;
   const data = await loadData({ dataDir: opts.dataDir as string | undefined, download: opts.download !== false });
-  const test = opts.limitTest ? subset(data.test, { limit: opts.limitTest as number }) : data.test;
-  const result = await evaluateParameters({ params: state.params, width, test, threads: opts.threads as number, backend: opts.backend as string });
+  const classes = (state.config as Partial<RunConfig>).classes ?? null;
+  const test = selectImages(data.test, opts.limitTest as number | undefined, classLabels(classes, data.classNames));
+  const result = await evaluateParameters({ params: state.params, width, classes, test, threads: opts.threads as number, backend: opts.backend as string });
   const line = { checkpoint: path, step: state.step, epoch: state.epoch, images: result.count, testLoss: result.loss, testAccuracy: result.accuracy, backend: result.backend };
   if (opts.json) process.stdout.write(`${JSON.stringify(line)}\n`);
   else process.stdout.write(`${path} (step ${state.step}, epoch ${state.epoch}): test accuracy ${(100 * result.accuracy).toFixed(2)}% (${result.correct}/${result.count}), loss ${result.loss.toFixed(4)} [${result.backend}]\n`);

@@ -37,6 +37,11 @@ export interface RunConfig {
   seed: number;
   /** Train on a class-balanced subset of this many images (null: all). */
   limitTrain: number | null;
+  /**
+   * Train and evaluate on these classes only, as typed (`cat,dog` or `3,5`), relabelled 0..k-1 in
+   * the order given; null: all ten. Kept as typed so a checkpoint says what the user asked for.
+   */
+  classes: string | null;
 }
 
 /** How a run executes; may change between the parts of a resumed run without changing its numbers (up to float summation order for threads). */
@@ -74,13 +79,19 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   augment: true,
   seed: 1,
   limitTrain: null,
+  classes: null,
 };
 
 /** Keys of RunConfig in a stable order (for comparing a resumed run with its checkpoint). */
 export const RUN_CONFIG_KEYS = Object.keys(DEFAULT_RUN_CONFIG) as Array<keyof RunConfig>;
 
-export function modelSpecFor(config: Pick<RunConfig, 'width'>, classes = 10): ModelSpec {
-  return { kind: 'recipe', resolution: 32, classes, width: config.width };
+/** Number of classes the network predicts: those of `--classes`, else all ten of CIFAR-10. */
+export function classCountOf(config: Partial<Pick<RunConfig, 'classes'>>): number {
+  return config.classes ? config.classes.split(',').filter((part) => part.trim().length > 0).length : 10;
+}
+
+export function modelSpecFor(config: Pick<RunConfig, 'width'> & Partial<Pick<RunConfig, 'classes'>>): ModelSpec {
+  return { kind: 'recipe', resolution: 32, classes: classCountOf(config), width: config.width };
 }
 
 export function optimizerSpecFor(config: RunConfig): OptimizerSpec {

@@ -235,6 +235,8 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
 export async function evaluateParameters(options: {
   params: Float32Array;
   width: number;
+  /** The run's `--classes` (as stored in its checkpoint); null or absent: all ten. */
+  classes?: string | null;
   test: ImageSet;
   threads: number;
   backend: string;
@@ -245,7 +247,7 @@ export async function evaluateParameters(options: {
   try {
     pool = await createGradientPool({
       threads: options.threads,
-      modelSpec: modelSpecFor({ width: options.width }),
+      modelSpec: modelSpecFor({ width: options.width, classes: options.classes }),
       backend: options.backend,
       optimizer: { name: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 },
       train: options.test,
