@@ -1,10 +1,10 @@
 import { Rng } from '@convoy/tensor';
+import { TOLERANCE, randomArray, randomConvGeometry, randomPoolGeometry, relativeMaxError } from './parityHelpers';
 import type { KernelBackend } from '../src/backend';
 import { referenceBackend as ref } from '../src/reference';
 import {
   type Conv2dGeometry,
   type Pool2dGeometry,
-  conv2dMultiplyAdds,
   conv2dOutputHeight,
   conv2dOutputWidth,
   pool2dOutputHeight,
@@ -12,94 +12,10 @@ import {
 } from '../src/shapes';
 
 /**
- * Parity of a gpu.js backend with the plain-TS reference on random shapes (fixed seed) from the
- * ranges of issue 3: batch 1-16, channels 1-130, sizes 1-33, kernels 1/3/5/7, stride 1/2,
- * padding 0-3. A multiply-add budget per case keeps the slow targets (gpu.js's CPU mode, GL on
- * Mesa's software renderer) fast: batch and channels are halved until a case fits.
- *
- * Metric: max |got - ref| / max |ref| <= 1e-4 over the whole tensor. A float32 sum of K terms
- * carries rounding relative to the terms, not to each output (which can cancel to ~0), so an
- * element-wise relative error would fail correct kernels, and an absolute one would pass wrong
- * ones at small scales; the max-norm relative error does neither.
+ * Parity of a gpu.js backend with the plain-TS reference on random shapes (see parityHelpers.ts).
+ * A multiply-add budget per case keeps the slow targets (gpu.js's CPU mode, GL on Mesa's software
+ * renderer) fast: batch and channels are halved until a case fits.
  */
-export const TOLERANCE = 1e-4;
-
-export function relativeMaxError(actual: Float32Array, expected: Float32Array): number {
-  if (actual.length !== expected.length) throw new Error(`length ${actual.length} vs ${expected.length}`);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    // NaN must fail, and Math.max(NaN, x) keeps NaN
-    diff = Number.isNaN(d) ? NaN : Math.max(diff, d);
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
-
-export function randomArray(n: number, rng: Rng): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.uniform() * 2 - 1;
-  return a;
-}
-
-function pick<T>(rng: Rng, values: readonly T[]): T {
-  return values[rng.int(values.length)];
-}
-
-export function randomConvGeometry(rng: Rng, budget: number): Conv2dGeometry {
-  const kernel = pick(rng, [1, 3, 5, 7] as const);
-  const stride = 1 + rng.int(2);
-  const pad = rng.int(4);
-  const minSize = Math.max(1, kernel - 2 * pad);
-  const g: Conv2dGeometry = {
-    batch: 1 + rng.int(16),
-    inChannels: 1 + rng.int(130),
-    outChannels: 1 + rng.int(130),
-    inHeight: minSize + rng.int(34 - minSize),
-    inWidth: minSize + rng.int(34 - minSize),
-    kernelHeight: kernel,
-    kernelWidth: kernel,
-    strideHeight: stride,
-    strideWidth: stride,
-    padHeight: pad,
-    padWidth: pad,
-  };
-  const shrinkable = ['batch', 'inChannels', 'outChannels'] as const;
-  while (conv2dMultiplyAdds(g) > budget) {
-    const key = shrinkable[rng.int(shrinkable.length)];
-    if (g[key] > 1) g[key] = Math.ceil(g[key] / 2);
-    else if (g.inHeight > minSize) g.inHeight = Math.max(minSize, g.inHeight >> 1);
-    else if (g.inWidth > minSize) g.inWidth = Math.max(minSize, g.inWidth >> 1);
-  }
-  return g;
-}
-
-export function randomPoolGeometry(rng: Rng, maxElements: number): Pool2dGeometry {
-  const kernel = pick(rng, [1, 2, 3, 5, 7] as const);
-  const stride = 1 + rng.int(2);
-  const pad = rng.int(Math.min(3, kernel >> 1) + 1);
-  const minSize = Math.max(1, kernel - 2 * pad);
-  const g: Pool2dGeometry = {
-    batch: 1 + rng.int(16),
-    channels: 1 + rng.int(130),
-    inHeight: minSize + rng.int(34 - minSize),
-    inWidth: minSize + rng.int(34 - minSize),
-    kernelHeight: kernel,
-    kernelWidth: kernel,
-    strideHeight: stride,
-    strideWidth: stride,
-    padHeight: pad,
-    padWidth: pad,
-  };
-  while (g.batch * g.channels * g.inHeight * g.inWidth > maxElements) {
-    if (g.batch > 1 && rng.uniform() < 0.5) g.batch = Math.ceil(g.batch / 2);
-    else if (g.channels > 1) g.channels = Math.ceil(g.channels / 2);
-    else g.batch = Math.ceil(g.batch / 2);
-  }
-  return g;
-}
-
 const describeConv = (g: Conv2dGeometry) =>
   `N${g.batch} ${g.inChannels}->${g.outChannels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight} s${g.strideHeight} p${g.padHeight}`;
 const describePool = (g: Pool2dGeometry) =>

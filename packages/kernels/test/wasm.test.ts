@@ -2,7 +2,6 @@ import { Rng } from '@convoy/tensor';
 import {
   Conv2dGeometry,
   Pool2dGeometry,
-  conv2dMultiplyAdds,
   conv2dOutputHeight,
   conv2dOutputWidth,
   pool2dOutputHeight,
@@ -10,70 +9,15 @@ import {
   referenceBackend as ref,
 } from '../src';
 import { createWasmBackend } from '../src/wasm';
+import { TOLERANCE, randomArray, randomConvGeometry, relativeMaxError } from './parityHelpers';
 
 // Parity of the WebAssembly backend with the plain-TS reference on random shapes drawn (fixed seed)
 // from the ranges of issue 3: batch 1-16, channels 1-130, sizes 1-33, kernels 1/3/5/7, stride 1/2,
 // padding 0-3. Sizes are kept modest (a multiply-add budget per case) so the reference stays fast.
 //
-// Metric: max |wasm - ref| / max |ref| <= 1e-4. Float32 sums of K terms carry rounding relative to
-// the size of the terms, not of each output (which can cancel to ~0), so an element-wise relative
-// error would be dishonest; scaling by the largest reference value is not.
+// Metric and random shapes: parityHelpers.ts.
 
-const TOLERANCE = 1e-4;
 const wasm = createWasmBackend();
-
-function relativeMaxError(actual: Float32Array, expected: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
-
-function randomArray(n: number, rng: Rng): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.uniform() * 2 - 1;
-  return a;
-}
-
-function pick<T>(rng: Rng, values: readonly T[]): T {
-  return values[rng.int(values.length)];
-}
-
-/**
- * A random valid conv geometry within the issue's ranges. Kernel, stride and padding are drawn
- * uniformly; batch, channels and size are then halved (largest first) until the multiply-adds fit
- * the budget, so big kernels are not drawn less often than small ones.
- */
-function randomConvGeometry(rng: Rng, budget: number): Conv2dGeometry {
-  const kernel = pick(rng, [1, 3, 5, 7] as const);
-  const stride = 1 + rng.int(2);
-  const pad = rng.int(4);
-  const minSize = Math.max(1, kernel - 2 * pad);
-  const g: Conv2dGeometry = {
-    batch: 1 + rng.int(16),
-    inChannels: 1 + rng.int(130),
-    outChannels: 1 + rng.int(130),
-    inHeight: minSize + rng.int(34 - minSize),
-    inWidth: minSize + rng.int(34 - minSize),
-    kernelHeight: kernel,
-    kernelWidth: kernel,
-    strideHeight: stride,
-    strideWidth: stride,
-    padHeight: pad,
-    padWidth: pad,
-  };
-  const shrinkable = ['batch', 'inChannels', 'outChannels'] as const;
-  while (conv2dMultiplyAdds(g) > budget) {
-    const key = shrinkable[rng.int(shrinkable.length)];
-    if (g[key] > 1) g[key] = Math.ceil(g[key] / 2);
-    else if (g.inHeight > minSize) g.inHeight = Math.max(minSize, g.inHeight >> 1);
-    else if (g.inWidth > minSize) g.inWidth = Math.max(minSize, g.inWidth >> 1);
-  }
-  return g;
-}
 
 const convCases: Conv2dGeometry[] = (() => {
   const rng = new Rng(20261125);
