@@ -7,12 +7,25 @@ export function checkImageInput(label: string, x: Tensor, channels: number): voi
   }
 }
 
+/**
+ * A layer met NaN or Infinity in its input. A RangeError like the other input errors, typed so a
+ * caller (the worker) can tell divergence from a bug without reading the message.
+ */
+export class NonFiniteInputError extends RangeError {
+  constructor(message: string, readonly layer: string, readonly index: number) {
+    super(message);
+    this.name = 'NonFiniteInputError';
+  }
+}
+
 /** NaN/Infinity in an input poisons every later number; fail where it enters, naming the element. */
 export function checkFiniteInput(label: string, x: Tensor): void {
   const i = findNonFinite(x.data);
   if (i >= 0) {
-    throw new RangeError(
+    throw new NonFiniteInputError(
       `${label}: input element ${i} of ${formatShape(x.shape)} is ${x.data[i]}; expected finite numbers (check the data pipeline, or lower the learning rate if training diverged)`,
+      label,
+      i,
     );
   }
 }

@@ -10,6 +10,7 @@ export type { Pool2dOptions } from './layers/pooling';
 export { Flatten } from './layers/flatten';
 export { Sequential } from './layers/sequential';
 export { ReusableTensor } from './buffers';
+export { NonFiniteInputError } from './checks';
 export { createParameters, countParameters } from './parameters';
 export type { ModelParameters } from './parameters';
 export { softmaxCrossEntropy } from './loss';

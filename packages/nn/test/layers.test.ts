@@ -1,7 +1,7 @@
 import { referenceBackend, KernelBackend } from '@convoy/kernels';
 import { ParameterArena, Rng, Tensor } from '@convoy/tensor';
 import {
-  AvgPool2d, buildModel, Conv2d, createParameters, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, recipeNet, ReLU, Sequential,
+  AvgPool2d, buildModel, Conv2d, createParameters, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, NonFiniteInputError, recipeNet, ReLU, Sequential,
 } from '../src';
 
 function randomTensor(shape: number[], seed = 1): Tensor {
@@ -39,6 +39,7 @@ describe('bad input gives clear errors', () => {
     const x = Tensor.zeros([1, 3, 4, 4]);
     x.data[17] = NaN;
     expect(() => conv.forward(x)).toThrow('Conv2d: input element 17 of [1, 3, 4, 4] is NaN; expected finite numbers');
+    expect(() => conv.forward(x)).toThrow(NonFiniteInputError);
     x.data[17] = Infinity;
     expect(() => conv.forward(x)).toThrow('is Infinity');
     const model = recipeNet({ resolution: 8, classes: 2, width: 2 });

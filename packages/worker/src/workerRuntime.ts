@@ -1,7 +1,7 @@
 import { threadId } from 'node:worker_threads';
 import { fillBatch } from '@convoy/data';
 import type { KernelBackend } from '@convoy/kernels';
-import { buildModel, softmaxCrossEntropy, type Module, type Optimizer } from '@convoy/nn';
+import { buildModel, NonFiniteInputError, softmaxCrossEntropy, type Module, type Optimizer } from '@convoy/nn';
 import { ParameterArena, Tensor } from '@convoy/tensor';
 import { createKernelBackend } from './kernelBackend';
 import { createOptimizer } from './optimizerSpec';
@@ -187,7 +187,7 @@ export class WorkerRuntime {
 function nonFiniteReason(err: unknown, params: Float32Array): string | null {
   const message = typeof err === 'object' && err !== null && 'message' in err ? String((err as Error).message) : String(err);
   if (!allFinite(params)) return `the parameters hold NaN or Infinity (${message})`;
-  if (/expected finite numbers/.test(message)) return message;
+  if (err instanceof NonFiniteInputError) return message;
   return null;
 }
 
