@@ -1,4 +1,4 @@
-import type { ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
+import { assertShape, type ParameterArena, type ParameterSpec, type Rng, type Tensor } from '@convoy/tensor';
 
 /**
  * The module protocol every layer follows:
@@ -41,6 +41,15 @@ export abstract class Module {
   /** The full name of a local parameter: `features.0.conv1` + `weight`. */
   protected parameterName(local: string): string {
     return this.name ? `${this.name}.${local}` : local;
+  }
+
+  /** One parameter's views in the two arenas, checked against the shape this module declared for it. */
+  protected bindParameter(params: ParameterArena, grads: ParameterArena, spec: ParameterSpec): { value: Tensor; grad: Tensor } {
+    const value = params.tensor(spec.name);
+    const grad = grads.tensor(spec.name);
+    assertShape(value.shape, spec.shape, spec.name);
+    assertShape(grad.shape, spec.shape, `gradient ${spec.name}`);
+    return { value, grad };
   }
 
   /** `Conv2d features.0.conv1` (or just `Conv2d` for an unnamed layer), for error messages. */

@@ -1,5 +1,5 @@
 import { Conv2dGeometry, conv2dOutputHeight, conv2dOutputWidth, KernelBackend, referenceBackend, validateConv2dGeometry } from '@convoy/kernels';
-import { assertShape, biasUniform, kaimingUniform, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
+import { biasUniform, kaimingUniform, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
 import { ReusableTensor } from '../buffers';
 import { checkFiniteInput, checkGradOut, checkImageInput } from '../checks';
 import { Module } from '../module';
@@ -73,16 +73,8 @@ export class Conv2d extends Module {
 
   override bind(params: ParameterArena, grads: ParameterArena): void {
     const [w, b] = this.parameterSpecs();
-    this.weight = params.tensor(w.name);
-    this.gradWeight = grads.tensor(w.name);
-    assertShape(this.weight.shape, w.shape, w.name);
-    assertShape(this.gradWeight.shape, w.shape, `gradient ${w.name}`);
-    if (b) {
-      this.bias = params.tensor(b.name);
-      this.gradBias = grads.tensor(b.name);
-      assertShape(this.bias.shape, b.shape, b.name);
-      assertShape(this.gradBias.shape, b.shape, `gradient ${b.name}`);
-    }
+    ({ value: this.weight, grad: this.gradWeight } = this.bindParameter(params, grads, w));
+    if (b) ({ value: this.bias, grad: this.gradBias } = this.bindParameter(params, grads, b));
   }
 
   override initialize(rng: Rng): void {

@@ -1,4 +1,4 @@
-import { assertShape, biasUniform, formatShape, kaimingUniform, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
+import { biasUniform, formatShape, kaimingUniform, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
 import { ReusableTensor } from '../buffers';
 import { checkFiniteInput, checkGradOut } from '../checks';
 import { Module } from '../module';
@@ -50,16 +50,8 @@ export class Linear extends Module {
 
   override bind(params: ParameterArena, grads: ParameterArena): void {
     const [w, b] = this.parameterSpecs();
-    this.weight = params.tensor(w.name);
-    this.gradWeight = grads.tensor(w.name);
-    assertShape(this.weight.shape, w.shape, w.name);
-    assertShape(this.gradWeight.shape, w.shape, `gradient ${w.name}`);
-    if (b) {
-      this.bias = params.tensor(b.name);
-      this.gradBias = grads.tensor(b.name);
-      assertShape(this.bias.shape, b.shape, b.name);
-      assertShape(this.gradBias.shape, b.shape, `gradient ${b.name}`);
-    }
+    ({ value: this.weight, grad: this.gradWeight } = this.bindParameter(params, grads, w));
+    if (b) ({ value: this.bias, grad: this.gradBias } = this.bindParameter(params, grads, b));
   }
 
   override initialize(rng: Rng): void {
