@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadCifar10, parseClasses, subset, type ImageSet } from '@convoy/data';
+import { loadCifar10, selectSubsets, type Cifar10 } from '@convoy/data';
 import { BACKEND_NAMES } from '@convoy/kernels';
 import { syntheticImageSet } from '@convoy/worker';
 import { CheckpointError, LATEST_CHECKPOINT, loadCheckpoint } from './checkpoint';
@@ -32,26 +32,19 @@ function backendFlag(value: string): string {
 }
 
 /** Where training images come from for one command. */
-async function loadData(opts: { dataDir?: string; download?: boolean }): Promise<{ train: ImageSet; test: ImageSet; dir: string; classNames: string[] }> {
+async function loadData(opts: { dataDir?: string; download?: boolean }): Promise<Cifar10> {
   const env = { ...process.env };
   if (env.CIFAR10_DIR) env.CIFAR10_DIR = userPath(env.CIFAR10_DIR);
-  const data = await loadCifar10({ dataDir: opts.dataDir ? userPath(opts.dataDir) : undefined, env, download: opts.download !== false });
-  return { train: data.train, test: data.test, dir: data.dataDir, classNames: data.classNames };
+  return loadCifar10({ dataDir: opts.dataDir ? userPath(opts.dataDir) : undefined, env, download: opts.download !== false });
 }
 
-/** `--classes` resolved against the data's own class names (batches.meta.txt); undefined: all. */
-function classLabels(classes: string | null | undefined, classNames: readonly string[]): number[] | undefined {
-  if (!classes) return undefined;
+/** The data flags (`--classes`, `--limit-train`, `--limit-test`) applied; a bad `--classes` is a usage error. */
+function selectData(data: Cifar10, flags: { classes: string | null; limitTrain?: number | null; limitTest?: number | null }): Cifar10 {
   try {
-    return parseClasses(classes, classNames);
+    return selectSubsets(data, { classes: flags.classes ?? undefined, limitTrain: flags.limitTrain ?? undefined, limitTest: flags.limitTest ?? undefined });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-}
-
-/** The train/test subset the flags ask for (the same set itself when they ask for none). */
-function selectImages(set: ImageSet, limit: number | null | undefined, classes: number[] | undefined): ImageSet {
-  return limit || classes ? subset(set, { limit: limit ?? undefined, classes }) : set;
 }
 
 function runConfigFrom(opts: Record<string, unknown>): RunConfig {
@@ -169,9 +162,7 @@ async function trainCommand(opts: Record<string, unknown>, cmd: Command): Promis
   };
   mkdirSync(checkpointDir, { recursive: true });
   const data = await loadData({ dataDir: runtime.dataDir ?? undefined, download: runtime.download });
-  const labels = classLabels(config.classes, data.classNames);
-  const train = selectImages(data.train, config.limitTrain, labels);
-  const test = selectImages(data.test, runtime.limitTest, labels);
+  const { train, test } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: runtime.limitTest });
 
   // Ctrl-C (SIGINT), and SIGTERM/SIGHUP (what `nx` sends its task when you press Ctrl-C there):
   // finish the current step, save a checkpoint, exit 130. Under nx one Ctrl-C arrives twice (the
@@ -195,7 +186,7 @@ async function trainCommand(opts: Record<string, unknown>, cmd: Command): Promis
   for (const signal of signals) process.on(signal, onSigint);
   try {
     const reporter = createProgress(config.batchSize);
-    reporter.log(`convoy: data from ${data.dir}; checkpoints in ${checkpointDir}; metrics log ${runtime.log}`);
+    reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${runtime.log}`);
     const outcome = await runTraining({ config, runtime, train, test, resume, reporter, signal: controller.signal });
     const accuracy = outcome.lastEvaluation ? ` | test accuracy ${(100 * outcome.lastEvaluation.accuracy).toFixed(2)}%` : '';
     reporter.log(
@@ -213,7 +204,7 @@ async function evalCommand(checkpoint: string, opts: Record<string, unknown>): P
   const width = (state.config as Partial<RunConfig>).width ?? DEFAULT_RUN_CONFIG.width;
   const data = await loadData({ dataDir: opts.dataDir as string | undefined, download: opts.download !== false });
   const classes = (state.config as Partial<RunConfig>).classes ?? null;
-  const test = selectImages(data.test, opts.limitTest as number | undefined, classLabels(classes, data.classNames));
+  const { test } = selectData(data, { classes, limitTest: opts.limitTest as number | undefined });
   const result = await evaluateParameters({ params: state.params, width, classes, test, threads: opts.threads as number, backend: opts.backend as string });
   const line = { checkpoint: path, step: state.step, epoch: state.epoch, images: result.count, testLoss: result.loss, testAccuracy: result.accuracy, backend: result.backend };
   if (opts.json) process.stdout.write(`${JSON.stringify(line)}\n`);
