@@ -226,3 +226,30 @@ describe('Sequential', () => {
     expect(() => new Sequential([{} as never])).toThrow("Sequential: child '0' is not a Module");
   });
 });
+
+describe('ReLU on the float bits', () => {
+  it('matches max(0, x) bit for bit on zeros, infinities, denormals and extremes, and lets NaN through', () => {
+    const values = [-0, 0, -Infinity, Infinity, -1e-45, 1e-45, 3.4e38, -3.4e38, -1.5, 2.25, NaN];
+    const x = Tensor.from(Float32Array.from(values), [1, values.length]);
+    const y = new ReLU().forward(x);
+    const expected = values.map((v) => (Number.isNaN(v) ? NaN : v > 0 ? Math.fround(v) : 0));
+    // Object.is tells +0 from -0, which toEqual on numbers does too: negative inputs give +0.
+    Array.from(y.data).forEach((got, i) => expect(Object.is(got, expected[i])).toBe(true));
+  });
+
+  it('passes the gradient exactly where the output is positive, +0 elsewhere', () => {
+    const relu = new ReLU();
+    const x = Tensor.from(Float32Array.from([-2, 0, -0, 3, 1e-45, -Infinity]), [1, 6]);
+    relu.forward(x);
+    const gradIn = relu.backward(Tensor.from(Float32Array.from([-5, 6, -7, -8, 9, 10]), [1, 6]));
+    const expected = [0, 0, 0, -8, 9, 0];
+    Array.from(gradIn.data).forEach((got, i) => expect(Object.is(got, expected[i])).toBe(true));
+  });
+
+  it('works on views that do not start at the beginning of their buffer', () => {
+    const storage = Float32Array.from([9, 9, -1, 4, -3, 9]);
+    const x = new Tensor(storage.subarray(2, 5), [1, 3]);
+    expect(Array.from(new ReLU().forward(x).data)).toEqual([0, 4, 0]);
+    expect(Array.from(storage)).toEqual([9, 9, -1, 4, -3, 9]);
+  });
+});
