@@ -1,5 +1,7 @@
 import { Rng } from '@convoy/tensor';
-import { type Conv2dGeometry, type Pool2dGeometry, conv2dMultiplyAdds } from '../src/shapes';
+import type { KernelBackend } from '../src/backend';
+import { referenceBackend as ref } from '../src/reference';
+import { type Conv2dGeometry, type Pool2dGeometry, conv2dMultiplyAdds, conv2dOutputHeight, conv2dOutputWidth } from '../src/shapes';
 
 /**
  * What every backend's parity suite shares: random shapes (fixed seed) from the ranges of issue 3
@@ -89,3 +91,55 @@ export function randomPoolGeometry(rng: Rng, maxElements: number): Pool2dGeometr
   return g;
 }
 
+
+export interface ConvOperands {
+  input: Float32Array;
+  weight: Float32Array;
+  bias: Float32Array;
+  gradOutput: Float32Array;
+}
+
+/** Random operands of one conv case, drawn in a fixed order: input, weight, bias, gradOutput. */
+export function randomConvOperands(g: Conv2dGeometry, rng: Rng): ConvOperands {
+  return {
+    input: randomArray(g.batch * g.inChannels * g.inHeight * g.inWidth, rng),
+    weight: randomArray(g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, rng),
+    bias: randomArray(g.outChannels, rng),
+    gradOutput: randomArray(g.batch * g.outChannels * conv2dOutputHeight(g) * conv2dOutputWidth(g), rng),
+  };
+}
+
+/**
+ * Checks a backend's conv2d, conv2dBackwardInput and conv2dBackwardWeights (with the bias
+ * gradient) against the reference at TOLERANCE. The backend's outputs start NaN-filled, so a
+ * kernel that skips an element cannot pass on a stale zero. Returns the backend's forward output.
+ */
+export function expectConvMatchesReference(
+  backend: KernelBackend,
+  g: Conv2dGeometry,
+  { input, weight, gradOutput }: ConvOperands,
+  bias: Float32Array | null,
+): Float32Array {
+  const outSize = gradOutput.length;
+  const expected = new Float32Array(outSize);
+  const actual = new Float32Array(outSize).fill(Number.NaN);
+  ref.conv2d(g, input, weight, bias, expected);
+  backend.conv2d(g, input, weight, bias, actual);
+  expect(relativeMaxError(actual, expected)).toBeLessThanOrEqual(TOLERANCE);
+
+  const expectedDx = new Float32Array(input.length);
+  const actualDx = new Float32Array(input.length).fill(Number.NaN);
+  ref.conv2dBackwardInput(g, gradOutput, weight, expectedDx);
+  backend.conv2dBackwardInput(g, gradOutput, weight, actualDx);
+  expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+
+  const expectedDw = new Float32Array(weight.length);
+  const actualDw = new Float32Array(weight.length).fill(Number.NaN);
+  const expectedDb = new Float32Array(g.outChannels);
+  const actualDb = new Float32Array(g.outChannels).fill(Number.NaN);
+  ref.conv2dBackwardWeights(g, input, gradOutput, expectedDw, expectedDb);
+  backend.conv2dBackwardWeights(g, input, gradOutput, actualDw, actualDb);
+  expect(relativeMaxError(actualDw, expectedDw)).toBeLessThanOrEqual(TOLERANCE);
+  expect(relativeMaxError(actualDb, expectedDb)).toBeLessThanOrEqual(TOLERANCE);
+  return actual;
+}

@@ -9,7 +9,7 @@ import {
   referenceBackend as ref,
 } from '../src';
 import { createWasmBackend } from '../src/wasm';
-import { TOLERANCE, randomArray, randomConvGeometry, relativeMaxError } from './parityHelpers';
+import { TOLERANCE, expectConvMatchesReference, randomArray, randomConvGeometry, randomConvOperands, relativeMaxError } from './parityHelpers';
 
 // Parity of the WebAssembly backend with the plain-TS reference on random shapes drawn (fixed seed)
 // from the ranges of issue 3: batch 1-16, channels 1-130, sizes 1-33, kernels 1/3/5/7, stride 1/2,
@@ -42,34 +42,9 @@ const describeConv = (g: Conv2dGeometry) =>
 describe('wasm conv2d matches the reference', () => {
   test.each(convCases.map((g) => [describeConv(g), g] as const))('%s', (_label, g) => {
     const rng = new Rng(g.batch * 1000003 + g.inChannels * 1009 + g.outChannels);
-    const outSize = g.batch * g.outChannels * conv2dOutputHeight(g) * conv2dOutputWidth(g);
-    const inSize = g.batch * g.inChannels * g.inHeight * g.inWidth;
-    const input = randomArray(inSize, rng);
-    const weight = randomArray(g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, rng);
-    const bias = randomArray(g.outChannels, rng);
-    const gradOutput = randomArray(outSize, rng);
-
-    const expected = new Float32Array(outSize);
-    const actual = new Float32Array(outSize).fill(Number.NaN);
+    const operands = randomConvOperands(g, rng);
     const withBias = rng.uniform() < 0.7;
-    ref.conv2d(g, input, weight, withBias ? bias : null, expected);
-    wasm.conv2d(g, input, weight, withBias ? bias : null, actual);
-    expect(relativeMaxError(actual, expected)).toBeLessThanOrEqual(TOLERANCE);
-
-    const expectedDx = new Float32Array(inSize);
-    const actualDx = new Float32Array(inSize).fill(Number.NaN);
-    ref.conv2dBackwardInput(g, gradOutput, weight, expectedDx);
-    wasm.conv2dBackwardInput(g, gradOutput, weight, actualDx);
-    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
-
-    const expectedDw = new Float32Array(weight.length);
-    const actualDw = new Float32Array(weight.length).fill(Number.NaN);
-    const expectedDb = new Float32Array(g.outChannels);
-    const actualDb = new Float32Array(g.outChannels).fill(Number.NaN);
-    ref.conv2dBackwardWeights(g, input, gradOutput, expectedDw, expectedDb);
-    wasm.conv2dBackwardWeights(g, input, gradOutput, actualDw, actualDb);
-    expect(relativeMaxError(actualDw, expectedDw)).toBeLessThanOrEqual(TOLERANCE);
-    expect(relativeMaxError(actualDb, expectedDb)).toBeLessThanOrEqual(TOLERANCE);
+    expectConvMatchesReference(wasm, g, operands, withBias ? operands.bias : null);
   });
 
   test('gradBias null leaves the weight gradient unchanged and writes no bias', () => {
@@ -226,36 +201,11 @@ describe('wasm Winograd F(2x2, 3x3) path (forward, input and weight gradients) m
     expect(wasm.usesWinograd(g)).toBe(true);
     expect(im2col.usesWinograd(g)).toBe(false);
     const rng = new Rng(g.inChannels * 7919 + g.inHeight);
-    const outSize = g.batch * g.outChannels * conv2dOutputHeight(g) * conv2dOutputWidth(g);
-    const inSize = g.batch * g.inChannels * g.inHeight * g.inWidth;
-    const input = randomArray(inSize, rng);
-    const weight = randomArray(g.outChannels * g.inChannels * 9, rng);
-    const bias = randomArray(g.outChannels, rng);
-    const gradOutput = randomArray(outSize, rng);
-
-    const expected = new Float32Array(outSize);
-    const actual = new Float32Array(outSize).fill(Number.NaN);
-    ref.conv2d(g, input, weight, bias, expected);
-    wasm.conv2d(g, input, weight, bias, actual);
-    expect(relativeMaxError(actual, expected)).toBeLessThanOrEqual(TOLERANCE);
-    const viaIm2col = new Float32Array(outSize);
-    im2col.conv2d(g, input, weight, bias, viaIm2col);
-    expect(relativeMaxError(actual, viaIm2col)).toBeLessThanOrEqual(TOLERANCE);
-
-    const expectedDx = new Float32Array(inSize);
-    const actualDx = new Float32Array(inSize).fill(Number.NaN);
-    ref.conv2dBackwardInput(g, gradOutput, weight, expectedDx);
-    wasm.conv2dBackwardInput(g, gradOutput, weight, actualDx);
-    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
-
-    const expectedDw = new Float32Array(weight.length);
-    const actualDw = new Float32Array(weight.length).fill(Number.NaN);
-    const expectedDb = new Float32Array(g.outChannels);
-    const actualDb = new Float32Array(g.outChannels).fill(Number.NaN);
-    ref.conv2dBackwardWeights(g, input, gradOutput, expectedDw, expectedDb);
-    wasm.conv2dBackwardWeights(g, input, gradOutput, actualDw, actualDb);
-    expect(relativeMaxError(actualDw, expectedDw)).toBeLessThanOrEqual(TOLERANCE);
-    expect(relativeMaxError(actualDb, expectedDb)).toBeLessThanOrEqual(TOLERANCE);
+    const operands = randomConvOperands(g, rng);
+    const viaWinograd = expectConvMatchesReference(wasm, g, operands, operands.bias);
+    const viaIm2col = new Float32Array(viaWinograd.length);
+    im2col.conv2d(g, operands.input, operands.weight, operands.bias, viaIm2col);
+    expect(relativeMaxError(viaWinograd, viaIm2col)).toBeLessThanOrEqual(TOLERANCE);
   });
 
   test('is not taken for strides, other kernels, asymmetric padding or thin channel counts', () => {
