@@ -13,7 +13,11 @@ export type DatasetErrorCode =
   | 'DOWNLOAD_FAILED'
   | 'DOWNLOAD_STALLED'
   | 'CHECKSUM_MISMATCH'
-  | 'EXTRACT_FAILED';
+  | 'EXTRACT_FAILED'
+  | 'EMPTY_IMAGE'
+  | 'NOT_AN_IMAGE'
+  | 'CORRUPT_IMAGE'
+  | 'BAD_IMAGE_FOLDER';
 
 export class DatasetError extends Error {
   readonly code: DatasetErrorCode;
@@ -21,6 +25,19 @@ export class DatasetError extends Error {
     super(message);
     this.name = 'DatasetError';
     this.code = code;
+  }
+}
+
+/**
+ * One image file that cannot be used (empty, not JPEG/PNG/WebP, or corrupt/truncated). `file` is
+ * the path as given, so a folder loader can list or skip exactly the bad files.
+ */
+export class ImageFileError extends DatasetError {
+  readonly file: string;
+  constructor(code: 'EMPTY_IMAGE' | 'NOT_AN_IMAGE' | 'CORRUPT_IMAGE', file: string, message: string) {
+    super(code, message);
+    this.name = 'ImageFileError';
+    this.file = file;
   }
 }
 

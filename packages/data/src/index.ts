@@ -1,5 +1,5 @@
 export * from './cifar10Format';
-export { DatasetError } from './datasetError';
+export { DatasetError, ImageFileError } from './datasetError';
 export type { DatasetErrorCode } from './datasetError';
 export { allocateImageSet, isSharedImageSet, assertImageSet, imageAt, countPerClass } from './imageSet';
 export type { ImageSet } from './imageSet';
@@ -25,3 +25,4 @@ export { fillBatch, CROP_PADDING } from './fillBatch';
 export type { FillBatchOptions } from './fillBatch';
 export { selectSubsets } from './selectSubsets';
 export type { SubsetFlags } from './selectSubsets';
+export { decodeImage, decodeImageFile, IMAGE_FORMATS, MAX_RESOLUTION } from './decodeImage';
