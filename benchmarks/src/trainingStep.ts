@@ -13,16 +13,27 @@ export interface StepMeasurement {
   steps: number;
 }
 
+/** The recipe network a step benchmark trains: input side R and the first block's width. */
+export interface StepNetwork {
+  resolution: number;
+  width: number;
+}
+
+export const CIFAR_NETWORK: StepNetwork = { resolution: 32, width: 32 };
+
 /**
- * One training step of the CIFAR-10 recipe network (@convoy/nn's recipeNet, width 32) on one thread:
- * forward, softmax cross-entropy, backward (parameter and input gradients of every layer) and an
- * SGD update (Nesterov momentum 0.9, weight decay 5e-4), on a fixed random batch.
+ * One training step of the recipe network (@convoy/nn's recipeNet) on this thread: forward,
+ * softmax cross-entropy, backward (parameter and input gradients of every layer) and an SGD update
+ * (Nesterov momentum 0.9, weight decay 5e-4), on a fixed batch.
  */
-export function measureTrainingStep(backend: KernelBackend, batch: number, budgetSeconds: number): StepMeasurement {
-  const model = recipeNet({ resolution: 32, classes: 10, width: 32 }, { backend });
+export function measureTrainingStep(
+  backend: KernelBackend, batch: number, budgetSeconds: number, network: StepNetwork = CIFAR_NETWORK,
+): StepMeasurement {
+  const { resolution, width } = network;
+  const model = recipeNet({ resolution, classes: 10, width }, { backend });
   const { params, grads } = createParameters(model, { seed: 1 });
   const optimizer = new SGD({ size: params.size, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
-  const images = Tensor.zeros([batch, 3, 32, 32]);
+  const images = Tensor.zeros([batch, 3, resolution, resolution]);
   for (let i = 0; i < images.data.length; i++) images.data[i] = Math.sin(i * 0.37) * 1.5;
   const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7) % 10);
   const gradLogits = Tensor.zeros([batch, 10]);

@@ -1,0 +1,191 @@
+/**
+ * convoy against PyTorch: the recipe network's training step, both frameworks interleaved in one
+ * run (PyTorch from tools/pytorch/step_benchmark.py in a child process, convoy in this one), per
+ * case convoy images/s / PyTorch images/s.
+ *
+ *   npx nx run benchmarks:pytorch                         # table
+ *   node benchmarks/dist/pytorch.js --json                # + one JSON line on stdout with pytorchRatio
+ *   node benchmarks/dist/pytorch.js --cases 32x128 --threads 1 --rounds 1
+ *
+ * One thread: convoy's step in this thread (as benchmarks:kernels) against torch.set_num_threads(1).
+ * More threads: the trainer's worker pool (data-parallel, one shard per thread) against PyTorch's
+ * intra-op threads. PyTorch is skipped, with the reason, when `python -c 'import torch'` fails.
+ */
+import { spawnSync } from 'child_process';
+import * as os from 'os';
+import * as path from 'path';
+import { selectBackend } from '@convoy/kernels';
+import { measurePoolStep } from './poolStep';
+import { measureTrainingStep, type StepNetwork } from './trainingStep';
+
+interface Case {
+  resolution: number;
+  batch: number;
+  threads: number;
+}
+
+interface Options {
+  json: boolean;
+  cases: Array<{ resolution: number; batch: number }>;
+  threads: number[];
+  width: number;
+  rounds: number;
+  budgetSeconds: number;
+  python: string;
+}
+
+const USAGE =
+  'usage: pytorch [--json] [--cases 32x128,224x32] [--threads 1,2] [--width 32] [--rounds 3] [--budget 2] [--python /usr/bin/python3]';
+const STEP_SCRIPT = path.resolve(__dirname, '..', '..', 'tools', 'pytorch', 'step_benchmark.py');
+
+function parseArgs(rawArgv: string[]): Options {
+  const options: Options = {
+    json: false, cases: [{ resolution: 32, batch: 128 }, { resolution: 224, batch: 32 }], threads: [1, 2], width: 32, rounds: 3,
+    budgetSeconds: 2, python: '/usr/bin/python3',
+  };
+  const argv = rawArgv.flatMap((a) => (a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value; ${USAGE}`);
+      return v;
+    };
+    if (arg === '--json') options.json = argv[i + 1] === 'false' ? (i++, false) : argv[i + 1] === 'true' ? (i++, true) : true;
+    else if (arg === '--cases') {
+      options.cases = value().split(',').filter(Boolean).map((c) => {
+        const m = /^(\d+)x(\d+)$/.exec(c);
+        if (!m) throw new Error(`--cases wants RESOLUTIONxBATCH items such as 32x128, got ${c}; ${USAGE}`);
+        return { resolution: positiveInteger('--cases resolution', m[1]), batch: positiveInteger('--cases batch', m[2]) };
+      });
+    } else if (arg === '--threads') options.threads = value().split(',').filter(Boolean).map((t) => positiveInteger(arg, t));
+    else if (arg === '--width') options.width = positiveInteger(arg, value());
+    else if (arg === '--rounds') options.rounds = positiveInteger(arg, value());
+    else if (arg === '--budget') {
+      options.budgetSeconds = Number(argv[i + 1]);
+      if (!(options.budgetSeconds > 0)) throw new Error(`--budget must be a positive number of seconds, got ${argv[i + 1]}`);
+      i++;
+    } else if (arg === '--python') options.python = value();
+    else if (arg === '--help' || arg === '-h') {
+      process.stdout.write(USAGE + '\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${arg}; ${USAGE}`);
+  }
+  return options;
+}
+
+function positiveInteger(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${text}`);
+  return n;
+}
+
+/** Why PyTorch cannot be the yardstick here, or null when `python -c 'import torch'` works. */
+function pytorchUnavailable(python: string): string | null {
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.error) return `${python} did not run (${probe.error.message})`;
+  if (probe.status !== 0) return `${python} -c 'import torch' failed: ${(probe.stderr || '').trim().split('\n').pop()}`;
+  return null;
+}
+
+interface PytorchStep {
+  imagesPerSecond: number;
+  torch: string;
+  cpuCapability: string | null;
+}
+
+function measurePytorchStep(options: Options, c: Case): PytorchStep {
+  const args = [
+    STEP_SCRIPT, '--resolution', String(c.resolution), '--width', String(options.width), '--batch', String(c.batch),
+    '--threads', String(c.threads), '--seconds', String(options.budgetSeconds),
+  ];
+  const run = spawnSync(options.python, args, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`${options.python} ${args.join(' ')} failed (status ${run.status}): ${run.stderr}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop() as string) as PytorchStep;
+}
+
+async function measureConvoyStep(options: Options, c: Case): Promise<number> {
+  const network: StepNetwork = { resolution: c.resolution, width: options.width };
+  if (c.threads === 1) return measureTrainingStep(selectBackend('wasm').backend, c.batch, options.budgetSeconds, network).imagesPerSecond;
+  return (await measurePoolStep(c.threads, c.batch, options.budgetSeconds, network)).imagesPerSecond;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function caseKey(c: Case): string {
+  return `r${c.resolution}-b${c.batch}-t${c.threads}`;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const log = (line: string) => (options.json ? process.stderr : process.stdout).write(line + '\n');
+  const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.arch()}, Node ${process.version}`;
+  log(`machine: ${machine}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const backend = selectBackend('wasm').backend;
+  log(`convoy backend: ${backend.name}; width ${options.width}; ${options.rounds} interleaved rounds, median per side`);
+  const skipped = pytorchUnavailable(options.python);
+  if (skipped) log(`PyTorch: skipped (${skipped})`);
+
+  const cases: Case[] = options.cases.flatMap((c) => options.threads.map((threads) => ({ ...c, threads })));
+  const samples = new Map<string, { convoy: number[]; pytorch: number[]; convoySkipped?: string }>();
+  let torchInfo: PytorchStep | null = null;
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const c of cases) {
+      const key = caseKey(c);
+      const s = samples.get(key) ?? { convoy: [], pytorch: [] };
+      samples.set(key, s);
+      if (!skipped) {
+        torchInfo = measurePytorchStep(options, c);
+        s.pytorch.push(torchInfo.imagesPerSecond);
+      }
+      if (!s.convoySkipped) {
+        try {
+          s.convoy.push(await measureConvoyStep(options, c));
+        } catch (error) {
+          s.convoySkipped = (error as Error).message;
+        }
+      }
+      const last = (xs: number[]) => (xs.length ? xs[xs.length - 1].toFixed(1) : 'n/a');
+      log(`round ${round}/${options.rounds} R=${c.resolution} batch ${c.batch} ${c.threads} thread(s): convoy ${s.convoySkipped ? 'skipped' : last(s.convoy)}, PyTorch ${skipped ? 'skipped' : last(s.pytorch)} images/s`);
+    }
+  }
+  if (torchInfo) log(`PyTorch ${torchInfo.torch} (its own kernels dispatch to ${torchInfo.cpuCapability}; oneDNN convolutions pick their own ISA)`);
+
+  log('');
+  log('| R | batch | threads | convoy images/s | PyTorch images/s | convoy / PyTorch |');
+  log('| ---: | ---: | ---: | ---: | ---: | ---: |');
+  const results = cases.map((c) => {
+    const s = samples.get(caseKey(c))!;
+    const convoy = s.convoy.length ? median(s.convoy) : null;
+    const pytorch = s.pytorch.length ? median(s.pytorch) : null;
+    const ratio = convoy !== null && pytorch !== null ? convoy / pytorch : null;
+    log(`| ${c.resolution} | ${c.batch} | ${c.threads} | ${convoy?.toFixed(1) ?? `skipped (${s.convoySkipped})`} | ${pytorch?.toFixed(1) ?? 'skipped'} | ${ratio?.toFixed(2) ?? 'n/a'} |`);
+    return { key: caseKey(c), ...c, width: options.width, convoyImagesPerSecond: round(convoy), pytorchImagesPerSecond: round(pytorch), pytorchRatio: round(ratio, 3), convoySkipped: s.convoySkipped };
+  });
+  if (options.json) {
+    process.stdout.write(JSON.stringify({
+      benchmark: 'pytorch',
+      machine,
+      load: os.loadavg()[0],
+      backend: backend.name,
+      pytorch: skipped ? { skipped } : { torch: torchInfo?.torch, cpuCapability: torchInfo?.cpuCapability },
+      pytorchRatio: Object.fromEntries(results.map((r) => [r.key, r.pytorchRatio])),
+      cases: results,
+    }) + '\n');
+  }
+}
+
+function round(value: number | null, digits = 2): number | null {
+  if (value === null) return null;
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+main().catch((error) => {
+  process.stderr.write(`pytorch benchmark: ${(error as Error).message}\n`);
+  process.exit(1);
+});
