@@ -1,31 +1,34 @@
 import { Rng } from '@convoy/tensor';
-import { CIFAR10_CHANNELS, CIFAR10_HEIGHT, CIFAR10_IMAGE_BYTES, CIFAR10_WIDTH } from './cifar10Format';
-import { ImageSet } from './imageSet';
+import { ImageSet, imageBytes } from './imageSet';
 import { CIFAR10_NORMALIZATION, Normalization, normalizationTable } from './normalization';
 
-/** Pixels of zero padding on each side before the random 32x32 crop (the standard CIFAR recipe). */
-export const CROP_PADDING = 4;
+/**
+ * Pixels of zero padding on each side before the random crop: an eighth of the side, the CIFAR
+ * recipe's 4 pixels at 32 (RandomCrop(32, padding=4)) carried to any resolution (28 at 224).
+ */
+export function cropPadding(side: number): number {
+  return Math.floor(side / 8);
+}
 
 export interface FillBatchOptions {
-  /** Training augmentation: random crop with 4-pixel zero padding, then a horizontal flip half the time. */
+  /** Training augmentation: random crop with side/8 zero padding, then a horizontal flip half the time. */
   augment: boolean;
   /** Run seed and epoch: with the sample index they key the augmentation RNG. Required when augment is on. */
   seed?: number;
   epoch?: number;
-  /** Default CIFAR10_NORMALIZATION. Reuse one object: its lookup table is cached per object. */
+  /** Default CIFAR10_NORMALIZATION. One entry per channel of the set. Reuse one object: its lookup table is cached per object. */
   normalization?: Normalization;
 }
 
-const PLANE = CIFAR10_HEIGHT * CIFAR10_WIDTH;
-
 /**
- * Writes samples indices[start..end) as rows 0..end-start-1 of an NCHW float batch: bytes
- * normalised per channel and, when `augment` is on, randomly cropped and flipped. The draws for a
- * sample come from Rng.forKey(seed, epoch, sampleIndex) (first the crop's top offset, then its
- * left offset, each uniform in 0..8, then the flip), so a sample's pixels depend only on
+ * Writes samples indices[start..end) as rows 0..end-start-1 of an NCHW float batch
+ * (`[n, channels, height, width]` of the set): bytes normalised per channel and, when `augment`
+ * is on, randomly cropped and flipped. The draws for a sample come from
+ * Rng.forKey(seed, epoch, sampleIndex) (first the crop's top offset, then its left offset, each
+ * uniform in 0..2p where p = cropPadding(side), then the flip), so a sample's pixels depend only on
  * (seed, epoch, sample), never on which worker or batch position got it.
  *
- * As torchvision's RandomCrop(32, padding=4) before Normalize: padding pixels are black (byte 0),
+ * As torchvision's RandomCrop(R, padding=R/8) before Normalize: padding pixels are black (byte 0),
  * i.e. -mean/std after normalisation; the flip mirrors the cropped image.
  *
  * Runs every step: no buffers are allocated (one small Rng per augmented sample).
@@ -43,9 +46,11 @@ export function fillBatch(
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || n < 0 || end > indices.length) {
     throw new RangeError(`fillBatch: range [${start}, ${end}) is not inside the ${indices.length} indices`);
   }
-  if (outImages.length < n * CIFAR10_IMAGE_BYTES || outLabels.length < n) {
+  const { channels, height, width } = set;
+  const stride = imageBytes(set);
+  if (outImages.length < n * stride || outLabels.length < n) {
     throw new RangeError(
-      `fillBatch: ${n} samples need outImages of at least ${n * CIFAR10_IMAGE_BYTES} floats ([${n}, 3, 32, 32]) and outLabels of ${n}, ` +
+      `fillBatch: ${n} samples need outImages of at least ${n * stride} floats ([${n}, ${channels}, ${height}, ${width}]) and outLabels of ${n}, ` +
         `got ${outImages.length} and ${outLabels.length}`,
     );
   }
@@ -55,8 +60,14 @@ export function fillBatch(
   if (augment && (!Number.isSafeInteger(options.seed) || !Number.isInteger(options.epoch) || epoch < 0)) {
     throw new RangeError(`fillBatch: augment needs an integer seed and a non-negative integer epoch, got seed ${options.seed}, epoch ${options.epoch}`);
   }
-  const table = normalizationTable(options.normalization ?? CIFAR10_NORMALIZATION);
+  const normalization = options.normalization ?? CIFAR10_NORMALIZATION;
+  if (normalization.mean.length !== channels) {
+    throw new RangeError(`fillBatch: the normalization has ${normalization.mean.length} channels, the images ${channels}`);
+  }
+  const table = normalizationTable(normalization);
   const { images, labels, count } = set;
+  const plane = height * width;
+  const pad = cropPadding(Math.min(height, width));
 
   for (let row = 0; row < n; row++) {
     const sample = indices[start + row];
@@ -64,32 +75,32 @@ export function fillBatch(
       throw new RangeError(`fillBatch: index ${sample} (position ${start + row}) is outside the ${count} images of the set`);
     }
     outLabels[row] = labels[sample];
-    const src = sample * CIFAR10_IMAGE_BYTES;
-    const dst = row * CIFAR10_IMAGE_BYTES;
+    const src = sample * stride;
+    const dst = row * stride;
     if (!augment) {
-      for (let c = 0; c < CIFAR10_CHANNELS; c++) {
+      for (let c = 0; c < channels; c++) {
         const t = c * 256;
-        const s = src + c * PLANE;
-        const d = dst + c * PLANE;
-        for (let p = 0; p < PLANE; p++) outImages[d + p] = table[t + images[s + p]];
+        const s = src + c * plane;
+        const d = dst + c * plane;
+        for (let p = 0; p < plane; p++) outImages[d + p] = table[t + images[s + p]];
       }
       continue;
     }
     const rng = Rng.forKey(seed, epoch, sample);
-    const dy = rng.int(2 * CROP_PADDING + 1) - CROP_PADDING;
-    const dx = rng.int(2 * CROP_PADDING + 1) - CROP_PADDING;
+    const dy = rng.int(2 * pad + 1) - pad;
+    const dx = rng.int(2 * pad + 1) - pad;
     const flip = rng.int(2) === 1;
-    writeCropped(images, src, outImages, dst, table, dy, dx, flip);
+    writeCropped(set, src, outImages, dst, table, dy, dx, flip);
   }
 }
 
 /**
- * Output pixel (y, x) takes source pixel (y + dy, x + dx), or (y + dy, 31 - x + dx) when flipped;
- * outside the source it is the padding value. The in-range columns are worked out once per
- * image so the inner loops have no bounds tests.
+ * Output pixel (y, x) takes source pixel (y + dy, x + dx), or (y + dy, W - 1 - x + dx) when
+ * flipped; outside the source it is the padding value. The in-range columns are worked out once
+ * per image so the inner loops have no bounds tests.
  */
 function writeCropped(
-  images: Uint8Array,
+  set: ImageSet,
   src: number,
   out: Float32Array,
   dst: number,
@@ -98,21 +109,22 @@ function writeCropped(
   dx: number,
   flip: boolean,
 ): void {
-  const W = CIFAR10_WIDTH;
+  const { images, channels, height: H, width: W } = set;
+  const plane = H * W;
   const xLo = flip ? Math.max(0, dx) : Math.max(0, -dx);
   const xHi = flip ? Math.min(W, W + dx) : Math.min(W, W - dx);
-  for (let c = 0; c < CIFAR10_CHANNELS; c++) {
+  for (let c = 0; c < channels; c++) {
     const t = c * 256;
     const pad = table[t];
-    const plane = src + c * PLANE;
-    for (let y = 0; y < CIFAR10_HEIGHT; y++) {
-      const d = dst + c * PLANE + y * W;
+    const source = src + c * plane;
+    for (let y = 0; y < H; y++) {
+      const d = dst + c * plane + y * W;
       const sy = y + dy;
-      if (sy < 0 || sy >= CIFAR10_HEIGHT) {
+      if (sy < 0 || sy >= H) {
         out.fill(pad, d, d + W);
         continue;
       }
-      const row = plane + sy * W;
+      const row = source + sy * W;
       for (let x = 0; x < xLo; x++) out[d + x] = pad;
       if (flip) {
         const base = row + W - 1 + dx; // source column of x is base - x

@@ -1,8 +1,8 @@
 export * from './cifar10Format';
 export { DatasetError, ImageFileError } from './datasetError';
 export type { DatasetErrorCode } from './datasetError';
-export { allocateImageSet, isSharedImageSet, assertImageSet, imageAt, countPerClass } from './imageSet';
-export type { ImageSet } from './imageSet';
+export { allocateImageSet, isSharedImageSet, assertImageSet, imageAt, imageBytes, takeImages, countPerClass, CIFAR10_SHAPE } from './imageSet';
+export type { ImageSet, ImageShape } from './imageSet';
 export { readBatchFile, validateBatchFileSize } from './readBatchFile';
 export { readClassNames } from './readClassNames';
 export { readCifar10, validateCifar10Folder, findDatasetFolder, missingDatasetFiles } from './readCifar10';
@@ -21,7 +21,7 @@ export { CIFAR10_NORMALIZATION, computeChannelStats, normalizationTable } from '
 export type { Normalization } from './normalization';
 export { epochOrder, batchCount, batchSlice, shardBounds, splitShards } from './batching';
 export type { LastBatchPolicy } from './batching';
-export { fillBatch, CROP_PADDING } from './fillBatch';
+export { fillBatch, cropPadding } from './fillBatch';
 export type { FillBatchOptions } from './fillBatch';
 export { selectSubsets } from './selectSubsets';
 export type { SubsetFlags } from './selectSubsets';

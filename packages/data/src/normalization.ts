@@ -1,7 +1,6 @@
-import { CIFAR10_CHANNELS, CIFAR10_HEIGHT, CIFAR10_IMAGE_BYTES, CIFAR10_WIDTH } from './cifar10Format';
-import { ImageSet } from './imageSet';
+import { ImageSet, imageBytes } from './imageSet';
 
-/** Per-channel statistics on the [0, 1] pixel scale: x -> (pixel/255 - mean[c]) / std[c]. */
+/** Per-channel statistics on the [0, 1] pixel scale: x -> (pixel/255 - mean[c]) / std[c]; one entry per channel. */
 export interface Normalization {
   readonly mean: readonly number[];
   readonly std: readonly number[];
@@ -18,17 +17,23 @@ export const CIFAR10_NORMALIZATION: Normalization = Object.freeze({
   std: Object.freeze([0.247, 0.2435, 0.2616]),
 });
 
-/** Population mean and std per channel over every pixel of `set`, on the [0, 1] scale. */
+/**
+ * Population mean and std per channel over every pixel of `set`, on the [0, 1] scale: the
+ * normalisation of a dataset without standard values (an image folder's training images).
+ * A channel with no variation gets std 1/255 (one level) instead of 0, so normalising stays finite.
+ */
 export function computeChannelStats(set: ImageSet): Normalization {
-  const plane = CIFAR10_HEIGHT * CIFAR10_WIDTH;
+  if (set.count === 0) throw new RangeError('computeChannelStats: the set has no images');
+  const plane = set.height * set.width;
+  const stride = imageBytes(set);
   const mean: number[] = [];
   const std: number[] = [];
-  for (let c = 0; c < CIFAR10_CHANNELS; c++) {
+  for (let c = 0; c < set.channels; c++) {
     // Integer sums are exact (< 2^53 for any realistic set), so no float drift over 51 M pixels.
     let sum = 0;
     let sumSq = 0;
     for (let i = 0; i < set.count; i++) {
-      const base = i * CIFAR10_IMAGE_BYTES + c * plane;
+      const base = i * stride + c * plane;
       let s = 0;
       let s2 = 0;
       for (let p = 0; p < plane; p++) {
@@ -42,7 +47,7 @@ export function computeChannelStats(set: ImageSet): Normalization {
     const n = set.count * plane;
     const m = sum / n;
     mean.push(m / 255);
-    std.push(Math.sqrt(Math.max(0, sumSq / n - m * m)) / 255);
+    std.push(Math.max(1, Math.sqrt(Math.max(0, sumSq / n - m * m))) / 255);
   }
   return { mean, std };
 }
@@ -50,15 +55,15 @@ export function computeChannelStats(set: ImageSet): Normalization {
 const tables = new WeakMap<Normalization, Float32Array>();
 
 /**
- * The 3 x 256 lookup table (channel-major) from byte to normalised float for `n`, built once per
+ * The channels x 256 lookup table (channel-major) from byte to normalised float for `n`, built once per
  * Normalization object and cached, so fillBatch does one table read per pixel and allocates nothing.
  */
 export function normalizationTable(n: Normalization): Float32Array {
   let table = tables.get(n);
   if (!table) {
     validateNormalization(n);
-    table = new Float32Array(CIFAR10_CHANNELS * 256);
-    for (let c = 0; c < CIFAR10_CHANNELS; c++) {
+    table = new Float32Array(n.mean.length * 256);
+    for (let c = 0; c < n.mean.length; c++) {
       for (let v = 0; v < 256; v++) table[c * 256 + v] = (v / 255 - n.mean[c]) / n.std[c];
     }
     tables.set(n, table);
@@ -71,13 +76,13 @@ function validateNormalization(n: Normalization): void {
     n &&
     Array.isArray(n.mean) &&
     Array.isArray(n.std) &&
-    n.mean.length === CIFAR10_CHANNELS &&
-    n.std.length === CIFAR10_CHANNELS &&
+    n.mean.length > 0 &&
+    n.std.length === n.mean.length &&
     n.mean.every((m) => Number.isFinite(m)) &&
     n.std.every((s) => Number.isFinite(s) && s > 0);
   if (!ok) {
     throw new RangeError(
-      `normalization: expected { mean: [3 finite numbers], std: [3 positive numbers] } on the [0, 1] scale, got ${JSON.stringify(n)}`,
+      `normalization: expected { mean: [finite numbers], std: [as many positive numbers] }, one per channel, on the [0, 1] scale, got ${JSON.stringify(n)}`,
     );
   }
 }

@@ -1,5 +1,4 @@
-import { CIFAR10_IMAGE_BYTES } from './cifar10Format';
-import { allocateImageSet, ImageSet } from './imageSet';
+import { ImageSet, takeImages } from './imageSet';
 
 export interface SubsetOptions {
   /** Keep at most this many images, the same number per class (the first ones in file order). */
@@ -39,12 +38,7 @@ export function subset(set: ImageSet, options: SubsetOptions = {}): ImageSet {
       chosen.push(i);
     }
   }
-  const out = allocateImageSet(chosen.length);
-  chosen.forEach((src, dst) => {
-    out.labels[dst] = newLabel[set.labels[src]];
-    out.images.set(set.images.subarray(src * CIFAR10_IMAGE_BYTES, (src + 1) * CIFAR10_IMAGE_BYTES), dst * CIFAR10_IMAGE_BYTES);
-  });
-  return out;
+  return takeImages(set, chosen, (label) => newLabel[label]);
 }
 
 function quotas(limit: number | undefined, classes: number[], available: number[], kept: number): number[] {

@@ -1,5 +1,5 @@
 import { Rng } from '@convoy/tensor';
-import { CIFAR10_NORMALIZATION, fillBatch, ImageSet, Normalization } from '../src';
+import { allocateImageSet, CIFAR10_NORMALIZATION, computeChannelStats, cropPadding, fillBatch, ImageSet, Normalization } from '../src';
 import { syntheticSet } from './helpers';
 
 const IMG = 3 * 32 * 32;
@@ -95,7 +95,75 @@ describe('fillBatch', () => {
     expect(() => fillBatch(set, [0, 40], 0, 2, out, labels, { augment: false })).toThrow(/index 40 .* outside the 40 images/);
     expect(() => fillBatch(set, [0], 0, 1, out, labels, { augment: true })).toThrow(/augment needs an integer seed/);
     expect(() =>
-      fillBatch(set, [0], 0, 1, out, labels, { augment: false, normalization: { mean: [0, 0], std: [1, 1, 1] } }),
-    ).toThrow(/mean: \[3 finite numbers\]/);
+      fillBatch(set, [0], 0, 1, out, labels, { augment: false, normalization: { mean: [0, 0], std: [1, 1] } }),
+    ).toThrow(/the normalization has 2 channels, the images 3/);
+    expect(() =>
+      fillBatch(set, [0], 0, 1, out, labels, { augment: false, normalization: { mean: [0, 0, 0], std: [1, 0, 1] } }),
+    ).toThrow(/one per channel/);
+  });
+});
+
+describe('fillBatch at any C x R x R', () => {
+  /** Independent reference at any shape: pad by floor(R/8), crop at (top, left), flip. */
+  function reference(set: ImageSet, sample: number, seed: number, epoch: number, norm: Normalization): Float32Array {
+    const { channels: C, height: R } = set;
+    const p = Math.floor(R / 8);
+    const rng = Rng.forKey(seed, epoch, sample);
+    const top = rng.int(2 * p + 1);
+    const left = rng.int(2 * p + 1);
+    const flip = rng.int(2) === 1;
+    const out = new Float32Array(C * R * R);
+    for (let c = 0; c < C; c++) {
+      for (let y = 0; y < R; y++) {
+        for (let x = 0; x < R; x++) {
+          const sy = y + top - p;
+          const sx = (flip ? R - 1 - x : x) + left - p;
+          const v = sy < 0 || sy >= R || sx < 0 || sx >= R ? 0 : set.images[sample * C * R * R + c * R * R + sy * R + sx];
+          out[c * R * R + y * R + x] = (v / 255 - norm.mean[c]) / norm.std[c];
+        }
+      }
+    }
+    return out;
+  }
+
+  function patterned(count: number, channels: number, R: number): ImageSet {
+    const s = allocateImageSet(count, { channels, height: R, width: R });
+    for (let b = 0; b < s.images.length; b++) s.images[b] = (b * 37 + (b >> 7)) & 255;
+    for (let i = 0; i < count; i++) s.labels[i] = i % 3;
+    return s;
+  }
+
+  test.each([
+    [3, 24],
+    [1, 40],
+    [3, 13],
+  ])('%i channels at R=%i: crop with floor(R/8) padding and flip match the reference for every sample', (channels, R) => {
+    const s = patterned(12, channels, R);
+    const norm = computeChannelStats(s);
+    const indices = Array.from({ length: 12 }, (_, i) => 11 - i);
+    const out = new Float32Array(12 * channels * R * R);
+    const labels = new Int32Array(12);
+    fillBatch(s, indices, 0, 12, out, labels, { augment: true, seed: 5, epoch: 2, normalization: norm });
+    indices.forEach((sample, row) => {
+      expect(labels[row]).toBe(sample % 3);
+      const want = reference(s, sample, 5, 2, norm);
+      const got = out.subarray(row * want.length, (row + 1) * want.length);
+      for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) throw new Error(`sample ${sample}, float ${i}: ${got[i]} != ${want[i]}`);
+    });
+  });
+
+  test('cropPadding is an eighth of the side: 4 at 32 (CIFAR unchanged), 28 at 224', () => {
+    expect([cropPadding(32), cropPadding(224), cropPadding(13)]).toEqual([4, 28, 1]);
+  });
+
+  test('computeChannelStats: exact mean and std per channel of a hand-made set; a flat channel gets std 1/255', () => {
+    const s = allocateImageSet(2, { channels: 2, height: 2, width: 2 });
+    // channel 0 holds 0 and 255 equally (mean 0.5, std 0.5); channel 1 is 51 everywhere.
+    s.images.set([0, 255, 0, 255, 51, 51, 51, 51, 255, 0, 255, 0, 51, 51, 51, 51]);
+    const { mean, std } = computeChannelStats(s);
+    expect(mean[0]).toBeCloseTo(0.5, 12);
+    expect(std[0]).toBeCloseTo(0.5, 12);
+    expect(mean[1]).toBeCloseTo(0.2, 12);
+    expect(std[1]).toBeCloseTo(1 / 255, 12);
   });
 });

@@ -1,5 +1,5 @@
 import { threadId } from 'node:worker_threads';
-import { fillBatch } from '@convoy/data';
+import { fillBatch, imageBytes } from '@convoy/data';
 import type { KernelBackend } from '@convoy/kernels';
 import { buildModel, NonFiniteInputError, softmaxCrossEntropy, type Module, type Optimizer } from '@convoy/nn';
 import { ParameterArena, Tensor } from '@convoy/tensor';
@@ -8,8 +8,6 @@ import { createOptimizer } from './optimizerSpec';
 import type {
   DescribeResult, EvaluateResult, EvaluateTask, GradientResult, GradientTask, ReduceResult, ReduceTask, StepTask, WorkerSetup,
 } from './protocol';
-
-const IMAGE_FLOATS = 3 * 32 * 32;
 
 /**
  * One worker thread's state, built once per thread from the setup: its own model and kernel
@@ -165,12 +163,13 @@ export class WorkerRuntime {
 
   private fill(set: WorkerSetup['train'], order: Uint32Array, start: number, end: number, augment: boolean, seed: number, epoch: number): Tensor {
     const n = end - start;
-    if (this.images.length < n * IMAGE_FLOATS) {
-      this.images = new Float32Array(n * IMAGE_FLOATS);
+    const floats = n * imageBytes(set);
+    if (this.images.length < floats || this.labels.length < n) {
+      this.images = new Float32Array(floats);
       this.labels = new Int32Array(n);
     }
     fillBatch(set, order, start, end, this.images, this.labels, { augment, seed, epoch, normalization: this.setup.normalization });
-    return new Tensor(this.images.subarray(0, n * IMAGE_FLOATS), [n, 3, 32, 32]);
+    return new Tensor(this.images.subarray(0, floats), [n, set.channels, set.height, set.width]);
   }
 
   private gradLogitsFor(logits: Tensor): Tensor {
