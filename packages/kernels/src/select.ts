@@ -1,6 +1,7 @@
 import type { KernelBackend } from './backend';
 import { referenceBackend } from './reference';
 import { createWasmBackend } from './wasm';
+import { requireGpuJsModule } from './gpujs/lazy';
 
 /**
  * Names `--backend` accepts; `gpujs:<mode>` (e.g. `gpujs:headlessgl`) picks gpu.js's mode too, and
@@ -34,8 +35,7 @@ interface GpuJsModule {
 }
 
 function loadGpuJs(): GpuJsModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const loaded = require('./gpujs') as Partial<GpuJsModule>;
+  const loaded = requireGpuJsModule<Partial<GpuJsModule>>();
   if (typeof loaded.createGpuJsBackend !== 'function') {
     throw new Error('the gpu.js backend module does not export createGpuJsBackend');
   }

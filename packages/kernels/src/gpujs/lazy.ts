@@ -11,9 +11,25 @@ type GpuJsModule = typeof import('./index');
 
 let loaded: GpuJsModule | null = null;
 function gpujs(): GpuJsModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  loaded ??= require('./index') as GpuJsModule;
+  loaded ??= requireGpuJsModule<GpuJsModule>();
   return loaded;
+}
+
+/**
+ * Requires ./index (and with it gpu.js). gpu.js is an optional peer dependency: a CPU-only install
+ * has none of its GL/WebGPU stack, so its absence is reported as something the user can fix.
+ */
+export function requireGpuJsModule<T>(): T {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('./index') as T;
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code === 'MODULE_NOT_FOUND' && message.includes("'gpu.js'")) {
+      throw new Error('gpu.js is not installed: it is an optional peer dependency of @convoy/kernels; `npm install gpu.js` adds it (its GL mode also builds `gl`)');
+    }
+    throw error;
+  }
 }
 
 /** A gpu.js backend in the given mode (default `gpu`: GL where it works, else WebAssembly). */
