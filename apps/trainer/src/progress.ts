@@ -23,31 +23,40 @@ function etaSeconds(p: EpochProgress, batchImages: number): number {
   return p.imagesPerSecond > 0 ? left / p.imagesPerSecond : 0;
 }
 
-function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+/** `45s`, `2m00s`, `1h05m00s`: rounded to whole seconds first, so 119.6 s is `2m00s`, never `1m60s`. */
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '?';
+  const total = Math.round(s);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = String(total % 60).padStart(2, '0');
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m${sec}s`;
+  return m > 0 ? `${m}m${sec}s` : `${total}s`;
 }
 
 /** A cli-progress bar per epoch (on stderr), for terminals. */
 export class TerminalProgress implements ProgressReporter {
   private bar: SingleBar | null = null;
 
-  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
+  constructor(
+    private readonly batchImages: number,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {}
 
   startEpoch(epoch: number, epochs: number, stepsInEpoch: number, firstStep: number): void {
     this.bar = new SingleBar({
       stream: this.stream,
-      format: `epoch ${epoch + 1}/${epochs} [{bar}] {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}`,
+      // Our ETA, not cli-progress's eta_formatted: that one rounds the seconds part on its own and can say `1m60s`.
+      format: `epoch ${epoch + 1}/${epochs} [{bar}] {value}/{total} | loss {loss} | {ips} img/s | ETA {etaText}`,
       hideCursor: true,
       etaBuffer: 50,
       fps: 5,
     });
-    this.bar.start(stepsInEpoch, firstStep, { loss: '-', ips: '-' });
+    this.bar.start(stepsInEpoch, firstStep, { loss: '-', ips: '-', etaText: '-' });
   }
 
   update(p: EpochProgress): void {
-    this.bar?.update(p.stepInEpoch, { loss: p.loss.toFixed(4), ips: p.imagesPerSecond.toFixed(1) });
+    this.bar?.update(p.stepInEpoch, { loss: p.loss.toFixed(4), ips: p.imagesPerSecond.toFixed(1), etaText: formatSeconds(etaSeconds(p, this.batchImages)) });
   }
 
   endEpoch(): void {
@@ -104,7 +113,7 @@ export class NoProgress implements ProgressReporter {
 }
 
 export function createProgress(batchImages: number): ProgressReporter {
-  if (process.stderr.isTTY) return new TerminalProgress();
+  if (process.stderr.isTTY) return new TerminalProgress(batchImages);
   const lines = new LineProgress();
   lines.setBatchImages(batchImages);
   return lines;

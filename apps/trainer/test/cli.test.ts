@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { saveCheckpoint } from '../src/checkpoint';
-import { createProgram, UsageError } from '../src/cli';
+import { createProgram, exitCodeOf, UsageError } from '../src/cli';
 
 /** Parses argv (after `convoy`) with exits turned into exceptions; returns what was printed. */
 async function run(args: string[]): Promise<{ out: string; err: string; error: unknown }> {
   let out = '';
   let err = '';
-  const program = createProgram({ exitOverride: true, writeOut: (t) => (out += t), writeErr: (t) => (err += t), onExitCode: () => undefined });
+  const program = createProgram({ writeOut: (t) => (out += t), writeErr: (t) => (err += t), onExitCode: () => undefined });
   try {
     await program.parseAsync(['node', 'convoy', ...args]);
     return { out, err, error: null };
@@ -67,9 +67,29 @@ describe('convoy CLI flags', () => {
     expect(compact).toMatch(/--threads <n> .*\(default: the number of cores, here \d+\)/);
   });
 
-  it('train is the default command', async () => {
-    const { err } = await run(['--threads', '0']);
-    expect(err).toMatch(/--threads must be between 1 and 1024/);
+  it('has no default command: a bare `convoy` prints the help (with the commands) instead of training', async () => {
+    const { err, error } = await run([]);
+    expect((error as CommanderError).code).toBe('commander.help');
+    expect(exitCodeOf(error)).toBe(2);
+    expect(err).toMatch(/Usage: convoy \[options\] \[command\]/);
+    for (const command of ['train', 'eval', 'scaling', 'curve']) expect(err).toMatch(new RegExp(`\\n\\s+${command}\\b`));
+    const flagsWithoutCommand = await run(['--threads', '2']);
+    expect(flagsWithoutCommand.err).toMatch(/unknown option '--threads'/);
+  });
+
+  it('gives exit code 2 to every usage error and 0 to --help and --version', async () => {
+    for (const args of [['train', '--lr', 'abc'], ['train', '--frobnicate'], ['eval'], ['eval', 'a', 'b'], ['frobnicate'], ['curve']]) {
+      const { error } = await run(args);
+      expect(error).toBeInstanceOf(CommanderError);
+      expect([args, exitCodeOf(error)]).toEqual([args, 2]);
+    }
+    expect(exitCodeOf(new UsageError('x'))).toBe(2);
+    expect(exitCodeOf(new Error('x'))).toBe(1);
+    const help = await run(['eval', '--help']);
+    expect(exitCodeOf(help.error)).toBe(0);
+    const version = await run(['--version']);
+    expect(exitCodeOf(version.error)).toBe(0);
+    expect(version.out).toBe(`${require('../package.json').version}\n`);
   });
 
   it('refuses to resume with flags that would change the run, naming them', async () => {

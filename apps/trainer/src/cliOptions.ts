@@ -1,0 +1,64 @@
+import { availableParallelism } from 'node:os';
+import { Command, Option } from 'commander';
+import { BACKEND_NAMES } from '@convoy/kernels';
+import { choiceFlag, integerFlag } from './flagParsers';
+
+/**
+ * Option groups shared by several commands. Each group is an interface (what the parsed options
+ * look like) next to the function that declares its flags, so a command's options type is the
+ * intersection of its groups and a flag added here reaches every command that uses the group.
+ * Commander names a parsed option after its long flag in camelCase (`--data-dir` -> `dataDir`;
+ * `--no-download` -> `download`, true unless given).
+ */
+
+export const CORES = availableParallelism();
+
+/** `--backend`: a kernel backend name, or `gpujs:<mode>`. */
+export function backendFlag(value: string): string {
+  if ((BACKEND_NAMES as readonly string[]).includes(value) || /^gpujs:[a-z]+$/.test(value)) return value;
+  return choiceFlag('--backend', [...BACKEND_NAMES, 'gpujs:<mode>'])(value);
+}
+
+/** Where CIFAR-10 comes from. */
+export interface DataOptions {
+  dataDir?: string;
+  download: boolean;
+}
+
+export function addDataOptions(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'CIFAR-10 folder (binary version); default $CIFAR10_DIR, else ~/.cache/convoy/cifar-10 (downloaded there if empty)')
+    .option('--no-download', 'never download CIFAR-10; fail if it is not found');
+}
+
+/** How the work runs: worker threads and the kernel backend. */
+export interface ComputeOptions {
+  threads: number;
+  backend: string;
+}
+
+export function addThreadsOption(cmd: Command, help = 'worker threads (one per core is best)'): Command {
+  return cmd.addOption(new Option('--threads <n>', help).argParser(integerFlag('--threads', 1, 1024)).default(CORES, `the number of cores, here ${CORES}`));
+}
+
+export function addBackendOption(cmd: Command): Command {
+  return cmd.addOption(new Option('--backend <name>', `kernel backend: ${BACKEND_NAMES.join(' | ')} | gpujs:<mode>`).argParser(backendFlag).default('auto'));
+}
+
+export function addComputeOptions(cmd: Command, threadsHelp?: string): Command {
+  return addBackendOption(addThreadsOption(cmd, threadsHelp));
+}
+
+/** Which test images are evaluated. */
+export interface TestSubsetOptions {
+  limitTest?: number;
+}
+
+export function addTestSubsetOptions(cmd: Command): Command {
+  return cmd.option('--limit-test <n>', 'evaluate on a class-balanced subset of n test images (default: all 10,000)', integerFlag('--limit-test', 1));
+}
+
+/** Machine-readable output instead of text. */
+export interface JsonOptions {
+  json?: boolean;
+}

@@ -1,0 +1,208 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Command, Option } from 'commander';
+import { LATEST_CHECKPOINT, loadCheckpoint, type CheckpointState } from '../checkpoint';
+import {
+  addComputeOptions, addDataOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type TestSubsetOptions,
+} from '../cliOptions';
+import {
+  configProblems, DEFAULT_RUN_CONFIG, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, userPath, type RunConfig, type RuntimeConfig,
+} from '../config';
+import { choiceFlag, integerFlag, numberFlag } from '../flagParsers';
+import { createProgress } from '../progress';
+import { runTraining } from '../training';
+import { UsageError } from '../usageError';
+import type { CommandContext } from './context';
+import { loadData, selectData } from './data';
+
+/**
+ * The flags that decide a run's numbers, as parsed: RunConfig's fields, except that the optional
+ * ones are absent rather than null, and `augment` is undefined unless --augment or --no-augment
+ * was given (both are declared; augmentation is on by default).
+ */
+export type RunOptions = Omit<RunConfig, 'augment' | 'classes' | 'limitTrain'> & { augment?: boolean; classes?: string; limitTrain?: number };
+
+/** Where a run's files go and how it starts. */
+export interface OutputOptions {
+  maxSteps?: number;
+  checkpointDir: string;
+  resume?: string;
+  overwrite?: boolean;
+  log?: string;
+}
+
+export type TrainOptions = DataOptions & ComputeOptions & TestSubsetOptions & RunOptions & OutputOptions;
+
+function addRunOptions(cmd: Command): Command {
+  const d = DEFAULT_RUN_CONFIG;
+  return cmd
+    .option('--epochs <n>', 'epochs to train', integerFlag('--epochs', 1), d.epochs)
+    .option('--batch-size <n>', 'global batch size, split over the threads', integerFlag('--batch-size', 1), d.batchSize)
+    .option('--lr <number>', 'peak learning rate (one-cycle max_lr; the start lr of step/cosine/constant)', numberFlag('--lr', { min: 0, minExclusive: true }), d.lr)
+    .option('--momentum <number>', 'SGD momentum (onecycle cycles it between momentum-0.05 and momentum+0.05, as PyTorch)', numberFlag('--momentum', { min: 0, max: 0.999 }), d.momentum)
+    .option('--no-nesterov', 'plain (heavy-ball) momentum instead of Nesterov')
+    .option('--weight-decay <number>', 'weight decay (SGD: L2 added to the gradient; AdamW: decoupled)', numberFlag('--weight-decay', { min: 0 }), d.weightDecay)
+    .addOption(new Option('--optimizer <name>', `optimizer: ${OPTIMIZERS.join(' | ')}`).argParser(choiceFlag('--optimizer', OPTIMIZERS)).default(d.optimizer))
+    .option('--beta1 <number>', 'AdamW beta1', numberFlag('--beta1', { min: 0, max: 0.999999 }), d.beta1)
+    .option('--beta2 <number>', 'AdamW beta2', numberFlag('--beta2', { min: 0, max: 0.999999 }), d.beta2)
+    .option('--eps <number>', 'AdamW epsilon', numberFlag('--eps', { min: 0, minExclusive: true }), d.eps)
+    .addOption(new Option('--schedule <name>', `learning-rate schedule: ${SCHEDULES.join(' | ')}`).argParser(choiceFlag('--schedule', SCHEDULES)).default(d.schedule))
+    .option('--warmup <fraction>', 'fraction of the run spent warming up (onecycle pct_start; cosine linear warm-up)', numberFlag('--warmup', { min: 0, max: 1 }), d.warmup)
+    .option('--no-cycle-momentum', 'keep momentum fixed under --schedule onecycle')
+    .option('--step-epochs <n>', 'step schedule: epochs between lr drops', integerFlag('--step-epochs', 1), d.stepEpochs)
+    .option('--gamma <number>', 'step schedule: lr factor at each drop', numberFlag('--gamma', { min: 0, minExclusive: true, max: 1 }), d.gamma)
+    .option('--width <n>', 'feature maps of the first block (doubling per block, at most 512)', integerFlag('--width', 1, 512), d.width)
+    .option('--augment', 'random crop (4-pixel padding) + horizontal flip, keyed by (seed, epoch, sample) (default: on)')
+    .option('--no-augment', 'train without augmentation')
+    .option('--seed <n>', 'seed of initialisation, shuffling and augmentation', integerFlag('--seed', 0, 2 ** 31 - 1), d.seed)
+    .option('--classes <list>', 'train and evaluate on these classes only, relabelled 0..k-1 in the order given: names or indices, e.g. cat,dog or 3,5 (default: all ten)')
+    .option('--limit-train <n>', 'train on a class-balanced subset of n images (default: all 50,000)', integerFlag('--limit-train', 1));
+}
+
+function addOutputOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-steps <n>', 'stop after n optimizer steps in total (saving a checkpoint; --resume continues; the schedule still spans --epochs)', integerFlag('--max-steps', 1))
+    .option('--checkpoint-dir <dir>', 'where checkpoints go (latest.msgpack + epoch-NNN.msgpack)', 'runs/cifar10')
+    .option('--resume <checkpoint>', 'continue a run exactly from a checkpoint file, or from latest.msgpack in a directory')
+    .option('--overwrite', 'start a new run even if --checkpoint-dir already holds one')
+    .option('--log <file>', 'JSONL metrics log, appended (default: <checkpoint-dir>/metrics.jsonl)');
+}
+
+export function runConfigFrom(opts: RunOptions): RunConfig {
+  return {
+    epochs: opts.epochs,
+    batchSize: opts.batchSize,
+    lr: opts.lr,
+    momentum: opts.momentum,
+    nesterov: opts.nesterov,
+    weightDecay: opts.weightDecay,
+    optimizer: opts.optimizer,
+    beta1: opts.beta1,
+    beta2: opts.beta2,
+    eps: opts.eps,
+    schedule: opts.schedule,
+    cycleMomentum: opts.cycleMomentum,
+    warmup: opts.warmup,
+    stepEpochs: opts.stepEpochs,
+    gamma: opts.gamma,
+    width: opts.width,
+    augment: opts.augment !== false,
+    seed: opts.seed,
+    limitTrain: opts.limitTrain ?? null,
+    classes: opts.classes ?? null,
+  };
+}
+
+/** Flag name of a RunConfig key, for messages. */
+function flagOf(key: keyof RunConfig): string {
+  if (key === 'cycleMomentum') return '--[no-]cycle-momentum';
+  if (key === 'nesterov') return '--[no-]nesterov';
+  if (key === 'augment') return '--[no-]augment';
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** The run a `--resume` continues: its checkpoint, its settings, its directory. Flags that would change the run are a usage error. */
+function resumedRun(resumePath: string, cmd: Command, config: RunConfig): { resume: CheckpointState; config: RunConfig; path: string } {
+  const loaded = loadCheckpoint(userPath(resumePath));
+  const saved = { ...DEFAULT_RUN_CONFIG, ...(loaded.state.config as Partial<RunConfig>) };
+  const conflicts = RUN_CONFIG_KEYS.filter((key) => cmd.getOptionValueSource(key) === 'cli' && saved[key] !== config[key]).map(
+    (key) => `${flagOf(key)} ${String(config[key])} (the checkpoint has ${String(saved[key])})`,
+  );
+  if (conflicts.length > 0) {
+    throw new UsageError(
+      `--resume continues the run exactly, so these flags must match the checkpoint ${loaded.path}: ${conflicts.join('; ')}. ` +
+        "Drop them (the checkpoint's values are used), or start a new run without --resume.",
+    );
+  }
+  if (loaded.state.epoch >= saved.epochs) {
+    throw new UsageError(`checkpoint ${loaded.path} is from a finished run (${loaded.state.epoch} of ${saved.epochs} epochs); nothing to resume. Use \`convoy eval ${loaded.path}\`.`);
+  }
+  return { resume: loaded.state, config: saved, path: loaded.path };
+}
+
+/**
+ * Ctrl-C (SIGINT), and SIGTERM/SIGHUP (what `nx` sends its task when you press Ctrl-C there):
+ * abort the controller, so training finishes the current step, saves a checkpoint and exits 130.
+ * Under nx one Ctrl-C arrives twice (the terminal's SIGINT, then nx's SIGTERM), so only a later,
+ * separate Ctrl-C quits at once. Returns the function that removes the handlers.
+ */
+function stopOnSignals(controller: AbortController): () => void {
+  let firstSignalAt = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const now = Date.now();
+    if (firstSignalAt > 0) {
+      if (signal === 'SIGINT' && now - firstSignalAt > 500) {
+        process.stderr.write('\nsecond Ctrl-C: exiting without a checkpoint\n');
+        process.exit(130);
+      }
+      return;
+    }
+    firstSignalAt = now;
+    process.stderr.write(`\n${signal === 'SIGINT' ? 'Ctrl-C' : signal}: finishing this step and saving a checkpoint (Ctrl-C again to quit at once)\n`);
+    controller.abort();
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, onSignal);
+  return () => {
+    for (const signal of signals) process.off(signal, onSignal);
+  };
+}
+
+async function train(opts: TrainOptions, cmd: Command): Promise<number> {
+  let config = runConfigFrom(opts);
+  let checkpointDir = userPath(opts.checkpointDir);
+  let resume: CheckpointState | undefined;
+  if (opts.resume) {
+    const resumed = resumedRun(opts.resume, cmd, config);
+    resume = resumed.resume;
+    config = resumed.config;
+    if (cmd.getOptionValueSource('checkpointDir') !== 'cli') checkpointDir = dirname(resumed.path);
+  } else if (existsSync(join(checkpointDir, LATEST_CHECKPOINT)) && !opts.overwrite) {
+    throw new UsageError(
+      `${checkpointDir} already holds a run (${LATEST_CHECKPOINT}). Continue it with --resume ${checkpointDir}, ` +
+        'or pass --checkpoint-dir <new dir>, or --overwrite to start over there.',
+    );
+  }
+  const problems = configProblems(config);
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  const runtime: RuntimeConfig = {
+    threads: opts.threads,
+    backend: opts.backend,
+    dataDir: opts.dataDir ?? null,
+    download: opts.download !== false,
+    limitTest: opts.limitTest ?? null,
+    maxSteps: opts.maxSteps ?? null,
+    checkpointDir,
+    log: opts.log ? userPath(opts.log) : join(checkpointDir, 'metrics.jsonl'),
+  };
+  mkdirSync(checkpointDir, { recursive: true });
+  const data = await loadData(opts);
+  const { train: trainSet, test } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: runtime.limitTest });
+
+  const controller = new AbortController();
+  const removeSignalHandlers = stopOnSignals(controller);
+  try {
+    const reporter = createProgress(config.batchSize);
+    reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${runtime.log}`);
+    const outcome = await runTraining({ config, runtime, train: trainSet, test, resume, reporter, signal: controller.signal });
+    const accuracy = outcome.lastEvaluation ? ` | test accuracy ${(100 * outcome.lastEvaluation.accuracy).toFixed(2)}%` : '';
+    reporter.log(
+      `${outcome.status}: step ${outcome.step}, epoch ${outcome.epoch}/${config.epochs}${accuracy} | ${outcome.trainSeconds.toFixed(1)} s training` +
+        (outcome.checkpoint ? ` | checkpoint ${outcome.checkpoint}` : ''),
+    );
+    return outcome.status === 'interrupted' ? 130 : 0;
+  } finally {
+    removeSignalHandlers();
+  }
+}
+
+/** `convoy train`: the recipe on CIFAR-10 by default. */
+export function addTrainCommand(program: Command, context: CommandContext): void {
+  const cmd = program.command('train').description('train the recipe network on CIFAR-10 (defaults = the 15-epoch recipe)');
+  addDataOptions(cmd);
+  addComputeOptions(cmd);
+  addRunOptions(cmd);
+  addTestSubsetOptions(cmd);
+  addOutputOptions(cmd);
+  cmd.action(async (opts: TrainOptions, command: Command) => context.onExitCode(await train(opts, command)));
+}
