@@ -4,10 +4,10 @@
  *
  *   npx nx run benchmarks:kernels                    # table
  *   npx nx run benchmarks:kernels -- --json          # one JSON line on stdout (progress on stderr)
- *   node benchmarks/dist/kernels.js --backends wasm --batch 32 --budget 1.5
+ *   node benchmarks/dist/kernels.js --backends wasm,wasm:plain --batch 32 --budget 1.5
  */
 import * as os from 'os';
-import { KernelBackend, selectBackend } from '@convoy/kernels';
+import { KernelBackend, WasmBackend, selectBackend } from '@convoy/kernels';
 import { measureConvNetJsStep } from './convnetjsStep';
 import { OpMeasurement, OpName, convTotalGflops, measureOps } from './opTable';
 import { measureTrainingStep } from './trainingStep';
@@ -19,10 +19,10 @@ interface Options {
   budgetSeconds: number;
 }
 
-const USAGE = 'usage: kernels [--json] [--backends wasm,wasm:im2col,js,gpujs] [--batch 32] [--budget 1.5]';
+const USAGE = 'usage: kernels [--json] [--backends wasm,wasm:plain,wasm:im2col,js,gpujs] [--batch 32] [--budget 1.5]';
 
 function parseArgs(rawArgv: string[]): Options {
-  const options: Options = { json: false, backends: ['wasm', 'wasm:im2col', 'js', 'gpujs'], batch: 32, budgetSeconds: 1.5 };
+  const options: Options = { json: false, backends: ['wasm', 'wasm:plain', 'wasm:im2col', 'js', 'gpujs'], batch: 32, budgetSeconds: 1.5 };
   // Accept both `--flag value` and `--flag=value` (Nx forwards the latter form).
   const argv = rawArgv.flatMap((a) => (a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
   for (let i = 0; i < argv.length; i++) {
@@ -61,6 +61,7 @@ function main(): void {
   log('conv GFLOP/s = 2 x the multiply-adds of a direct convolution / time; the Winograd path does');
   log('fewer multiplications, so for it (wasm on 3x3 stride-1 convs) the rate is an effective one.');
 
+  log(`wasm builds: ${(selectBackend('wasm').backend as WasmBackend).variant} by default here (wasm:plain is SIMD 128 mul + add, wasm:relaxed fused multiply-add)`);
   const auto = selectBackend('auto');
   log(`auto backend: ${auto.backend.name} (${auto.reason})`);
 

@@ -14,7 +14,7 @@
 import { spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import { selectBackend } from '@convoy/kernels';
+import { WasmBackend, selectBackend } from '@convoy/kernels';
 import { measurePoolStep } from './poolStep';
 import { measureTrainingStep, type StepNetwork } from './trainingStep';
 
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.arch()}, Node ${process.version}`;
   log(`machine: ${machine}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const backend = selectBackend('wasm').backend;
-  log(`convoy backend: ${backend.name}; width ${options.width}; ${options.rounds} interleaved rounds, median per side`);
+  log(`convoy backend: ${backend.name} (${(backend as WasmBackend).variant} build); width ${options.width}; ${options.rounds} interleaved rounds, median per side`);
   const skipped = pytorchUnavailable(options.python);
   if (skipped) log(`PyTorch: skipped (${skipped})`);
 
@@ -172,6 +172,7 @@ async function main(): Promise<void> {
       machine,
       load: os.loadavg()[0],
       backend: backend.name,
+      wasmVariant: (backend as WasmBackend).variant,
       pytorch: skipped ? { skipped } : { torch: torchInfo?.torch, cpuCapability: torchInfo?.cpuCapability },
       pytorchRatio: Object.fromEntries(results.map((r) => [r.key, r.pytorchRatio])),
       cases: results,

@@ -1,4 +1,5 @@
-// Entry point of the WebAssembly SIMD kernels (built by `npm run build:wasm` into dist/kernels.wasm).
+// Entry point of the WebAssembly SIMD kernels (built by `npm run build:wasm` into dist/kernels.wasm
+// and, with relaxed SIMD, dist/kernels-relaxed.wasm).
 // The host (src/wasm/wasmBackend.ts) owns the memory layout: it copies operands in, calls one of
 // these, and copies results out. Nothing here allocates.
 

@@ -5,10 +5,11 @@ import { requireGpuJsModule } from './gpujs/lazy';
 
 /**
  * Names `--backend` accepts; `gpujs:<mode>` (e.g. `gpujs:headlessgl`) picks gpu.js's mode too, and
- * `wasm:im2col` is the wasm backend with Winograd switched off (for comparisons).
+ * `wasm:im2col` is the wasm backend with Winograd switched off, `wasm:relaxed` / `wasm:plain` one build
+ * of its kernels (for comparisons; `wasm` takes relaxed where the engine runs it).
  */
 export const BACKEND_NAMES = ['auto', 'wasm', 'gpujs', 'js', 'reference'] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number] | 'wasm:im2col' | `gpujs:${string}`;
+export type BackendName = (typeof BACKEND_NAMES)[number] | 'wasm:im2col' | 'wasm:relaxed' | 'wasm:plain' | `gpujs:${string}`;
 
 export interface BackendOptions {
   /** gpu.js mode for `gpujs` (overridden by a `gpujs:<mode>` name); gpu.js picks when absent. */
@@ -58,7 +59,12 @@ export function selectBackend(name: BackendName | string = 'auto', options: Back
     return { backend: referenceBackend, reason: 'plain-TS reference backend, as requested (slow: the test oracle)' };
   }
   if (name === 'wasm') {
-    return { backend: createWasmBackend(), reason: 'WebAssembly SIMD backend, as requested' };
+    const backend = createWasmBackend();
+    return { backend, reason: `WebAssembly SIMD backend (${variantNote(backend.variant)}), as requested` };
+  }
+  if (name === 'wasm:relaxed' || name === 'wasm:plain') {
+    const variant = name === 'wasm:relaxed' ? 'relaxed' : 'plain';
+    return { backend: createWasmBackend({ variant }), reason: `WebAssembly SIMD backend, ${variantNote(variant)}, as requested` };
   }
   if (name === 'wasm:im2col') {
     return { backend: createWasmBackend({ winograd: false }), reason: 'WebAssembly SIMD backend without Winograd (im2col + GEMM only), as requested' };
@@ -75,7 +81,7 @@ export function selectBackend(name: BackendName | string = 'auto', options: Back
     return { backend, reason: `gpu.js backend (${backend.name}), as requested` };
   }
   if (name === 'auto') return selectAuto();
-  throw new RangeError(`unknown kernel backend '${name}'; expected one of ${BACKEND_NAMES.join(', ')} or gpujs:<mode>`);
+  throw new RangeError(`unknown kernel backend '${name}'; expected one of ${BACKEND_NAMES.join(', ')}, wasm:relaxed, wasm:plain, wasm:im2col or gpujs:<mode>`);
 }
 
 function selectAuto(): BackendSelection {
@@ -93,11 +99,15 @@ function selectAuto(): BackendSelection {
   }
   try {
     const backend = createWasmBackend();
-    return { backend, reason: `auto: ${gpuNote}; using WebAssembly SIMD, the fastest CPU path` };
+    return { backend, reason: `auto: ${gpuNote}; using WebAssembly SIMD (${variantNote(backend.variant)}), the fastest CPU path` };
   } catch (error) {
     return {
       backend: referenceBackend,
       reason: `auto: ${gpuNote}; WebAssembly kernels failed to load (${(error as Error).message}); using the slow plain-TS reference`,
     };
   }
+}
+
+function variantNote(variant: 'relaxed' | 'plain'): string {
+  return variant === 'relaxed' ? 'relaxed-SIMD build: fused multiply-add' : 'plain SIMD build: multiply + add';
 }

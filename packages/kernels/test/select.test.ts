@@ -1,4 +1,4 @@
-import { createBackend, referenceBackend, selectBackend } from '../src';
+import { createBackend, referenceBackend, relaxedSimdSupported, selectBackend } from '../src';
 
 describe('createBackend / selectBackend', () => {
   test('js and reference are the plain-TS oracle', () => {
@@ -21,13 +21,21 @@ describe('createBackend / selectBackend', () => {
     expect((createBackend('wasm') as import('../src').WasmBackend).usesWinograd(g)).toBe(true);
   });
 
+  test('wasm:relaxed and wasm:plain pin one build of the kernels; wasm prefers relaxed where the engine runs it', () => {
+    const relaxed = createBackend('wasm:relaxed') as import('../src').WasmBackend;
+    const plain = createBackend('wasm:plain') as import('../src').WasmBackend;
+    expect([relaxed.name, relaxed.variant, plain.name, plain.variant]).toEqual(['wasm:relaxed', 'relaxed', 'wasm:plain', 'plain']);
+    expect((createBackend('wasm') as import('../src').WasmBackend).variant).toBe(relaxedSimdSupported() ? 'relaxed' : 'plain');
+    expect(selectBackend('wasm:plain').reason).toMatch(/plain SIMD build/);
+  });
+
   test('auto picks wasm unless gpu.js finds a hardware GPU, and says why', () => {
     const { backend, reason } = selectBackend('auto');
     if (/hardware GPU found/.test(reason)) {
       expect(backend.name).toMatch(/^gpujs/);
     } else {
       expect(backend.name).toBe('wasm');
-      expect(reason).toMatch(/^auto: .*; using WebAssembly SIMD, the fastest CPU path$/);
+      expect(reason).toMatch(/^auto: .*; using WebAssembly SIMD \((relaxed|plain)[^)]*\), the fastest CPU path$/);
     }
   });
 

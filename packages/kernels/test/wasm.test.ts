@@ -8,7 +8,7 @@ import {
   pool2dOutputWidth,
   referenceBackend as ref,
 } from '../src';
-import { createWasmBackend } from '../src/wasm';
+import { WASM_VARIANTS, createWasmBackend, relaxedSimdSupported, type WasmBackend } from '../src/wasm';
 import { TOLERANCE, expectConvMatchesReference, randomArray, randomConvGeometry, randomConvOperands, relativeMaxError } from './parityHelpers';
 
 // Parity of the WebAssembly backend with the plain-TS reference on random shapes drawn (fixed seed)
@@ -18,6 +18,14 @@ import { TOLERANCE, expectConvMatchesReference, randomArray, randomConvGeometry,
 // Metric and random shapes: parityHelpers.ts.
 
 const wasm = createWasmBackend();
+
+// Every conv parity block runs on both builds of the kernels: relaxed SIMD (fused multiply-add) and
+// plain SIMD. Node >= 20 runs relaxed SIMD (kernelModule.ts switches Node 20's flag on), so both
+// must load here.
+test('this engine runs the relaxed-SIMD build', () => {
+  expect(relaxedSimdSupported()).toBe(true);
+});
+const builds: Array<[string, WasmBackend]> = WASM_VARIANTS.map((variant) => [variant, createWasmBackend({ variant })]);
 
 const convCases: Conv2dGeometry[] = (() => {
   const rng = new Rng(20261125);
@@ -39,7 +47,7 @@ const convCases: Conv2dGeometry[] = (() => {
 const describeConv = (g: Conv2dGeometry) =>
   `N${g.batch} C${g.inChannels}->${g.outChannels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight} s${g.strideHeight} p${g.padHeight}`;
 
-describe('wasm conv2d matches the reference', () => {
+describe.each(builds)('wasm (%s build) conv2d matches the reference', (_variant, wasm) => {
   test.each(convCases.map((g) => [describeConv(g), g] as const))('%s', (_label, g) => {
     const rng = new Rng(g.batch * 1000003 + g.inChannels * 1009 + g.outChannels);
     const operands = randomConvOperands(g, rng);
@@ -184,8 +192,8 @@ describe('wasm 2x2 stride-2 max-pool (vectorised path)', () => {
   });
 });
 
-describe('wasm Winograd F(2x2, 3x3) path (forward, input and weight gradients) matches the reference', () => {
-  const im2col = createWasmBackend({ winograd: false });
+describe.each(builds)('wasm (%s build) Winograd F(2x2, 3x3) path (forward, input and weight gradients) matches the reference', (variant, wasm) => {
+  const im2col = createWasmBackend({ winograd: false, variant: variant as WasmBackend['variant'] });
   const g3 = (batch: number, inChannels: number, outChannels: number, height: number, width: number, pad: number): Conv2dGeometry => ({
     batch, inChannels, outChannels, inHeight: height, inWidth: width, kernelHeight: 3, kernelWidth: 3,
     strideHeight: 1, strideWidth: 1, padHeight: pad, padWidth: pad,

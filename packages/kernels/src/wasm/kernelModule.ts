@@ -13,6 +13,7 @@ interface CompiledModule {
 interface WebAssemblyApi {
   Module: new (bytes: Uint8Array) => CompiledModule;
   Instance: new (module: CompiledModule, imports: object) => { readonly exports: object };
+  validate(bytes: Uint8Array): boolean;
 }
 const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
@@ -68,31 +69,85 @@ export interface KernelExports {
 }
 
 /**
- * Where the build puts the module. The same relative path works from src/wasm (jest, ts runners)
- * and from dist/wasm (compiled JS): both resolve to packages/kernels/dist/kernels.wasm.
+ * The two builds of assembly/*.ts (asconfig.json): `relaxed` uses relaxed SIMD's f32x4.relaxed_madd
+ * in the GEMM micro-kernel (one FMA instruction on x86-64 with FMA3 and on arm64), `plain` only
+ * SIMD 128 (mul + add). Both compute the same sums; relaxed rounds once per multiply-add where the
+ * CPU fuses it.
  */
-export function kernelWasmPath(): string {
-  return path.resolve(__dirname, '..', '..', 'dist', 'kernels.wasm');
+export type WasmVariant = 'relaxed' | 'plain';
+export const WASM_VARIANTS: readonly WasmVariant[] = ['relaxed', 'plain'];
+
+const WASM_FILES: Record<WasmVariant, string> = { relaxed: 'kernels-relaxed.wasm', plain: 'kernels.wasm' };
+
+/**
+ * Where the build puts a variant. The same relative path works from src/wasm (jest, ts runners)
+ * and from dist/wasm (compiled JS): both resolve to packages/kernels/dist/.
+ */
+export function kernelWasmPath(variant: WasmVariant = 'plain'): string {
+  return path.resolve(__dirname, '..', '..', 'dist', WASM_FILES[variant]);
 }
 
-let compiled: CompiledModule | null = null;
+// (module (func (result v128) (f32x4.relaxed_madd (v128.const 0) (v128.const 0) (v128.const 0))))
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x3d, 0x01, 0x3b, 0x00, // code section: one body of 59 bytes, no locals
+  ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array<number>(16).fill(0)]), // 3 x v128.const 0
+  0xfd, 0x85, 0x02, // f32x4.relaxed_madd
+  0x0b, // end
+]);
 
-/** Compiles dist/kernels.wasm once per thread, synchronously, so backends can be created synchronously. */
-export function kernelModule(): CompiledModule {
-  if (compiled) return compiled;
-  const file = kernelWasmPath();
+let relaxedSupport: boolean | null = null;
+
+/**
+ * Whether this engine runs relaxed SIMD: validates a tiny module using f32x4.relaxed_madd. Node 20's
+ * V8 has relaxed SIMD behind --experimental-wasm-relaxed-simd, which is switched on here first
+ * (V8 reads wasm feature flags at each compilation, so setting it at run time works, in worker
+ * threads too); newer engines have it on by default. The answer is cached per thread.
+ */
+export function relaxedSimdSupported(): boolean {
+  if (relaxedSupport !== null) return relaxedSupport;
+  if (!webAssembly.validate(RELAXED_SIMD_PROBE)) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      (require('v8') as typeof import('v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      // Not Node (or no v8 module): the engine's default decides.
+    }
+  }
+  relaxedSupport = webAssembly.validate(RELAXED_SIMD_PROBE);
+  return relaxedSupport;
+}
+
+/** The variant a default backend runs: relaxed where the engine validates it (never slower), else plain. */
+export function preferredWasmVariant(): WasmVariant {
+  return relaxedSimdSupported() ? 'relaxed' : 'plain';
+}
+
+const compiled = new Map<WasmVariant, CompiledModule>();
+
+/** Compiles a variant's module once per thread, synchronously, so backends can be created synchronously. */
+export function kernelModule(variant: WasmVariant): CompiledModule {
+  const cached = compiled.get(variant);
+  if (cached) return cached;
+  if (variant === 'relaxed' && !relaxedSimdSupported()) {
+    throw new Error(`@convoy/kernels: this JavaScript engine (Node ${process.version}) does not run relaxed SIMD; use the plain wasm variant`);
+  }
+  const file = kernelWasmPath(variant);
   if (!fs.existsSync(file)) {
     throw new Error(
       `@convoy/kernels: WebAssembly kernels not found at ${file}. ` +
         'Build them with `npx nx run @convoy/kernels:build` (or `npm run build:wasm -w @convoy/kernels`).',
     );
   }
-  compiled = new webAssembly.Module(fs.readFileSync(file));
-  return compiled;
+  const module = new webAssembly.Module(fs.readFileSync(file));
+  compiled.set(variant, module);
+  return module;
 }
 
 /** A fresh instance with its own memory: one per backend, hence one per worker thread. */
-export function instantiateKernels(): KernelExports {
-  const instance = new webAssembly.Instance(kernelModule(), {});
+export function instantiateKernels(variant: WasmVariant): KernelExports {
+  const instance = new webAssembly.Instance(kernelModule(variant), {});
   return instance.exports as unknown as KernelExports;
 }

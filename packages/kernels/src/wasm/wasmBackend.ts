@@ -10,7 +10,7 @@ import {
   validatePool2dGeometry,
 } from '../shapes';
 import { WasmArena } from './arena';
-import { instantiateKernels } from './kernelModule';
+import { instantiateKernels, preferredWasmVariant, type KernelExports, type WasmVariant } from './kernelModule';
 
 const MR = 4; // rows of A per micro-tile (assembly/gemm.ts)
 const NR = 8; // columns of B per micro-tile
@@ -26,6 +26,11 @@ export interface WasmBackendOptions {
    * im2col + GEMM everywhere.
    */
   winograd?: boolean;
+  /**
+   * Which build of the kernels to run (see WasmVariant); default the preferred one (relaxed where
+   * the engine has relaxed SIMD). Naming one puts it in the backend's name: 'wasm:relaxed', 'wasm:plain'.
+   */
+  variant?: WasmVariant;
 }
 
 /** Below this many channels the Winograd GEMMs are too thin to beat im2col (the 3-channel stem). */
@@ -39,15 +44,20 @@ export const WINOGRAD_MIN_CHANNELS = 8;
  * create one per worker thread.
  */
 export class WasmBackend implements KernelBackend {
-  /** 'wasm', or 'wasm:im2col' when Winograd is switched off. */
+  /** 'wasm'; 'wasm:relaxed' or 'wasm:plain' when a variant was asked for; 'wasm:im2col' without Winograd. */
   readonly name: string;
-  private readonly kernels = instantiateKernels();
-  private readonly arena = new WasmArena(this.kernels);
+  /** The build of the kernels this backend runs. */
+  readonly variant: WasmVariant;
+  private readonly kernels: KernelExports;
+  private readonly arena: WasmArena;
   private readonly winograd: boolean;
 
   constructor(options: WasmBackendOptions = {}) {
     this.winograd = options.winograd ?? true;
-    this.name = this.winograd ? 'wasm' : 'wasm:im2col';
+    this.variant = options.variant ?? preferredWasmVariant();
+    this.name = !this.winograd ? 'wasm:im2col' : options.variant ? `wasm:${options.variant}` : 'wasm';
+    this.kernels = instantiateKernels(this.variant);
+    this.arena = new WasmArena(this.kernels);
   }
 
   /** Whether the convs of this geometry (forward and both gradients) take the Winograd path. */
