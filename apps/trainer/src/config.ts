@@ -1,6 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import type { ModelSpec } from '@convoy/nn';
-import type { OptimizerSpec } from '@convoy/worker';
+import type { ModelSpec, OptimizerSpec } from '@convoy/nn';
 
 export const OPTIMIZERS = ['sgd', 'adamw'] as const;
 export const SCHEDULES = ['onecycle', 'cosine', 'step', 'constant'] as const;

@@ -28,7 +28,7 @@ export interface ScalingResult {
   efficiency: number;
   /** Mean wall seconds per step (in the median round). */
   stepSeconds: number;
-  /** Share of step time spent in the all-reduce (reduce-scatter) and optimizer step. */
+  /** Share of step time spent in the all-reduce (reduce) and optimizer step. */
   allReduceShare: number;
   backend: string;
 }
@@ -81,7 +81,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
         const start = (n * options.batchSize) % (count - options.batchSize + 1);
         const indices = Array.from({ length: options.batchSize }, (_, i) => start + i);
         const wall0 = performance.now();
-        const r = await pools[k].trainStep({ indices, epoch: 0, seed: options.seed, augment: options.augment, step: { lr: 0.01, step: n + 1 } });
+        const r = await pools[k].trainStep({ indices, epoch: 0, seed: options.seed, augment: options.augment, hyper: { step: n, lr: 0.01 } });
         total += (performance.now() - wall0) / 1000;
         allReduce += r.timings.allReduce;
       }

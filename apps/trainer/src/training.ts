@@ -60,7 +60,7 @@ export class TrainingStepError extends Error {
 
 /**
  * The coordinator's loop (design.md, "One synchronous data-parallel step"): for every batch of the
- * seeded epoch order, the pool computes shard gradients into its slots, all-reduces them and steps
+ * seeded epoch order, the pool computes the gradients of the batch shards, all-reduces them and steps
  * the optimizer; the lr (and one-cycle momentum) come from the schedule at the global step. After
  * each epoch: data-parallel test evaluation, a metrics line, a checkpoint. Everything random is a
  * function of (seed, epoch, sample), so a resumed run repeats exactly what an unbroken one does.
@@ -107,7 +107,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
       modelSpec: modelSpecFor(config),
       parameters: pool.params.entries.map((e) => ({ name: e.name, shape: e.shape.slice(), offset: e.offset, size: e.size })),
       params: pool.params.data,
-      optimizer: { name: config.optimizer, state: { ...pool.optimizer.state } },
+      optimizer: { name: config.optimizer, state: { ...pool.optimizerState } },
       step,
       epoch,
       stepInEpoch,
@@ -166,10 +166,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
         const momentum = schedules.momentum ? schedules.momentum(step) : undefined;
         let result;
         try {
-          result = await pool.trainStep({
-            indices, epoch, seed: config.seed, augment: config.augment,
-            step: { lr, step: step + 1, ...(momentum !== undefined ? { momentum } : {}) },
-          });
+          result = await pool.trainStep({ indices, epoch, seed: config.seed, augment: config.augment, hyper: { step, lr, momentum } });
         } catch (err) {
           reporter.endEpoch();
           const where = `step ${step + 1} (epoch ${epoch + 1}, batch ${stepInEpoch + 1})`;
@@ -249,7 +246,6 @@ export async function evaluateParameters(options: {
       threads: options.threads,
       modelSpec: modelSpecFor({ width: options.width, classes: options.classes }),
       backend: options.backend,
-      optimizer: { name: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 },
       train: options.test,
       test: options.test,
       maxBatch: 1,

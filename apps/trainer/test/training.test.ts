@@ -128,13 +128,13 @@ describe('runTraining', () => {
     await expect(attempt).rejects.toThrow(/training diverged at step \d+ \(epoch 1, batch \d+, lr 1\.000e\+12\)/);
   });
 
-  it('fails the step with the step, the slot, the worker and the cause when a worker throws', async () => {
+  it('fails the step with the step, the shard, the worker and the cause when a worker throws', async () => {
     const corrupt = syntheticImageSet({ count: 64, seed: 21 });
     corrupt.labels.fill(12); // out of range for 10 classes: the loss throws in every worker
     const attempt = runTraining({ config, runtime: runtime(), train: corrupt, test: null });
     await expect(attempt).rejects.toThrow(TrainingStepError);
     await expect(attempt).rejects.toThrow(
-      /training stopped at step 1 \(epoch 1, batch 1\): gradient computation failed in 2 of 2 worker task\(s\): gradient slot 0: worker thread \d+ \(gradients for slot 0\): softmaxCrossEntropy: label 0 is 12/,
+      /training stopped at step 1 \(epoch 1, batch 1\): gradient computation failed in 2 of 2 worker task\(s\): gradients of shard 0: worker thread \d+ \(gradients of shard 0\): softmaxCrossEntropy: label 0 is 12/,
     );
   });
 

@@ -26,5 +26,7 @@ export {
 export type { OneCycleOptions, Schedule, ScheduleSpec } from './optim/schedules';
 export { block, conv3, frontend, recipeNet, recipePlan, sequential, FRONTEND_MIN_RESOLUTION, MAX_RECIPE_WIDTH } from './recipe';
 export type { BuildOptions, RecipeOptions, RecipePlan } from './recipe';
-export { buildModel } from './model';
+export { buildModel, initialParameters } from './model';
 export type { ModelSpec } from './model';
+export { buildOptimizer, optimizerStateNames } from './optim/build';
+export type { OptimizerSpec } from './optim/build';

@@ -1,4 +1,5 @@
-import type { KernelBackend } from '@convoy/kernels';
+import { referenceBackend, type KernelBackend } from '@convoy/kernels';
+import { ParameterArena, type Rng } from '@convoy/tensor';
 import type { Module } from './module';
 import { recipeNet } from './recipe';
 
@@ -19,4 +20,18 @@ export function buildModel(spec: ModelSpec, options: { backend?: KernelBackend }
     default:
       throw new RangeError(`buildModel: unknown model kind ${JSON.stringify(kind)}; expected 'recipe'`);
   }
+}
+
+/**
+ * The parameters of a model of this spec, initialised from `rng` (PyTorch's default initialisation),
+ * in a fresh arena (on a SharedArrayBuffer with `shared`): the starting point of a run, made
+ * without keeping a model around.
+ */
+export function initialParameters(spec: ModelSpec, rng: Rng, options: { shared?: boolean } = {}): ParameterArena {
+  const model = buildModel(spec, { backend: referenceBackend });
+  const specs = model.parameterSpecs();
+  const params = new ParameterArena(specs, options.shared ? { shared: true } : {});
+  model.bind(params, new ParameterArena(specs));
+  model.initialize(rng);
+  return params;
 }

@@ -1,5 +1,5 @@
-import { ParameterArena } from '@convoy/tensor';
-import { AdamW, SGD } from '../src';
+import { ParameterArena, Rng } from '@convoy/tensor';
+import { AdamW, buildModel, buildOptimizer, createParameters, initialParameters, optimizerStateNames, SGD } from '../src';
 
 const p0 = [0.5, -1.2, 2.0, 0.03, -0.7];
 const gradsPerStep = [
@@ -159,5 +159,40 @@ describe('AdamW', () => {
   it('rejects bad options', () => {
     expect(() => new AdamW({ size: 5, betas: [0.9, 0.99] } as never)).toThrow("AdamW: unknown option 'betas'");
     expect(() => new AdamW({ size: 5, beta2: 1 })).toThrow('AdamW: betas must be in [0, 1)');
+  });
+});
+
+describe('buildOptimizer', () => {
+  it('builds SGD and AdamW from plain JSON with the state names optimizerStateNames gives', () => {
+    const sgd = buildOptimizer({ name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 }, { size: 4 });
+    expect(sgd).toBeInstanceOf(SGD);
+    expect(Object.keys(sgd.state)).toEqual(optimizerStateNames({ name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 }));
+    const adamw = buildOptimizer({ name: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 }, { size: 4 });
+    expect(adamw).toBeInstanceOf(AdamW);
+    expect(Object.keys(adamw.state)).toEqual(optimizerStateNames({ name: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 }));
+    expect(() => buildOptimizer({ name: 'rmsprop' } as never)).toThrow(/unknown optimizer 'rmsprop'; expected sgd or adamw/);
+  });
+
+  it('lets a step override SGD momentum', () => {
+    const a = buildOptimizer({ name: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 }, { size: 1 });
+    const b = buildOptimizer({ name: 'sgd', momentum: 0.5, nesterov: false, weightDecay: 0 }, { size: 1 });
+    const pa = new Float32Array([1]);
+    const pb = new Float32Array([1]);
+    for (let t = 1; t <= 3; t++) {
+      a.step({ params: pa, grads: new Float32Array([1]), lr: 0.1, step: t, momentum: 0.5 });
+      b.step({ params: pb, grads: new Float32Array([1]), lr: 0.1, step: t });
+    }
+    expect(pa).toEqual(pb);
+  });
+});
+
+describe('initialParameters', () => {
+  it('is the initialisation a built model draws, from the same rng', () => {
+    const spec = { kind: 'recipe' as const, resolution: 32, classes: 10, width: 4 };
+    const arena = initialParameters(spec, new Rng(3), { shared: true });
+    const model = buildModel(spec);
+    const { params } = createParameters(model, { seed: 3 });
+    expect(arena.isShared).toBe(true);
+    expect(arena.data).toEqual(params.data);
   });
 });

@@ -1,27 +1,35 @@
 import { Piscina } from 'piscina';
 import type { ImageSet, Normalization } from '@convoy/data';
-import { referenceBackend } from '@convoy/kernels';
-import { buildModel, type Optimizer } from '@convoy/nn';
+import { initialParameters, optimizerStateNames, type ModelSpec, type OptimizerSpec } from '@convoy/nn';
 import { ParameterArena, Rng, type ParameterSpec } from '@convoy/tensor';
-import { createOptimizer } from './optimizerSpec';
-import { taskLane } from './protocol';
+import { describeTask, taskIndex } from './protocol';
 import type {
-  DescribeResult, EvaluateResult, GradientResult, ModelSpec, OptimizerSpec, OptimizerStepRequest, ReduceResult, WorkerSetup, WorkerTask,
+  ChunkResult, DescribeResult, EvaluateResult, GradientResult, StepHyperparameters, WorkerSetup, WorkerTask,
 } from './protocol';
 import { alignedChunks, splitRange } from './shards';
 import { resolveWorkerFile } from './workerFile';
 
+/**
+ * Sums a Float32Array in place over every host of a multi-host run (an MPI all-reduce), so each
+ * host ends up with the same values. The pool calls it once per step, between the reduce and the
+ * optimizer step. Implemented outside this package (the trainer hands in @convoy/cluster's).
+ */
+export interface CrossHostReducer {
+  allReduce(values: Float32Array): Promise<void>;
+}
+
 export interface GradientPoolOptions {
-  /** Worker threads (and gradient slots). One per core is the sweet spot. */
+  /** Worker threads (one batch shard and one parameter chunk each). One per core is the sweet spot. */
   threads: number;
   /** Plain-JSON model spec for nn's buildModel (e.g. recipeNet's spec). */
   modelSpec: ModelSpec;
   /** Kernel backend each thread creates for itself. Default 'auto'. */
   backend?: string;
-  optimizer: OptimizerSpec;
+  /** The optimizer the threads step; leave it out for a pool that only evaluates. */
+  optimizer?: OptimizerSpec;
   train: ImageSet;
   test?: ImageSet | null;
-  /** Largest global batch computeGradients will be given (sizes the shared index buffer). */
+  /** Largest batch computeGradients will be given (sizes the shared index buffer). */
   maxBatch: number;
   /** Initial parameters, copied in. Otherwise the model is initialised with `rng` (or `new Rng(seed)`). */
   params?: Float32Array;
@@ -34,43 +42,54 @@ export interface GradientPoolOptions {
   evalChunk?: number;
   /** The built worker script; see resolveWorkerFile. */
   workerFile?: string;
+  /** Sums the reduced gradient over hosts; absent on a single host. */
+  crossHost?: CrossHostReducer;
 }
 
 export interface BatchRequest {
-  /** Sample indices (into the train set) of the global batch. */
+  /** Sample indices (into the train set) of this host's part of the global batch. */
   indices: ArrayLike<number>;
   epoch: number;
   seed: number;
   augment: boolean;
 }
 
+export interface TrainStepRequest extends BatchRequest {
+  /** Samples in the global batch over all hosts: the gradient's divisor. Default `indices.length` (one host). */
+  globalBatch?: number;
+  hyper: StepHyperparameters;
+}
+
 export interface GradientSummary {
-  /** Sum of per-sample losses over the global batch (NaN if any shard diverged). */
+  /** Sum of per-sample losses over this host's samples (NaN if any shard diverged). */
   lossSum: number;
   correct: number;
   count: number;
-  slots: GradientResult[];
+  shards: GradientResult[];
   seconds: number;
-  /** What a worker saw when the forward pass overflowed (lossSum is then NaN). */
+  /** What a worker saw when the loss or its shard gradient was not finite (lossSum is then NaN). */
   diverged?: string;
 }
 
 export interface StepTimings {
   /** Wall seconds of the gradient phase (fill, forward, backward on every shard). */
   compute: number;
-  /** Wall seconds of the all-reduce (reduce-scatter) and the optimizer step. */
+  /** Wall seconds of the all-reduce (reduce, over hosts when there are several) and the optimizer step. */
   allReduce: number;
+  /** Wall seconds of the cross-host all-reduce alone (0 on one host). */
+  crossHost: number;
   total: number;
 }
 
 export interface TrainStepResult {
   /** Mean loss over the global batch; NaN or Infinity when training diverged (parameters then untouched). */
   loss: number;
+  /** Correct predictions and samples over the global batch (all hosts). */
   correct: number;
   count: number;
-  /** False when the loss or the averaged gradient was not finite: the optimizer did not step. */
+  /** False when the loss or a gradient was not finite (on any host): the optimizer did not step. */
   stepped: boolean;
-  /** Why it did not step: a worker's divergence report, or a non-finite loss or gradient. */
+  /** Why it did not step: a worker's divergence report, or a non-finite loss. */
   diverged?: string;
   timings: StepTimings;
 }
@@ -97,29 +116,20 @@ function messageOf(cause: unknown): string {
   return String(cause);
 }
 
-function describe(task: WorkerTask): string {
-  switch (task.kind) {
-    case 'gradients':
-      return `gradient slot ${task.slot}`;
-    case 'reduce':
-    case 'step':
-      return `${task.kind} chunk ${task.chunk}`;
-    case 'evaluate':
-      return `evaluation of ${task.set} [${task.start}, ${task.end})`;
-    default:
-      return task.kind;
-  }
-}
+/** Floats after the gradient in the buffer summed over hosts: loss sum, correct, count, diverged shards. */
+const STEP_TOTALS = 4;
 
 /**
- * A piscina pool of gradient workers around shared memory: the parameter arena, one gradient slot
- * per thread, the averaged gradient and the optimizer state all live on SharedArrayBuffers handed
+ * A piscina pool of gradient workers around shared memory: the parameter arena, one gradient per
+ * batch shard, the averaged gradient and the optimizer state all live on SharedArrayBuffers handed
  * to the threads once; each call sends only small task descriptors.
  *
- * One synchronous data-parallel step is `trainStep`: computeGradients (shard k -> slot k, summed
- * per-sample gradients), reduceScatter (thread k sums chunk k of every slot, divided by the global
- * batch), optimizerStep (each thread steps its chunk). The result equals the single-threaded step
- * up to float summation order.
+ * One synchronous data-parallel step is `trainStep`, two round trips to the threads on one host:
+ * computeGradients (shard k -> gradient k, summed per-sample gradients), then per parameter chunk
+ * a reduce (the sum of the shard gradients, divided by the global batch) fused with the optimizer
+ * step of that chunk. With a `crossHost` reducer the reduce and the step are separate round trips,
+ * with the sum over hosts between them. The result equals the single-threaded step up to float
+ * summation order.
  */
 export class GradientPool {
   readonly threads: number;
@@ -127,21 +137,24 @@ export class GradientPool {
   readonly parameterSpecs: ParameterSpec[];
   /** The parameters, on shared memory: read them any time between calls. */
   readonly params: ParameterArena;
-  /** The averaged gradient of the last reduceScatter. */
+  /** The averaged gradient of the last step. */
   readonly gradient: Float32Array;
-  /** The optimizer (its state arrays are shared with the workers). */
-  readonly optimizer: Optimizer;
+  /** The optimizer's state arrays by name (on shared memory, stepped by the threads): what a checkpoint stores. */
+  readonly optimizerState: Readonly<Record<string, Float32Array>>;
   readonly train: ImageSet;
   readonly test: ImageSet | null;
   private readonly piscina: Piscina<WorkerTask, unknown>;
   private readonly batchIndices: Uint32Array;
   private readonly taskOwners: Int32Array;
   private readonly chunks: Array<{ start: number; end: number }>;
-  private activeSlots: number[] = [];
-  private activeCount = 0;
+  /** gradient followed by STEP_TOTALS floats: what one cross-host all-reduce sums. */
+  private readonly hostSum: Float32Array;
+  private readonly crossHost: CrossHostReducer | null;
+  private readonly hasOptimizer: boolean;
+  private filledShards = 0;
   private closed = false;
 
-  private constructor(options: GradientPoolOptions) {
+  constructor(options: GradientPoolOptions) {
     const threads = options.threads;
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`GradientPool: threads must be an integer >= 1, got ${threads}`);
     if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) {
@@ -150,52 +163,53 @@ export class GradientPool {
     this.threads = threads;
     this.train = options.train;
     this.test = options.test ?? null;
-    // The coordinator's copy of the model is only used for its parameter layout and initialisation.
-    const model = buildModel(options.modelSpec, { backend: referenceBackend });
-    this.parameterSpecs = model.parameterSpecs();
-    this.params = new ParameterArena(this.parameterSpecs, { shared: true });
+    this.crossHost = options.crossHost ?? null;
+    this.params = initialParameters(options.modelSpec, options.rng ?? new Rng(options.seed ?? 0), { shared: true });
+    this.parameterSpecs = this.params.specs();
     this.paramCount = this.params.size;
     if (options.params) {
       if (options.params.length !== this.paramCount) {
         throw new RangeError(`GradientPool: given ${options.params.length} parameters, the model has ${this.paramCount}`);
       }
       this.params.data.set(options.params);
-    } else {
-      model.bind(this.params, new ParameterArena(this.parameterSpecs));
-      model.initialize(options.rng ?? new Rng(options.seed ?? 0));
     }
-    const gradsBuffer = new SharedArrayBuffer(threads * this.paramCount * 4);
-    const reducedBuffer = new SharedArrayBuffer(this.paramCount * 4);
+    const shardGradients = new SharedArrayBuffer(threads * this.paramCount * 4);
+    const gradientBuffer = new SharedArrayBuffer((this.paramCount + STEP_TOTALS) * 4);
     const indicesBuffer = new SharedArrayBuffer(options.maxBatch * 4);
-    this.gradient = new Float32Array(reducedBuffer);
+    this.hostSum = new Float32Array(gradientBuffer);
+    this.gradient = this.hostSum.subarray(0, this.paramCount);
     this.batchIndices = new Uint32Array(indicesBuffer);
     const ownersBuffer = new SharedArrayBuffer(threads * 4);
     this.taskOwners = new Int32Array(ownersBuffer);
-    this.optimizer = createOptimizer(options.optimizer, this.paramCount);
+    this.hasOptimizer = Boolean(options.optimizer);
+    const state: Record<string, Float32Array> = {};
     const stateBuffers: Record<string, SharedArrayBuffer> = {};
-    for (const [name, values] of Object.entries(this.optimizer.state)) {
+    for (const name of options.optimizer ? optimizerStateNames(options.optimizer) : []) {
+      const buffer = new SharedArrayBuffer(this.paramCount * 4);
+      state[name] = new Float32Array(buffer);
+      stateBuffers[name] = buffer;
       const given = options.optimizerState?.[name];
       if (options.optimizerState && !given) {
         throw new RangeError(`GradientPool: optimizer state is missing '${name}' (has ${Object.keys(options.optimizerState).join(', ') || 'nothing'})`);
       }
       if (given) {
         if (given.length !== this.paramCount) throw new RangeError(`GradientPool: optimizer state '${name}' has ${given.length} values, expected ${this.paramCount}`);
-        values.set(given);
+        state[name].set(given);
       }
-      stateBuffers[name] = values.buffer as SharedArrayBuffer;
     }
+    this.optimizerState = state;
     this.chunks = alignedChunks(this.paramCount, threads);
     const setup: WorkerSetup = {
       modelSpec: options.modelSpec,
       backend: options.backend ?? 'auto',
       paramCount: this.paramCount,
       params: this.params.buffer as SharedArrayBuffer,
-      grads: gradsBuffer,
-      slots: threads,
-      reduced: reducedBuffer,
+      shardGradients,
+      shards: threads,
+      gradient: gradientBuffer,
       batchIndices: indicesBuffer,
       taskOwners: ownersBuffer,
-      optimizer: { spec: options.optimizer, state: stateBuffers },
+      optimizer: options.optimizer ? { spec: options.optimizer, state: stateBuffers } : null,
       train: options.train,
       test: options.test ?? null,
       evalChunk: options.evalChunk ?? 250,
@@ -211,16 +225,12 @@ export class GradientPool {
     });
   }
 
-  static async create(options: GradientPoolOptions): Promise<GradientPool> {
-    return new GradientPool(options);
-  }
-
   /** Kernel backend and thread id of the threads that answer (each builds its runtime on first use). */
   async describe(): Promise<DescribeResult[]> {
     return this.runAll(Array.from({ length: this.threads }, () => ({ kind: 'describe' as const })), 'describe') as Promise<DescribeResult[]>;
   }
 
-  /** Forward + backward of the global batch, shard k into gradient slot k. Does not touch the parameters. */
+  /** Forward + backward of the batch, shard k into gradient k. Does not touch the parameters. */
   async computeGradients(request: BatchRequest): Promise<GradientSummary> {
     const t0 = performance.now();
     const n = request.indices.length;
@@ -228,15 +238,13 @@ export class GradientPool {
       throw new RangeError(`computeGradients: batch of ${n} samples; expected 1..${this.batchIndices.length} (the pool's maxBatch)`);
     }
     this.batchIndices.set(request.indices as ArrayLike<number>);
-    const shards = splitRange(n, this.threads);
-    const tasks: WorkerTask[] = [];
-    shards.forEach((r, slot) => {
-      if (r.end > r.start) tasks.push({ kind: 'gradients', slot, start: r.start, end: r.end, epoch: request.epoch, seed: request.seed, augment: request.augment });
-    });
+    // Shards are contiguous and the empty ones come last, so the filled ones are 0..filled-1.
+    const tasks: WorkerTask[] = splitRange(n, this.threads)
+      .filter((r) => r.end > r.start)
+      .map((r, shard) => ({ kind: 'gradients', shard, start: r.start, end: r.end, epoch: request.epoch, seed: request.seed, augment: request.augment }));
     const results = (await this.runAll(tasks, 'gradient computation')) as GradientResult[];
-    results.sort((a, b) => a.slot - b.slot);
-    this.activeSlots = results.map((r) => r.slot);
-    this.activeCount = n;
+    results.sort((a, b) => a.shard - b.shard);
+    this.filledShards = results.length;
     let lossSum = 0;
     let correct = 0;
     for (const r of results) {
@@ -244,53 +252,73 @@ export class GradientPool {
       correct += r.correct;
     }
     const diverged = results.find((r) => r.diverged)?.diverged;
-    return { lossSum, correct, count: n, slots: results, seconds: (performance.now() - t0) / 1000, ...(diverged ? { diverged } : {}) };
+    return { lossSum, correct, count: n, shards: results, seconds: (performance.now() - t0) / 1000, ...(diverged ? { diverged } : {}) };
   }
 
   /**
-   * The all-reduce: gradient = (sum of the slots written by the last computeGradients) / batch,
-   * as a parallel reduce-scatter (one chunk per thread). Returns false if it holds NaN or Inf.
+   * gradient = (sum of the shard gradients of the last computeGradients, in shard order) * scale,
+   * in parallel, one parameter chunk per thread. `scale` is 1 / global batch.
    */
-  async reduceScatter(): Promise<boolean> {
-    if (this.activeSlots.length === 0) throw new Error('reduceScatter: call computeGradients first');
-    const scale = 1 / this.activeCount;
-    const tasks: WorkerTask[] = this.chunks.map((c, chunk) => ({ kind: 'reduce', chunk, start: c.start, end: c.end, slots: this.activeSlots, scale }));
-    const results = (await this.runAll(tasks, 'all-reduce')) as ReduceResult[];
-    return results.every((r) => r.finite);
+  async reduce(scale: number): Promise<void> {
+    const shards = this.checkFilled('reduce');
+    await this.runAll(this.chunks.map((c, chunk) => ({ kind: 'reduce', chunk, start: c.start, end: c.end, shards, scale })), 'all-reduce');
   }
 
-  /** The optimizer steps every chunk of the parameters with the averaged gradient, in parallel. */
-  async optimizerStep(request: OptimizerStepRequest): Promise<void> {
-    const tasks: WorkerTask[] = this.chunks.map((c, chunk) => ({ kind: 'step', chunk, start: c.start, end: c.end, step: request }));
-    await this.runAll(tasks, 'optimizer step');
+  /** The optimizer steps every chunk of the parameters with `gradient`, in parallel. */
+  async optimizerStep(hyper: StepHyperparameters): Promise<void> {
+    this.checkOptimizer();
+    await this.runAll(this.chunks.map((c, chunk) => ({ kind: 'step', chunk, start: c.start, end: c.end, hyper })), 'optimizer step');
   }
 
-  /** One synchronous data-parallel step. Parameters stay untouched when the loss or gradient is not finite. */
-  async trainStep(request: BatchRequest & { step: OptimizerStepRequest }): Promise<TrainStepResult> {
+  /** reduce and optimizerStep in one round trip (each thread reduces and steps its own chunk). */
+  async reduceAndStep(scale: number, hyper: StepHyperparameters): Promise<void> {
+    const shards = this.checkFilled('reduceAndStep');
+    this.checkOptimizer();
+    await this.runAll(this.chunks.map((c, chunk) => ({ kind: 'reduceStep', chunk, start: c.start, end: c.end, shards, scale, hyper })), 'all-reduce and optimizer step');
+  }
+
+  /**
+   * One synchronous data-parallel step over this host's part of the global batch. With several
+   * hosts, every host must call it with the same `globalBatch` and `hyper` each step; they then
+   * agree on whether to step and step the same numbers. Parameters stay untouched when the loss or
+   * a gradient is not finite on any host.
+   */
+  async trainStep(request: TrainStepRequest): Promise<TrainStepResult> {
     const t0 = performance.now();
+    const globalBatch = request.globalBatch ?? request.indices.length;
     const summary = await this.computeGradients(request);
     const t1 = performance.now();
-    const loss = summary.lossSum / summary.count;
-    let stepped = false;
-    let diverged = summary.diverged;
-    if (Number.isFinite(loss)) {
-      if (await this.reduceScatter()) {
-        await this.optimizerStep(request.step);
-        stepped = true;
-      } else {
-        diverged = 'the averaged gradient holds NaN or Infinity';
-      }
-    } else {
-      diverged ??= `the loss is ${loss}`;
+    const scale = 1 / globalBatch;
+    let lossSum = summary.lossSum;
+    let correct = summary.correct;
+    let count = summary.count;
+    let divergedShards = summary.shards.filter((r) => r.diverged).length;
+    let crossHostSeconds = 0;
+    if (this.crossHost) {
+      await this.reduce(scale);
+      const totals = this.hostSum.subarray(this.paramCount);
+      totals.set([divergedShards > 0 ? 0 : lossSum, correct, count, divergedShards]);
+      const c0 = performance.now();
+      await this.crossHost.allReduce(this.hostSum);
+      crossHostSeconds = (performance.now() - c0) / 1000;
+      [lossSum, correct, count, divergedShards] = totals;
+      if (divergedShards > 0) lossSum = Number.NaN;
     }
+    const loss = lossSum / count;
+    const stepped = divergedShards === 0 && Number.isFinite(loss);
+    if (stepped) {
+      if (this.crossHost) await this.optimizerStep(request.hyper);
+      else await this.reduceAndStep(scale, request.hyper);
+    }
+    const diverged = stepped ? undefined : (summary.diverged ?? (divergedShards > 0 ? `${divergedShards} shard(s) on another host diverged` : `the loss is ${loss}`));
     const t2 = performance.now();
     return {
-      loss: stepped ? loss : Number.isFinite(loss) ? Number.NaN : loss,
-      correct: summary.correct,
-      count: summary.count,
+      loss,
+      correct,
+      count,
       stepped,
       ...(diverged ? { diverged } : {}),
-      timings: { compute: (t1 - t0) / 1000, allReduce: (t2 - t1) / 1000, total: (t2 - t0) / 1000 },
+      timings: { compute: (t1 - t0) / 1000, allReduce: (t2 - t1) / 1000, crossHost: crossHostSeconds, total: (t2 - t0) / 1000 },
     };
   }
 
@@ -303,7 +331,7 @@ export class GradientPool {
     if (count < 1) throw new RangeError(`evaluate: no ${set} images to evaluate`);
     const tasks: WorkerTask[] = splitRange(count, this.threads)
       .filter((r) => r.end > r.start)
-      .map((r, part) => ({ kind: 'evaluate', part, set, start: r.start, end: r.end }));
+      .map((r, shard) => ({ kind: 'evaluate', shard, set, start: r.start, end: r.end }));
     const results = (await this.runAll(tasks, 'evaluation')) as EvaluateResult[];
     let lossSum = 0;
     let correct = 0;
@@ -321,6 +349,15 @@ export class GradientPool {
     await this.piscina.destroy();
   }
 
+  private checkFilled(phase: string): number {
+    if (this.filledShards === 0) throw new Error(`${phase}: call computeGradients first`);
+    return this.filledShards;
+  }
+
+  private checkOptimizer(): void {
+    if (!this.hasOptimizer) throw new Error('optimizer step: this pool was created without an optimizer (evaluation only)');
+  }
+
   private async runAll(tasks: WorkerTask[], phase: string): Promise<unknown[]> {
     if (this.closed) throw new Error(`${phase}: the gradient pool is closed`);
     this.taskOwners.fill(-1);
@@ -330,10 +367,10 @@ export class GradientPool {
       if (s.status !== 'rejected') return;
       const message = messageOf(s.reason);
       // A task that threw names its thread itself; for one whose thread died, say which thread had it.
-      const lane = taskLane(tasks[i]);
-      const owner = lane >= 0 ? Atomics.load(this.taskOwners, lane) : -1;
-      const thread = /worker thread \d+/.test(message) || lane < 0 ? '' : owner >= 0 ? ` (worker thread ${owner})` : ' (before any thread picked it up)';
-      failures.push({ task: `${describe(tasks[i])}${thread}`, cause: s.reason });
+      const index = taskIndex(tasks[i]);
+      const owner = index >= 0 ? Atomics.load(this.taskOwners, index) : -1;
+      const thread = /worker thread \d+/.test(message) || index < 0 ? '' : owner >= 0 ? ` (worker thread ${owner})` : ' (before any thread picked it up)';
+      failures.push({ task: `${describeTask(tasks[i])}${thread}`, cause: s.reason });
     });
     if (failures.length > 0) {
       const lines = failures.map((f) => `${f.task}: ${messageOf(f.cause)}`);
@@ -343,7 +380,7 @@ export class GradientPool {
   }
 }
 
-/** Creates a pool; see GradientPool. */
-export function createGradientPool(options: GradientPoolOptions): Promise<GradientPool> {
-  return GradientPool.create(options);
+/** Creates a pool (the package's one way to make one); see GradientPool. */
+export async function createGradientPool(options: GradientPoolOptions): Promise<GradientPool> {
+  return new GradientPool(options);
 }

@@ -1,9 +1,8 @@
-export { GradientPool, createGradientPool, WorkerTaskError } from './gradientPool';
-export type { BatchRequest, EvaluationResult, GradientPoolOptions, GradientSummary, StepTimings, TrainStepResult } from './gradientPool';
+export { createGradientPool, WorkerTaskError } from './gradientPool';
 export type {
-  GradientResult, ModelSpec, OptimizerSpec, OptimizerStepRequest, WorkerSetup, WorkerTask,
-} from './protocol';
-export { createOptimizer } from './optimizerSpec';
+  BatchRequest, CrossHostReducer, EvaluationResult, GradientPool, GradientPoolOptions, GradientSummary, StepTimings, TrainStepRequest, TrainStepResult,
+} from './gradientPool';
+export type { GradientResult, StepHyperparameters, WorkerSetup, WorkerTask } from './protocol';
 export { alignedChunks, splitRange } from './shards';
 export type { Range } from './shards';
 export { resolveWorkerFile } from './workerFile';

@@ -1,58 +1,65 @@
 import type { ImageSet, Normalization } from '@convoy/data';
-import type { ModelSpec } from '@convoy/nn';
+import type { ModelSpec, OptimizerSpec } from '@convoy/nn';
 
 /**
  * What crosses the thread boundary between a GradientPool (the coordinator side) and its piscina
  * worker threads. Bulk data lives on SharedArrayBuffers handed over once in `WorkerSetup` (piscina
  * `workerData`); tasks and results are small descriptors.
+ *
+ * Two words for the two ways work is divided (see shards.ts):
+ * - a **shard** is a contiguous range of samples one task works on: shard k of the global batch
+ *   writes the k-th gradient of the shared gradient buffer; an evaluation is split into shards too;
+ * - a **chunk** is a contiguous range of parameters one task reduces and steps.
+ * A task's **index** is its shard's or chunk's number (< threads).
  */
-
-export type { ModelSpec };
-
-/** The optimizer the workers run on their chunk of the arena; plain JSON. */
-export type OptimizerSpec =
-  | { name: 'sgd'; momentum: number; nesterov: boolean; weightDecay: number; dampening?: number }
-  | { name: 'adamw'; beta1: number; beta2: number; eps: number; weightDecay: number };
-
-/** An ImageSet travels to a worker as views of SharedArrayBuffers (shared, not copied). */
-export type SharedImageSet = ImageSet;
 
 /** Handed to every thread once, as piscina `workerData`. */
 export interface WorkerSetup {
   modelSpec: ModelSpec;
-  /** Kernel backend name for createBackend ('auto', 'wasm', 'js', 'reference', ...). */
+  /** Kernel backend name for kernels' selectBackend ('auto', 'wasm', 'js', 'reference', ...). */
   backend: string;
   /** Floats in one parameter arena. */
   paramCount: number;
   /** The parameters: paramCount floats, read by every thread. */
   params: SharedArrayBuffer;
-  /** Gradient slots: slots x paramCount floats; slot k belongs to the task that carries slot k. */
-  grads: SharedArrayBuffer;
-  slots: number;
-  /** The averaged gradient (paramCount floats), written by the reduce-scatter. */
-  reduced: SharedArrayBuffer;
-  /** Sample indices of the current global batch (Uint32), written by the coordinator before each step. */
+  /** One gradient per batch shard: shards x paramCount floats. */
+  shardGradients: SharedArrayBuffer;
+  /** Number of batch shards (= threads). */
+  shards: number;
+  /** The averaged gradient (its first paramCount floats), written by the reduce; the pool keeps step totals after it. */
+  gradient: SharedArrayBuffer;
+  /** Sample indices of the current batch (Uint32), written by the coordinator before each step. */
   batchIndices: SharedArrayBuffer;
-  /** Optimizer state arrays, each paramCount floats (e.g. momentum, or exp_avg + exp_avg_sq). */
-  optimizer: { spec: OptimizerSpec; state: Record<string, SharedArrayBuffer> };
-  train: SharedImageSet;
-  test: SharedImageSet | null;
+  /** The optimizer, and its state arrays (each paramCount floats); null for an evaluation-only pool. */
+  optimizer: { spec: OptimizerSpec; state: Record<string, SharedArrayBuffer> } | null;
+  train: ImageSet;
+  test: ImageSet | null;
   /** Images per forward pass during evaluation (bounds activation memory). */
   evalChunk: number;
   /**
-   * Int32 per lane (gradient slot, reduce/step chunk, evaluation part; all < slots): the thread id
-   * that picked up the lane's current task, written by the worker as it starts, so the coordinator
-   * can name the thread of a task whose thread died.
+   * Int32 per task index: the thread id that picked up the task with that index in the current
+   * round trip, written by the worker as it starts, so the coordinator can name the thread of a
+   * task whose thread died.
    */
   taskOwners: SharedArrayBuffer;
   /** Per-channel normalisation; default the data package's CIFAR-10 statistics. */
   normalization?: Normalization;
 }
 
+/** What the optimizer needs for one step. */
+export interface StepHyperparameters {
+  /** 0-based index of this optimizer step in the run: the index the schedules take. */
+  step: number;
+  lr: number;
+  /** SGD: the momentum for this step (one-cycle); default the spec's. */
+  momentum?: number;
+}
+
+/** Forward + backward on one shard of the batch; the SUM of its per-sample gradients lands in gradient `shard`. */
 export interface GradientTask {
   kind: 'gradients';
-  slot: number;
-  /** The shard: positions [start, end) of the shared batchIndices array. */
+  shard: number;
+  /** Positions [start, end) of the shared batchIndices array. */
   start: number;
   end: number;
   /** Augmentation key: samples are augmented by (seed, epoch, sample index), never by thread. */
@@ -62,8 +69,8 @@ export interface GradientTask {
 }
 
 export interface GradientResult {
-  slot: number;
-  /** Sum (not mean) of the per-sample losses; NaN when the forward pass produced non-finite logits. */
+  shard: number;
+  /** Sum (not mean) of the per-sample losses; NaN when the forward pass produced non-finite values. */
   lossSum: number;
   correct: number;
   count: number;
@@ -71,47 +78,48 @@ export interface GradientResult {
   seconds: number;
   backend: string;
   threadId: number;
-  /** Set when the forward pass overflowed (lossSum is then NaN): what the worker saw. */
+  /** Set when the loss or this shard's gradient is not finite: what the worker saw. */
   diverged?: string;
 }
 
-/** reduced[i] = scale * sum over `slots` (in slot order) of grads[slot][i], for i in [start, end). */
+/** gradient[i] = scale * sum over the first `shards` shard gradients (in shard order), for i in the chunk. */
 export interface ReduceTask {
   kind: 'reduce';
   chunk: number;
   start: number;
   end: number;
-  slots: number[];
+  shards: number;
   scale: number;
 }
 
-/** One optimizer step: learning rate, 1-based step index, and (SGD) the momentum for this step. */
-export interface OptimizerStepRequest {
-  lr: number;
-  step: number;
-  momentum?: number;
-}
-
-/** Optimizer step alone on params[start, end), with the already reduced gradient. */
+/** The optimizer steps params[start, end) with the (already reduced) gradient. */
 export interface StepTask {
   kind: 'step';
   chunk: number;
   start: number;
   end: number;
-  step: OptimizerStepRequest;
+  hyper: StepHyperparameters;
 }
 
-export interface ReduceResult {
+/** A reduce and then a step of the same chunk: one round trip per step on a single host. */
+export interface ReduceStepTask {
+  kind: 'reduceStep';
   chunk: number;
-  /** False when the reduced gradient holds NaN or Inf in this chunk. */
-  finite: boolean;
+  start: number;
+  end: number;
+  shards: number;
+  scale: number;
+  hyper: StepHyperparameters;
+}
+
+export interface ChunkResult {
+  chunk: number;
   seconds: number;
 }
 
 export interface EvaluateTask {
   kind: 'evaluate';
-  /** Which of the evaluation's parts (< slots) this is. */
-  part: number;
+  shard: number;
   set: 'train' | 'test';
   start: number;
   end: number;
@@ -135,19 +143,35 @@ export interface DescribeResult {
   threadId: number;
 }
 
-export type WorkerTask = GradientTask | ReduceTask | StepTask | EvaluateTask | DescribeTask;
+export type WorkerTask = GradientTask | ReduceTask | StepTask | ReduceStepTask | EvaluateTask | DescribeTask;
 
-/** The lane of a task (see WorkerSetup.taskOwners), or -1 for tasks without one. */
-export function taskLane(task: WorkerTask): number {
+/** The task's index (its shard or chunk), or -1 for tasks without one. */
+export function taskIndex(task: WorkerTask): number {
   switch (task.kind) {
     case 'gradients':
-      return task.slot;
+    case 'evaluate':
+      return task.shard;
     case 'reduce':
     case 'step':
+    case 'reduceStep':
       return task.chunk;
-    case 'evaluate':
-      return task.part;
     default:
       return -1;
+  }
+}
+
+/** The task in words, for error messages: "gradients of shard 1", "reduce of chunk 0 [0, 4096)". */
+export function describeTask(task: WorkerTask): string {
+  switch (task.kind) {
+    case 'gradients':
+      return `gradients of shard ${task.shard}`;
+    case 'evaluate':
+      return `evaluation of ${task.set} shard ${task.shard} [${task.start}, ${task.end})`;
+    case 'reduce':
+    case 'step':
+    case 'reduceStep':
+      return `${task.kind} of chunk ${task.chunk} [${task.start}, ${task.end})`;
+    default:
+      return task.kind;
   }
 }

@@ -7,7 +7,7 @@ export interface Range {
 /**
  * Splits [0, total) into `parts` contiguous ranges whose sizes differ by at most one (the first
  * `total % parts` ranges get the extra element). Some ranges are empty when total < parts.
- * Used for both the batch shards (one per gradient slot) and the reduce-scatter chunks.
+ * Used for both the batch shards (one per thread) and the parameter chunks (see protocol.ts).
  */
 export function splitRange(total: number, parts: number): Range[] {
   if (!Number.isInteger(total) || total < 0) throw new RangeError(`splitRange: total must be a non-negative integer, got ${total}`);

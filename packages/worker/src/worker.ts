@@ -5,7 +5,7 @@
  * failure there becomes a task error with its cause, not a silent thread crash.
  */
 import { threadId, workerData } from 'node:worker_threads';
-import { taskLane, type WorkerSetup, type WorkerTask } from './protocol';
+import { describeTask, taskIndex, type WorkerSetup, type WorkerTask } from './protocol';
 import { WorkerRuntime } from './workerRuntime';
 
 let runtime: Promise<WorkerRuntime> | null = null;
@@ -15,25 +15,18 @@ function getRuntime(): Promise<WorkerRuntime> {
   return runtime;
 }
 
-function describeTask(task: WorkerTask): string {
-  if (task.kind === 'gradients') return `gradients for slot ${task.slot}`;
-  if (task.kind === 'reduce' || task.kind === 'step') return `${task.kind} of chunk ${task.chunk} [${task.start}, ${task.end})`;
-  if (task.kind === 'evaluate') return `evaluate ${task.set} [${task.start}, ${task.end})`;
-  return task.kind;
-}
-
 let owners: Int32Array | null = null;
 
-/** Records that this thread runs the task's lane (before anything that could crash the thread). */
-function claimLane(task: WorkerTask): void {
-  const lane = taskLane(task);
+/** Records that this thread runs the task's index (before anything that could crash the thread). */
+function claimIndex(task: WorkerTask): void {
+  const index = taskIndex(task);
   owners ??= new Int32Array((workerData as WorkerSetup).taskOwners);
-  if (lane >= 0 && lane < owners.length) Atomics.store(owners, lane, threadId);
+  if (index >= 0 && index < owners.length) Atomics.store(owners, index, threadId);
 }
 
 export default async function handleTask(task: WorkerTask): Promise<unknown> {
   try {
-    claimLane(task);
+    claimIndex(task);
     const rt = await getRuntime();
     switch (task.kind) {
       case 'gradients':
@@ -42,6 +35,8 @@ export default async function handleTask(task: WorkerTask): Promise<unknown> {
         return rt.reduce(task);
       case 'step':
         return rt.step(task);
+      case 'reduceStep':
+        return rt.reduceStep(task);
       case 'evaluate':
         return rt.evaluate(task);
       case 'describe':

@@ -1,23 +1,21 @@
 import { threadId } from 'node:worker_threads';
 import { fillBatch, imageBytes } from '@convoy/data';
-import type { KernelBackend } from '@convoy/kernels';
-import { buildModel, NonFiniteInputError, softmaxCrossEntropy, type Module, type Optimizer } from '@convoy/nn';
+import { selectBackend, type KernelBackend } from '@convoy/kernels';
+import { buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, type Module, type Optimizer } from '@convoy/nn';
 import { ParameterArena, Tensor } from '@convoy/tensor';
-import { createKernelBackend } from './kernelBackend';
-import { createOptimizer } from './optimizerSpec';
 import type {
-  DescribeResult, EvaluateResult, EvaluateTask, GradientResult, GradientTask, ReduceResult, ReduceTask, StepTask, WorkerSetup,
+  ChunkResult, DescribeResult, EvaluateResult, EvaluateTask, GradientResult, GradientTask, ReduceStepTask, ReduceTask, StepHyperparameters, StepTask, WorkerSetup,
 } from './protocol';
 
 /**
  * One worker thread's state, built once per thread from the setup: its own model and kernel
- * backend (single-threaded), and views of the shared buffers. Gradient slots are bound on demand:
- * piscina may give slot k to any idle thread, so the model is re-pointed at the slot a task names
- * (binding only swaps tensor views; nothing is copied).
+ * backend (single-threaded; kernels' selectBackend picks it), and views of the shared buffers.
+ * piscina may give shard k to any idle thread, so the model is re-pointed at the gradient of the
+ * shard a task names (binding only swaps tensor views; nothing is copied).
  */
 export class WorkerRuntime {
-  private boundSlot = -1;
-  private readonly slotArenas: ParameterArena[] = [];
+  private boundShard = -1;
+  private readonly shardArenas: ParameterArena[] = [];
   private images = new Float32Array(0);
   private labels = new Int32Array(0);
   private gradLogits: Tensor | null = null;
@@ -30,9 +28,9 @@ export class WorkerRuntime {
     private readonly model: Module,
     private readonly params: ParameterArena,
     private readonly batchIndices: Uint32Array,
-    private readonly allGrads: Float32Array,
-    private readonly reduced: Float32Array,
-    private readonly optimizer: Optimizer,
+    private readonly shardGradients: Float32Array,
+    private readonly gradient: Float32Array,
+    private readonly optimizer: Optimizer | null,
   ) {
     const longest = Math.max(setup.train.count, setup.test?.count ?? 0);
     this.identityOrder = new Uint32Array(longest);
@@ -40,21 +38,24 @@ export class WorkerRuntime {
   }
 
   static async create(setup: WorkerSetup): Promise<WorkerRuntime> {
-    const { backend, reason } = createKernelBackend(setup.backend);
+    const { backend, reason } = selectBackend(setup.backend);
     const model = buildModel(setup.modelSpec, { backend });
     const specs = model.parameterSpecs();
     const params = new ParameterArena(specs, { buffer: setup.params });
     if (params.size !== setup.paramCount) {
       throw new RangeError(`the model built in the worker has ${params.size} parameters, the coordinator's arena ${setup.paramCount}; model specs differ`);
     }
-    const state: Record<string, Float32Array> = {};
-    for (const [name, buffer] of Object.entries(setup.optimizer.state)) state[name] = new Float32Array(buffer);
-    const optimizer = createOptimizer(setup.optimizer.spec, setup.paramCount, state);
+    let optimizer: Optimizer | null = null;
+    if (setup.optimizer) {
+      const state: Record<string, Float32Array> = {};
+      for (const [name, buffer] of Object.entries(setup.optimizer.state)) state[name] = new Float32Array(buffer);
+      optimizer = buildOptimizer(setup.optimizer.spec, { size: setup.paramCount, state });
+    }
     return new WorkerRuntime(
       setup, backend, reason, model, params,
       new Uint32Array(setup.batchIndices),
-      new Float32Array(setup.grads),
-      new Float32Array(setup.reduced),
+      new Float32Array(setup.shardGradients),
+      new Float32Array(setup.gradient, 0, setup.paramCount),
       optimizer,
     );
   }
@@ -63,18 +64,18 @@ export class WorkerRuntime {
     return { backend: this.backend.name, reason: this.backendReason, threadId };
   }
 
-  /** Forward + backward on the shard; the SUM of per-sample gradients lands in gradient slot `task.slot`. */
+  /** Forward + backward on the shard; the SUM of per-sample gradients lands in gradient `task.shard`. */
   gradients(task: GradientTask): GradientResult {
     const t0 = performance.now();
-    if (!Number.isInteger(task.slot) || task.slot < 0 || task.slot >= this.setup.slots) {
-      throw new RangeError(`gradient slot ${task.slot} does not exist; the pool has slots 0..${this.setup.slots - 1}`);
+    if (!Number.isInteger(task.shard) || task.shard < 0 || task.shard >= this.setup.shards) {
+      throw new RangeError(`shard ${task.shard} does not exist; the pool has shards 0..${this.setup.shards - 1}`);
     }
-    this.bindSlot(task.slot);
+    this.bindShard(task.shard);
     const n = task.end - task.start;
     const x = this.fill(this.setup.train, this.batchIndices, task.start, task.end, task.augment, task.seed, task.epoch);
     // Divergence is reported, not thrown, so the coordinator can stop the run naming the step.
     const diverged = (reason: string): GradientResult => ({
-      slot: task.slot, lossSum: Number.NaN, correct: 0, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId, diverged: reason,
+      shard: task.shard, lossSum: Number.NaN, correct: 0, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId, diverged: reason,
     });
     let logits: Tensor;
     try {
@@ -88,36 +89,35 @@ export class WorkerRuntime {
     const gradLogits = this.gradLogitsFor(logits);
     const { loss, correct } = softmaxCrossEntropy(logits, this.labels.subarray(0, n), 'sum', gradLogits);
     this.model.backward(gradLogits);
-    return { slot: task.slot, lossSum: loss, correct, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId };
+    // A finite shard gradient is what lets the reduce and the step run in one round trip: the mean
+    // of finite float32 sums, taken in double precision, is finite too.
+    if (!allFinite(this.shardArenas[task.shard].data)) return diverged(`the gradient of shard ${task.shard} holds NaN or Infinity`);
+    return { shard: task.shard, lossSum: loss, correct, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId };
   }
 
   /**
-   * One chunk of the reduce-scatter: reduced[i] = scale * sum of slots, in slot order, so the result
-   * does not depend on which thread runs which chunk.
+   * One chunk of the reduce: gradient[i] = scale * sum of the shard gradients, in shard order, so
+   * the result does not depend on which thread runs which chunk.
    */
-  reduce(task: ReduceTask): ReduceResult {
+  reduce(task: ReduceTask): ChunkResult {
     const t0 = performance.now();
-    const size = this.setup.paramCount;
-    checkChunk(task.start, task.end, size);
-    const g = this.allGrads;
-    const out = this.reduced;
-    const slots = task.slots;
-    let finite = true;
-    for (let i = task.start; i < task.end; i++) {
-      let s = 0;
-      for (let k = 0; k < slots.length; k++) s += g[slots[k] * size + i];
-      const v = s * task.scale;
-      if (v - v !== 0) finite = false;
-      out[i] = v;
-    }
-    return { chunk: task.chunk, finite, seconds: (performance.now() - t0) / 1000 };
+    this.reduceRange(task.start, task.end, task.shards, task.scale);
+    return { chunk: task.chunk, seconds: (performance.now() - t0) / 1000 };
   }
 
-  step(task: StepTask): ReduceResult {
+  step(task: StepTask): ChunkResult {
     const t0 = performance.now();
     checkChunk(task.start, task.end, this.setup.paramCount);
-    this.stepRange(task.start, task.end, task.step);
-    return { chunk: task.chunk, finite: true, seconds: (performance.now() - t0) / 1000 };
+    this.stepRange(task.start, task.end, task.hyper);
+    return { chunk: task.chunk, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** reduce then step of one chunk: the whole all-reduce and optimizer step of a single-host step in one task. */
+  reduceStep(task: ReduceStepTask): ChunkResult {
+    const t0 = performance.now();
+    this.reduceRange(task.start, task.end, task.shards, task.scale);
+    this.stepRange(task.start, task.end, task.hyper);
+    return { chunk: task.chunk, seconds: (performance.now() - t0) / 1000 };
   }
 
   /** Loss sum and correct count over samples [start, end) of a set, in chunks, without augmentation. */
@@ -128,8 +128,8 @@ export class WorkerRuntime {
     if (!Number.isInteger(task.start) || !Number.isInteger(task.end) || task.start < 0 || task.end > set.count || task.start > task.end) {
       throw new RangeError(`evaluate: range [${task.start}, ${task.end}) is not inside the ${set.count} ${task.set} images`);
     }
-    // Forward never writes gradients, but layers insist on being bound: any slot will do.
-    if (this.boundSlot < 0) this.bindSlot(0);
+    // Forward never writes gradients, but layers insist on being bound: any shard's gradient will do.
+    if (this.boundShard < 0) this.bindShard(0);
     let lossSum = 0;
     let correct = 0;
     for (let start = task.start; start < task.end; start += this.setup.evalChunk) {
@@ -144,21 +144,37 @@ export class WorkerRuntime {
     return { lossSum, correct, count: task.end - task.start, seconds: (performance.now() - t0) / 1000 };
   }
 
-  private stepRange(start: number, end: number, request: { lr: number; step: number; momentum?: number }): void {
-    const args = { params: this.params.data, grads: this.reduced, lr: request.lr, step: request.step, start, end };
-    if (request.momentum !== undefined) (this.optimizer.step as (a: typeof args & { momentum: number }) => void)({ ...args, momentum: request.momentum });
-    else this.optimizer.step(args);
+  private reduceRange(start: number, end: number, shards: number, scale: number): void {
+    const size = this.setup.paramCount;
+    checkChunk(start, end, size);
+    if (!Number.isInteger(shards) || shards < 1 || shards > this.setup.shards) {
+      throw new RangeError(`reduce over ${shards} shards; the pool has ${this.setup.shards}`);
+    }
+    const g = this.shardGradients;
+    const out = this.gradient;
+    for (let i = start; i < end; i++) {
+      let s = 0;
+      for (let k = 0; k < shards; k++) s += g[k * size + i];
+      out[i] = s * scale;
+    }
   }
 
-  private bindSlot(slot: number): void {
-    if (this.boundSlot === slot) return;
-    let grads = this.slotArenas[slot];
+  private stepRange(start: number, end: number, hyper: StepHyperparameters): void {
+    if (!this.optimizer) throw new Error('this pool was created without an optimizer (evaluation only)');
+    checkChunk(start, end, this.setup.paramCount);
+    // nn's optimizers count steps from 1 (PyTorch's t); the pool's step index counts from 0.
+    this.optimizer.step({ params: this.params.data, grads: this.gradient, lr: hyper.lr, step: hyper.step + 1, momentum: hyper.momentum, start, end });
+  }
+
+  private bindShard(shard: number): void {
+    if (this.boundShard === shard) return;
+    let grads = this.shardArenas[shard];
     if (!grads) {
-      grads = new ParameterArena(this.params.specs(), { buffer: this.setup.grads, byteOffset: slot * this.setup.paramCount * 4 });
-      this.slotArenas[slot] = grads;
+      grads = new ParameterArena(this.params.specs(), { buffer: this.setup.shardGradients, byteOffset: shard * this.setup.paramCount * 4 });
+      this.shardArenas[shard] = grads;
     }
     this.model.bind(this.params, grads);
-    this.boundSlot = slot;
+    this.boundShard = shard;
   }
 
   private fill(set: WorkerSetup['train'], order: Uint32Array, start: number, end: number, augment: boolean, seed: number, epoch: number): Tensor {

@@ -1,8 +1,8 @@
 import { fillBatch } from '@convoy/data';
-import { buildModel, softmaxCrossEntropy, type ModelSpec } from '@convoy/nn';
+import { buildModel, softmaxCrossEntropy, type ModelSpec, type OptimizerSpec } from '@convoy/nn';
 import { referenceBackend } from '@convoy/kernels';
 import { ParameterArena, Rng, Tensor, relativeError } from '@convoy/tensor';
-import { createGradientPool, syntheticImageSet, WorkerTaskError, type GradientPool, type OptimizerSpec } from '@convoy/worker';
+import { createGradientPool, syntheticImageSet, WorkerTaskError, type CrossHostReducer, type GradientPool } from '@convoy/worker';
 
 const modelSpec: ModelSpec = { kind: 'recipe', resolution: 32, classes: 10, width: 4 };
 const sgd: OptimizerSpec = { name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 };
@@ -16,13 +16,64 @@ async function trainSteps(threads: number, steps: number, augment: boolean): Pro
   try {
     for (let s = 0; s < steps; s++) {
       const indices = Array.from({ length: BATCH }, (_, i) => (s * 37 + i * 5) % train.count);
-      const result = await pool.trainStep({ indices, epoch: 0, seed: 11, augment, step: { lr: 0.05, step: s + 1 } });
+      const result = await pool.trainStep({ indices, epoch: 0, seed: 11, augment, hyper: { step: s, lr: 0.05 } });
       expect(result.stepped).toBe(true);
       expect(result.count).toBe(BATCH);
     }
     return pool.params.data.slice();
   } finally {
     await pool.close();
+  }
+}
+
+/**
+ * `hosts` pools in this process standing for hosts: each one's reducer waits for all, then gives
+ * every one the sum in host order (what MPI_Allreduce does over processes; @convoy/cluster's
+ * tests run the real thing under mpirun).
+ */
+function inProcessHosts(hosts: number): CrossHostReducer[] {
+  let waiting: Array<{ host: number; values: Float32Array; done: () => void }> = [];
+  return Array.from({ length: hosts }, (_, host) => ({
+    allReduce: (values: Float32Array) =>
+      new Promise<void>((done) => {
+        waiting.push({ host, values, done });
+        if (waiting.length < hosts) return;
+        const ordered = waiting.sort((a, b) => a.host - b.host);
+        waiting = [];
+        const sum = new Float32Array(values.length);
+        for (const w of ordered) for (let i = 0; i < sum.length; i++) sum[i] += w.values[i];
+        for (const w of ordered) {
+          w.values.set(sum);
+          w.done();
+        }
+      }),
+  }));
+}
+
+/** 5 steps with the global batch split over `hosts` pools of `threads` threads; the parameters of every host. */
+async function trainStepsOnHosts(hosts: number, threads: number, steps: number): Promise<Float32Array[]> {
+  const reducers = inProcessHosts(hosts);
+  const pools = await Promise.all(
+    reducers.map((crossHost) => createGradientPool({ threads, modelSpec, optimizer: sgd, train, maxBatch: BATCH, seed: 7, crossHost })),
+  );
+  try {
+    for (let s = 0; s < steps; s++) {
+      const global = Array.from({ length: BATCH }, (_, i) => (s * 37 + i * 5) % train.count);
+      const per = BATCH / hosts;
+      const results = await Promise.all(
+        pools.map((pool, h) =>
+          pool.trainStep({ indices: global.slice(h * per, (h + 1) * per), globalBatch: BATCH, epoch: 0, seed: 11, augment: true, hyper: { step: s, lr: 0.05 } }),
+        ),
+      );
+      for (const r of results) {
+        expect(r.stepped).toBe(true);
+        expect(r.count).toBe(BATCH);
+        expect(r.loss).toBeCloseTo(results[0].loss, 6);
+      }
+    }
+    return pools.map((p) => p.params.data.slice());
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
   }
 }
 
@@ -49,12 +100,38 @@ describe('GradientPool', () => {
     expect(relativeError(one, initial)).toBeGreaterThan(1e-3);
   });
 
+  it('gives the same parameters on 2 hosts x 1 thread as on 1 host x 2 threads (cross-host reducer between reduce and step)', async () => {
+    const oneHost = await trainSteps(2, 5, true);
+    const [a, b] = await trainStepsOnHosts(2, 1, 5);
+    expect(b).toEqual(a); // every host steps the same numbers
+    const specs = buildModel(modelSpec).parameterSpecs();
+    expect(worstTensorError({ parameterSpecs: specs }, a, oneHost)).toBeLessThan(1e-5);
+  });
+
+  it('steps no host when one host diverges', async () => {
+    const [reducerA, reducerB] = inProcessHosts(2);
+    const a = await createGradientPool({ threads: 1, modelSpec, optimizer: sgd, train, maxBatch: BATCH, seed: 1, crossHost: reducerA });
+    const b = await createGradientPool({ threads: 1, modelSpec, optimizer: sgd, train, maxBatch: BATCH, seed: 1, crossHost: reducerB });
+    try {
+      b.params.data.fill(1e30, 0, 200); // only host b overflows
+      const before = a.params.data.slice();
+      const request = { globalBatch: 4, epoch: 0, seed: 1, augment: false, hyper: { step: 0, lr: 0.1 } };
+      const [ra, rb] = await Promise.all([a.trainStep({ ...request, indices: [0, 1] }), b.trainStep({ ...request, indices: [2, 3] })]);
+      expect(ra.stepped).toBe(false);
+      expect(rb.stepped).toBe(false);
+      expect(ra.diverged).toMatch(/another host/);
+      expect(a.params.data).toEqual(before);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it('averages the gradient exactly as one in-process full-batch backward pass', async () => {
     const pool = await createGradientPool({ threads: 3, modelSpec, backend: 'reference', optimizer: sgd, train, maxBatch: BATCH, seed: 5 });
     try {
       const indices = Array.from({ length: 10 }, (_, i) => i * 7);
       const summary = await pool.computeGradients({ indices, epoch: 2, seed: 9, augment: true });
-      expect(await pool.reduceScatter()).toBe(true);
+      await pool.reduce(1 / indices.length);
 
       const model = buildModel(modelSpec, { backend: referenceBackend });
       const params = new ParameterArena(model.parameterSpecs());
@@ -91,25 +168,25 @@ describe('GradientPool', () => {
     expect(results[0].accuracy).toBe(results[0].correct / 40);
   });
 
-  it('fails the step with the slot and the cause when a worker throws', async () => {
+  it('fails the step with the shard and the cause when a worker throws', async () => {
     const pool = await createGradientPool({ threads: 2, modelSpec, backend: 'no-such-backend', optimizer: sgd, train, maxBatch: BATCH, seed: 1 });
     try {
-      const attempt = pool.trainStep({ indices: [0, 1, 2, 3], epoch: 0, seed: 1, augment: false, step: { lr: 0.1, step: 1 } });
+      const attempt = pool.trainStep({ indices: [0, 1, 2, 3], epoch: 0, seed: 1, augment: false, hyper: { step: 0, lr: 0.1 } });
       await expect(attempt).rejects.toThrow(WorkerTaskError);
-      await expect(attempt).rejects.toThrow(/gradient slot 0: worker thread \d+ \(gradients for slot 0\): unknown kernel backend .no-such-backend./);
+      await expect(attempt).rejects.toThrow(/gradients of shard 0: worker thread \d+ \(gradients of shard 0\): unknown kernel backend .no-such-backend./);
     } finally {
       await pool.close();
     }
   });
 
-  it('fails the step naming the slot and its thread when that thread dies mid-step', async () => {
+  it('fails the step naming the shard and its thread when that thread dies mid-step', async () => {
     const pool = await createGradientPool({ threads: 2, modelSpec, optimizer: sgd, train, maxBatch: 256, seed: 1 });
     try {
       await pool.computeGradients({ indices: [0, 1], epoch: 0, seed: 1, augment: false }); // threads are up
       const indices = Array.from({ length: 256 }, (_, i) => i % train.count);
       const step = pool.computeGradients({ indices, epoch: 0, seed: 1, augment: false });
       setTimeout(() => void (pool as unknown as { piscina: { threads: Array<{ terminate(): void }> } }).piscina.threads[0].terminate(), 10);
-      await expect(step).rejects.toThrow(/gradient computation failed in 1 of 2 worker task\(s\): gradient slot \d \(worker thread \d+\): worker exited/);
+      await expect(step).rejects.toThrow(/gradient computation failed in 1 of 2 worker task\(s\): gradients of shard \d \(worker thread \d+\): worker exited/);
     } finally {
       await pool.close();
     }
@@ -128,7 +205,7 @@ describe('GradientPool', () => {
       pool.params.data[0] = Number.POSITIVE_INFINITY;
       pool.params.data.fill(1e30, 1, 200);
       const before = pool.params.data.slice();
-      const result = await pool.trainStep({ indices: [0, 1, 2, 3], epoch: 0, seed: 1, augment: false, step: { lr: 0.1, step: 1 } });
+      const result = await pool.trainStep({ indices: [0, 1, 2, 3], epoch: 0, seed: 1, augment: false, hyper: { step: 0, lr: 0.1 } });
       expect(result.stepped).toBe(false);
       expect(Number.isFinite(result.loss)).toBe(false);
       expect(pool.params.data).toEqual(before);

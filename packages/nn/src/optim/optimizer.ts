@@ -8,8 +8,10 @@ export interface OptimizerStepArgs {
   grads: Float32Array | ParameterArena;
   /** Learning rate for this step (from a schedule). */
   lr: number;
-  /** 1-based index of this optimizer step; AdamW's bias correction uses it. */
+  /** 1-based count of optimizer steps including this one (PyTorch's `t`); AdamW's bias correction uses it. */
   step: number;
+  /** SGD: the momentum for this step (a one-cycle schedule varies it); default the constructor's. AdamW ignores it. */
+  momentum?: number;
   /** Flat range [start, end) to update; default the whole arena. Disjoint ranges may run on different threads. */
   start?: number;
   end?: number;

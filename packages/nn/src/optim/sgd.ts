@@ -16,7 +16,7 @@ export interface SGDOptions extends OptimizerStateOptions {
  *   buf = momentum * buf + d        (buf starts at 0, so the first step gives buf = d, as PyTorch)
  *   d = nesterov ? d + momentum * buf : buf
  *   p = p - lr * d
- * State: `momentumBuffer`. `stepMomentum` lets a one-cycle schedule vary momentum per step.
+ * State: `momentumBuffer`. A step's `momentum` lets a one-cycle schedule vary momentum per step.
  */
 export class SGD implements Optimizer {
   readonly kind = 'SGD';
@@ -44,7 +44,7 @@ export class SGD implements Optimizer {
   }
 
   /** Updates params[start, end). `momentum` overrides the constructor's value for this step. */
-  step(args: OptimizerStepArgs & { momentum?: number }): void {
+  step(args: OptimizerStepArgs): void {
     const { p, g, lr, start, end } = resolveStep('SGD', args);
     const momentum = args.momentum === undefined ? this.momentum : checkFiniteNumber('SGD.step: momentum', args.momentum, 0);
     const wd = this.weightDecay;

@@ -1,0 +1,35 @@
+import { AdamW } from './adamw';
+import type { Optimizer, OptimizerStateOptions } from './optimizer';
+import { SGD } from './sgd';
+
+/**
+ * An optimizer described as plain JSON, so a worker thread (or another process) rebuilds exactly
+ * the coordinator's optimizer from a message; its state arrays travel separately.
+ */
+export type OptimizerSpec =
+  | { name: 'sgd'; momentum: number; nesterov: boolean; weightDecay: number }
+  | { name: 'adamw'; beta1: number; beta2: number; eps: number; weightDecay: number };
+
+/** The names of the state arrays an optimizer of this spec keeps (each one value per parameter). */
+export function optimizerStateNames(spec: OptimizerSpec): string[] {
+  switch (spec.name) {
+    case 'sgd':
+      return ['momentumBuffer'];
+    case 'adamw':
+      return ['expAvg', 'expAvgSq'];
+    default:
+      throw new RangeError(`unknown optimizer '${(spec as { name: string }).name}'; expected sgd or adamw`);
+  }
+}
+
+/** Builds nn's optimizer from a spec; `state` says where its state arrays live (see OptimizerStateOptions). */
+export function buildOptimizer(spec: OptimizerSpec, state: OptimizerStateOptions = {}): Optimizer {
+  switch (spec.name) {
+    case 'sgd':
+      return new SGD({ ...state, momentum: spec.momentum, nesterov: spec.nesterov, weightDecay: spec.weightDecay });
+    case 'adamw':
+      return new AdamW({ ...state, beta1: spec.beta1, beta2: spec.beta2, eps: spec.eps, weightDecay: spec.weightDecay });
+    default:
+      throw new RangeError(`unknown optimizer '${(spec as { name: string }).name}'; expected sgd or adamw`);
+  }
+}
