@@ -6,7 +6,7 @@ export const POOL_RESOLUTIONS: readonly number[] = [32];
 
 /**
  * The trainer's data-parallel training step on `threads` worker threads (@convoy/worker's
- * GradientPool: shards -> gradient slots in shared memory, reduce-scatter, optimizer step; SGD with
+ * GradientPool: shard gradients in shared memory, then the reduce fused with the optimizer step; SGD with
  * Nesterov momentum 0.9, weight decay 5e-4), on consecutive batches of a synthetic image set. Two
  * warm-up steps, then steps until `minSteps` and `budgetSeconds` are both reached; the median step.
  */
@@ -32,7 +32,7 @@ export async function measurePoolStep(
       const start = (n * batch) % (train.count - batch + 1);
       const indices = Array.from({ length: batch }, (_, i) => start + i);
       const t0 = performance.now();
-      await pool.trainStep({ indices, epoch: 0, seed: 1, augment: false, step: { lr: 0.01, step: ++n } });
+      await pool.trainStep({ indices, epoch: 0, seed: 1, augment: false, hyper: { step: n++, lr: 0.01 } });
       return (performance.now() - t0) / 1000;
     };
     await step();
