@@ -2,11 +2,18 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync, statSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { decode, encode } from '@msgpack/msgpack';
+import { CIFAR10_NORMALIZATION } from '@convoy/data';
+import type { ModelSpec } from '@convoy/nn';
+import { checkModelDescription, modelMismatch } from './checkpointModel';
+import { cifar10ClassNamesFor } from './config';
 
 /** Written into every checkpoint; readers refuse files without it. */
 export const CHECKPOINT_FORMAT = 'convoy-checkpoint';
-/** Bumped whenever the payload layout changes incompatibly. */
-export const CHECKPOINT_VERSION = 1;
+/**
+ * Bumped whenever the payload layout changes incompatibly. Version 2 added `classNames`,
+ * `resolution` and `normalization`; version 1 files (CIFAR-10 runs only) are migrated on reading.
+ */
+export const CHECKPOINT_VERSION = 2;
 
 /** Where a parameter lives inside the flat arena (floats, not bytes). */
 export interface CheckpointParameterEntry {
@@ -20,8 +27,14 @@ export interface CheckpointParameterEntry {
 export interface CheckpointState {
   /** The run's configuration (plain JSON): what must not change when resuming. */
   config: Record<string, unknown>;
-  /** The model's JSON spec, as given to nn's buildModel. */
-  modelSpec: unknown;
+  /** The model's JSON spec, as given to nn's buildModel: readers build the network from it. */
+  modelSpec: ModelSpec;
+  /** The name of each output of the network, in output (label) order; as many as modelSpec.classes. */
+  classNames: string[];
+  /** Side R of the square input: images are resized (smaller side to R) and centre-cropped to R x R. Equals modelSpec.resolution. */
+  resolution: number;
+  /** Per-channel pixel normalisation the network was trained with: x -> (pixel/255 - mean[c]) / std[c]. */
+  normalization: { mean: number[]; std: number[] };
   /** Layout of `params` (and of every optimizer state array). */
   parameters: CheckpointParameterEntry[];
   params: Float32Array;
@@ -68,6 +81,9 @@ export function encodeCheckpoint(state: CheckpointState): Uint8Array {
   const payload = encode({
     config: state.config,
     modelSpec: state.modelSpec,
+    classNames: state.classNames,
+    resolution: state.resolution,
+    normalization: { mean: [...state.normalization.mean], std: [...state.normalization.std] },
     parameters: state.parameters,
     params: floatsToBytes(state.params),
     optimizer: { name: state.optimizer.name, state: optimizerState },
@@ -100,9 +116,10 @@ export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): Checkp
   if (!isRecord(envelope) || envelope.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(`${file}: not a convoy checkpoint (expected format '${CHECKPOINT_FORMAT}')`);
   }
-  if (envelope.version !== CHECKPOINT_VERSION) {
+  const version = envelope.version;
+  if (version !== CHECKPOINT_VERSION && version !== 1) {
     throw new CheckpointError(
-      `${file}: checkpoint format version ${String(envelope.version)} is not supported; this convoy reads version ${CHECKPOINT_VERSION}`,
+      `${file}: checkpoint format version ${String(version)} is not supported; this convoy reads versions 1 and ${CHECKPOINT_VERSION}`,
     );
   }
   const payload = envelope.payload;
@@ -115,45 +132,55 @@ export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): Checkp
       `${file}: checksum mismatch (stored sha256 ${envelope.sha256.slice(0, 16)}..., computed ${actual.slice(0, 16)}...): the file is corrupted; use an earlier checkpoint`,
     );
   }
-  let body: unknown;
+  let decoded: unknown;
   try {
-    body = decode(payload);
+    decoded = decode(payload);
   } catch (err) {
     throw new CheckpointError(`${file}: the payload cannot be decoded (${(err as Error).message})`);
   }
-  if (!isRecord(body)) throw new CheckpointError(`${file}: the payload is not a map`);
-  const optimizer = body.optimizer;
-  if (!isRecord(optimizer) || typeof optimizer.name !== 'string' || !isRecord(optimizer.state)) {
-    throw new CheckpointError(`${file}: optimizer section is missing or malformed`);
-  }
-  const params = bytesToFloats(body.params, 'params', file);
-  const optimizerState: Record<string, Float32Array> = {};
-  for (const [name, value] of Object.entries(optimizer.state)) {
-    const values = bytesToFloats(value, `optimizer state '${name}'`, file);
-    if (values.length !== params.length) {
-      throw new CheckpointError(`${file}: optimizer state '${name}' has ${values.length} values, params have ${params.length}`);
-    }
-    optimizerState[name] = values;
-  }
+  if (!isRecord(decoded)) throw new CheckpointError(`${file}: the payload is not a map`);
+  const body = version === 1 ? migrateVersion1(decoded, file) : decoded;
+  if (!isRecord(body.config)) throw new CheckpointError(`${file}: config section is missing`);
   for (const key of ['step', 'epoch', 'stepInEpoch'] as const) {
     if (!Number.isInteger(body[key]) || (body[key] as number) < 0) {
       throw new CheckpointError(`${file}: '${key}' should be a non-negative integer, got ${String(body[key])}`);
     }
   }
-  const parameters = body.parameters as CheckpointParameterEntry[];
-  const declared = Array.isArray(parameters) ? parameters.reduce((n, e) => n + e.size, 0) : -1;
-  if (declared !== params.length) {
-    throw new CheckpointError(`${file}: parameter layout declares ${declared} values, params hold ${params.length}`);
-  }
   const rng = body.rng as CheckpointState['rng'];
   if (!isRecord(rng) || typeof rng.seed !== 'number' || !Array.isArray(rng.state)) {
     throw new CheckpointError(`${file}: rng section is missing or malformed`);
   }
-  if (!isRecord(body.config)) throw new CheckpointError(`${file}: config section is missing`);
+  const optimizer = body.optimizer;
+  if (!isRecord(optimizer) || typeof optimizer.name !== 'string' || !isRecord(optimizer.state)) {
+    throw new CheckpointError(`${file}: optimizer section is missing or malformed`);
+  }
+  // The model's self-description, then every table entry and array size against the network it
+  // describes: all before a single parameter byte is copied or used.
+  let described;
+  try {
+    described = checkModelDescription(body);
+  } catch (err) {
+    throw new CheckpointError(`${file}: ${(err as Error).message}`);
+  }
+  const optimizerBytes: Record<string, unknown> = optimizer.state;
+  const mismatch = modelMismatch(described, {
+    parameters: body.parameters,
+    paramsBytes: body.params instanceof Uint8Array ? body.params.byteLength : body.params,
+    optimizerName: optimizer.name,
+    optimizerStateBytes: Object.fromEntries(Object.entries(optimizerBytes).map(([name, v]) => [name, v instanceof Uint8Array ? v.byteLength : v])),
+    configOptimizer: body.config.optimizer,
+  });
+  if (mismatch) throw new CheckpointError(`${file}: does not match the network its modelSpec describes (${JSON.stringify(described.modelSpec)}): ${mismatch}`);
+  const params = bytesToFloats(body.params, 'params', file);
+  const optimizerState: Record<string, Float32Array> = {};
+  for (const [name, value] of Object.entries(optimizerBytes)) optimizerState[name] = bytesToFloats(value, `optimizer state '${name}'`, file);
   return {
     config: body.config,
-    modelSpec: body.modelSpec,
-    parameters,
+    modelSpec: described.modelSpec,
+    classNames: described.classNames,
+    resolution: described.resolution,
+    normalization: described.normalization,
+    parameters: described.parameters,
     params,
     optimizer: { name: optimizer.name, state: optimizerState },
     step: body.step as number,
@@ -162,6 +189,27 @@ export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): Checkp
     rng,
     summary: isRecord(body.summary) ? body.summary : {},
     createdAt: typeof body.createdAt === 'string' ? body.createdAt : '',
+  };
+}
+
+/**
+ * A version 1 payload in version 2's shape. Version 1 could only train on CIFAR-10 (32 x 32, the
+ * standard normalisation, `config.classes` choosing a subset of its ten classes), so the fields
+ * version 2 added follow from its config; everything is then checked like any version 2 file.
+ */
+function migrateVersion1(body: Record<string, unknown>, file: string): Record<string, unknown> {
+  const config = isRecord(body.config) ? body.config : {};
+  let classNames: string[];
+  try {
+    classNames = cifar10ClassNamesFor({ classes: typeof config.classes === 'string' ? config.classes : null });
+  } catch (err) {
+    throw new CheckpointError(`${file}: version 1 checkpoint with an unusable config.classes: ${(err as Error).message}`);
+  }
+  return {
+    ...body,
+    classNames,
+    resolution: 32,
+    normalization: { mean: [...CIFAR10_NORMALIZATION.mean], std: [...CIFAR10_NORMALIZATION.std] },
   };
 }
 

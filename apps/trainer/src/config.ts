@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { CIFAR10_CLASS_NAMES, parseClasses } from '@convoy/data';
 import type { ModelSpec, OptimizerSpec } from '@convoy/nn';
 
 export const OPTIMIZERS = ['sgd', 'adamw'] as const;
@@ -87,6 +88,11 @@ export const RUN_CONFIG_KEYS = Object.keys(DEFAULT_RUN_CONFIG) as Array<keyof Ru
 /** Number of classes the network predicts: those of `--classes`, else all ten of CIFAR-10. */
 export function classCountOf(config: Partial<Pick<RunConfig, 'classes'>>): number {
   return config.classes ? config.classes.split(',').filter((part) => part.trim().length > 0).length : 10;
+}
+
+/** CIFAR-10's class names in the run's label order: all ten, or those `--classes` picks, in its order. */
+export function cifar10ClassNamesFor(config: Partial<Pick<RunConfig, 'classes'>>): string[] {
+  return config.classes ? parseClasses(config.classes, CIFAR10_CLASS_NAMES).map((label) => CIFAR10_CLASS_NAMES[label]) : [...CIFAR10_CLASS_NAMES];
 }
 
 export function modelSpecFor(config: Pick<RunConfig, 'width'> & Partial<Pick<RunConfig, 'classes'>>): ModelSpec {

@@ -4,7 +4,9 @@ export {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, LATEST_CHECKPOINT, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic,
 } from './checkpoint';
 export type { CheckpointParameterEntry, CheckpointState } from './checkpoint';
-export { DEFAULT_RUN_CONFIG, RUN_CONFIG_KEYS, OPTIMIZERS, SCHEDULES, modelSpecFor, optimizerSpecFor, configProblems, userPath } from './config';
+export { DEFAULT_RUN_CONFIG, RUN_CONFIG_KEYS, OPTIMIZERS, SCHEDULES, cifar10ClassNamesFor, modelSpecFor, optimizerSpecFor, configProblems, userPath } from './config';
+export { checkModelDescription, modelMismatch, optimizerStateNames, MAX_CHECKPOINT_CLASSES, MAX_CHECKPOINT_CHANNELS } from './checkpointModel';
+export type { ModelDescription, StoredArrays } from './checkpointModel';
 export type { RunConfig, RuntimeConfig, OptimizerName, ScheduleName } from './config';
 export { measureScaling, scalingTable, scalingChartSvg, threadLadder } from './scaling';
 export type { ScalingOptions, ScalingResult } from './scaling';

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { batchCount, batchSlice, epochOrder, type ImageSet } from '@convoy/data';
+import { batchCount, batchSlice, CIFAR10_NORMALIZATION, epochOrder, type ImageSet, type Normalization } from '@convoy/data';
+import type { ModelSpec } from '@convoy/nn';
 import { Rng } from '@convoy/tensor';
 import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
 import { CheckpointState, LATEST_CHECKPOINT, saveCheckpoint } from './checkpoint';
-import { modelSpecFor, optimizerSpecFor, type RunConfig, type RuntimeConfig } from './config';
+import { cifar10ClassNamesFor, modelSpecFor, optimizerSpecFor, type RunConfig, type RuntimeConfig } from './config';
 import { MetricsLog } from './metricsLog';
 import { NoProgress, type ProgressReporter } from './progress';
 import { hyperparameterSchedules } from './schedule';
@@ -15,6 +16,10 @@ export interface TrainingOptions {
   train: ImageSet;
   /** Evaluated after every epoch (data-parallel); null skips evaluation. */
   test: ImageSet | null;
+  /** Names of the labels 0..k-1, recorded in checkpoints; default CIFAR-10's (narrowed by `config.classes`). */
+  classNames?: readonly string[];
+  /** Pixel normalisation for training and evaluation, recorded in checkpoints; default CIFAR-10's standard statistics. */
+  normalization?: Normalization;
   /** Continue this checkpoint (already read and checked against `config`). */
   resume?: CheckpointState;
   reporter?: ProgressReporter;
@@ -78,13 +83,17 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   const log = new MetricsLog(runtime.log ?? undefined);
   const resume = options.resume;
   const rng = new Rng(config.seed);
+  const classNames = [...(options.classNames ?? cifar10ClassNamesFor(config))];
+  const normalization = options.normalization ?? CIFAR10_NORMALIZATION;
+  const modelSpec = modelSpecFor(config);
   const pool = await createGradientPool({
     threads: runtime.threads,
-    modelSpec: modelSpecFor(config),
+    modelSpec,
     backend: runtime.backend,
     optimizer: optimizerSpecFor(config),
     train,
     test,
+    normalization,
     maxBatch: config.batchSize,
     workerFile: options.workerFile,
     ...(resume ? { params: resume.params, optimizerState: resume.optimizer.state } : { rng }),
@@ -104,7 +113,10 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     mkdirSync(runtime.checkpointDir, { recursive: true });
     const state: CheckpointState = {
       config: { ...config },
-      modelSpec: modelSpecFor(config),
+      modelSpec,
+      classNames,
+      resolution: modelSpec.resolution,
+      normalization: { mean: [...normalization.mean], std: [...normalization.std] },
       parameters: pool.params.entries.map((e) => ({ name: e.name, shape: e.shape.slice(), offset: e.offset, size: e.size })),
       params: pool.params.data,
       optimizer: { name: config.optimizer, state: { ...pool.optimizerState } },
@@ -231,9 +243,10 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
 /** Evaluates parameters on a set with a fresh pool (the `eval` command). */
 export async function evaluateParameters(options: {
   params: Float32Array;
-  width: number;
-  /** The run's `--classes` (as stored in its checkpoint); null or absent: all ten. */
-  classes?: string | null;
+  /** The network the parameters belong to (a checkpoint's modelSpec). */
+  modelSpec: ModelSpec;
+  /** The normalisation the network was trained with; default CIFAR-10's. */
+  normalization?: Normalization;
   test: ImageSet;
   threads: number;
   backend: string;
@@ -244,7 +257,8 @@ export async function evaluateParameters(options: {
   try {
     pool = await createGradientPool({
       threads: options.threads,
-      modelSpec: modelSpecFor({ width: options.width, classes: options.classes }),
+      modelSpec: options.modelSpec,
+      normalization: options.normalization,
       backend: options.backend,
       train: options.test,
       test: options.test,

@@ -2,28 +2,20 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '@msgpack/msgpack';
+import { createHash } from 'node:crypto';
+import { CIFAR10_CLASS_NAMES, CIFAR10_NORMALIZATION } from '@convoy/data';
 import {
   CHECKPOINT_FORMAT, CheckpointError, CheckpointState, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint,
 } from '../src/checkpoint';
+import { contradictoryCheckpoint, SELF_CONTRADICTIONS, validCheckpoint } from './checkpointFixtures';
 
 function sampleState(): CheckpointState {
-  const params = Float32Array.from({ length: 10 }, (_, i) => i * 0.5 - 2);
-  return {
-    config: { lr: 0.05, epochs: 3 },
-    modelSpec: { kind: 'recipe', resolution: 32, classes: 10, width: 4 },
-    parameters: [
-      { name: 'a.weight', shape: [2, 3], offset: 0, size: 6 },
-      { name: 'a.bias', shape: [4], offset: 6, size: 4 },
-    ],
-    params,
-    optimizer: { name: 'sgd', state: { momentumBuffer: Float32Array.from(params, (v) => v / 10) } },
-    step: 17,
-    epoch: 2,
-    stepInEpoch: 3,
-    rng: { seed: 1, state: [1, 2, 3, 4] },
-    summary: { testAccuracy: 0.5 },
-    createdAt: '2026-01-01T00:00:00.000Z',
-  };
+  const state = validCheckpoint();
+  state.summary = { testAccuracy: 0.5 };
+  state.step = 17;
+  state.epoch = 2;
+  state.stepInEpoch = 3;
+  return state;
 }
 
 describe('checkpoints', () => {
@@ -59,14 +51,33 @@ describe('checkpoints', () => {
     expect(() => loadCheckpoint(file)).toThrow(/truncated\.msgpack: cannot be decoded .*the file is truncated or is not a convoy checkpoint/);
     expect(() => decodeCheckpoint(new Uint8Array(0), 'e')).toThrow(/e: the file is empty/);
     expect(() => decodeCheckpoint(encode({ hello: 'world' }), 'x')).toThrow(/x: not a convoy checkpoint/);
-    expect(() => decodeCheckpoint(encode({ format: CHECKPOINT_FORMAT, version: 99 }), 'v')).toThrow(/version 99 is not supported; this convoy reads version 1/);
+    expect(() => decodeCheckpoint(encode({ format: CHECKPOINT_FORMAT, version: 99 }), 'v')).toThrow(/version 99 is not supported; this convoy reads versions 1 and 2/);
     expect(() => loadCheckpoint(join(dir, 'nope.msgpack'))).toThrow(/nope\.msgpack does not exist/);
   });
 
-  it('rejects a payload whose arrays disagree in length', () => {
-    const state = sampleState();
-    state.optimizer.state.momentumBuffer = new Float32Array(3);
-    expect(() => decodeCheckpoint(encodeCheckpoint(state), 'm')).toThrow(/optimizer state 'momentumBuffer' has 3 values, params have 10/);
+  it.each(SELF_CONTRADICTIONS.map((c) => [c.kind, c.message]))('refuses %s, naming the file and the first mismatch', (kind, message) => {
+    const bytes = encodeCheckpoint(contradictoryCheckpoint(kind));
+    expect(() => decodeCheckpoint(bytes, 'bad.msgpack')).toThrow(CheckpointError);
+    expect(() => decodeCheckpoint(bytes, 'bad.msgpack')).toThrow(new RegExp(`^bad\\.msgpack: .*${message.source}`));
+  });
+
+  it('reads a version 1 file (CIFAR-10 only) as a CIFAR-10 checkpoint: the ten names (or --classes), 32 x 32, the standard normalisation', () => {
+    const spec = { kind: 'recipe' as const, resolution: 32, classes: 2, width: 2 };
+    const v2 = validCheckpoint(spec, ['cat', 'dog']);
+    const { classNames: _c, resolution: _r, normalization: _n, ...v1 } = { ...v2, config: { ...v2.config, classes: 'cat,dog' } };
+    const payload = encode({ ...v1, params: new Uint8Array(v1.params.buffer), optimizer: { name: 'sgd', state: { momentumBuffer: new Uint8Array(v1.optimizer.state.momentumBuffer.buffer) } } });
+    const file = encode({ format: CHECKPOINT_FORMAT, version: 1, sha256: createHash('sha256').update(payload).digest('hex'), payload });
+    const read = decodeCheckpoint(file, 'old.msgpack');
+    expect(read.classNames).toEqual(['cat', 'dog']);
+    expect(read.resolution).toBe(32);
+    expect(read.normalization).toEqual({ mean: [...CIFAR10_NORMALIZATION.mean], std: [...CIFAR10_NORMALIZATION.std] });
+    expect(read.params).toEqual(v2.params);
+
+    const allTen = validCheckpoint({ ...spec, classes: 10 }, [...CIFAR10_CLASS_NAMES]);
+    const { classNames: _c2, resolution: _r2, normalization: _n2, ...v1AllTen } = allTen;
+    const payload10 = encode({ ...v1AllTen, params: new Uint8Array(v1AllTen.params.buffer), optimizer: { name: 'sgd', state: { momentumBuffer: new Uint8Array(v1AllTen.optimizer.state.momentumBuffer.buffer) } } });
+    const file10 = encode({ format: CHECKPOINT_FORMAT, version: 1, sha256: createHash('sha256').update(payload10).digest('hex'), payload: payload10 });
+    expect(decodeCheckpoint(file10, 'old10.msgpack').classNames).toEqual([...CIFAR10_CLASS_NAMES]);
   });
 
   it('stores parameters as little-endian float32 bytes readable by other tools', () => {
@@ -75,7 +86,7 @@ describe('checkpoints', () => {
     const outer = require('@msgpack/msgpack').decode(readFileSync(file)) as { payload: Uint8Array; sha256: string };
     const inner = require('@msgpack/msgpack').decode(outer.payload) as { params: Uint8Array };
     const view = new DataView(inner.params.buffer, inner.params.byteOffset, inner.params.byteLength);
-    expect(view.getFloat32(4 * 9, true)).toBe(2.5);
+    expect(view.getFloat32(4 * 9, true)).toBe(sampleState().params[9]);
     expect(outer.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
-import { saveCheckpoint } from '../src/checkpoint';
+import { CheckpointError, saveCheckpoint } from '../src/checkpoint';
+import { contradictoryCheckpoint, SELF_CONTRADICTIONS, validCheckpoint } from './checkpointFixtures';
 import { createProgram, exitCodeOf, UsageError } from '../src/cli';
 
 /** Parses argv (after `convoy`) with exits turned into exceptions; returns what was printed. */
@@ -95,19 +96,7 @@ describe('convoy CLI flags', () => {
   it('refuses to resume with flags that would change the run, naming them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'convoy-cli-'));
     const file = join(dir, 'latest.msgpack');
-    saveCheckpoint(file, {
-      config: { epochs: 3, lr: 0.05, batchSize: 16, width: 4 },
-      modelSpec: {},
-      parameters: [{ name: 'w', shape: [1], offset: 0, size: 1 }],
-      params: new Float32Array(1),
-      optimizer: { name: 'sgd', state: { momentumBuffer: new Float32Array(1) } },
-      step: 2,
-      epoch: 1,
-      stepInEpoch: 0,
-      rng: { seed: 1, state: [1, 2, 3, 4] },
-      summary: {},
-      createdAt: '',
-    });
+    saveCheckpoint(file, validCheckpoint());
     const { error } = await run(['train', '--resume', file, '--lr', '0.1', '--epochs', '3', '--batch-size', '32']);
     expect(error).toBeInstanceOf(UsageError);
     expect((error as Error).message).toMatch(/--batch-size 32 \(the checkpoint has 16\); --lr 0\.1 \(the checkpoint has 0\.05\)/);
@@ -116,11 +105,36 @@ describe('convoy CLI flags', () => {
 
   it('refuses to start over in a directory holding a run unless --overwrite', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'convoy-cli-'));
-    saveCheckpoint(join(dir, 'latest.msgpack'), {
-      config: {}, modelSpec: {}, parameters: [], params: new Float32Array(0), optimizer: { name: 'sgd', state: {} },
-      step: 0, epoch: 0, stepInEpoch: 0, rng: { seed: 1, state: [] }, summary: {}, createdAt: '',
-    });
+    saveCheckpoint(join(dir, 'latest.msgpack'), validCheckpoint());
     const { error } = await run(['train', '--checkpoint-dir', dir]);
     expect((error as Error).message).toMatch(/already holds a run \(latest\.msgpack\)\. Continue it with --resume/);
   });
+
+  it('refuses to resume a checkpoint whose modelSpec is not the network of its config', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'convoy-cli-')), 'latest.msgpack');
+    const state = validCheckpoint();
+    state.config.width = 4; // the file is consistent in itself, but --resume would build a width-4, 32x32 network from its config
+    saveCheckpoint(file, state);
+    const { error } = await run(['train', '--resume', file]);
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect((error as Error).message).toMatch(/latest\.msgpack: its modelSpec .* is not the network its config describes/);
+  });
+});
+
+describe('every command that reads a checkpoint refuses one that contradicts itself', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convoy-cli-bad-'));
+  const commands: Array<[string, (file: string) => string[]]> = [
+    ['eval', (file) => ['eval', file, '--data-dir', join(dir, 'no-data'), '--no-download']],
+    ['train --resume', (file) => ['train', '--resume', file, '--data-dir', join(dir, 'no-data'), '--no-download']],
+  ];
+  it.each(commands.flatMap(([name, argv]) => SELF_CONTRADICTIONS.map((c) => [name, c.kind, argv, c.message] as const)))(
+    '%s: %s',
+    async (_name, kind, argv, message) => {
+      const file = join(dir, `${kind.replace(/\W+/g, '-')}.msgpack`);
+      saveCheckpoint(file, contradictoryCheckpoint(kind));
+      const { error } = await run(argv(file));
+      expect(error).toBeInstanceOf(CheckpointError);
+      expect((error as Error).message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*${message.source}`));
+    },
+  );
 });

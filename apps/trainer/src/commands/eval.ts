@@ -3,20 +3,19 @@ import { loadCheckpoint } from '../checkpoint';
 import {
   addComputeOptions, addDataOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type JsonOptions, type TestSubsetOptions,
 } from '../cliOptions';
-import { DEFAULT_RUN_CONFIG, userPath, type RunConfig } from '../config';
+import { userPath } from '../config';
 import { evaluateParameters } from '../training';
-import { loadData, selectData } from './data';
+import { cifar10ClassesOf, loadData, selectData } from './data';
 
 export type EvalOptions = DataOptions & ComputeOptions & TestSubsetOptions & JsonOptions;
 
 async function evaluate(checkpoint: string, opts: EvalOptions): Promise<void> {
   const { path, state } = loadCheckpoint(userPath(checkpoint));
-  const config = state.config as Partial<RunConfig>;
-  const width = config.width ?? DEFAULT_RUN_CONFIG.width;
-  const classes = config.classes ?? null;
   const data = await loadData(opts);
-  const { test } = selectData(data, { classes, limitTest: opts.limitTest });
-  const result = await evaluateParameters({ params: state.params, width, classes, test, threads: opts.threads, backend: opts.backend });
+  const { test } = selectData(data, { classes: cifar10ClassesOf(state, path, data.classNames), limitTest: opts.limitTest });
+  const result = await evaluateParameters({
+    params: state.params, modelSpec: state.modelSpec, normalization: state.normalization, test, threads: opts.threads, backend: opts.backend,
+  });
   const line = { checkpoint: path, step: state.step, epoch: state.epoch, images: result.count, testLoss: result.loss, testAccuracy: result.accuracy, backend: result.backend };
   if (opts.json) process.stdout.write(`${JSON.stringify(line)}\n`);
   else process.stdout.write(`${path} (step ${state.step}, epoch ${state.epoch}): test accuracy ${(100 * result.accuracy).toFixed(2)}% (${result.correct}/${result.count}), loss ${result.loss.toFixed(4)} [${result.backend}]\n`);

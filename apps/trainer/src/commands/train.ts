@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { LATEST_CHECKPOINT, loadCheckpoint, type CheckpointState } from '../checkpoint';
+import { CheckpointError, LATEST_CHECKPOINT, loadCheckpoint, type CheckpointState } from '../checkpoint';
 import {
   addComputeOptions, addDataOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type TestSubsetOptions,
 } from '../cliOptions';
 import {
-  configProblems, DEFAULT_RUN_CONFIG, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, userPath, type RunConfig, type RuntimeConfig,
+  configProblems, DEFAULT_RUN_CONFIG, modelSpecFor, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, userPath, type RunConfig, type RuntimeConfig,
 } from '../config';
 import { choiceFlag, integerFlag, numberFlag } from '../flagParsers';
 import { createProgress } from '../progress';
@@ -114,6 +114,10 @@ function resumedRun(resumePath: string, cmd: Command, config: RunConfig): { resu
         "Drop them (the checkpoint's values are used), or start a new run without --resume.",
     );
   }
+  const spec = modelSpecFor(saved);
+  if (JSON.stringify(spec) !== JSON.stringify(loaded.state.modelSpec)) {
+    throw new CheckpointError(`${loaded.path}: its modelSpec ${JSON.stringify(loaded.state.modelSpec)} is not the network its config describes (${JSON.stringify(spec)}); it cannot be resumed`);
+  }
   if (loaded.state.epoch >= saved.epochs) {
     throw new UsageError(`checkpoint ${loaded.path} is from a finished run (${loaded.state.epoch} of ${saved.epochs} epochs); nothing to resume. Use \`convoy eval ${loaded.path}\`.`);
   }
@@ -177,14 +181,17 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
   };
   mkdirSync(checkpointDir, { recursive: true });
   const data = await loadData(opts);
-  const { train: trainSet, test } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: runtime.limitTest });
+  const { train: trainSet, test, classNames } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: runtime.limitTest });
+  if (resume && resume.classNames.join(',') !== classNames.join(',')) {
+    throw new CheckpointError(`${opts.resume}: its classes (${resume.classNames.join(', ')}) are not those of the data (${classNames.join(', ')}); it cannot be resumed on this data`);
+  }
 
   const controller = new AbortController();
   const removeSignalHandlers = stopOnSignals(controller);
   try {
     const reporter = createProgress(config.batchSize);
     reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${runtime.log}`);
-    const outcome = await runTraining({ config, runtime, train: trainSet, test, resume, reporter, signal: controller.signal });
+    const outcome = await runTraining({ config, runtime, train: trainSet, test, classNames, resume, reporter, signal: controller.signal });
     const accuracy = outcome.lastEvaluation ? ` | test accuracy ${(100 * outcome.lastEvaluation.accuracy).toFixed(2)}%` : '';
     reporter.log(
       `${outcome.status}: step ${outcome.step}, epoch ${outcome.epoch}/${config.epochs}${accuracy} | ${outcome.trainSeconds.toFixed(1)} s training` +
