@@ -1,22 +1,25 @@
-import { createGradientPool, syntheticImageSet } from '@convoy/worker';
+import { allocateImageSet, type ImageSet } from '@convoy/data';
+import { createGradientPool } from '@convoy/worker';
 import type { StepMeasurement, StepNetwork } from './trainingStep';
 
-/** Sides the worker pool's image sets have (its ImageSet holds 32x32 RGB images). */
-export const POOL_RESOLUTIONS: readonly number[] = [32];
+/** `count` RGB images of side `resolution` with a fixed pseudo-random pattern, labels i % 10. */
+function benchmarkImageSet(count: number, resolution: number): ImageSet {
+  const set = allocateImageSet(count, { channels: 3, height: resolution, width: resolution });
+  for (let i = 0; i < set.images.length; i++) set.images[i] = (i * 2654435761) >>> 24;
+  for (let i = 0; i < count; i++) set.labels[i] = i % 10;
+  return set;
+}
 
 /**
  * The trainer's data-parallel training step on `threads` worker threads (@convoy/worker's
  * GradientPool: shard gradients in shared memory, then the reduce fused with the optimizer step; SGD with
- * Nesterov momentum 0.9, weight decay 5e-4), on consecutive batches of a synthetic image set. Two
+ * Nesterov momentum 0.9, weight decay 5e-4), on consecutive batches of a fixed image set. Two
  * warm-up steps, then steps until `minSteps` and `budgetSeconds` are both reached; the median step.
  */
 export async function measurePoolStep(
   threads: number, batch: number, budgetSeconds: number, network: StepNetwork, backend = 'wasm', minSteps = 5,
 ): Promise<StepMeasurement> {
-  if (!POOL_RESOLUTIONS.includes(network.resolution)) {
-    throw new RangeError(`the worker pool trains ${POOL_RESOLUTIONS.join(', ')}-pixel images only, not R=${network.resolution}`);
-  }
-  const train = syntheticImageSet({ count: batch * 4, seed: 1 });
+  const train = benchmarkImageSet(batch * 2, network.resolution);
   const pool = await createGradientPool({
     threads,
     modelSpec: { kind: 'recipe', resolution: network.resolution, classes: 10, width: network.width },
