@@ -23,14 +23,15 @@ export const CIFAR_NETWORK: StepNetwork = { resolution: 32, width: 32 };
 
 /**
  * One training step of the recipe network (@convoy/nn's recipeNet) on this thread: forward,
- * softmax cross-entropy, backward (parameter and input gradients of every layer) and an SGD update
+ * softmax cross-entropy, backward (parameter gradients, and input gradients of every layer but the
+ * first, as the trainer's workers do) and an SGD update
  * (Nesterov momentum 0.9, weight decay 5e-4), on a fixed batch.
  */
 export function measureTrainingStep(
   backend: KernelBackend, batch: number, budgetSeconds: number, network: StepNetwork = CIFAR_NETWORK,
 ): StepMeasurement {
   const { resolution, width } = network;
-  const model = recipeNet({ resolution, classes: 10, width }, { backend });
+  const model = recipeNet({ resolution, classes: 10, width }, { backend, inputGradient: false });
   const { params, grads } = createParameters(model, { seed: 1 });
   const optimizer = new SGD({ size: params.size, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
   const images = Tensor.zeros([batch, 3, resolution, resolution]);

@@ -1,6 +1,6 @@
 export { Module } from './module';
 export type { Size2 } from './options';
-export { Conv2d } from './layers/conv2d';
+export { Conv2d, NO_INPUT_GRADIENT } from './layers/conv2d';
 export type { Conv2dOptions } from './layers/conv2d';
 export { Linear } from './layers/linear';
 export type { LinearOptions } from './layers/linear';

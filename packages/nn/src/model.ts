@@ -1,7 +1,7 @@
-import { referenceBackend, type KernelBackend } from '@convoy/kernels';
+import { referenceBackend } from '@convoy/kernels';
 import { ParameterArena, type Rng } from '@convoy/tensor';
 import type { Module } from './module';
-import { recipeNet } from './recipe';
+import { recipeNet, type BuildOptions } from './recipe';
 
 /**
  * A model described as plain JSON, so a worker rebuilds exactly the coordinator's model from a
@@ -9,14 +9,15 @@ import { recipeNet } from './recipe';
  */
 export type ModelSpec = { kind: 'recipe'; resolution: number; classes: number; width: number; inChannels?: number };
 
-export function buildModel(spec: ModelSpec, options: { backend?: KernelBackend } = {}): Module {
+/** `options`: the kernel backend, and whether backward computes the input gradient (see BuildOptions). */
+export function buildModel(spec: ModelSpec, options: BuildOptions = {}): Module {
   if (spec === null || typeof spec !== 'object') {
     throw new TypeError(`buildModel: spec must be an object like { kind: 'recipe', resolution, classes, width }, got ${JSON.stringify(spec)}`);
   }
   const { kind, ...rest } = spec as ModelSpec & Record<string, unknown>;
   switch (kind) {
     case 'recipe':
-      return recipeNet(rest as Omit<ModelSpec, 'kind'>, { backend: options.backend });
+      return recipeNet(rest as Omit<ModelSpec, 'kind'>, { backend: options.backend, inputGradient: options.inputGradient });
     default:
       throw new RangeError(`buildModel: unknown model kind ${JSON.stringify(kind)}; expected 'recipe'`);
   }

@@ -16,11 +16,17 @@ import { checkOptions, checkPositiveInteger } from './options';
 export interface BuildOptions {
   /** Kernel backend for every conv and pooling layer; default the plain-TS reference. */
   backend?: KernelBackend;
+  /**
+   * Whether backward returns the gradient with respect to the network's input (default true).
+   * Training never needs it: false lets the first conv skip its input-gradient pass, and the
+   * network's backward then returns NO_INPUT_GRADIENT. (Only the first conv of a network uses it.)
+   */
+  inputGradient?: boolean;
 }
 
 /** 3x3 convolution, stride 1, padding 1 (keeps the side). */
 export function conv3(inChannels: number, outChannels: number, options: BuildOptions = {}): Conv2d {
-  return new Conv2d(inChannels, outChannels, 3, { padding: 1, backend: options.backend });
+  return new Conv2d(inChannels, outChannels, 3, { padding: 1, backend: options.backend, inputGradient: options.inputGradient });
 }
 
 /** conv => conv => pool: two 3x3 convs with ReLU, then a 2x2 max-pool halving the side. */
@@ -28,7 +34,7 @@ export function block(inChannels: number, outChannels: number, options: BuildOpt
   return new Sequential({
     conv1: conv3(inChannels, outChannels, options),
     relu1: new ReLU(),
-    conv2: conv3(outChannels, outChannels, options),
+    conv2: conv3(outChannels, outChannels, { backend: options.backend }),
     relu2: new ReLU(),
     pool: new MaxPool2d(2, { backend: options.backend }),
   });
@@ -37,7 +43,7 @@ export function block(inChannels: number, outChannels: number, options: BuildOpt
 /** The aggressive front end for large inputs: 7x7 conv stride 2 (padding 3), ReLU, 2x2 max-pool: side / 4. */
 export function frontend(inChannels: number, outChannels: number, options: BuildOptions = {}): Sequential {
   return new Sequential({
-    conv: new Conv2d(inChannels, outChannels, 7, { stride: 2, padding: 3, backend: options.backend }),
+    conv: new Conv2d(inChannels, outChannels, 7, { stride: 2, padding: 3, backend: options.backend, inputGradient: options.inputGradient }),
     relu: new ReLU(),
     pool: new MaxPool2d(2, { backend: options.backend }),
   });
@@ -118,8 +124,10 @@ export function recipePlan(options: RecipeOptions): RecipePlan {
 export function recipeNet(options: RecipeOptions, build: BuildOptions = {}): Sequential {
   const plan = recipePlan(options);
   const features: Module[] = [];
+  // Only the first layer sees the network's input, so only it takes `inputGradient`.
+  const inner: BuildOptions = { backend: build.backend };
   if (plan.frontend) features.push(frontend(options.inChannels ?? 3, options.width, build));
-  for (const b of plan.blocks) features.push(block(b.inChannels, b.outChannels, build));
+  plan.blocks.forEach((b, i) => features.push(block(b.inChannels, b.outChannels, i === 0 && !plan.frontend ? build : inner)));
   return sequential({
     features: sequential(features),
     pool: new GlobalAvgPool2d({ backend: build.backend }),

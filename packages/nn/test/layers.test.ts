@@ -1,7 +1,8 @@
 import { referenceBackend, KernelBackend } from '@convoy/kernels';
 import { ParameterArena, Rng, Tensor } from '@convoy/tensor';
 import {
-  AvgPool2d, buildModel, Conv2d, createParameters, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, NonFiniteInputError, recipeNet, ReLU, Sequential,
+  AvgPool2d, buildModel, Conv2d, createParameters, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, NO_INPUT_GRADIENT, NonFiniteInputError, recipeNet, ReLU,
+  Sequential,
 } from '../src';
 
 function randomTensor(shape: number[], seed = 1): Tensor {
@@ -193,6 +194,32 @@ describe('backends and shared memory', () => {
       'globalAvgPoolBackward', 'maxPool2dBackward',
       'conv2dBackwardWeights', 'conv2dBackwardInput', 'conv2dBackwardWeights', 'conv2dBackwardInput',
     ]);
+  });
+
+  it('inputGradient: false skips the first conv\'s input-gradient pass and nothing else; parameter gradients are unchanged', () => {
+    for (const resolution of [8, 100]) {
+      const spec = { kind: 'recipe', resolution, classes: 2, width: 2 } as const;
+      const calls: string[] = [];
+      const spy = Object.fromEntries(
+        Object.entries(referenceBackend).map(([k, v]) => [k, typeof v === 'function' ? (...a: unknown[]) => (calls.push(k), (v as (...b: unknown[]) => unknown)(...a)) : v]),
+      ) as unknown as KernelBackend;
+      const full = buildModel(spec);
+      const skipping = buildModel(spec, { backend: spy, inputGradient: false });
+      const a = createParameters(full, { seed: 4 });
+      const b = createParameters(skipping, { seed: 4 });
+      const x = randomTensor([2, 3, resolution, resolution], 5);
+      const gy = randomTensor([2, 2], 6);
+      full.forward(x);
+      expect(full.backward(gy).shape).toEqual([2, 3, resolution, resolution]);
+      skipping.forward(x);
+      expect(skipping.backward(gy)).toBe(NO_INPUT_GRADIENT);
+      expect(NO_INPUT_GRADIENT.shape).toEqual([0]);
+      expect(Array.from(b.grads.data)).toEqual(Array.from(a.grads.data));
+      const convs = (skipping.parameterSpecs().filter((p) => p.shape.length === 4)).length;
+      expect(calls.filter((c) => c === 'conv2dBackwardWeights')).toHaveLength(convs);
+      expect(calls.filter((c) => c === 'conv2dBackwardInput')).toHaveLength(convs - 1);
+    }
+    expect(() => new Conv2d(1, 1, 1, { inputGradient: 'no' as never })).toThrow('Conv2d: inputGradient must be true or false, got "no"');
   });
 
   it('two models bound to one shared arena see the same parameters; gradients go to their own slots', () => {

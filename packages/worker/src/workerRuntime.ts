@@ -39,7 +39,8 @@ export class WorkerRuntime {
 
   static async create(setup: WorkerSetup): Promise<WorkerRuntime> {
     const { backend, reason } = selectBackend(setup.backend);
-    const model = buildModel(setup.modelSpec, { backend });
+    // Training never needs the gradient with respect to the images: the first conv skips that pass.
+    const model = buildModel(setup.modelSpec, { backend, inputGradient: false });
     const specs = model.parameterSpecs();
     const params = new ParameterArena(specs, { buffer: setup.params });
     if (params.size !== setup.paramCount) {

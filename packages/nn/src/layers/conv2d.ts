@@ -16,9 +16,18 @@ export interface Conv2dOptions {
   backend?: KernelBackend;
   /** Check every input for NaN/Infinity (default true; costs one pass over the input). */
   checkFinite?: boolean;
+  /**
+   * Compute the input gradient in backward (default true). False for a network's first layer, whose
+   * input is the images: backward then computes only the parameter gradients (saving a pass as
+   * costly as the forward) and returns NO_INPUT_GRADIENT.
+   */
+  inputGradient?: boolean;
 }
 
-const CONV2D_OPTIONS = ['stride', 'padding', 'bias', 'backend', 'checkFinite'] as const;
+const CONV2D_OPTIONS = ['stride', 'padding', 'bias', 'backend', 'checkFinite', 'inputGradient'] as const;
+
+/** What backward returns when a layer was built with `inputGradient: false`: an empty tensor (shape [0]). */
+export const NO_INPUT_GRADIENT: Tensor = Tensor.zeros([0]);
 
 /**
  * 2-D convolution as torch.nn.Conv2d (groups=1, dilation=1): weight [outC, inC, kH, kW], bias [outC],
@@ -33,6 +42,8 @@ export class Conv2d extends Module {
   readonly padding: [number, number];
   readonly hasBias: boolean;
   backend: KernelBackend;
+  /** Whether backward computes the input gradient (see Conv2dOptions.inputGradient). */
+  readonly inputGradient: boolean;
   private readonly checkFinite: boolean;
 
   private weight: Tensor | null = null;
@@ -59,6 +70,10 @@ export class Conv2d extends Module {
     this.hasBias = options.bias ?? true;
     this.backend = options.backend ?? referenceBackend;
     this.checkFinite = options.checkFinite ?? true;
+    if (options.inputGradient !== undefined && typeof options.inputGradient !== 'boolean') {
+      throw new TypeError(`Conv2d: inputGradient must be true or false, got ${JSON.stringify(options.inputGradient)}`);
+    }
+    this.inputGradient = options.inputGradient ?? true;
   }
 
   get fanIn(): number {
@@ -101,6 +116,7 @@ export class Conv2d extends Module {
     const x = this.input as Tensor;
     const g = this.geometry as Conv2dGeometry;
     this.backend.conv2dBackwardWeights(g, x.data, gradOut.data, gradWeight.data, this.gradBias ? this.gradBias.data : null);
+    if (!this.inputGradient) return NO_INPUT_GRADIENT;
     const gradIn = this.gradInput.get(x.shape);
     this.backend.conv2dBackwardInput(g, gradOut.data, weight.data, gradIn.data);
     return gradIn;
