@@ -22,7 +22,7 @@ describe('the built convoy binary', () => {
     const help = convoy(['--help']);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/Usage: convoy \[options\] \[command\]/);
-    for (const command of ['train', 'eval', 'scaling', 'curve']) expect(help.out).toMatch(new RegExp(`\\n\\s+${command}\\b`));
+    for (const command of ['train', 'eval', 'export', 'scaling', 'curve']) expect(help.out).toMatch(new RegExp(`\\n\\s+${command}\\b`));
     expect(convoy(['train', '--help']).out).toMatch(/--checkpoint-dir <dir>/);
     expect(convoy(['eval', '--help']).out).toMatch(/Usage: convoy eval \[options\] <checkpoint>/);
 
@@ -38,6 +38,7 @@ describe('the built convoy binary', () => {
     [['train', '--frobnicate'], /error: unknown option '--frobnicate'/],
     [['train', '--momentum', '0', '--no-cycle-momentum', '--checkpoint-dir', join(__dirname, 'no-such-dir')], /error: --nesterov needs --momentum > 0/],
     [['eval'], /error: missing required argument 'checkpoint'/],
+    [['export', 'x.msgpack', '--format', 'onnx'], /error: option '--format <name>' argument 'onnx' is invalid\. --format must be one of safetensors/],
     [['frobnicate'], /error: unknown command 'frobnicate'/],
   ])('exits 2 on the usage error %j', (args, message) => {
     const r = convoy(args);

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { CheckpointError } from './checkpoint';
 import { addCurveCommand } from './commands/curve';
 import { addEvalCommand } from './commands/eval';
+import { addExportCommand } from './commands/export';
 import { addScalingCommand } from './commands/scaling';
 import { addTrainCommand } from './commands/train';
 import { UsageError } from './usageError';
@@ -47,6 +48,7 @@ export function createProgram(options: ProgramOptions = {}): Command {
   }
   addTrainCommand(program, { onExitCode });
   addEvalCommand(program);
+  addExportCommand(program);
   addScalingCommand(program);
   addCurveCommand(program);
   return program;

@@ -21,3 +21,7 @@ export type { EpochProgress, ProgressReporter } from './progress';
 export { hyperparameterSchedules } from './schedule';
 export { learningCurveSvg, readEpochRecords } from './learningCurve';
 export type { EpochPoint } from './learningCurve';
+export { encodeSafetensors } from './safetensors';
+export type { NamedTensor } from './safetensors';
+export { exportSafetensors, EXPORT_FORMATS } from './commands/export';
+export type { ExportFormat, ExportOptions } from './commands/export';

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
@@ -126,6 +126,7 @@ describe('every command that reads a checkpoint refuses one that contradicts its
   const commands: Array<[string, (file: string) => string[]]> = [
     ['eval', (file) => ['eval', file, '--data-dir', join(dir, 'no-data'), '--no-download']],
     ['train --resume', (file) => ['train', '--resume', file, '--data-dir', join(dir, 'no-data'), '--no-download']],
+    ['export', (file) => ['export', file, '-o', join(dir, 'never-written.safetensors')]],
   ];
   it.each(commands.flatMap(([name, argv]) => SELF_CONTRADICTIONS.map((c) => [name, c.kind, argv, c.message] as const)))(
     '%s: %s',
@@ -134,6 +135,7 @@ describe('every command that reads a checkpoint refuses one that contradicts its
       saveCheckpoint(file, contradictoryCheckpoint(kind));
       const { error } = await run(argv(file));
       expect(error).toBeInstanceOf(CheckpointError);
+      expect(existsSync(join(dir, 'never-written.safetensors'))).toBe(false);
       expect((error as Error).message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*${message.source}`));
     },
   );

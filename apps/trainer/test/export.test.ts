@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { normalizationTable } from '@convoy/data';
+import { buildModel, createParameters, type ModelSpec } from '@convoy/nn';
+import { Rng, Tensor } from '@convoy/tensor';
+import { saveCheckpoint } from '../src/checkpoint';
+import { createProgram } from '../src/cli';
+import { exportSafetensors } from '../src/commands/export';
+import { validCheckpoint } from './checkpointFixtures';
+
+/** Made by tools/pytorch/make_export_fixture.py: PyTorch's logits after load_state_dict of an exported file. */
+const fixture = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'export-recipe.json'), 'utf8')) as {
+  seed: number;
+  spec: ModelSpec;
+  classNames: string[];
+  normalization: { mean: number[]; std: number[] };
+  images: { count: number };
+  export: { bytes: number; sha256: string };
+  logits: number[][];
+};
+
+/** The header of a safetensors file (8-byte little-endian length, then JSON). */
+function safetensorsHeader(bytes: Uint8Array): Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> & { __metadata__: Record<string, string> } {
+  const length = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  return JSON.parse(Buffer.from(bytes.subarray(8, 8 + length)).toString('utf8'));
+}
+
+describe('export to PyTorch (safetensors)', () => {
+  const model = buildModel(fixture.spec);
+  const { params } = createParameters(model, { seed: fixture.seed });
+  const state = {
+    modelSpec: fixture.spec,
+    classNames: fixture.classNames,
+    resolution: fixture.spec.resolution,
+    normalization: fixture.normalization,
+    parameters: params.entries.map((e) => ({ name: e.name, shape: e.shape.slice(), offset: e.offset, size: e.size })),
+    params: params.data,
+  };
+
+  it('writes the very bytes PyTorch loaded with load_state_dict(strict=True) in the fixture', () => {
+    const bytes = exportSafetensors(state);
+    expect(bytes.length).toBe(fixture.export.bytes);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(fixture.export.sha256);
+    const header = safetensorsHeader(bytes);
+    expect(header.__metadata__).toEqual({
+      format: 'pt',
+      producer: 'convoy',
+      modelSpec: JSON.stringify(fixture.spec),
+      classNames: JSON.stringify(fixture.classNames),
+      resolution: '32',
+      normalization: JSON.stringify(fixture.normalization),
+    });
+    expect(Object.keys(header).filter((k) => k !== '__metadata__')).toEqual(state.parameters.map((p) => p.name));
+    const classifier = params.entries.find((e) => e.name === 'classifier.weight');
+    expect(header['classifier.weight']).toEqual({ dtype: 'F32', shape: [10, 16], data_offsets: [4 * classifier!.offset, 4 * (classifier!.offset + 160)] });
+  });
+
+  it("gives PyTorch's logits (within 1e-4) on the fixture's images, normalised as in training", () => {
+    const r = fixture.spec.resolution;
+    const rng = Rng.forKey(fixture.seed, 1);
+    const pixels = Uint8Array.from({ length: fixture.images.count * 3 * r * r }, () => rng.int(256));
+    const table = normalizationTable(fixture.normalization);
+    const plane = r * r;
+    const input = Float32Array.from(pixels, (v, i) => table[Math.floor(i / plane) % 3 * 256 + v]);
+    const logits = model.forward(new Tensor(input, [fixture.images.count, 3, r, r]));
+    const expected = fixture.logits.flat();
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(logits.data[i] - expected[i]));
+    expect(logits.data.length).toBe(expected.length);
+    expect(worst).toBeLessThan(1e-4);
+  });
+
+  it('convoy export writes that file beside the checkpoint or to -o, atomically', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convoy-export-'));
+    const checkpoint = validCheckpoint();
+    saveCheckpoint(join(dir, 'latest.msgpack'), checkpoint);
+    await createProgram().parseAsync(['node', 'convoy', 'export', dir]);
+    expect(readFileSync(join(dir, 'latest.safetensors'))).toEqual(Buffer.from(exportSafetensors(checkpoint)));
+    await createProgram().parseAsync(['node', 'convoy', 'export', join(dir, 'latest.msgpack'), '--format', 'safetensors', '-o', join(dir, 'm.safetensors')]);
+    expect(readFileSync(join(dir, 'm.safetensors'))).toEqual(Buffer.from(exportSafetensors(checkpoint)));
+  });
+});
