@@ -1,4 +1,3 @@
-import { Piscina } from 'piscina';
 import type { ImageSet, Normalization } from '@convoy/data';
 import { initialParameters, optimizerStateNames, type ModelSpec, type OptimizerSpec } from '@convoy/nn';
 import { ParameterArena, Rng, type ParameterSpec } from '@convoy/tensor';
@@ -7,7 +6,7 @@ import type {
   ChunkResult, DescribeResult, EvaluateResult, GradientResult, StepHyperparameters, WorkerSetup, WorkerTask,
 } from './protocol';
 import { alignedChunks, splitRange } from './shards';
-import { resolveWorkerFile } from './workerFile';
+import type { TaskRunner, TaskRunnerFactory } from './taskRunner';
 
 /**
  * Sums a Float32Array in place over every host of a multi-host run (an MPI all-reduce), so each
@@ -40,7 +39,7 @@ export interface GradientPoolOptions {
   normalization?: Normalization;
   /** Images per forward pass in evaluate(); default 250. */
   evalChunk?: number;
-  /** The built worker script; see resolveWorkerFile. */
+  /** The built worker script of the piscina runner (createGradientPool); see resolveWorkerFile. */
   workerFile?: string;
   /** Sums the reduced gradient over hosts; absent on a single host. */
   crossHost?: CrossHostReducer;
@@ -120,7 +119,7 @@ function messageOf(cause: unknown): string {
 const STEP_TOTALS = 4;
 
 /**
- * A piscina pool of gradient workers around shared memory: the parameter arena, one gradient per
+ * A pool of gradient workers around shared memory: the parameter arena, one gradient per
  * batch shard, the averaged gradient and the optimizer state all live on SharedArrayBuffers handed
  * to the threads once; each call sends only small task descriptors.
  *
@@ -130,6 +129,9 @@ const STEP_TOTALS = 4;
  * step of that chunk. With a `crossHost` reducer the reduce and the step are separate round trips,
  * with the sum over hosts between them. The result equals the single-threaded step up to float
  * summation order.
+ *
+ * The threads come from a TaskRunner: piscina's under Node (createGradientPool), Web Workers in a
+ * browser; the pool, the protocol and the worker runtime are the same for both.
  */
 export class GradientPool {
   readonly threads: number;
@@ -143,7 +145,7 @@ export class GradientPool {
   readonly optimizerState: Readonly<Record<string, Float32Array>>;
   readonly train: ImageSet;
   readonly test: ImageSet | null;
-  private readonly piscina: Piscina<WorkerTask, unknown>;
+  private readonly runner: TaskRunner;
   private readonly batchIndices: Uint32Array;
   private readonly taskOwners: Int32Array;
   private readonly chunks: Array<{ start: number; end: number }>;
@@ -154,7 +156,7 @@ export class GradientPool {
   private filledShards = 0;
   private closed = false;
 
-  constructor(options: GradientPoolOptions) {
+  constructor(options: GradientPoolOptions, createRunner: TaskRunnerFactory) {
     const threads = options.threads;
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`GradientPool: threads must be an integer >= 1, got ${threads}`);
     if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) {
@@ -215,14 +217,7 @@ export class GradientPool {
       evalChunk: options.evalChunk ?? 250,
       normalization: options.normalization,
     };
-    this.piscina = new Piscina({
-      filename: resolveWorkerFile(options.workerFile),
-      minThreads: threads,
-      maxThreads: threads,
-      // Threads hold a built model: never let piscina retire them between steps.
-      idleTimeout: 2 ** 31 - 1,
-      workerData: setup,
-    });
+    this.runner = createRunner(setup);
   }
 
   /** Kernel backend and thread id of the threads that answer (each builds its runtime on first use). */
@@ -346,7 +341,7 @@ export class GradientPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.piscina.destroy();
+    await this.runner.close();
   }
 
   private checkFilled(phase: string): number {
@@ -361,7 +356,7 @@ export class GradientPool {
   private async runAll(tasks: WorkerTask[], phase: string): Promise<unknown[]> {
     if (this.closed) throw new Error(`${phase}: the gradient pool is closed`);
     this.taskOwners.fill(-1);
-    const settled = await Promise.allSettled(tasks.map((t) => this.piscina.run(t)));
+    const settled = await Promise.allSettled(tasks.map((t) => this.runner.run(t)));
     const failures: Array<{ task: string; cause: unknown }> = [];
     settled.forEach((s, i) => {
       if (s.status !== 'rejected') return;
@@ -378,9 +373,4 @@ export class GradientPool {
     }
     return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
   }
-}
-
-/** Creates a pool (the package's one way to make one); see GradientPool. */
-export async function createGradientPool(options: GradientPoolOptions): Promise<GradientPool> {
-  return new GradientPool(options);
 }

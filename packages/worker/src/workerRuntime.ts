@@ -1,4 +1,3 @@
-import { threadId } from 'node:worker_threads';
 import { fillBatch, imageBytes } from '@convoy/data';
 import { selectBackend, type KernelBackend } from '@convoy/kernels';
 import { buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, type Module, type Optimizer } from '@convoy/nn';
@@ -10,6 +9,8 @@ import type {
 /**
  * One worker thread's state, built once per thread from the setup: its own model and kernel
  * backend (single-threaded; kernels' selectBackend picks it), and views of the shared buffers.
+ * Nothing here is specific to piscina or Node: the same runtime runs in a browser's Web Worker
+ * (taskHandler.ts is the entry point both use; `threadId` is whatever id the host gives the thread).
  * piscina may give shard k to any idle thread, so the model is re-pointed at the gradient of the
  * shard a task names (binding only swaps tensor views; nothing is copied).
  */
@@ -23,6 +24,7 @@ export class WorkerRuntime {
 
   private constructor(
     private readonly setup: WorkerSetup,
+    private readonly threadId: number,
     private readonly backend: KernelBackend,
     private readonly backendReason: string,
     private readonly model: Module,
@@ -37,7 +39,7 @@ export class WorkerRuntime {
     for (let i = 0; i < longest; i++) this.identityOrder[i] = i;
   }
 
-  static async create(setup: WorkerSetup): Promise<WorkerRuntime> {
+  static async create(setup: WorkerSetup, threadId: number): Promise<WorkerRuntime> {
     const { backend, reason } = selectBackend(setup.backend);
     // Training never needs the gradient with respect to the images: the first conv skips that pass.
     const model = buildModel(setup.modelSpec, { backend, inputGradient: false });
@@ -53,7 +55,7 @@ export class WorkerRuntime {
       optimizer = buildOptimizer(setup.optimizer.spec, { size: setup.paramCount, state });
     }
     return new WorkerRuntime(
-      setup, backend, reason, model, params,
+      setup, threadId, backend, reason, model, params,
       new Uint32Array(setup.batchIndices),
       new Float32Array(setup.shardGradients),
       new Float32Array(setup.gradient, 0, setup.paramCount),
@@ -62,7 +64,7 @@ export class WorkerRuntime {
   }
 
   describe(): DescribeResult {
-    return { backend: this.backend.name, reason: this.backendReason, threadId };
+    return { backend: this.backend.name, reason: this.backendReason, threadId: this.threadId };
   }
 
   /** Forward + backward on the shard; the SUM of per-sample gradients lands in gradient `task.shard`. */
@@ -76,7 +78,7 @@ export class WorkerRuntime {
     const x = this.fill(this.setup.train, this.batchIndices, task.start, task.end, task.augment, task.seed, task.epoch);
     // Divergence is reported, not thrown, so the coordinator can stop the run naming the step.
     const diverged = (reason: string): GradientResult => ({
-      shard: task.shard, lossSum: Number.NaN, correct: 0, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId, diverged: reason,
+      shard: task.shard, lossSum: Number.NaN, correct: 0, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId: this.threadId, diverged: reason,
     });
     let logits: Tensor;
     try {
@@ -93,7 +95,7 @@ export class WorkerRuntime {
     // A finite shard gradient is what lets the reduce and the step run in one round trip: the mean
     // of finite float32 sums, taken in double precision, is finite too.
     if (!allFinite(this.shardArenas[task.shard].data)) return diverged(`the gradient of shard ${task.shard} holds NaN or Infinity`);
-    return { shard: task.shard, lossSum: loss, correct, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId };
+    return { shard: task.shard, lossSum: loss, correct, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId: this.threadId };
   }
 
   /**

@@ -2,7 +2,8 @@ import { fillBatch } from '@convoy/data';
 import { buildModel, softmaxCrossEntropy, type ModelSpec, type OptimizerSpec } from '@convoy/nn';
 import { referenceBackend } from '@convoy/kernels';
 import { ParameterArena, Rng, Tensor, relativeError } from '@convoy/tensor';
-import { createGradientPool, syntheticImageSet, WorkerTaskError, type CrossHostReducer, type GradientPool } from '@convoy/worker';
+import { createTaskHandler, GradientPool, type TaskRunnerFactory } from '@convoy/worker';
+import { createGradientPool, syntheticImageSet, WorkerTaskError, type CrossHostReducer, type PiscinaTaskRunner } from '@convoy/worker';
 
 const modelSpec: ModelSpec = { kind: 'recipe', resolution: 32, classes: 10, width: 4 };
 const sgd: OptimizerSpec = { name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 };
@@ -108,6 +109,23 @@ describe('GradientPool', () => {
     expect(worstTensorError({ parameterSpecs: specs }, a, oneHost)).toBeLessThan(1e-5);
   });
 
+  it('runs the same protocol on any task runner: handlers called in this thread give piscina threads\' parameters', async () => {
+    const threaded = await trainSteps(2, 3, true);
+    // Two handlers (what a browser's Web Workers run), each with its own runtime, called directly.
+    const inThisThread: TaskRunnerFactory = (setup) => {
+      const handlers = [createTaskHandler(setup, 1), createTaskHandler(setup, 2)];
+      let next = 0;
+      return { run: (task) => handlers[next++ % handlers.length](task), close: async () => undefined };
+    };
+    const pool = new GradientPool({ threads: 2, modelSpec, backend: 'auto', optimizer: sgd, train, test, maxBatch: BATCH, seed: 7 }, inThisThread);
+    for (let s = 0; s < 3; s++) {
+      const indices = Array.from({ length: BATCH }, (_, i) => (s * 37 + i * 5) % train.count);
+      expect((await pool.trainStep({ indices, epoch: 0, seed: 11, augment: true, hyper: { step: s, lr: 0.05 } })).stepped).toBe(true);
+    }
+    await pool.close();
+    expect(worstTensorError({ parameterSpecs: buildModel(modelSpec).parameterSpecs() }, pool.params.data, threaded)).toBeLessThan(1e-5);
+  });
+
   it('steps no host when one host diverges', async () => {
     const [reducerA, reducerB] = inProcessHosts(2);
     const a = await createGradientPool({ threads: 1, modelSpec, optimizer: sgd, train, maxBatch: BATCH, seed: 1, crossHost: reducerA });
@@ -185,7 +203,7 @@ describe('GradientPool', () => {
       await pool.computeGradients({ indices: [0, 1], epoch: 0, seed: 1, augment: false }); // threads are up
       const indices = Array.from({ length: 256 }, (_, i) => i % train.count);
       const step = pool.computeGradients({ indices, epoch: 0, seed: 1, augment: false });
-      setTimeout(() => void (pool as unknown as { piscina: { threads: Array<{ terminate(): void }> } }).piscina.threads[0].terminate(), 10);
+      setTimeout(() => void (pool as unknown as { runner: PiscinaTaskRunner }).runner.piscina.threads[0].terminate(), 10);
       await expect(step).rejects.toThrow(/gradient computation failed in 1 of 2 worker task\(s\): gradients of shard \d \(worker thread \d+\): worker exited/);
     } finally {
       await pool.close();
