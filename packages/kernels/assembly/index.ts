@@ -5,10 +5,12 @@
 
 export { conv2dForward, conv2dBackwardInput, conv2dBackwardWeights, biasGradient } from './conv';
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward, globalAvgPool, globalAvgPoolBackward } from './pool';
-export { gemmPacked, packA, packB } from './gemm';
+export { gemmPacked, packA, packB, MR, NR } from './gemm';
 
 /** First byte past the module's static data: the host lays out its buffers from here. */
 export function heapBase(): usize {
   return __heap_base;
 }
-export { winogradWeights, conv3x3Winograd, conv3x3WeightGradWinograd } from './winograd';
+export { winogradWeights } from './winogradWeights';
+export { conv3x3Winograd } from './winogradForward';
+export { conv3x3WeightGradWinograd } from './winogradWeightGrad';

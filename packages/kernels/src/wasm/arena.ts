@@ -51,20 +51,16 @@ export class WasmArena {
     }
   }
 
-  writeF32(offset: number, data: Float32Array, count: number): void {
-    this.f32.set(count === data.length ? data : data.subarray(0, count), offset >> 2);
+  /** Copies the first `count` elements of `data` to byte address `offset`. */
+  write(offset: number, data: Float32Array | Int32Array, count: number): void {
+    const view = data instanceof Float32Array ? this.f32 : this.i32;
+    view.set(count === data.length ? data : data.subarray(0, count), offset >> 2);
   }
 
-  readF32(offset: number, target: Float32Array, count: number): void {
-    target.set(this.f32.subarray(offset >> 2, (offset >> 2) + count));
-  }
-
-  writeI32(offset: number, data: Int32Array, count: number): void {
-    this.i32.set(count === data.length ? data : data.subarray(0, count), offset >> 2);
-  }
-
-  readI32(offset: number, target: Int32Array, count: number): void {
-    target.set(this.i32.subarray(offset >> 2, (offset >> 2) + count));
+  /** Copies `count` elements at byte address `offset` into the front of `target`. */
+  read(offset: number, target: Float32Array | Int32Array, count: number): void {
+    const view = target instanceof Float32Array ? this.f32 : this.i32;
+    target.set(view.subarray(offset >> 2, (offset >> 2) + count));
   }
 
   /** Bytes of linear memory now held. */

@@ -20,7 +20,13 @@ const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).W
 /** The functions assembly/index.ts exports; pointers are byte offsets into `memory`. */
 export interface KernelExports {
   readonly memory: WasmMemory;
+  /** The GEMM micro-tile (assembly/gemm.ts), exported as immutable globals: workspaces are sized by it. */
+  readonly MR: { readonly value: number };
+  readonly NR: { readonly value: number };
   heapBase(): number;
+  gemmPacked(aPack: number, bPack: number, m: number, n: number, depth: number, c: number, ldc: number, accumulate: boolean): void;
+  packA(src: number, rows: number, depth: number, rowStride: number, depthStride: number, dst: number): void;
+  packB(src: number, depth: number, cols: number, depthStride: number, dst: number): void;
   conv2dForward(
     x: number, w: number, bias: number, out: number,
     batch: number, channels: number, height: number, width: number, outChannels: number,

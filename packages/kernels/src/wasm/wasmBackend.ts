@@ -10,14 +10,11 @@ import {
   validatePool2dGeometry,
 } from '../shapes';
 import { WasmArena } from './arena';
+import {
+  im2colBackwardInputWorkspaces, im2colForwardWorkspaces, im2colWeightGradGroup, im2colWeightGradWorkspaces, type Tiling,
+  winogradForwardWorkspaces, winogradTiles, winogradWeightGradGroup, winogradWeightGradWorkspaces,
+} from './workspaces';
 import { instantiateKernels, preferredWasmVariant, type KernelExports, type WasmVariant } from './kernelModule';
-
-const MR = 4; // rows of A per micro-tile (assembly/gemm.ts)
-const NR = 8; // columns of B per micro-tile
-/** im2col weight gradient: pixels per GEMM depth (measured flat from 256 to 4096 on the recipe shapes). */
-const WEIGHT_GRAD_DEPTH = 1024;
-/** Winograd weight gradient: tiles per GEMM depth (measured flat, 60-63 GFLOP/s, from 64 to 1024). */
-const WINOGRAD_GRAD_TILES = 256;
 
 export interface WasmBackendOptions {
   /**
@@ -51,6 +48,8 @@ export class WasmBackend implements KernelBackend {
   private readonly kernels: KernelExports;
   private readonly arena: WasmArena;
   private readonly winograd: boolean;
+  /** The micro-kernel's MR x NR, as the module exports it: workspace sizes depend on it. */
+  private readonly tiling: Tiling;
 
   constructor(options: WasmBackendOptions = {}) {
     this.winograd = options.winograd ?? true;
@@ -58,6 +57,7 @@ export class WasmBackend implements KernelBackend {
     this.name = !this.winograd ? 'wasm:im2col' : options.variant ? `wasm:${options.variant}` : 'wasm';
     this.kernels = instantiateKernels(this.variant);
     this.arena = new WasmArena(this.kernels);
+    this.tiling = { mr: this.kernels.MR.value, nr: this.kernels.NR.value };
   }
 
   /** Whether the convs of this geometry (forward and both gradients) take the Winograd path. */
@@ -70,53 +70,62 @@ export class WasmBackend implements KernelBackend {
   }
 
   /**
-   * Winograd F(2x2, 3x3) conv of `channels` -> `outChannels` maps (stride 1, padding `pad`) from
-   * wasm address `x` to `out`, weights at `w` (flipped and transposed when `flip`: the input
-   * gradient). Its workspaces go after the operands of the current arena layout.
+   * The one marshalling path of every op: lays the operands out in wasm memory (in order), copies
+   * the inputs in, runs `kernel` with their byte addresses, and copies the outputs out. A null
+   * input or output is passed as address 0 (the kernels read that as "absent").
    */
-  private winogradConv(
-    batch: number, channels: number, height: number, width: number, outChannels: number, pad: number,
-    flip: boolean, x: number, w: number, bias: number, out: number,
-  ): void {
-    const outH = height + 2 * pad - 2;
-    const outW = width + 2 * pad - 2;
-    const tilesH = Math.ceil(outH / 2);
-    const tilesW = Math.ceil(outW / 2);
-    const rows = roundUp(outChannels, MR);
-    const [uPack, padded, panel, products] = this.arena.extend(
-      16 * rows * channels, channels * (2 * tilesH + 2) * (2 * tilesW + 2) + 16, 16 * channels * NR, 16 * rows * NR,
-    );
-    this.kernels.winogradWeights(w, outChannels, channels, flip, uPack);
-    this.kernels.conv3x3Winograd(x, uPack, bias, out, batch, channels, height, width, outChannels, pad, padded, panel, products);
+  private call(operands: readonly Operand[], kernel: (...addresses: number[]) => void): void {
+    const addresses = this.arena.layout(...operands.map((o) => (o.array === null ? 0 : o.size)));
+    operands.forEach((o, i) => {
+      if (o.array === null) addresses[i] = 0;
+      else if (o.role === 'in') this.arena.write(addresses[i], o.array, o.size);
+    });
+    kernel(...addresses);
+    operands.forEach((o, i) => {
+      if (o.role === 'out' && o.array !== null) this.arena.read(addresses[i], o.array, o.size);
+    });
   }
 
-  conv2d(g: Conv2dGeometry, input: Float32Array, weight: Float32Array, bias: Float32Array | null, output: Float32Array): void {
+  /**
+   * Winograd F(2x2, 3x3) conv of `channels` -> `outChannels` maps (stride 1, padding `pad`) of
+   * `x` into `out`, with weights `w` (flipped and transposed when `flip`: the input gradient).
+   */
+  private winogradConv(
+    batch: number, channels: number, height: number, width: number, outChannels: number, pad: number, flip: boolean,
+    x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array,
+  ): void {
+    const inputSize = batch * channels * height * width;
+    const { outH, outW } = winogradTiles(height, width, pad);
+    const ws = winogradForwardWorkspaces(this.tiling, channels, height, width, outChannels, pad);
+    this.call(
+      [input(x, inputSize), input(w, outChannels * channels * 9), input(bias, outChannels), output(out, batch * outChannels * outH * outW),
+        workspace(ws.uPack), workspace(ws.padded), workspace(ws.panel), workspace(ws.products)],
+      (xA, wA, bA, outA, uPack, padded, panel, products) => {
+        this.kernels.winogradWeights(wA, outChannels, channels, flip, uPack);
+        this.kernels.conv3x3Winograd(xA, uPack, bA, outA, batch, channels, height, width, outChannels, pad, padded, panel, products);
+      },
+    );
+  }
+
+  conv2d(g: Conv2dGeometry, inputs: Float32Array, weight: Float32Array, bias: Float32Array | null, outputs: Float32Array): void {
     const d = convDims(g, 'conv2d');
-    requireLength(input, d.inputSize, 'conv2d input', inputShape(g));
+    requireLength(inputs, d.inputSize, 'conv2d input', inputShape(g));
     requireLength(weight, d.weightSize, 'conv2d weight', weightShape(g));
     if (bias) requireLength(bias, g.outChannels, 'conv2d bias', `[${g.outChannels}]`);
-    requireLength(output, d.outputSize, 'conv2d output', outputShape(g));
+    requireLength(outputs, d.outputSize, 'conv2d output', outputShape(g));
     if (this.usesWinograd(g)) {
-      const [x, w, b, out] = this.arena.layout(d.inputSize, d.weightSize, g.outChannels, d.outputSize);
-      this.arena.writeF32(x, input, d.inputSize);
-      this.arena.writeF32(w, weight, d.weightSize);
-      if (bias) this.arena.writeF32(b, bias, g.outChannels);
-      this.winogradConv(g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, false, x, w, bias ? b : 0, out);
-      this.arena.readF32(out, output, d.outputSize);
+      this.winogradConv(g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, false, inputs, weight, bias, outputs);
       return;
     }
-    const [x, w, b, out, aPack, padded, panel] = this.arena.layout(
-      d.inputSize, d.weightSize, g.outChannels, d.outputSize,
-      roundUp(g.outChannels, MR) * d.depth, d.paddedImageSize, d.depth * NR,
+    const ws = im2colForwardWorkspaces(this.tiling, g);
+    this.call(
+      [input(inputs, d.inputSize), input(weight, d.weightSize), input(bias, g.outChannels), output(outputs, d.outputSize),
+        workspace(ws.aPack), workspace(ws.padded), workspace(ws.panel)],
+      (x, w, b, out, aPack, padded, panel) => this.kernels.conv2dForward(
+        x, w, b, out, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
+        g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, padded, panel,
+      ),
     );
-    this.arena.writeF32(x, input, d.inputSize);
-    this.arena.writeF32(w, weight, d.weightSize);
-    if (bias) this.arena.writeF32(b, bias, g.outChannels);
-    this.kernels.conv2dForward(
-      x, w, bias ? b : 0, out, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
-      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, padded, panel,
-    );
-    this.arena.readF32(out, output, d.outputSize);
   }
 
   conv2dBackwardInput(g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array): void {
@@ -127,95 +136,70 @@ export class WasmBackend implements KernelBackend {
     if (this.usesWinograd(g)) {
       // The input gradient of a 3x3 stride-1 conv with padding p is the 3x3 conv of dy with the
       // kernels rotated by 180 degrees and channels swapped, padding 2 - p.
-      const [dy, w, dx] = this.arena.layout(d.outputSize, d.weightSize, d.inputSize);
-      this.arena.writeF32(dy, gradOutput, d.outputSize);
-      this.arena.writeF32(w, weight, d.weightSize);
       this.winogradConv(
-        g.batch, g.outChannels, conv2dOutputHeight(g), conv2dOutputWidth(g), g.inChannels, 2 - g.padHeight, true, dy, w, 0, dx,
+        g.batch, g.outChannels, conv2dOutputHeight(g), conv2dOutputWidth(g), g.inChannels, 2 - g.padHeight, true,
+        gradOutput, weight, null, gradInput,
       );
-      this.arena.readF32(dx, gradInput, d.inputSize);
       return;
     }
-    const [dy, w, dx, aPack, bPack, col] = this.arena.layout(
-      d.outputSize, d.weightSize, d.inputSize,
-      roundUp(d.depth, MR) * g.outChannels, roundUp(d.pixels, NR) * g.outChannels, d.depth * d.pixels,
+    const ws = im2colBackwardInputWorkspaces(this.tiling, g);
+    this.call(
+      [input(gradOutput, d.outputSize), input(weight, d.weightSize), output(gradInput, d.inputSize),
+        workspace(ws.aPack), workspace(ws.bPack), workspace(ws.col)],
+      (dy, w, dx, aPack, bPack, col) => this.kernels.conv2dBackwardInput(
+        dy, w, dx, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
+        g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, bPack, col,
+      ),
     );
-    this.arena.writeF32(dy, gradOutput, d.outputSize);
-    this.arena.writeF32(w, weight, d.weightSize);
-    this.kernels.conv2dBackwardInput(
-      dy, w, dx, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
-      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, bPack, col,
-    );
-    this.arena.readF32(dx, gradInput, d.inputSize);
   }
 
   conv2dBackwardWeights(
     g: Conv2dGeometry,
-    input: Float32Array,
+    inputs: Float32Array,
     gradOutput: Float32Array,
     gradWeight: Float32Array,
     gradBias: Float32Array | null,
   ): void {
     const d = convDims(g, 'conv2dBackwardWeights');
-    requireLength(input, d.inputSize, 'conv2dBackwardWeights input', inputShape(g));
+    requireLength(inputs, d.inputSize, 'conv2dBackwardWeights input', inputShape(g));
     requireLength(gradOutput, d.outputSize, 'conv2dBackwardWeights gradOutput', outputShape(g));
     requireLength(gradWeight, d.weightSize, 'conv2dBackwardWeights gradWeight', weightShape(g));
     if (gradBias) requireLength(gradBias, g.outChannels, 'conv2dBackwardWeights gradBias', `[${g.outChannels}]`);
+    const operands = [input(inputs, d.inputSize), input(gradOutput, d.outputSize), output(gradWeight, d.weightSize), output(gradBias, g.outChannels)];
     if (this.usesWinograd(g)) {
-      const [x, dy, dw, db] = this.arena.layout(d.inputSize, d.outputSize, d.weightSize, g.outChannels);
-      this.arena.writeF32(x, input, d.inputSize);
-      this.arena.writeF32(dy, gradOutput, d.outputSize);
-      const outH = conv2dOutputHeight(g);
-      const outW = conv2dOutputWidth(g);
-      const tilesH = Math.ceil(outH / 2);
-      const tilesW = Math.ceil(outW / 2);
-      const tiles4 = roundUp(tilesH * tilesW, 4);
-      // Enough images per group for a GEMM depth of about WINOGRAD_GRAD_TILES tiles.
-      const group = Math.max(1, Math.min(g.batch, Math.floor(WINOGRAD_GRAD_TILES / tiles4)));
-      const depth = group * tiles4;
-      const [padded, dyEven, aPack, bPack, products] = this.arena.extend(
-        group * (g.inChannels * (2 * tilesH + 2) * (2 * tilesW + 2) + 16), g.outChannels * 4 * tilesH * tilesW,
-        16 * roundUp(g.outChannels, MR) * depth, 16 * roundUp(g.inChannels, NR) * depth, 16 * g.outChannels * g.inChannels,
+      const group = winogradWeightGradGroup(g);
+      const ws = winogradWeightGradWorkspaces(this.tiling, g, group);
+      this.call(
+        [...operands, workspace(ws.padded), workspace(ws.dyEven), workspace(ws.aPack), workspace(ws.bPack), workspace(ws.products)],
+        (x, dy, dw, db, padded, dyEven, aPack, bPack, products) => {
+          this.kernels.conv3x3WeightGradWinograd(
+            x, dy, dw, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, group,
+            padded, dyEven, aPack, bPack, products,
+          );
+          if (db !== 0) this.kernels.biasGradient(dy, db, g.batch, g.outChannels, d.pixels);
+        },
       );
-      this.kernels.conv3x3WeightGradWinograd(
-        x, dy, dw, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, group,
-        padded, dyEven, aPack, bPack, products,
-      );
-      if (gradBias) this.kernels.biasGradient(dy, db, g.batch, g.outChannels, d.pixels);
-      this.arena.readF32(dw, gradWeight, d.weightSize);
-      if (gradBias) this.arena.readF32(db, gradBias, g.outChannels);
       return;
     }
-    // Images per weight-gradient GEMM: enough to give the micro-kernel a depth of about
-    // WEIGHT_GRAD_DEPTH even on small feature maps, while the [depth][8] panel stays in L1/L2.
-    const group = Math.max(1, Math.min(g.batch, Math.floor(WEIGHT_GRAD_DEPTH / d.pixels)));
-    const [x, dy, dw, db, aPack, padded, panel] = this.arena.layout(
-      d.inputSize, d.outputSize, d.weightSize, g.outChannels,
-      roundUp(g.outChannels, MR) * group * d.pixels, group * d.paddedImageSize, group * d.pixels * NR,
+    const group = im2colWeightGradGroup(g);
+    const ws = im2colWeightGradWorkspaces(this.tiling, g, group);
+    this.call(
+      [...operands, workspace(ws.aPack), workspace(ws.padded), workspace(ws.panel)],
+      (x, dy, dw, db, aPack, padded, panel) => this.kernels.conv2dBackwardWeights(
+        x, dy, dw, db, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
+        g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, group, aPack, padded, panel,
+      ),
     );
-    this.arena.writeF32(x, input, d.inputSize);
-    this.arena.writeF32(dy, gradOutput, d.outputSize);
-    this.kernels.conv2dBackwardWeights(
-      x, dy, dw, gradBias ? db : 0, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
-      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, group, aPack, padded, panel,
-    );
-    this.arena.readF32(dw, gradWeight, d.weightSize);
-    if (gradBias) this.arena.readF32(db, gradBias, g.outChannels);
   }
 
-  maxPool2d(g: Pool2dGeometry, input: Float32Array, output: Float32Array, argmax: Int32Array): void {
+  maxPool2d(g: Pool2dGeometry, inputs: Float32Array, outputs: Float32Array, argmax: Int32Array): void {
     const d = poolDims(g, 'maxPool2d');
-    requireLength(input, d.inputSize, 'maxPool2d input', poolInputShape(g));
-    requireLength(output, d.outputSize, 'maxPool2d output', poolOutputShape(g));
+    requireLength(inputs, d.inputSize, 'maxPool2d input', poolInputShape(g));
+    requireLength(outputs, d.outputSize, 'maxPool2d output', poolOutputShape(g));
     requireLength(argmax, d.outputSize, 'maxPool2d argmax', poolOutputShape(g));
-    const [x, out, arg] = this.arena.layout(d.inputSize, d.outputSize, d.outputSize);
-    this.arena.writeF32(x, input, d.inputSize);
-    this.kernels.maxPool2d(
-      x, out, arg, d.planes, g.inHeight, g.inWidth,
-      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth,
+    this.call([input(inputs, d.inputSize), output(outputs, d.outputSize), output(argmax, d.outputSize)], (x, out, arg) =>
+      this.kernels.maxPool2d(x, out, arg, d.planes, g.inHeight, g.inWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth),
     );
-    this.arena.readF32(out, output, d.outputSize);
-    this.arena.readI32(arg, argmax, d.outputSize);
   }
 
   maxPool2dBackward(g: Pool2dGeometry, gradOutput: Float32Array, argmax: Int32Array, gradInput: Float32Array): void {
@@ -223,48 +207,35 @@ export class WasmBackend implements KernelBackend {
     requireLength(gradOutput, d.outputSize, 'maxPool2dBackward gradOutput', poolOutputShape(g));
     requireLength(argmax, d.outputSize, 'maxPool2dBackward argmax', poolOutputShape(g));
     requireLength(gradInput, d.inputSize, 'maxPool2dBackward gradInput', poolInputShape(g));
-    const [dy, arg, dx] = this.arena.layout(d.outputSize, d.outputSize, d.inputSize);
-    this.arena.writeF32(dy, gradOutput, d.outputSize);
-    this.arena.writeI32(arg, argmax, d.outputSize);
-    this.kernels.maxPool2dBackward(dy, arg, dx, d.planes, g.inHeight, g.inWidth, d.outputSize / Math.max(d.planes, 1));
-    this.arena.readF32(dx, gradInput, d.inputSize);
+    this.call([input(gradOutput, d.outputSize), input(argmax, d.outputSize), output(gradInput, d.inputSize)], (dy, arg, dx) =>
+      this.kernels.maxPool2dBackward(dy, arg, dx, d.planes, g.inHeight, g.inWidth, d.outputSize / Math.max(d.planes, 1)),
+    );
   }
 
-  avgPool2d(g: Pool2dGeometry, input: Float32Array, output: Float32Array): void {
+  avgPool2d(g: Pool2dGeometry, inputs: Float32Array, outputs: Float32Array): void {
     const d = poolDims(g, 'avgPool2d');
-    requireLength(input, d.inputSize, 'avgPool2d input', poolInputShape(g));
-    requireLength(output, d.outputSize, 'avgPool2d output', poolOutputShape(g));
-    const [x, out] = this.arena.layout(d.inputSize, d.outputSize);
-    this.arena.writeF32(x, input, d.inputSize);
-    this.kernels.avgPool2d(
-      x, out, d.planes, g.inHeight, g.inWidth,
-      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth,
+    requireLength(inputs, d.inputSize, 'avgPool2d input', poolInputShape(g));
+    requireLength(outputs, d.outputSize, 'avgPool2d output', poolOutputShape(g));
+    this.call([input(inputs, d.inputSize), output(outputs, d.outputSize)], (x, out) =>
+      this.kernels.avgPool2d(x, out, d.planes, g.inHeight, g.inWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth),
     );
-    this.arena.readF32(out, output, d.outputSize);
   }
 
   avgPool2dBackward(g: Pool2dGeometry, gradOutput: Float32Array, gradInput: Float32Array): void {
     const d = poolDims(g, 'avgPool2dBackward');
     requireLength(gradOutput, d.outputSize, 'avgPool2dBackward gradOutput', poolOutputShape(g));
     requireLength(gradInput, d.inputSize, 'avgPool2dBackward gradInput', poolInputShape(g));
-    const [dy, dx] = this.arena.layout(d.outputSize, d.inputSize);
-    this.arena.writeF32(dy, gradOutput, d.outputSize);
-    this.kernels.avgPool2dBackward(
-      dy, dx, d.planes, g.inHeight, g.inWidth,
-      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth,
+    this.call([input(gradOutput, d.outputSize), output(gradInput, d.inputSize)], (dy, dx) =>
+      this.kernels.avgPool2dBackward(dy, dx, d.planes, g.inHeight, g.inWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth),
     );
-    this.arena.readF32(dx, gradInput, d.inputSize);
   }
 
-  globalAvgPool(batch: number, channels: number, height: number, width: number, input: Float32Array, output: Float32Array): void {
+  globalAvgPool(batch: number, channels: number, height: number, width: number, inputs: Float32Array, outputs: Float32Array): void {
     const planes = batch * channels;
     const planeSize = height * width;
-    requireLength(input, planes * planeSize, 'globalAvgPool input', `[${batch}, ${channels}, ${height}, ${width}]`);
-    requireLength(output, planes, 'globalAvgPool output', `[${batch}, ${channels}]`);
-    const [x, out] = this.arena.layout(planes * planeSize, planes);
-    this.arena.writeF32(x, input, planes * planeSize);
-    this.kernels.globalAvgPool(x, out, planes, planeSize);
-    this.arena.readF32(out, output, planes);
+    requireLength(inputs, planes * planeSize, 'globalAvgPool input', `[${batch}, ${channels}, ${height}, ${width}]`);
+    requireLength(outputs, planes, 'globalAvgPool output', `[${batch}, ${channels}]`);
+    this.call([input(inputs, planes * planeSize), output(outputs, planes)], (x, out) => this.kernels.globalAvgPool(x, out, planes, planeSize));
   }
 
   globalAvgPoolBackward(
@@ -279,10 +250,7 @@ export class WasmBackend implements KernelBackend {
     const planeSize = height * width;
     requireLength(gradOutput, planes, 'globalAvgPoolBackward gradOutput', `[${batch}, ${channels}]`);
     requireLength(gradInput, planes * planeSize, 'globalAvgPoolBackward gradInput', `[${batch}, ${channels}, ${height}, ${width}]`);
-    const [dy, dx] = this.arena.layout(planes, planes * planeSize);
-    this.arena.writeF32(dy, gradOutput, planes);
-    this.kernels.globalAvgPoolBackward(dy, dx, planes, planeSize);
-    this.arena.readF32(dx, gradInput, planes * planeSize);
+    this.call([input(gradOutput, planes), output(gradInput, planes * planeSize)], (dy, dx) => this.kernels.globalAvgPoolBackward(dy, dx, planes, planeSize));
   }
 
   /** Bytes of wasm linear memory this backend holds (its workspaces at their high-water mark). */
@@ -290,6 +258,19 @@ export class WasmBackend implements KernelBackend {
     return this.arena.byteLength;
   }
 }
+
+/** One operand of a kernel call: copied in, copied out, or scratch space the kernel writes and reads. */
+interface Operand {
+  role: 'in' | 'out' | 'work';
+  array: Float32Array | Int32Array | null;
+  /** Elements (4 bytes each) laid out in wasm memory. */
+  size: number;
+}
+
+const SCRATCH = new Float32Array(0);
+const input = (array: Float32Array | Int32Array | null, size: number): Operand => ({ role: 'in', array, size });
+const output = (array: Float32Array | Int32Array | null, size: number): Operand => ({ role: 'out', array, size });
+const workspace = (size: number): Operand => ({ role: 'work', array: SCRATCH, size });
 
 /** A new WebAssembly SIMD backend with its own instance and memory (one per thread). */
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
@@ -301,9 +282,6 @@ interface ConvDims {
   weightSize: number;
   outputSize: number;
   pixels: number;
-  depth: number;
-  /** Floats of one zero-padded input image [C][H + 2padH][W + 2padW]. */
-  paddedImageSize: number;
 }
 
 function convDims(g: Conv2dGeometry, op: string): ConvDims {
@@ -319,8 +297,6 @@ function convDims(g: Conv2dGeometry, op: string): ConvDims {
     weightSize: g.outChannels * depth,
     outputSize: g.batch * g.outChannels * pixels,
     pixels,
-    depth,
-    paddedImageSize: g.inChannels * (g.inHeight + 2 * g.padHeight) * (g.inWidth + 2 * g.padWidth),
   };
 }
 
@@ -352,6 +328,3 @@ const outputShape = (g: Conv2dGeometry) => `[${g.batch}, ${g.outChannels}, ${con
 const poolInputShape = (g: Pool2dGeometry) => `[${g.batch}, ${g.channels}, ${g.inHeight}, ${g.inWidth}]`;
 const poolOutputShape = (g: Pool2dGeometry) => `[${g.batch}, ${g.channels}, ${pool2dOutputHeight(g)}, ${pool2dOutputWidth(g)}]`;
 
-function roundUp(value: number, multiple: number): number {
-  return Math.ceil(value / multiple) * multiple;
-}
