@@ -132,14 +132,20 @@ export function preferredWasmVariant(): WasmVariant {
 }
 
 const compiled = new Map<WasmVariant, CompiledModule>();
+const provided = new Map<WasmVariant, Uint8Array>();
 
-/** Compiles a variant's module once per thread, synchronously, so backends can be created synchronously. */
-export function kernelModule(variant: WasmVariant): CompiledModule {
-  const cached = compiled.get(variant);
-  if (cached) return cached;
-  if (variant === 'relaxed' && !relaxedSimdSupported()) {
-    throw new Error(`@convoy/kernels: this JavaScript engine (Node ${process.version}) does not run relaxed SIMD; use the plain wasm variant`);
-  }
+/**
+ * Hands in a variant's module bytes where there is no file system to read dist/*.wasm from (a
+ * browser fetches or bundles the file): from then on this thread compiles these bytes instead.
+ * Call it before creating a wasm backend, in every thread that creates one.
+ */
+export function provideKernelWasm(variant: WasmVariant, bytes: Uint8Array): void {
+  if (!webAssembly.validate(bytes)) throw new Error(`@convoy/kernels: the bytes given for the ${variant} kernels are not a WebAssembly module this engine accepts`);
+  provided.set(variant, bytes);
+  compiled.delete(variant);
+}
+
+function readKernelFile(variant: WasmVariant): Uint8Array {
   const file = kernelWasmPath(variant);
   if (!fs.existsSync(file)) {
     throw new Error(
@@ -147,7 +153,18 @@ export function kernelModule(variant: WasmVariant): CompiledModule {
         'Build them with `npx nx run @convoy/kernels:build` (or `npm run build:wasm -w @convoy/kernels`).',
     );
   }
-  const module = new webAssembly.Module(fs.readFileSync(file));
+  return fs.readFileSync(file);
+}
+
+/** Compiles a variant's module once per thread, synchronously, so backends can be created synchronously. */
+export function kernelModule(variant: WasmVariant): CompiledModule {
+  const cached = compiled.get(variant);
+  if (cached) return cached;
+  if (variant === 'relaxed' && !relaxedSimdSupported()) {
+    const engine = typeof process === 'undefined' ? 'this JavaScript engine' : `this JavaScript engine (Node ${process.version})`;
+    throw new Error(`@convoy/kernels: ${engine} does not run relaxed SIMD; use the plain wasm variant`);
+  }
+  const module = new webAssembly.Module(provided.get(variant) ?? readKernelFile(variant));
   compiled.set(variant, module);
   return module;
 }
