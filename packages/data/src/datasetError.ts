@@ -17,7 +17,8 @@ export type DatasetErrorCode =
   | 'EMPTY_IMAGE'
   | 'NOT_AN_IMAGE'
   | 'CORRUPT_IMAGE'
-  | 'BAD_IMAGE_FOLDER';
+  | 'BAD_IMAGE_FOLDER'
+  | 'BAD_IMAGES';
 
 export class DatasetError extends Error {
   readonly code: DatasetErrorCode;
@@ -34,12 +35,17 @@ export class DatasetError extends Error {
  */
 export class ImageFileError extends DatasetError {
   readonly file: string;
-  constructor(code: 'EMPTY_IMAGE' | 'NOT_AN_IMAGE' | 'CORRUPT_IMAGE', file: string, message: string) {
-    super(code, message);
+  /** What is wrong, without the file name or the fix (for lists of bad files). */
+  readonly reason: string;
+  constructor(code: ImageFileErrorCode, file: string, reason: string, fix: string) {
+    super(code, `${file}: ${reason}. Fix: ${fix}`);
     this.name = 'ImageFileError';
     this.file = file;
+    this.reason = reason;
   }
 }
+
+export type ImageFileErrorCode = 'EMPTY_IMAGE' | 'NOT_AN_IMAGE' | 'CORRUPT_IMAGE';
 
 /** The fix we suggest for a damaged copy: where it lives decides whether deleting it is safe. */
 export function redownloadHint(dataDir: string): string {

@@ -30,14 +30,14 @@ export async function decodeImage(bytes: Uint8Array, resolution: number, name: s
     throw new RangeError(`decodeImage: out must hold 3 x ${resolution} x ${resolution} = ${3 * planeBytes} bytes, got ${out.length}`);
   }
   if (bytes.length === 0) {
-    throw new ImageFileError('EMPTY_IMAGE', name, `${name}: the file is empty (0 bytes). Fix: replace it with the real image or delete it (or pass --skip-bad-images).`);
+    throw new ImageFileError('EMPTY_IMAGE', name, 'the file is empty (0 bytes)', 'replace it with the real image or delete it (or pass --skip-bad-images)');
   }
   if (!sniffFormat(bytes)) {
     throw new ImageFileError(
       'NOT_AN_IMAGE',
       name,
-      `${name}: not an image (${IMAGE_FORMATS.join(', ')} are read; the file starts with ${describeStart(bytes)}). ` +
-        `Fix: move it out of the image folders, convert it to one of those formats, or pass --skip-bad-images.`,
+      `not an image (${IMAGE_FORMATS.join(', ')} are read; the file starts with ${describeStart(bytes)})`,
+      'move it out of the image folders, convert it to one of those formats, or pass --skip-bad-images',
     );
   }
   let interleaved: Buffer;
@@ -47,8 +47,8 @@ export async function decodeImage(bytes: Uint8Array, resolution: number, name: s
     throw new ImageFileError(
       'CORRUPT_IMAGE',
       name,
-      `${name}: the image is corrupt or truncated and cannot be decoded (${(error as Error).message.trim()}). ` +
-        `Fix: replace it with a good copy or delete it (or pass --skip-bad-images).`,
+      `the image is corrupt or truncated and cannot be decoded (${(error as Error).message.trim()})`,
+      'replace it with a good copy or delete it (or pass --skip-bad-images)',
     );
   }
   const result = out ?? new Uint8Array(3 * planeBytes);
@@ -67,7 +67,7 @@ export async function decodeImageFile(file: string, resolution: number, out?: Ui
   try {
     bytes = await readFile(file);
   } catch (error) {
-    throw new ImageFileError('CORRUPT_IMAGE', file, `${file}: cannot be read (${(error as Error).message}). Fix: check the path and its permissions.`);
+    throw new ImageFileError('CORRUPT_IMAGE', file, `cannot be read (${(error as Error).message})`, 'check the path and its permissions');
   }
   return decodeImage(bytes, resolution, file, out);
 }

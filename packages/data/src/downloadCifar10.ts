@@ -7,6 +7,7 @@ import { fileMd5 } from './fileMd5';
 import { downloadToFile } from './httpDownload';
 import { ProgressHandler } from './progress';
 import { findDatasetFolder, validateCifar10Folder } from './readCifar10';
+import { processAlive } from './processAlive';
 
 export interface DownloadCifar10Options {
   /** The folder to create; it appears only once complete and verified (one rename). */
@@ -136,14 +137,5 @@ function removeAbandonedExtractions(targetDir: string): void {
     if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) {
       fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
     }
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

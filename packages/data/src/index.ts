@@ -1,6 +1,6 @@
 export * from './cifar10Format';
 export { DatasetError, ImageFileError } from './datasetError';
-export type { DatasetErrorCode } from './datasetError';
+export type { DatasetErrorCode, ImageFileErrorCode } from './datasetError';
 export { allocateImageSet, isSharedImageSet, assertImageSet, imageAt, imageBytes, takeImages, countPerClass, CIFAR10_SHAPE } from './imageSet';
 export type { ImageSet, ImageShape } from './imageSet';
 export { readBatchFile, validateBatchFileSize } from './readBatchFile';
@@ -9,8 +9,8 @@ export { readCifar10, validateCifar10Folder, findDatasetFolder, missingDatasetFi
 export type { Cifar10, ReadCifar10Options } from './readCifar10';
 export { resolveDataDir } from './resolveDataDir';
 export type { ResolveDataDirOptions, ResolvedDataDir, DataDirSource } from './resolveDataDir';
-export { consoleProgress } from './progress';
-export type { DownloadProgress, DownloadPhase, ProgressHandler } from './progress';
+export { consoleProgress, consoleCountProgress } from './progress';
+export type { DownloadProgress, DownloadPhase, ProgressHandler, CountProgress, CountProgressHandler } from './progress';
 export { downloadCifar10, partialArchivePath } from './downloadCifar10';
 export type { DownloadCifar10Options } from './downloadCifar10';
 export { loadCifar10 } from './loadCifar10';
@@ -26,3 +26,9 @@ export type { FillBatchOptions } from './fillBatch';
 export { selectSubsets } from './selectSubsets';
 export type { SubsetFlags } from './selectSubsets';
 export { decodeImage, decodeImageFile, IMAGE_FORMATS, MAX_RESOLUTION } from './decodeImage';
+export { decodeImages } from './decodeImages';
+export type { BadImage, DecodeImagesOptions } from './decodeImages';
+export { readImageFolderLayout, MAX_CLASSES } from './imageFolderLayout';
+export type { ImageFolderLayout, ImageFolderLayoutOptions, ImageFolderEntry } from './imageFolderLayout';
+export { loadImageFolder } from './loadImageFolder';
+export type { ImageFolder, LoadImageFolderOptions } from './loadImageFolder';

@@ -78,3 +78,46 @@ function phaseLine(event: DownloadProgress): string {
       return 'CIFAR-10 download: done\n';
   }
 }
+
+/** Progress of work counted in items (images decoded). */
+export interface CountProgress {
+  done: number;
+  total: number;
+}
+
+export type CountProgressHandler = (event: CountProgress) => void;
+
+/**
+ * A progress display for `label` (e.g. "Decoding images"): a cli-progress bar with items/s on a
+ * terminal, plain lines every 10% otherwise. The bar stops itself when done reaches total.
+ */
+export function consoleCountProgress(label: string, stream: NodeJS.WriteStream = process.stderr): CountProgressHandler {
+  if (stream.isTTY) {
+    let bar: SingleBar | null = null;
+    let started = Date.now();
+    return ({ done, total }) => {
+      if (!bar) {
+        bar = new SingleBar({ stream, format: `${label} [{bar}] {value}/{total} | {rate}/s | ETA {eta}s`, hideCursor: true });
+        bar.start(total, done, { rate: 0 });
+        started = Date.now();
+      }
+      bar.update(done, { rate: Math.round(done / Math.max(1e-3, (Date.now() - started) / 1000)) });
+      if (done >= total) bar.stop();
+    };
+  }
+  let lastTenth = -1;
+  let started = Date.now();
+  return ({ done, total }) => {
+    if (lastTenth === -1) started = Date.now();
+    const tenth = total === 0 ? 10 : Math.floor((10 * done) / total);
+    if (tenth > lastTenth) {
+      lastTenth = tenth;
+      const seconds = (Date.now() - started) / 1000;
+      stream.write(`${label}: ${tenth * 10}% (${formatInt(done)} of ${formatInt(total)}${seconds > 0.5 ? `, ${formatInt(Math.round(done / seconds))}/s` : ''})\n`);
+    }
+  };
+}
+
+function formatInt(n: number): string {
+  return n.toLocaleString('en-US');
+}

@@ -32,7 +32,8 @@ export function resolveDataDir(options: ResolveDataDirOptions = {}): ResolvedDat
   return { dir: path.join(defaultCacheRoot(env), 'convoy', 'cifar-10'), source: 'cache' };
 }
 
-function defaultCacheRoot(env: NodeJS.ProcessEnv): string {
+/** $XDG_CACHE_HOME when absolute, else ~/.cache: where convoy keeps its caches. */
+export function defaultCacheRoot(env: NodeJS.ProcessEnv): string {
   const xdg = env.XDG_CACHE_HOME;
   if (xdg && path.isAbsolute(xdg)) return xdg;
   return path.join(env.HOME || os.homedir(), '.cache');
