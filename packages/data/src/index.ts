@@ -3,7 +3,7 @@ export { DatasetError, ImageFileError } from './datasetError';
 export type { DatasetErrorCode, ImageFileErrorCode } from './datasetError';
 export { allocateImageSet, isSharedImageSet, assertImageSet, imageAt, imageBytes, takeImages, countPerClass, CIFAR10_SHAPE } from './imageSet';
 export type { ImageSet, ImageShape } from './imageSet';
-export { readBatchFile, validateBatchFileSize } from './readBatchFile';
+export { parseBatchRecords, readBatchFile, validateBatchFileSize } from './readBatchFile';
 export { readClassNames } from './readClassNames';
 export { readCifar10, validateCifar10Folder, findDatasetFolder, missingDatasetFiles } from './readCifar10';
 export type { Cifar10, ReadCifar10Options } from './readCifar10';

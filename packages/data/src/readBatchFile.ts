@@ -67,20 +67,40 @@ export function readBatchFile(
   const bytes = expectedRecords * CIFAR10_RECORD_BYTES;
   const buffer = scratch && scratch.length >= bytes ? scratch : Buffer.allocUnsafe(bytes);
   readExactly(file, buffer, bytes);
+  parseBatchRecords(buffer.subarray(0, bytes), target, firstImage, file, redownloadHint(path.dirname(file)));
+}
+
+/**
+ * Splits CIFAR-10 binary records (`bytes`: whole 3,073-byte records, as in a batch file) into
+ * `target` from image `firstImage`: each record's label and its 3,072 planar pixel bytes. Labels
+ * above 9 are refused. Needs no file system: a browser page parses the files a visitor drops in
+ * with it. `source` names the bytes in errors; `hint` is appended to them.
+ */
+export function parseBatchRecords(bytes: Uint8Array, target: ImageSet, firstImage: number, source: string, hint = ''): void {
+  if (bytes.byteLength % CIFAR10_RECORD_BYTES !== 0) {
+    throw new DatasetError(
+      'BAD_SIZE',
+      `CIFAR-10 file ${source} has ${formatCount(bytes.byteLength)} bytes, which is not a whole number of ${formatCount(CIFAR10_RECORD_BYTES)}-byte ` +
+        `records (1 label byte + ${formatCount(CIFAR10_IMAGE_BYTES)} pixel bytes): it is truncated, padded or not a CIFAR-10 binary batch file. ${hint}`.trim(),
+    );
+  }
+  const records = bytes.byteLength / CIFAR10_RECORD_BYTES;
+  if (firstImage + records > target.count) {
+    throw new RangeError(`parseBatchRecords: ${records} records from image ${firstImage} do not fit a set of ${target.count}`);
+  }
   const { images, labels } = target;
-  for (let r = 0; r < expectedRecords; r++) {
+  for (let r = 0; r < records; r++) {
     const at = r * CIFAR10_RECORD_BYTES;
-    const label = buffer[at];
+    const label = bytes[at];
     if (label >= CIFAR10_CLASS_COUNT) {
       throw new DatasetError(
         'BAD_LABEL',
-        `CIFAR-10 file ${file}: record ${formatCount(r)} (byte offset ${formatCount(at)}) has label ${label}; expected a label 0-9. ` +
-          `The file is corrupt or not the CIFAR-10 binary version (CIFAR-100 records carry 2 label bytes). ` +
-          redownloadHint(path.dirname(file)),
+        `CIFAR-10 file ${source}: record ${formatCount(r)} (byte offset ${formatCount(at)}) has label ${label}; expected a label 0-9. ` +
+          `The file is corrupt or not the CIFAR-10 binary version (CIFAR-100 records carry 2 label bytes). ${hint}`.trim(),
       );
     }
     labels[firstImage + r] = label;
-    images.set(buffer.subarray(at + 1, at + CIFAR10_RECORD_BYTES), (firstImage + r) * CIFAR10_IMAGE_BYTES);
+    images.set(bytes.subarray(at + 1, at + CIFAR10_RECORD_BYTES), (firstImage + r) * CIFAR10_IMAGE_BYTES);
   }
 }
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { DatasetError, imageAt, loadCifar10, readCifar10 } from '../src';
-import { CIFAR10_RECORD_BYTES } from '../src/cifar10Format';
+import { allocateImageSet, DatasetError, imageAt, loadCifar10, parseBatchRecords, readCifar10 } from '../src';
+import { CIFAR10_IMAGE_BYTES, CIFAR10_RECORD_BYTES } from '../src/cifar10Format';
 import { batchFileBytes, makeTempDir, writeDatasetFolder } from './helpers';
 
 const PER_FILE = 5;
@@ -123,5 +123,28 @@ describe('loadCifar10 without download', () => {
     const data = await loadCifar10({ download: false, env: { CIFAR10_DIR: root }, recordsPerFile: PER_FILE });
     expect(data.dataDir).toBe(path.join(root, 'cifar-10-batches-bin'));
     expect(data.train.count).toBe(25);
+  });
+});
+
+describe('parseBatchRecords (bytes, no file system)', () => {
+  const record = (label: number, fill: number) => {
+    const r = new Uint8Array(CIFAR10_RECORD_BYTES).fill(fill);
+    r[0] = label;
+    return r;
+  };
+  it('splits records into labels and planar pixels from the given image on', () => {
+    const set = allocateImageSet(3);
+    const bytes = new Uint8Array(2 * CIFAR10_RECORD_BYTES);
+    bytes.set(record(3, 7), 0);
+    bytes.set(record(5, 9), CIFAR10_RECORD_BYTES);
+    parseBatchRecords(bytes, set, 1, 'dropped.bin');
+    expect(Array.from(set.labels)).toEqual([0, 3, 5]);
+    expect(set.images[CIFAR10_IMAGE_BYTES]).toBe(7);
+    expect(set.images[3 * CIFAR10_IMAGE_BYTES - 1]).toBe(9);
+  });
+  it('names the source for a partial record and for a label above 9', () => {
+    const set = allocateImageSet(2);
+    expect(() => parseBatchRecords(new Uint8Array(CIFAR10_RECORD_BYTES + 5), set, 0, 'dropped.bin')).toThrow(/dropped.bin has 3,078 bytes, which is not a whole number/);
+    expect(() => parseBatchRecords(record(12, 0), set, 0, 'dropped.bin')).toThrow(/dropped.bin: record 0 .* has label 12/);
   });
 });
