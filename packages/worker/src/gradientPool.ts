@@ -3,7 +3,7 @@ import { initialParameters, optimizerStateNames, type ModelSpec, type OptimizerS
 import { ParameterArena, Rng, type ParameterSpec } from '@convoy/tensor';
 import { describeTask, taskIndex } from './protocol';
 import type {
-  ChunkResult, DescribeResult, EvaluateResult, GradientResult, StepHyperparameters, WorkerSetup, WorkerTask,
+  ChunkResult, DescribeResult, EvaluateResult, GradientResult, LogitsResult, StepHyperparameters, WorkerSetup, WorkerTask,
 } from './protocol';
 import { alignedChunks, splitRange } from './shards';
 import type { TaskRunner, TaskRunnerFactory } from './taskRunner';
@@ -335,6 +335,30 @@ export class GradientPool {
       correct += r.correct;
     }
     return { loss: lossSum / count, accuracy: correct / count, correct, count, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /**
+   * The network's logits for images [start, end) of a set (default: all of it), data-parallel,
+   * without augmentation: (end - start) x classes values, sample-major. What prediction needs.
+   */
+  async logits(set: 'test' | 'train' = 'test', start = 0, end?: number): Promise<Float32Array> {
+    const images = set === 'test' ? this.test : this.train;
+    if (!images) throw new Error('logits: this pool was created without a test set');
+    const stop = end ?? images.count;
+    if (!Number.isInteger(start) || !Number.isInteger(stop) || start < 0 || stop > images.count || start >= stop) {
+      throw new RangeError(`logits: range [${start}, ${stop}) is not a non-empty range of the ${images.count} ${set} images`);
+    }
+    const tasks: WorkerTask[] = splitRange(stop - start, this.threads)
+      .filter((r) => r.end > r.start)
+      .map((r, shard) => ({ kind: 'logits', shard, set, start: start + r.start, end: start + r.end }));
+    const results = (await this.runAll(tasks, 'prediction')) as LogitsResult[];
+    const out = new Float32Array(results.reduce((n, r) => n + r.logits.length, 0));
+    let at = 0;
+    for (const r of results) {
+      out.set(r.logits, at);
+      at += r.logits.length;
+    }
+    return out;
   }
 
   /** Stops every thread. */

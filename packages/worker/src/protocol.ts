@@ -132,6 +132,21 @@ export interface EvaluateResult {
   seconds: number;
 }
 
+/** The network's outputs (logits) for samples [start, end) of a set, without augmentation: prediction. */
+export interface LogitsTask {
+  kind: 'logits';
+  shard: number;
+  set: 'train' | 'test';
+  start: number;
+  end: number;
+}
+
+export interface LogitsResult {
+  /** (end - start) x classes logits, sample-major. */
+  logits: Float32Array;
+  seconds: number;
+}
+
 export interface DescribeTask {
   kind: 'describe';
 }
@@ -143,13 +158,14 @@ export interface DescribeResult {
   threadId: number;
 }
 
-export type WorkerTask = GradientTask | ReduceTask | StepTask | ReduceStepTask | EvaluateTask | DescribeTask;
+export type WorkerTask = GradientTask | ReduceTask | StepTask | ReduceStepTask | EvaluateTask | LogitsTask | DescribeTask;
 
 /** The task's index (its shard or chunk), or -1 for tasks without one. */
 export function taskIndex(task: WorkerTask): number {
   switch (task.kind) {
     case 'gradients':
     case 'evaluate':
+    case 'logits':
       return task.shard;
     case 'reduce':
     case 'step':
@@ -167,6 +183,8 @@ export function describeTask(task: WorkerTask): string {
       return `gradients of shard ${task.shard}`;
     case 'evaluate':
       return `evaluation of ${task.set} shard ${task.shard} [${task.start}, ${task.end})`;
+    case 'logits':
+      return `logits of ${task.set} shard ${task.shard} [${task.start}, ${task.end})`;
     case 'reduce':
     case 'step':
     case 'reduceStep':

@@ -32,6 +32,8 @@ export function createTaskHandler(setup: WorkerSetup, threadId: number): TaskHan
           return rt.reduceStep(task);
         case 'evaluate':
           return rt.evaluate(task);
+        case 'logits':
+          return rt.logits(task);
         case 'describe':
           return rt.describe();
         default:

@@ -1,9 +1,9 @@
-import { fillBatch, imageBytes } from '@convoy/data';
+import { fillBatch, imageBytes, type ImageSet } from '@convoy/data';
 import { selectBackend, type KernelBackend } from '@convoy/kernels';
 import { buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, type Module, type Optimizer } from '@convoy/nn';
 import { ParameterArena, Tensor } from '@convoy/tensor';
 import type {
-  ChunkResult, DescribeResult, EvaluateResult, EvaluateTask, GradientResult, GradientTask, ReduceStepTask, ReduceTask, StepHyperparameters, StepTask, WorkerSetup,
+  ChunkResult, DescribeResult, EvaluateResult, EvaluateTask, GradientResult, GradientTask, LogitsResult, LogitsTask, ReduceStepTask, ReduceTask, StepHyperparameters, StepTask, WorkerSetup,
 } from './protocol';
 
 /**
@@ -123,16 +123,22 @@ export class WorkerRuntime {
     return { chunk: task.chunk, seconds: (performance.now() - t0) / 1000 };
   }
 
-  /** Loss sum and correct count over samples [start, end) of a set, in chunks, without augmentation. */
-  evaluate(task: EvaluateTask): EvaluateResult {
-    const t0 = performance.now();
+  /** The set a forward-only task reads, with its range checked; binds a gradient shard (layers insist on being bound). */
+  private forwardSet(task: EvaluateTask | LogitsTask): ImageSet {
     const set = task.set === 'test' ? this.setup.test : this.setup.train;
-    if (!set) throw new Error('evaluate: the pool was created without a test set');
+    if (!set) throw new Error(`${task.kind}: the pool was created without a test set`);
     if (!Number.isInteger(task.start) || !Number.isInteger(task.end) || task.start < 0 || task.end > set.count || task.start > task.end) {
-      throw new RangeError(`evaluate: range [${task.start}, ${task.end}) is not inside the ${set.count} ${task.set} images`);
+      throw new RangeError(`${task.kind}: range [${task.start}, ${task.end}) is not inside the ${set.count} ${task.set} images`);
     }
     // Forward never writes gradients, but layers insist on being bound: any shard's gradient will do.
     if (this.boundShard < 0) this.bindShard(0);
+    return set;
+  }
+
+  /** Loss sum and correct count over samples [start, end) of a set, in chunks, without augmentation. */
+  evaluate(task: EvaluateTask): EvaluateResult {
+    const t0 = performance.now();
+    const set = this.forwardSet(task);
     let lossSum = 0;
     let correct = 0;
     for (let start = task.start; start < task.end; start += this.setup.evalChunk) {
@@ -145,6 +151,21 @@ export class WorkerRuntime {
       correct += result.correct;
     }
     return { lossSum, correct, count: task.end - task.start, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Logits of samples [start, end) of a set, in chunks, without augmentation (labels are not read). */
+  logits(task: LogitsTask): LogitsResult {
+    const t0 = performance.now();
+    const set = this.forwardSet(task);
+    let out: Float32Array | null = null;
+    for (let start = task.start; start < task.end; start += this.setup.evalChunk) {
+      const end = Math.min(task.end, start + this.setup.evalChunk);
+      const logits = this.model.forward(this.fill(set, this.identityOrder, start, end, false, 0, 0));
+      const classes = logits.shape[1];
+      out ??= new Float32Array((task.end - task.start) * classes);
+      out.set(logits.data.subarray(0, (end - start) * classes), (start - task.start) * classes);
+    }
+    return { logits: out ?? new Float32Array(0), seconds: (performance.now() - t0) / 1000 };
   }
 
   private reduceRange(start: number, end: number, shards: number, scale: number): void {

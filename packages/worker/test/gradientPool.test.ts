@@ -186,6 +186,30 @@ describe('GradientPool', () => {
     expect(results[0].accuracy).toBe(results[0].correct / 40);
   });
 
+  it('returns the logits of a range data-parallel: those of one in-process forward pass, at any thread count', async () => {
+    // The in-process reference: the same parameters, the same (unaugmented, normalised) images.
+    const model = buildModel(modelSpec, { backend: referenceBackend });
+    const pool1 = await createGradientPool({ threads: 1, modelSpec, train, test, maxBatch: BATCH, seed: 5, evalChunk: 7 });
+    const pool3 = await createGradientPool({ threads: 3, modelSpec, train, test, maxBatch: BATCH, seed: 5, evalChunk: 7 });
+    try {
+      const arena = new ParameterArena(model.parameterSpecs());
+      arena.data.set(pool1.params.data);
+      model.bind(arena, new ParameterArena(model.parameterSpecs()));
+      const x = new Float32Array(13 * 3 * 32 * 32);
+      fillBatch(test, Uint32Array.from({ length: 13 }, (_, i) => 20 + i), 0, 13, x, new Int32Array(13), { augment: false, seed: 0, epoch: 0 });
+      const expected = model.forward(new Tensor(x, [13, 3, 32, 32])).data;
+      const one = await pool1.logits('test', 20, 33);
+      const three = await pool3.logits('test', 20, 33);
+      expect(one.length).toBe(13 * 10);
+      expect(relativeError(one, expected)).toBeLessThan(1e-5);
+      expect(relativeError(three, expected)).toBeLessThan(1e-5);
+      expect((await pool3.logits('test')).length).toBe(40 * 10);
+      await expect(pool3.logits('test', 30, 41)).rejects.toThrow(/logits: range \[30, 41\) is not a non-empty range of the 40 test images/);
+    } finally {
+      await Promise.all([pool1.close(), pool3.close()]);
+    }
+  });
+
   it('fails the step with the shard and the cause when a worker throws', async () => {
     const pool = await createGradientPool({ threads: 2, modelSpec, backend: 'no-such-backend', optimizer: sgd, train, maxBatch: BATCH, seed: 1 });
     try {
