@@ -42,6 +42,10 @@ export interface RunConfig {
    * the order given; null: all ten. Kept as typed so a checkpoint says what the user asked for.
    */
   classes: string | null;
+  /** Side R of the square input: --data images are resized (smaller side to R) and centre-cropped to R x R; CIFAR-10 is 32. */
+  resolution: number;
+  /** --data without train/ and test/: the per-class fraction held out for testing (seeded by `seed`); null otherwise. */
+  valSplit: number | null;
 }
 
 /** How a run executes; may change between the parts of a resumed run without changing its numbers (up to float summation order for threads). */
@@ -80,6 +84,8 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   seed: 1,
   limitTrain: null,
   classes: null,
+  resolution: 32,
+  valSplit: null,
 };
 
 /** Keys of RunConfig in a stable order (for comparing a resumed run with its checkpoint). */
@@ -95,8 +101,9 @@ export function cifar10ClassNamesFor(config: Partial<Pick<RunConfig, 'classes'>>
   return config.classes ? parseClasses(config.classes, CIFAR10_CLASS_NAMES).map((label) => CIFAR10_CLASS_NAMES[label]) : [...CIFAR10_CLASS_NAMES];
 }
 
-export function modelSpecFor(config: Pick<RunConfig, 'width'> & Partial<Pick<RunConfig, 'classes'>>): ModelSpec {
-  return { kind: 'recipe', resolution: 32, classes: classCountOf(config), width: config.width };
+/** The recipe network of a run: `classCount` outputs (default: CIFAR-10's ten, or those of --classes) at the run's resolution. */
+export function modelSpecFor(config: Pick<RunConfig, 'width'> & Partial<Pick<RunConfig, 'classes' | 'resolution'>>, classCount = classCountOf(config)): ModelSpec {
+  return { kind: 'recipe', resolution: config.resolution ?? 32, classes: classCount, width: config.width };
 }
 
 export function optimizerSpecFor(config: RunConfig): OptimizerSpec {

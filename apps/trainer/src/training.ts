@@ -85,7 +85,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   const rng = new Rng(config.seed);
   const classNames = [...(options.classNames ?? cifar10ClassNamesFor(config))];
   const normalization = options.normalization ?? CIFAR10_NORMALIZATION;
-  const modelSpec = modelSpecFor(config);
+  const modelSpec = modelSpecFor(config, classNames.length);
   const pool = await createGradientPool({
     threads: runtime.threads,
     modelSpec,

@@ -1,4 +1,4 @@
-import { loadCifar10, selectSubsets, type Cifar10 } from '@convoy/data';
+import { loadCifar10, loadImageFolder, selectSubsets, type Cifar10, type Normalization } from '@convoy/data';
 import type { CheckpointState } from '../checkpoint';
 import type { DataOptions } from '../cliOptions';
 import { userPath } from '../config';
@@ -11,10 +11,54 @@ export async function loadData(opts: DataOptions): Promise<Cifar10> {
   return loadCifar10({ dataDir: opts.dataDir ? userPath(opts.dataDir) : undefined, env, download: opts.download !== false });
 }
 
+/** A training dataset as the trainer uses it: CIFAR-10, or an image folder with its own normalisation. */
+export type TrainingData = Cifar10 & { normalization?: Normalization };
+
+/** How the --data image folder is read (see loadImageFolder). */
+export interface ImageFolderFlags {
+  folder: string;
+  resolution: number;
+  valSplit: number | null;
+  seed: number;
+  skipBadImages: boolean;
+  imageCache: boolean;
+  threads: number;
+  log: (line: string) => void;
+}
+
+/**
+ * The --data folder: decoded at --resolution (or read from the image cache), split by --val-split
+ * when it has no train/ and test/. Says where the pixels came from and what was skipped.
+ */
+export async function loadImageFolderData(flags: ImageFolderFlags): Promise<TrainingData> {
+  // sharp decodes on libuv's thread pool (4 threads unless set before its first use): one per worker thread.
+  process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, flags.threads));
+  const started = performance.now();
+  const folder = await loadImageFolder(userPath(flags.folder), {
+    resolution: flags.resolution,
+    valSplit: flags.valSplit ?? undefined,
+    seed: flags.seed,
+    skipBadImages: flags.skipBadImages,
+    concurrency: flags.threads,
+    ...(flags.imageCache ? {} : { cacheDir: null }),
+  });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const how = folder.cache === 'hit' ? `read from the image cache ${folder.cacheFile}` : folder.cache === 'written' ? `decoded and cached in ${folder.cacheFile}` : 'decoded (no cache)';
+  flags.log(
+    `convoy: ${folder.train.count} training and ${folder.test.count} test images of ${folder.classNames.length} classes (${folder.classNames.join(', ')}) ` +
+      `at ${folder.resolution}x${folder.resolution} from ${folder.root}, ${how} in ${seconds} s`,
+  );
+  if (folder.skipped.length > 0) {
+    const shown = folder.skipped.slice(0, 5).map((b) => `${b.file} (${b.reason})`).join('; ');
+    flags.log(`convoy: --skip-bad-images left out ${folder.skipped.length} bad file${folder.skipped.length > 1 ? 's' : ''}: ${shown}${folder.skipped.length > 5 ? '; ...' : ''}`);
+  }
+  return { train: folder.train, test: folder.test, classNames: folder.classNames, dataDir: folder.root, normalization: folder.normalization };
+}
+
 /** The subset flags (`--classes`, `--limit-train`, `--limit-test`) applied; a bad `--classes` is a usage error. */
-export function selectData(data: Cifar10, flags: { classes: string | null; limitTrain?: number | null; limitTest?: number | null }): Cifar10 {
+export function selectData<T extends Cifar10>(data: T, flags: { classes: string | null; limitTrain?: number | null; limitTest?: number | null }): T {
   try {
-    return selectSubsets(data, { classes: flags.classes ?? undefined, limitTrain: flags.limitTrain ?? undefined, limitTest: flags.limitTest ?? undefined });
+    return { ...data, ...selectSubsets(data, { classes: flags.classes ?? undefined, limitTrain: flags.limitTrain ?? undefined, limitTest: flags.limitTest ?? undefined }) };
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -13,14 +13,21 @@ import { createProgress } from '../progress';
 import { runTraining } from '../training';
 import { UsageError } from '../usageError';
 import type { CommandContext } from './context';
-import { loadData, selectData } from './data';
+import { loadData, loadImageFolderData, selectData, type TrainingData } from './data';
 
 /**
  * The flags that decide a run's numbers, as parsed: RunConfig's fields, except that the optional
  * ones are absent rather than null, and `augment` is undefined unless --augment or --no-augment
  * was given (both are declared; augmentation is on by default).
  */
-export type RunOptions = Omit<RunConfig, 'augment' | 'classes' | 'limitTrain'> & { augment?: boolean; classes?: string; limitTrain?: number };
+export type RunOptions = Omit<RunConfig, 'augment' | 'classes' | 'limitTrain' | 'valSplit'> & { augment?: boolean; classes?: string; limitTrain?: number; valSplit?: number };
+
+/** Training on a folder of images instead of CIFAR-10. */
+export interface ImageFolderOptions {
+  data?: string;
+  skipBadImages?: boolean;
+  imageCache: boolean;
+}
 
 /** Where a run's files go and how it starts. */
 export interface OutputOptions {
@@ -31,7 +38,14 @@ export interface OutputOptions {
   log?: string;
 }
 
-export type TrainOptions = DataOptions & ComputeOptions & TestSubsetOptions & RunOptions & OutputOptions;
+export type TrainOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & RunOptions & OutputOptions;
+
+function addImageFolderOptions(cmd: Command): Command {
+  return cmd
+    .option('--data <folder>', 'train on a folder of JPEG/PNG/WebP images instead of CIFAR-10: <folder>/train/<class>/* and <folder>/test/<class>/*, or <folder>/<class>/* with --val-split')
+    .option('--skip-bad-images', 'with --data: leave out (and count) empty, corrupt or non-image files instead of stopping')
+    .option('--no-image-cache', 'with --data: decode every image again instead of reading ~/.cache/convoy/image-folders (and write no cache)');
+}
 
 function addRunOptions(cmd: Command): Command {
   const d = DEFAULT_RUN_CONFIG;
@@ -52,7 +66,9 @@ function addRunOptions(cmd: Command): Command {
     .option('--step-epochs <n>', 'step schedule: epochs between lr drops', integerFlag('--step-epochs', 1), d.stepEpochs)
     .option('--gamma <number>', 'step schedule: lr factor at each drop', numberFlag('--gamma', { min: 0, minExclusive: true, max: 1 }), d.gamma)
     .option('--width <n>', 'feature maps of the first block (doubling per block, at most 512)', integerFlag('--width', 1, 512), d.width)
-    .option('--augment', 'random crop (4-pixel padding) + horizontal flip, keyed by (seed, epoch, sample) (default: on)')
+    .option('--resolution <R>', 'with --data: resize each image so its smaller side is R, then centre-crop R x R (the 7x7 stride-2 front end is used from R = 100); CIFAR-10 is 32', integerFlag('--resolution', 8, 4096), d.resolution)
+    .option('--val-split <fraction>', 'with --data <folder>/<class>/*: hold out this fraction of each class for testing (seeded by --seed), e.g. 0.1', numberFlag('--val-split', { min: 0, minExclusive: true, max: 0.99 }))
+    .option('--augment', 'random crop (padding R/8: 4 pixels at 32) + horizontal flip, keyed by (seed, epoch, sample) (default: on)')
     .option('--no-augment', 'train without augmentation')
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation', integerFlag('--seed', 0, 2 ** 31 - 1), d.seed)
     .option('--classes <list>', 'train and evaluate on these classes only, relabelled 0..k-1 in the order given: names or indices, e.g. cat,dog or 3,5 (default: all ten)')
@@ -90,6 +106,8 @@ export function runConfigFrom(opts: RunOptions): RunConfig {
     seed: opts.seed,
     limitTrain: opts.limitTrain ?? null,
     classes: opts.classes ?? null,
+    resolution: opts.resolution,
+    valSplit: opts.valSplit ?? null,
   };
 }
 
@@ -114,7 +132,7 @@ function resumedRun(resumePath: string, cmd: Command, config: RunConfig): { resu
         "Drop them (the checkpoint's values are used), or start a new run without --resume.",
     );
   }
-  const spec = modelSpecFor(saved);
+  const spec = modelSpecFor(saved, loaded.state.classNames.length);
   if (JSON.stringify(spec) !== JSON.stringify(loaded.state.modelSpec)) {
     throw new CheckpointError(`${loaded.path}: its modelSpec ${JSON.stringify(loaded.state.modelSpec)} is not the network its config describes (${JSON.stringify(spec)}); it cannot be resumed`);
   }
@@ -167,7 +185,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
         'or pass --checkpoint-dir <new dir>, or --overwrite to start over there.',
     );
   }
-  const problems = configProblems(config);
+  const problems = [...configProblems(config), ...imageFolderProblems(opts, config)];
   if (problems.length > 0) throw new UsageError(problems.join('; '));
   const runtime: RuntimeConfig = {
     threads: opts.threads,
@@ -179,9 +197,21 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
     checkpointDir,
     log: opts.log ? userPath(opts.log) : join(checkpointDir, 'metrics.jsonl'),
   };
-  mkdirSync(checkpointDir, { recursive: true });
-  const data = await loadData(opts);
-  const { train: trainSet, test, classNames } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: runtime.limitTest });
+  const reporter = createProgress(config.batchSize);
+  const data: TrainingData = opts.data
+    ? await loadImageFolderData({
+        folder: opts.data,
+        resolution: config.resolution,
+        valSplit: config.valSplit,
+        seed: config.seed,
+        skipBadImages: opts.skipBadImages === true,
+        imageCache: opts.imageCache !== false,
+        threads: runtime.threads,
+        log: (line) => reporter.log(line),
+      })
+    : await loadData(opts);
+  mkdirSync(checkpointDir, { recursive: true }); // only once the data loaded: a bad --data leaves no empty run folder
+  const { train: trainSet, test, classNames, normalization } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: runtime.limitTest });
   if (resume && resume.classNames.join(',') !== classNames.join(',')) {
     throw new CheckpointError(`${opts.resume}: its classes (${resume.classNames.join(', ')}) are not those of the data (${classNames.join(', ')}); it cannot be resumed on this data`);
   }
@@ -189,9 +219,8 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
   const controller = new AbortController();
   const removeSignalHandlers = stopOnSignals(controller);
   try {
-    const reporter = createProgress(config.batchSize);
     reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${runtime.log}`);
-    const outcome = await runTraining({ config, runtime, train: trainSet, test, classNames, resume, reporter, signal: controller.signal });
+    const outcome = await runTraining({ config, runtime, train: trainSet, test, classNames, normalization, resume, reporter, signal: controller.signal });
     const accuracy = outcome.lastEvaluation ? ` | test accuracy ${(100 * outcome.lastEvaluation.accuracy).toFixed(2)}%` : '';
     reporter.log(
       `${outcome.status}: step ${outcome.step}, epoch ${outcome.epoch}/${config.epochs}${accuracy} | ${outcome.trainSeconds.toFixed(1)} s training` +
@@ -203,10 +232,21 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
   }
 }
 
+/** Flags that only mean something with --data (or that --data cannot take). */
+function imageFolderProblems(opts: TrainOptions, config: RunConfig): string[] {
+  if (opts.data) return opts.dataDir ? ['--data (an image folder) and --data-dir (the CIFAR-10 folder) exclude each other; pass one'] : [];
+  const problems: string[] = [];
+  if (config.resolution !== 32) problems.push(`CIFAR-10 images are 32x32, so --resolution ${config.resolution} needs --data <image folder>`);
+  if (config.valSplit !== null) problems.push('--val-split needs --data <folder of class folders> (CIFAR-10 has its own test set)');
+  if (opts.skipBadImages) problems.push('--skip-bad-images needs --data <image folder>');
+  return problems;
+}
+
 /** `convoy train`: the recipe on CIFAR-10 by default. */
 export function addTrainCommand(program: Command, context: CommandContext): void {
-  const cmd = program.command('train').description('train the recipe network on CIFAR-10 (defaults = the 15-epoch recipe)');
+  const cmd = program.command('train').description('train the recipe network on CIFAR-10, or on a folder of images with --data (defaults = the 15-epoch recipe)');
   addDataOptions(cmd);
+  addImageFolderOptions(cmd);
   addComputeOptions(cmd);
   addRunOptions(cmd);
   addTestSubsetOptions(cmd);

@@ -1,0 +1,94 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { CIFAR10_NORMALIZATION } from '@convoy/data';
+import { loadCheckpoint } from '../src/checkpoint';
+
+/**
+ * `convoy train --data` on the real cat-dog JPEG folder (small subsets of it, linked into a temporary
+ * folder so the runs stay short): $CATDOG_DIR, else cat-dog-jpeg beside $CIFAR10_DIR.
+ */
+const cifarDir = process.env.CIFAR10_DIR;
+if (!cifarDir) throw new Error('the e2e checks need real data: set CIFAR10_DIR (cat-dog-jpeg is looked for beside it, or set CATDOG_DIR)');
+const catDogDir = resolve(process.env.CATDOG_DIR ?? join(dirname(resolve(cifarDir)), 'cat-dog-jpeg'));
+if (!existsSync(join(catDogDir, 'train', 'cat'))) throw new Error(`no cat-dog-jpeg folder at ${catDogDir}: set CATDOG_DIR`);
+
+const bin = join(__dirname, '..', 'bin', 'convoy.js');
+const work = mkdtempSync(join(tmpdir(), 'convoy-folder-e2e-'));
+const cacheHome = join(work, 'cache');
+
+function convoy(args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '', XDG_CACHE_HOME: cacheHome } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A folder of links to the first `count[part]` images of each class of cat-dog-jpeg. */
+function linkedSubset(name: string, counts: { train: number; test: number }, flat = false): string {
+  const root = join(work, name);
+  for (const part of ['train', 'test'] as const) {
+    for (const cls of ['cat', 'dog']) {
+      const to = flat ? join(root, cls) : join(root, part, cls);
+      mkdirSync(to, { recursive: true });
+      const files = readdirSync(join(catDogDir, part, cls)).sort().slice(0, counts[part]);
+      for (const f of files) symlinkSync(join(catDogDir, part, cls, f), join(to, `${part}-${f}`));
+    }
+  }
+  return root;
+}
+
+describe('convoy train --data (built CLI, real JPEGs)', () => {
+  it('trains on train/<class> + test/<class> at R=32, records classes, R and the normalisation; a second run reads the image cache', () => {
+    const data = linkedSubset('small', { train: 128, test: 50 });
+    const ckpt = join(work, 'run32');
+    const common = ['train', '--data', data, '--threads', '2', '--batch-size', '64', '--epochs', '1', '--checkpoint-dir', ckpt];
+    const a = convoy(common);
+    expect(a.code).toBe(0);
+    expect(a.out).toMatch(/256 training and 100 test images of 2 classes \(cat, dog\) at 32x32 from .*, decoded and cached in /);
+    expect(a.out).toMatch(/epoch 1\/1: train loss [\d.]+ acc [\d.]+% \| test loss [\d.]+ acc [\d.]+% \(100 images\)/);
+    const state = loadCheckpoint(ckpt).state;
+    expect(state.classNames).toEqual(['cat', 'dog']);
+    expect(state.resolution).toBe(32);
+    expect(state.modelSpec).toMatchObject({ resolution: 32, classes: 2 });
+    expect(state.normalization.mean).toHaveLength(3);
+    expect(state.normalization.mean).not.toEqual(CIFAR10_NORMALIZATION.mean);
+    const b = convoy([...common, '--overwrite']);
+    expect(b.code).toBe(0);
+    expect(b.out).toMatch(/read from the image cache /);
+    expect(loadCheckpoint(ckpt).state.params).toEqual(state.params);
+  });
+
+  it('R=224 trains through the 7x7 stride-2 front end', () => {
+    const data = linkedSubset('r224', { train: 16, test: 8 });
+    const ckpt = join(work, 'run224');
+    const r = convoy(['train', '--data', data, '--resolution', '224', '--width', '8', '--threads', '2', '--batch-size', '16', '--epochs', '1', '--checkpoint-dir', ckpt]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/at 224x224/);
+    const state = loadCheckpoint(ckpt).state;
+    expect(state.resolution).toBe(224);
+    // The front end's 7x7 kernel: [width, 3, 7, 7].
+    expect(state.parameters.some((p) => p.shape.join('x') === '8x3x7x7')).toBe(true);
+    expect(state.step).toBe(2);
+  });
+
+  it('--val-split holds out a seeded share of each class of a flat folder', () => {
+    const data = linkedSubset('flat', { train: 40, test: 0 }, true);
+    const r = convoy(['train', '--data', data, '--val-split', '0.25', '--threads', '2', '--batch-size', '20', '--epochs', '1', '--checkpoint-dir', join(work, 'split')]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/60 training and 20 test images of 2 classes/);
+  });
+
+  it('a bad file stops the run with its name and the fix; --skip-bad-images trains without it and says so', () => {
+    const data = linkedSubset('bad', { train: 32, test: 8 });
+    writeFileSync(join(data, 'train', 'dog', 'broken.jpg'), '');
+    const bad = convoy(['train', '--data', data, '--threads', '2', '--batch-size', '16', '--epochs', '1', '--checkpoint-dir', join(work, 'bad-run')]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain(`${join(data, 'train', 'dog', 'broken.jpg')}: the file is empty (0 bytes)`);
+    expect(bad.err).toMatch(/pass --skip-bad-images/);
+    expect(existsSync(join(work, 'bad-run'))).toBe(false);
+    const skip = convoy(['train', '--data', data, '--skip-bad-images', '--threads', '2', '--batch-size', '16', '--epochs', '1', '--checkpoint-dir', join(work, 'skip-run')]);
+    expect(skip.code).toBe(0);
+    expect(skip.out).toMatch(/--skip-bad-images left out 1 bad file: train\/dog\/broken.jpg \(the file is empty \(0 bytes\)\)/);
+    expect(skip.out).toMatch(/64 training and 16 test images/);
+  });
+});
