@@ -3,9 +3,11 @@ import { mkdirSync } from 'node:fs';
 import { batchCount, batchSlice, CIFAR10_NORMALIZATION, epochOrder, type ImageSet, type Normalization } from '@convoy/data';
 import type { ModelSpec } from '@convoy/nn';
 import { Rng } from '@convoy/tensor';
-import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
+import type { Cluster } from '@convoy/cluster';
+import { createGradientPool, splitRange, type EvaluationResult, type GradientPool } from '@convoy/worker';
 import { CheckpointState, LATEST_CHECKPOINT, saveCheckpoint } from './checkpoint';
 import { cifar10ClassNamesFor, modelSpecFor, optimizerSpecFor, type RunConfig, type RuntimeConfig } from './config';
+import { checkSameDataset, datasetFingerprint } from './datasetCheck';
 import { MetricsLog } from './metricsLog';
 import { NoProgress, type ProgressReporter } from './progress';
 import { hyperparameterSchedules } from './schedule';
@@ -27,6 +29,14 @@ export interface TrainingOptions {
   signal?: AbortSignal;
   /** The built worker script, when it is not found next to @convoy/worker. */
   workerFile?: string;
+  /**
+   * This process's place in a multi-host (MPI) run. The global batch is split over the ranks (and
+   * each rank's part over its threads); rank 0 alone reports progress, writes the log and
+   * checkpoints; every rank evaluates its part of the test set.
+   */
+  cluster?: Cluster | null;
+  /** Told where training is before each step ("step 7 (epoch 1, batch 7)"), e.g. for a message if the process is stopped. */
+  onStep?: (where: string) => void;
 }
 
 export type TrainingStatus = 'completed' | 'max-steps' | 'interrupted';
@@ -72,7 +82,18 @@ export class TrainingStepError extends Error {
  */
 export async function runTraining(options: TrainingOptions): Promise<TrainingOutcome> {
   const { config, runtime, train, test } = options;
-  const reporter = options.reporter ?? new NoProgress();
+  const cluster = options.cluster ?? null;
+  const ranks = cluster?.size ?? 1;
+  const rank = cluster?.rank ?? 0;
+  const lead = rank === 0;
+  const reporter = lead ? (options.reporter ?? new NoProgress()) : new NoProgress();
+  const checkpointDir = lead ? runtime.checkpointDir : null;
+  if (config.batchSize < ranks) {
+    throw new RangeError(`--batch-size ${config.batchSize} is smaller than the ${ranks} ranks: every rank needs at least one sample per step; raise --batch-size`);
+  }
+  // This rank's part of every global batch: the same split whatever the data, so the sum over
+  // ranks of the parts' gradients is the gradient of the whole batch.
+  const share = splitRange(config.batchSize, ranks)[rank];
   const stepsPerEpoch = batchCount(train.count, config.batchSize, 'drop');
   if (stepsPerEpoch < 1) {
     throw new RangeError(
@@ -80,7 +101,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     );
   }
   const schedules = hyperparameterSchedules(config, stepsPerEpoch);
-  const log = new MetricsLog(runtime.log ?? undefined);
+  const log = new MetricsLog(lead ? (runtime.log ?? undefined) : undefined);
   const resume = options.resume;
   const rng = new Rng(config.seed);
   const classNames = [...(options.classNames ?? cifar10ClassNamesFor(config))];
@@ -94,8 +115,9 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     train,
     test,
     normalization,
-    maxBatch: config.batchSize,
+    maxBatch: share.end - share.start,
     workerFile: options.workerFile,
+    ...(cluster ? { crossHost: cluster } : {}),
     ...(resume ? { params: resume.params, optimizerState: resume.optimizer.state } : { rng }),
   });
   const rngState = resume ? resume.rng.state : rng.getState();
@@ -109,8 +131,8 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   const elapsed = () => (performance.now() - startedAt) / 1000;
 
   const checkpoint = (summary: Record<string, unknown>, epochFile: boolean): string | null => {
-    if (!runtime.checkpointDir) return null;
-    mkdirSync(runtime.checkpointDir, { recursive: true });
+    if (!checkpointDir) return null;
+    mkdirSync(checkpointDir, { recursive: true });
     const state: CheckpointState = {
       config: { ...config },
       modelSpec,
@@ -127,8 +149,8 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
       summary,
       createdAt: new Date().toISOString(),
     };
-    if (epochFile) saveCheckpoint(join(runtime.checkpointDir, `epoch-${String(epoch).padStart(3, '0')}.msgpack`), state);
-    const latest = join(runtime.checkpointDir, LATEST_CHECKPOINT);
+    if (epochFile) saveCheckpoint(join(checkpointDir, `epoch-${String(epoch).padStart(3, '0')}.msgpack`), state);
+    const latest = join(checkpointDir, LATEST_CHECKPOINT);
     saveCheckpoint(latest, state);
     return latest;
   };
@@ -141,12 +163,15 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
       throw new TrainingStepError(`the worker threads could not start: ${(err as Error).message}`, 0, err);
     }
     const backend = described[0]?.backend ?? runtime.backend;
+    // Before the first step: every rank must train on the same images, or the sum is meaningless.
+    if (cluster) await checkSameDataset(cluster, datasetFingerprint(train, test));
+    const spread = cluster ? `${ranks} ranks x ${runtime.threads} thread(s) (this rank: ${share.end - share.start} images per step)` : `${runtime.threads} thread(s)`;
     reporter.log(
-      `convoy: ${train.count} training images, ${stepsPerEpoch} steps/epoch of ${config.batchSize}, ${runtime.threads} thread(s), ` +
+      `convoy: ${train.count} training images, ${stepsPerEpoch} steps/epoch of ${config.batchSize}, ${spread}, ` +
         `${pool.paramCount} parameters, kernels: ${backend} (${described[0]?.reason ?? ''})` +
         (resume ? `; resuming at step ${step} (epoch ${epoch + 1}, batch ${stepInEpoch})` : ''),
     );
-    log.write({ type: 'start', step, epoch, resumed: Boolean(resume), config, threads: runtime.threads, backend, time: new Date().toISOString() });
+    log.write({ type: 'start', step, epoch, resumed: Boolean(resume), config, threads: runtime.threads, ranks, backend, time: new Date().toISOString() });
 
     const stopIfAsked = (): TrainingStatus | null => {
       if (options.signal?.aborted) return 'interrupted';
@@ -173,16 +198,17 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
           if (lastCheckpoint) reporter.log(`${stop === 'interrupted' ? 'interrupted' : `stopped at --max-steps ${runtime.maxSteps}`}: checkpoint ${lastCheckpoint} (step ${step})`);
           return finish(stop, lastCheckpoint);
         }
-        const indices = batchSlice(order, stepInEpoch, config.batchSize);
+        options.onStep?.(`step ${step + 1} (epoch ${epoch + 1}, batch ${stepInEpoch + 1})`);
+        const indices = batchSlice(order, stepInEpoch, config.batchSize).subarray(share.start, share.end);
         const lr = schedules.lr(step);
         const momentum = schedules.momentum ? schedules.momentum(step) : undefined;
         let result;
         try {
-          result = await pool.trainStep({ indices, epoch, seed: config.seed, augment: config.augment, hyper: { step, lr, momentum } });
+          result = await pool.trainStep({ indices, globalBatch: config.batchSize, epoch, seed: config.seed, augment: config.augment, hyper: { step, lr, momentum } });
         } catch (err) {
           reporter.endEpoch();
           const where = `step ${step + 1} (epoch ${epoch + 1}, batch ${stepInEpoch + 1})`;
-          const kept = lastCheckpoint ?? (runtime.checkpointDir ? join(runtime.checkpointDir, LATEST_CHECKPOINT) : null);
+          const kept = lastCheckpoint ?? (checkpointDir ? join(checkpointDir, LATEST_CHECKPOINT) : null);
           throw new TrainingStepError(
             `training stopped at ${where}: ${(err as Error).message}` + (kept ? `. The last good checkpoint is intact: ${kept}` : ''),
             step + 1,
@@ -211,7 +237,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
       }
       reporter.endEpoch();
       const epochSeconds = (performance.now() - epochStart) / 1000;
-      lastEvaluation = test ? await pool.evaluate('test', runtime.limitTest ?? undefined) : null;
+      lastEvaluation = test ? await evaluateTestSet(pool, runtime.limitTest ?? undefined, cluster) : null;
       const record = {
         type: 'epoch' as const,
         epoch: epoch + 1,
@@ -238,6 +264,17 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   } finally {
     await pool.close();
   }
+}
+
+/** The test set evaluated data-parallel; over several hosts each evaluates its part and the totals are summed. */
+async function evaluateTestSet(pool: GradientPool, limit: number | undefined, cluster: Cluster | null): Promise<EvaluationResult> {
+  if (!cluster) return pool.evaluate('test', limit);
+  const mine = await pool.evaluate('test', limit, { index: cluster.rank, of: cluster.size });
+  const totals = new Float32Array(new SharedArrayBuffer(3 * 4));
+  totals.set([mine.lossSum, mine.correct, mine.count]);
+  await cluster.allReduce(totals, 'the sum of the test-set evaluation over ranks');
+  const [lossSum, correct, count] = totals;
+  return { loss: lossSum / count, lossSum, accuracy: correct / count, correct, count, seconds: mine.seconds };
 }
 
 /** Evaluates parameters on a set with a fresh pool (the `eval` command). */

@@ -94,7 +94,9 @@ export interface TrainStepResult {
 }
 
 export interface EvaluationResult {
+  /** Mean loss (0 for an empty part). */
   loss: number;
+  lossSum: number;
   accuracy: number;
   correct: number;
   count: number;
@@ -317,24 +319,31 @@ export class GradientPool {
     };
   }
 
-  /** Mean loss and accuracy of the current parameters on the first `limit` images of a set, data-parallel. */
-  async evaluate(set: 'test' | 'train' = 'test', limit?: number): Promise<EvaluationResult> {
+  /**
+   * Mean loss and accuracy of the current parameters on the first `limit` images of a set,
+   * data-parallel. With `part`, only part `index` of `of` contiguous parts of those images (each
+   * host of a multi-host run evaluates its part; the caller sums `lossSum` and `correct`).
+   */
+  async evaluate(set: 'test' | 'train' = 'test', limit?: number, part?: { index: number; of: number }): Promise<EvaluationResult> {
     const t0 = performance.now();
     const images = set === 'test' ? this.test : this.train;
     if (!images) throw new Error('evaluate: this pool was created without a test set');
-    const count = Math.min(images.count, limit ?? images.count);
-    if (count < 1) throw new RangeError(`evaluate: no ${set} images to evaluate`);
+    const total = Math.min(images.count, limit ?? images.count);
+    if (total < 1) throw new RangeError(`evaluate: no ${set} images to evaluate`);
+    const range = part ? splitRange(total, part.of)[part.index] : { start: 0, end: total };
+    if (!range) throw new RangeError(`evaluate: part ${part?.index} of ${part?.of} does not exist`);
+    const count = range.end - range.start;
     const tasks: WorkerTask[] = splitRange(count, this.threads)
       .filter((r) => r.end > r.start)
-      .map((r, shard) => ({ kind: 'evaluate', shard, set, start: r.start, end: r.end }));
-    const results = (await this.runAll(tasks, 'evaluation')) as EvaluateResult[];
+      .map((r, shard) => ({ kind: 'evaluate', shard, set, start: range.start + r.start, end: range.start + r.end }));
+    const results = tasks.length > 0 ? ((await this.runAll(tasks, 'evaluation')) as EvaluateResult[]) : [];
     let lossSum = 0;
     let correct = 0;
     for (const r of results) {
       lossSum += r.lossSum;
       correct += r.correct;
     }
-    return { loss: lossSum / count, accuracy: correct / count, correct, count, seconds: (performance.now() - t0) / 1000 };
+    return { loss: count > 0 ? lossSum / count : 0, lossSum, accuracy: count > 0 ? correct / count : 0, correct, count, seconds: (performance.now() - t0) / 1000 };
   }
 
   /**

@@ -9,10 +9,12 @@ import {
   configProblems, DEFAULT_RUN_CONFIG, modelSpecFor, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, userPath, type RunConfig, type RuntimeConfig,
 } from '../config';
 import { choiceFlag, integerFlag, numberFlag } from '../flagParsers';
-import { createProgress } from '../progress';
+import { createProgress, NoProgress } from '../progress';
 import { runTraining } from '../training';
+import type { Cluster } from '@convoy/cluster';
 import { UsageError } from '../usageError';
 import type { CommandContext } from './context';
+import { abortJob, joinCluster, shareCheckpoint, stopOnLauncherSignals } from './distributed';
 import { loadData, loadImageFolderData, selectData, type TrainingData } from './data';
 
 /**
@@ -32,6 +34,7 @@ export interface ImageFolderOptions {
 /** Where a run's files go and how it starts. */
 export interface OutputOptions {
   maxSteps?: number;
+  stepTimeout: number;
   checkpointDir: string;
   resume?: string;
   overwrite?: boolean;
@@ -81,7 +84,13 @@ function addOutputOptions(cmd: Command): Command {
     .option('--checkpoint-dir <dir>', 'where checkpoints go (latest.msgpack + epoch-NNN.msgpack)', 'runs/cifar10')
     .option('--resume <checkpoint>', 'continue a run exactly from a checkpoint file, or from latest.msgpack in a directory')
     .option('--overwrite', 'start a new run even if --checkpoint-dir already holds one')
-    .option('--log <file>', 'JSONL metrics log, appended (default: <checkpoint-dir>/metrics.jsonl)');
+    .option('--log <file>', 'JSONL metrics log, appended (default: <checkpoint-dir>/metrics.jsonl)')
+    .option(
+      '--step-timeout <seconds>',
+      'under mpirun/srun: how long a rank waits for the others in one collective before the whole job stops with a message (a rank that stopped answering)',
+      integerFlag('--step-timeout', 1),
+      300,
+    );
 }
 
 export function runConfigFrom(opts: RunOptions): RunConfig {
@@ -120,8 +129,7 @@ function flagOf(key: keyof RunConfig): string {
 }
 
 /** The run a `--resume` continues: its checkpoint, its settings, its directory. Flags that would change the run are a usage error. */
-function resumedRun(resumePath: string, cmd: Command, config: RunConfig): { resume: CheckpointState; config: RunConfig; path: string } {
-  const loaded = loadCheckpoint(userPath(resumePath));
+function resumedRun(loaded: { path: string; state: CheckpointState }, cmd: Command, config: RunConfig): { resume: CheckpointState; config: RunConfig; path: string } {
   const saved = { ...DEFAULT_RUN_CONFIG, ...(loaded.state.config as Partial<RunConfig>) };
   const conflicts = RUN_CONFIG_KEYS.filter((key) => cmd.getOptionValueSource(key) === 'cli' && saved[key] !== config[key]).map(
     (key) => `${flagOf(key)} ${String(config[key])} (the checkpoint has ${String(saved[key])})`,
@@ -171,15 +179,35 @@ function stopOnSignals(controller: AbortController): () => void {
 }
 
 async function train(opts: TrainOptions, cmd: Command): Promise<number> {
+  const cluster = joinCluster({ stepTimeout: opts.stepTimeout, threads: opts.threads });
+  if (!cluster) return trainOn(null, opts, cmd);
+  let step = 'start-up';
+  const removeSignalHandlers = stopOnLauncherSignals(cluster, () => step);
+  try {
+    const code = await trainOn(cluster, opts, cmd, (s) => (step = s));
+    await cluster.finalize();
+    return code;
+  } catch (err) {
+    return abortJob(cluster, err);
+  } finally {
+    removeSignalHandlers();
+  }
+}
+
+/** One process's part of `convoy train`: all of it on a single host, or one rank's under MPI (rank 0 alone writes files and reports). */
+async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command, onStep?: (where: string) => void): Promise<number> {
+  const lead = !cluster || cluster.rank === 0;
   let config = runConfigFrom(opts);
   let checkpointDir = userPath(opts.checkpointDir);
   let resume: CheckpointState | undefined;
   if (opts.resume) {
-    const resumed = resumedRun(opts.resume, cmd, config);
+    const resumePath = opts.resume;
+    const read = () => loadCheckpoint(userPath(resumePath));
+    const resumed = resumedRun(cluster ? await shareCheckpoint(cluster, read) : read(), cmd, config);
     resume = resumed.resume;
     config = resumed.config;
     if (cmd.getOptionValueSource('checkpointDir') !== 'cli') checkpointDir = dirname(resumed.path);
-  } else if (existsSync(join(checkpointDir, LATEST_CHECKPOINT)) && !opts.overwrite) {
+  } else if (lead && existsSync(join(checkpointDir, LATEST_CHECKPOINT)) && !opts.overwrite) {
     throw new UsageError(
       `${checkpointDir} already holds a run (${LATEST_CHECKPOINT}). Continue it with --resume ${checkpointDir}, ` +
         'or pass --checkpoint-dir <new dir>, or --overwrite to start over there.',
@@ -197,7 +225,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
     checkpointDir,
     log: opts.log ? userPath(opts.log) : join(checkpointDir, 'metrics.jsonl'),
   };
-  const reporter = createProgress(config.batchSize);
+  const reporter = lead ? createProgress(config.batchSize) : new NoProgress();
   const data: TrainingData = opts.data
     ? await loadImageFolderData({
         folder: opts.data,
@@ -210,17 +238,18 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
         log: (line) => reporter.log(line),
       })
     : await loadData(opts);
-  mkdirSync(checkpointDir, { recursive: true }); // only once the data loaded: a bad --data leaves no empty run folder
+  if (lead) mkdirSync(checkpointDir, { recursive: true }); // only once the data loaded: a bad --data leaves no empty run folder
   const { train: trainSet, test, classNames, normalization } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: runtime.limitTest });
   if (resume && resume.classNames.join(',') !== classNames.join(',')) {
     throw new CheckpointError(`${opts.resume}: its classes (${resume.classNames.join(', ')}) are not those of the data (${classNames.join(', ')}); it cannot be resumed on this data`);
   }
 
   const controller = new AbortController();
-  const removeSignalHandlers = stopOnSignals(controller);
+  // Under MPI the launcher's signals are handled by the caller (every rank stops at once).
+  const removeSignalHandlers = cluster ? () => undefined : stopOnSignals(controller);
   try {
     reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${runtime.log}`);
-    const outcome = await runTraining({ config, runtime, train: trainSet, test, classNames, normalization, resume, reporter, signal: controller.signal });
+    const outcome = await runTraining({ config, runtime, train: trainSet, test, classNames, normalization, resume, reporter, signal: controller.signal, cluster, onStep });
     const accuracy = outcome.lastEvaluation ? ` | test accuracy ${(100 * outcome.lastEvaluation.accuracy).toFixed(2)}%` : '';
     reporter.log(
       `${outcome.status}: step ${outcome.step}, epoch ${outcome.epoch}/${config.epochs}${accuracy} | ${outcome.trainSeconds.toFixed(1)} s training` +

@@ -1,0 +1,157 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { localMpirunArgs } from '@convoy/cluster';
+import { relativeError } from '@convoy/tensor';
+import { loadCheckpoint, type CheckpointState } from '../src/checkpoint';
+
+const dataDir = process.env.CIFAR10_DIR;
+if (!dataDir) throw new Error('the e2e checks need real CIFAR-10: set CIFAR10_DIR to the folder holding data_batch_1.bin ... test_batch.bin');
+
+const bin = join(__dirname, '..', 'bin', 'convoy.js');
+const env = { ...process.env, NX_TASK_TARGET_PROJECT: '' };
+const small = ['--data-dir', dataDir, '--no-download', '--limit-train', '64', '--limit-test', '100', '--batch-size', '16', '--width', '4', '--seed', '3'];
+
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** `convoy train` in one process with `threads` threads, or under mpirun on `ranks` ranks of 1 thread (127.0.0.1). */
+function train(split: { ranks: number; threads: number }, args: string[]): Run {
+  const command = [bin, 'train', '--threads', String(split.threads), ...args];
+  const r =
+    split.ranks === 1
+      ? spawnSync(process.execPath, command, { encoding: 'utf8', env })
+      : spawnSync('mpirun', localMpirunArgs(split.ranks, [process.execPath, ...command]), { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Largest relative error over the parameter tensors of two checkpoints. */
+function worstTensorError(a: CheckpointState, b: CheckpointState): number {
+  let worst = 0;
+  for (const e of a.parameters) {
+    worst = Math.max(worst, relativeError(a.params.subarray(e.offset, e.offset + e.size), b.params.subarray(e.offset, e.offset + e.size)));
+  }
+  return worst;
+}
+
+describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-10)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convoy-mpi-e2e-'));
+  const checkpointOf = (name: string) => loadCheckpoint(join(dir, name)).state;
+
+  it.each([
+    ['on', []],
+    ['off', ['--no-augment']],
+  ])('gives the same parameters on 1 process x 1 thread, 1 x 2 and 2 processes x 1 after 5 steps (augmentation %s)', (augment, flag) => {
+    const args = (name: string) => [...small, ...flag, '--epochs', '2', '--max-steps', '5', '--checkpoint-dir', join(dir, `${name}-${augment}`)];
+    const oneByOne = train({ ranks: 1, threads: 1 }, args('1x1'));
+    const oneByTwo = train({ ranks: 1, threads: 2 }, args('1x2'));
+    const twoByOne = train({ ranks: 2, threads: 1 }, args('2x1'));
+    for (const run of [oneByOne, oneByTwo, twoByOne]) expect({ code: run.code, err: run.err }).toEqual({ code: 0, err: expect.any(String) });
+    // Each rank reports its place; rank 0 alone prints progress and writes the log and checkpoints.
+    expect(twoByOne.err).toMatch(/^rank 0\/2 on host \S+ \(pid \d+\), 1 thread\(s\)$/m);
+    expect(twoByOne.err).toMatch(/^rank 1\/2 on host \S+ \(pid \d+\), 1 thread\(s\)$/m);
+    expect(twoByOne.out).toMatch(/2 ranks x 1 thread\(s\) \(this rank: 8 images per step\)/);
+    expect(twoByOne.out.match(/stopped at --max-steps 5/g)).toHaveLength(1);
+    const log = readFileSync(join(dir, `2x1-${augment}`, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(log.filter((r) => r.type === 'step')).toHaveLength(5);
+
+    const [a, b, c] = ['1x1', '1x2', '2x1'].map((name) => checkpointOf(`${name}-${augment}`));
+    expect(c.step).toBe(5);
+    expect(worstTensorError(b, a)).toBeLessThan(1e-5);
+    expect(worstTensorError(c, a)).toBeLessThan(1e-5);
+    expect(relativeError(c.optimizer.state.momentumBuffer, a.optimizer.state.momentumBuffer)).toBeLessThan(1e-4);
+    // The first epoch's test evaluation (4 steps per epoch), split over the ranks, sums to the single-process one.
+    const epochRecord = (name: string) =>
+      readFileSync(join(dir, name, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; testAccuracy: number; testLoss: number }).find((r) => r.type === 'epoch');
+    const [single, split] = [epochRecord(`1x1-${augment}`), epochRecord(`2x1-${augment}`)];
+    expect(split?.testAccuracy).toBe(single?.testAccuracy);
+    expect(split?.testLoss).toBeCloseTo(single?.testLoss ?? Number.NaN, 4);
+  });
+
+  it('resumes a 2-rank checkpoint on 1 process and a 1-process checkpoint on 2 ranks', () => {
+    const straight = checkpointOf('1x1-on'); // 5 steps in one go (the test above)
+    const args = (name: string, extra: string[]) => [...small, '--epochs', '2', '--checkpoint-dir', join(dir, name), ...extra];
+    expect(train({ ranks: 2, threads: 1 }, args('two-then-one', ['--max-steps', '3'])).code).toBe(0);
+    const resumedOnOne = train({ ranks: 1, threads: 1 }, args('two-then-one', ['--resume', join(dir, 'two-then-one'), '--max-steps', '5']));
+    expect(resumedOnOne.out).toMatch(/resuming at step 3/);
+    expect(train({ ranks: 1, threads: 1 }, args('one-then-two', ['--max-steps', '3'])).code).toBe(0);
+    const resumedOnTwo = train({ ranks: 2, threads: 1 }, args('one-then-two', ['--resume', join(dir, 'one-then-two'), '--max-steps', '5']));
+    expect(resumedOnTwo.code).toBe(0);
+    expect(resumedOnTwo.out).toMatch(/resuming at step 3/);
+    for (const name of ['two-then-one', 'one-then-two']) {
+      const resumed = checkpointOf(name);
+      expect(resumed.step).toBe(5);
+      expect(worstTensorError(resumed, straight)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('stops every rank naming the rank and host when the ranks hold different datasets', () => {
+    const rank = (limitTest: string) => ['-np', '1', process.execPath, bin, 'train', '--threads', '1', ...small, '--limit-test', limitTest, '--checkpoint-dir', join(dir, 'mismatch')];
+    const r = spawnSync('mpirun', [...localMpirunArgs(2, []).filter((a) => a !== '-np' && a !== '2'), ...rank('100'), ':', ...rank('90')], {
+      encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(
+      /error: rank \d\/2 on host \S+: the ranks do not hold the same dataset: rank 1\/2 on host \S+ holds 64 training and 90 test images, sha256 [0-9a-f]{16}; rank 0 on host \S+ holds 64 training and 100 test images/,
+    );
+    expect(existsSync(join(dir, 'mismatch', 'latest.msgpack'))).toBe(false);
+  });
+
+  /** A long 2-rank run; resolves once rank 0 has checkpointed an epoch, with both ranks' pids and a way to await the end. */
+  async function startLongRun(name: string, extra: string[]) {
+    const child = spawn('mpirun', localMpirunArgs(2, [process.execPath, bin, 'train', '--threads', '1', ...small, '--epochs', '200', '--checkpoint-dir', join(dir, name), ...extra]), {
+      env, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+    const deadline = Date.now() + 60000;
+    while (!/epoch 2\/200: train loss/.test(out) || (err.match(/^rank \d\/2 .*\(pid \d+\)/gm) ?? []).length < 2) {
+      if (Date.now() > deadline) throw new Error(`the run did not reach epoch 2 in 60 s:\n${out}\n${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const pid = (rank: number) => Number(new RegExp(`^rank ${rank}/2 on host \\S+ \\(pid (\\d+)\\)`, 'm').exec(err)?.[1]);
+    return { pid, ended, output: () => ({ out, err }) };
+  }
+
+  it('stops every rank within 30 s naming rank, host and step when a rank is killed; rank 0 checkpoint intact and --resume continues', async () => {
+    const run = await startLongRun('killed', []);
+    const killedAt = Date.now();
+    process.kill(run.pid(1), 'SIGKILL');
+    const end = await run.ended;
+    expect(end.at - killedAt).toBeLessThan(30000);
+    expect(end.code).not.toBe(0);
+    const { err } = run.output();
+    expect(err).toMatch(/rank 0\/2 on host \S+: stopped by SIGTERM during step \d+ \(epoch \d+, batch \d+\): the MPI job is ending/);
+    const saved = loadCheckpoint(join(dir, 'killed'));
+    expect(saved.state.step).toBeGreaterThanOrEqual(8);
+    const resumed = train({ ranks: 1, threads: 1 }, [...small, '--resume', join(dir, 'killed'), '--max-steps', String(saved.state.step + 2)]);
+    expect(resumed.code).toBe(0);
+    expect(resumed.out).toMatch(new RegExp(`resuming at step ${saved.state.step} `));
+  });
+
+  it('stops the job with a message when a rank stops answering (--step-timeout)', async () => {
+    const run = await startLongRun('stalled', ['--step-timeout', '3']);
+    const stalled = run.pid(1);
+    const stoppedAt = Date.now();
+    process.kill(stalled, 'SIGSTOP');
+    try {
+      const end = await run.ended;
+      expect(end.code).not.toBe(0);
+      expect(end.at - stoppedAt).toBeLessThan(30000);
+      expect(run.output().err).toMatch(/error: rank 0\/2 on host \S+: training stopped at step \d+ \(epoch \d+, batch \d+\): .*has waited 3 s for the other ranks: a rank stopped answering/);
+    } finally {
+      try {
+        process.kill(stalled, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+});

@@ -1,0 +1,66 @@
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from '../checkpoint';
+import { initCluster, mpiLaunch, type Cluster } from '@convoy/cluster';
+import { UsageError } from '../usageError';
+
+/**
+ * `convoy train` under an MPI launcher (mpirun, `srun --mpi=pmix`, the Kubeflow MPI Operator):
+ * joining the job, sharing rank 0's checkpoint, and stopping every rank when one fails.
+ */
+
+/**
+ * This process's place when an MPI launcher started it with more than one rank (MPI is initialised
+ * then, and only then); null for a single-process run. Every rank reports its place on stderr.
+ */
+export function joinCluster(options: { stepTimeout: number; threads: number }): Cluster | null {
+  const launch = mpiLaunch(process.env);
+  if (!launch || launch.size < 2) return null;
+  const cluster = initCluster({ timeoutSeconds: options.stepTimeout });
+  process.stderr.write(`${cluster.describe()} (pid ${process.pid}), ${options.threads} thread(s)\n`);
+  return cluster;
+}
+
+/** Rank 0 reads the checkpoint; every rank gets its bytes (the other hosts need no copy of the file). */
+export async function shareCheckpoint(cluster: Cluster, read: () => { path: string; state: CheckpointState }): Promise<{ path: string; state: CheckpointState }> {
+  const size = new Float64Array(new SharedArrayBuffer(8));
+  let bytes: Uint8Array | null = null;
+  let path = '';
+  if (cluster.rank === 0) {
+    const loaded = read();
+    path = loaded.path;
+    bytes = encodeCheckpoint(loaded.state);
+    size[0] = bytes.length;
+  }
+  await cluster.broadcast(new Uint8Array(size.buffer), 0);
+  const shared = new Uint8Array(new SharedArrayBuffer(size[0]));
+  if (bytes) shared.set(bytes);
+  await cluster.broadcast(shared, 0);
+  return { path: path || 'the checkpoint rank 0 read', state: cluster.rank === 0 ? decodeCheckpoint(bytes as Uint8Array, path) : decodeCheckpoint(shared, 'rank 0') };
+}
+
+/**
+ * When the launcher tears the job down (another rank failed or was killed, or the user pressed
+ * Ctrl-C at mpirun), it signals every rank: say which rank, host and step stopped, and exit at
+ * once. (A single-host run finishes its step and saves a checkpoint instead; ranks cannot agree
+ * on a step to stop at once the job is going away, and rank 0's last checkpoint is intact.)
+ */
+export function stopOnLauncherSignals(cluster: Cluster, where: () => string): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(
+      `${cluster.describe()}: stopped by ${signal} during ${where()}: the MPI job is ending (another rank failed or the launcher was interrupted); ` +
+        "rank 0's last checkpoint is intact; continue with --resume\n",
+    );
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, onSignal);
+  return () => {
+    for (const signal of signals) process.off(signal, onSignal);
+  };
+}
+
+/** A rank that fails names itself and its host, then MPI_Abort ends every rank of the job. */
+export function abortJob(cluster: Cluster, err: unknown): never {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`error: ${cluster.describe()}: ${message}\n`);
+  cluster.abort(err instanceof UsageError ? 2 : 1);
+}
