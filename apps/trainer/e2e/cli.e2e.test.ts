@@ -1,7 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import sharp from 'sharp';
+import { fillBatch, loadCifar10, selectSubsets } from '@convoy/data';
+import { selectBackend } from '@convoy/kernels';
+import { buildModel, createParameters } from '@convoy/nn';
+import { Tensor } from '@convoy/tensor';
 import { loadCheckpoint } from '../src/checkpoint';
 
 const dataDir = process.env.CIFAR10_DIR;
@@ -50,6 +55,41 @@ describe('convoy on real CIFAR-10 (built CLI)', () => {
 
     const log = readFileSync(join(parts, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log.filter((r) => r.type === 'step').map((r) => r.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('predicts CIFAR-10 test images written as PNG exactly as eval scores them (same accuracy; same outputs as the binary images)', async () => {
+    const straight = join(dir, 'straight'); // trained by the first test
+    const pngs = join(dir, 'pngs');
+    const data = selectSubsets(await loadCifar10({ dataDir, download: false }), { limitTest: 200 });
+    const t = data.test;
+    for (let i = 0; i < t.count; i++) {
+      const rgb = Buffer.alloc(3072);
+      for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) rgb[p * 3 + c] = t.images[i * 3072 + c * 1024 + p];
+      mkdirSync(join(pngs, data.classNames[t.labels[i]]), { recursive: true });
+      await sharp(rgb, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(join(pngs, data.classNames[t.labels[i]], `${String(i).padStart(4, '0')}.png`));
+    }
+    const predicted = convoy(['predict', straight, pngs, '--threads', '2', '--batch-size', '64', '--json', '--top-k', '10']);
+    expect(predicted.code).toBe(0);
+    const lines = predicted.out.trim().split('\n').map((l) => JSON.parse(l) as { file: string; top: Array<{ className: string; probability: number }> });
+    expect(lines).toHaveLength(200);
+    const evaluated = JSON.parse(convoy(['eval', straight, '--data-dir', dataDir, '--threads', '2', '--limit-test', '200', '--json']).out);
+    const correct = lines.filter((l) => l.top[0].className === basename(dirname(l.file))).length;
+    expect(correct / 200).toBe(evaluated.testAccuracy);
+    expect(predicted.err).toMatch(new RegExp(`accuracy ${(100 * evaluated.testAccuracy).toFixed(2)}% \\(${correct}/200\\)`));
+
+    // Image for image: the PNG path gives the outputs of the network on the binary copy's pixels.
+    const state = loadCheckpoint(straight).state;
+    const model = buildModel(state.modelSpec, { backend: selectBackend('wasm').backend });
+    createParameters(model).params.data.set(state.params);
+    const x = new Float32Array(200 * 3072);
+    fillBatch(t, Uint32Array.from({ length: 200 }, (_, i) => i), 0, 200, x, new Int32Array(200), { augment: false, seed: 0, epoch: 0, normalization: state.normalization });
+    const logits = model.forward(new Tensor(x, [200, 3, 32, 32])).data;
+    for (const line of lines) {
+      const i = Number(basename(line.file, '.png'));
+      const expected = Array.from(logits.subarray(i * 10, i * 10 + 10));
+      const best = expected.indexOf(Math.max(...expected));
+      expect(line.top[0].className).toBe(state.classNames[best]);
+    }
   });
 
   it('trains cat vs dog with --classes (two outputs, 2,000 test images) and evaluates it on the same classes', () => {

@@ -6,6 +6,7 @@ import { CheckpointError } from './checkpoint';
 import { addCurveCommand } from './commands/curve';
 import { addEvalCommand } from './commands/eval';
 import { addExportCommand } from './commands/export';
+import { addPredictCommand } from './commands/predict';
 import { addScalingCommand } from './commands/scaling';
 import { addTrainCommand } from './commands/train';
 import { UsageError } from './usageError';
@@ -48,6 +49,7 @@ export function createProgram(options: ProgramOptions = {}): Command {
   }
   addTrainCommand(program, { onExitCode });
   addEvalCommand(program);
+  addPredictCommand(program, { onExitCode });
   addExportCommand(program);
   addScalingCommand(program);
   addCurveCommand(program);

@@ -25,3 +25,5 @@ export { encodeSafetensors } from './safetensors';
 export type { NamedTensor } from './safetensors';
 export { exportSafetensors, EXPORT_FORMATS } from './commands/export';
 export type { ExportFormat, ExportOptions } from './commands/export';
+export { imageFiles, predictFiles, topClasses, IMAGE_EXTENSIONS } from './commands/predict';
+export type { Prediction, PredictOptions } from './commands/predict';

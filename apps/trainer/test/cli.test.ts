@@ -127,6 +127,7 @@ describe('every command that reads a checkpoint refuses one that contradicts its
     ['eval', (file) => ['eval', file, '--data-dir', join(dir, 'no-data'), '--no-download']],
     ['train --resume', (file) => ['train', '--resume', file, '--data-dir', join(dir, 'no-data'), '--no-download']],
     ['export', (file) => ['export', file, '-o', join(dir, 'never-written.safetensors')]],
+    ['predict', (file) => ['predict', file, join(dir, 'no-images')]],
   ];
   it.each(commands.flatMap(([name, argv]) => SELF_CONTRADICTIONS.map((c) => [name, c.kind, argv, c.message] as const)))(
     '%s: %s',
