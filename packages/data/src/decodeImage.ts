@@ -32,7 +32,8 @@ export async function decodeImage(bytes: Uint8Array, resolution: number, name: s
   if (bytes.length === 0) {
     throw new ImageFileError('EMPTY_IMAGE', name, 'the file is empty (0 bytes)', 'replace it with the real image or delete it (or pass --skip-bad-images)');
   }
-  if (!sniffFormat(bytes)) {
+  const format = sniffFormat(bytes);
+  if (!format) {
     throw new ImageFileError(
       'NOT_AN_IMAGE',
       name,
@@ -42,7 +43,7 @@ export async function decodeImage(bytes: Uint8Array, resolution: number, name: s
   }
   let interleaved: Buffer;
   try {
-    interleaved = await resizeAndCrop(bytes, resolution);
+    interleaved = await resizeAndCrop(bytes, resolution, format);
   } catch (error) {
     throw new ImageFileError(
       'CORRUPT_IMAGE',
@@ -73,11 +74,12 @@ export async function decodeImageFile(file: string, resolution: number, out?: Ui
 }
 
 /** R x R x 3 interleaved RGB bytes. */
-async function resizeAndCrop(bytes: Uint8Array, resolution: number): Promise<Buffer> {
+async function resizeAndCrop(bytes: Uint8Array, resolution: number, format: ImageFormat): Promise<Buffer> {
   // failOn 'truncated': a truncated file is an error, not a half-grey picture; libvips' milder
   // warnings (which PIL tolerates too) are not.
   const open = () => sharp(bytes, { failOn: 'truncated' }).autoOrient();
-  const { hasAlpha } = await sharp(bytes, { failOn: 'truncated' }).metadata();
+  // JPEG has no alpha channel: no need to read the header first.
+  const hasAlpha = format !== 'JPEG' && (await sharp(bytes, { failOn: 'truncated' }).metadata()).hasAlpha;
   // libvips resizes an image with alpha premultiplied, which would change the colour of partly
   // transparent pixels; drop the alpha first (on the full-size pixels) so it is simply ignored.
   const source = hasAlpha
@@ -100,8 +102,10 @@ async function rgbWithoutAlpha(image: Sharp): Promise<Sharp> {
   return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels as 3 } });
 }
 
+type ImageFormat = 'JPEG' | 'PNG' | 'WebP';
+
 /** The format by its signature bytes, or null. */
-function sniffFormat(b: Uint8Array): string | null {
+function sniffFormat(b: Uint8Array): ImageFormat | null {
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'JPEG';
   if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'PNG';
   if (b.length >= 12 && ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP') return 'WebP';
