@@ -3,6 +3,7 @@
 // are host-provided too, so these functions never allocate.
 
 import { gemmPacked, multiplyPanel, packA, packABlocks, packB, NR } from './gemm';
+import { maskInPlace, reluInPlace } from './epilogue';
 import { col2im, forwardPanel, padImages, weightGradPanel } from './im2col';
 
 @inline
@@ -23,14 +24,15 @@ function fillRows(c: usize, rows: i32, cols: i32, values: usize): void {
 }
 
 /**
- * out[N][M][outH][outW] = x (*) w[M][C][kH][kW] + bias. Per image: pad it, then for each 8-pixel
- * panel build the [K][8] im2col panel in cache and multiply every row block of W into it.
+ * out[N][M][outH][outW] = x (*) w[M][C][kH][kW] + bias, rectified when `relu`. Per image: pad it,
+ * then for each 8-pixel panel build the [K][8] im2col panel in cache and multiply every row block
+ * of W into it; the ReLU runs over the image's output while it is still in cache.
  * Workspaces (floats): aPack roundUp(M, 4) * K, padded C * (H + 2padH) * (W + 2padW), panel K * 8.
  */
 export function conv2dForward(
   x: usize, w: usize, bias: usize, out: usize,
   batch: i32, channels: i32, height: i32, width: i32, outChannels: i32,
-  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32, relu: bool,
   aPack: usize, padded: usize, panel: usize,
 ): void {
   const outH = outSize(height, kernelH, strideH, padH);
@@ -52,17 +54,20 @@ export function conv2dForward(
       forwardPanel(padded, channels, paddedH, paddedW, kernelH, kernelW, strideH, strideW, outW, pixels, p0, panel);
       multiplyPanel(aPack, outChannels, panel, depth, on + (<usize>p0 << 2), pixels, min(NR, pixels - p0), bias != 0);
     }
+    if (relu) reluInPlace(on, outChannels * pixels);
   }
 }
 
 /**
- * dx[N][C][H][W] from dy[N][M][outH][outW]: per image, col = W^T x dy (a [K][P] GEMM), then col2im.
+ * dx[N][C][H][W] from dy[N][M][outH][outW]: per image, col = W^T x dy (a [K][P] GEMM), then col2im;
+ * with a nonzero `mask` (shaped like dx: the forward input, a ReLU's output) dx is then zeroed where
+ * mask is +0.
  * Workspaces: aPack roundUp(K, 4) * M floats, bPack roundUp(P, 8) * M, col K * P.
  */
 export function conv2dBackwardInput(
   dy: usize, w: usize, dx: usize,
   batch: i32, channels: i32, height: i32, width: i32, outChannels: i32,
-  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32, mask: usize,
   aPack: usize, bPack: usize, col: usize,
 ): void {
   const outH = outSize(height, kernelH, strideH, padH);
@@ -77,6 +82,7 @@ export function conv2dBackwardInput(
     packB(dy + <usize>n * outBytes, outChannels, pixels, pixels, bPack);
     gemmPacked(aPack, bPack, depth, pixels, outChannels, col, pixels, false);
     col2im(col, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, outH, outW, dx + <usize>n * inBytes);
+    if (mask != 0) maskInPlace(dx + <usize>n * inBytes, mask + <usize>n * inBytes, channels * height * width);
   }
 }
 

@@ -1,5 +1,11 @@
 import type { Conv2dGeometry, Pool2dGeometry } from './shapes';
 
+/** What conv2d applies to every output element after the bias, inside its output pass. */
+export interface ConvEpilogue {
+  /** max(0, y) on the float bits (negative values and -0 give +0; the canonical NaN passes), as nn's ReLU. */
+  relu?: boolean;
+}
+
 /**
  * The one interface every kernel backend implements (reference, wasm, gpujs).
  *
@@ -12,11 +18,22 @@ export interface KernelBackend {
   /** 'reference' | 'wasm' | 'gpujs:<mode>' ... shown to users when `--backend auto` picks one. */
   readonly name: string;
 
-  /** output[N, outC, outH, outW] = input (*) weight[outC, inC, kH, kW] + bias[outC] (bias may be null). */
-  conv2d(g: Conv2dGeometry, input: Float32Array, weight: Float32Array, bias: Float32Array | null, output: Float32Array): void;
+  /**
+   * output[N, outC, outH, outW] = input (*) weight[outC, inC, kH, kW] + bias[outC] (bias may be
+   * null), then the epilogue (a fused ReLU) when given.
+   */
+  conv2d(
+    g: Conv2dGeometry, input: Float32Array, weight: Float32Array, bias: Float32Array | null, output: Float32Array, epilogue?: ConvEpilogue,
+  ): void;
 
-  /** gradInput[N, inC, H, W] from gradOutput[N, outC, outH, outW] and weight. */
-  conv2dBackwardInput(g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array): void;
+  /**
+   * gradInput[N, inC, H, W] from gradOutput[N, outC, outH, outW] and weight. With `reluMask` (the
+   * conv's forward input, when that is a ReLU's output), gradInput is 0 wherever reluMask is +0: the
+   * backward pass of that ReLU, fused into this output pass.
+   */
+  conv2dBackwardInput(
+    g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array, reluMask?: Float32Array | null,
+  ): void;
 
   /** gradWeight[outC, inC, kH, kW] and gradBias[outC] (when not null), summed over the batch. */
   conv2dBackwardWeights(

@@ -1,4 +1,5 @@
-export type { KernelBackend } from './backend';
+export type { ConvEpilogue, KernelBackend } from './backend';
+export { maskByReluOutput, reluInPlace } from './epilogue';
 export * from './shapes';
 export { referenceBackend } from './reference';
 export { WASM_VARIANTS, WasmBackend, createWasmBackend, kernelWasmPath, preferredWasmVariant, provideKernelWasm, relaxedSimdSupported } from './wasm';

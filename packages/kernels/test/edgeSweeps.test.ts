@@ -1,4 +1,5 @@
 import { Rng } from '@convoy/tensor';
+import { maskByReluOutput, reluInPlace } from '../src/epilogue';
 import { referenceBackend as ref } from '../src/reference';
 import type { Conv2dGeometry } from '../src/shapes';
 import { WasmArena } from '../src/wasm/arena';
@@ -99,7 +100,7 @@ describe.each(WASM_VARIANTS)('%s build', (variant) => {
   };
   const label = (g: Conv2dGeometry) => `C${g.inChannels}->${g.outChannels} ${g.inHeight}x${g.inWidth} p${g.padHeight}`;
 
-  test('Winograd forward and input gradient: every small output size, padding 0-2, thin and odd channel counts', () => {
+  test('Winograd forward and input gradient: every small output size, padding 0-2, thin and odd channel counts; fused ReLU and ReLU mask', () => {
     const failures: string[] = [];
     const rng = new Rng(12);
     for (const g of winogradShapes()) {
@@ -109,15 +110,28 @@ describe.each(WASM_VARIANTS)('%s build', (variant) => {
       const bias = randomArray(g.outChannels, rng);
       const expected = new Float32Array(g.batch * g.outChannels * outH * outW);
       ref.conv2d(g, x, w, bias, expected);
-      const got = winogradConv(g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, false, x, w, bias, expected.length);
+      const got = winogradConv(g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, false, x, w, bias, expected.length, false, null);
       const forwardError = relativeMaxError(got, expected);
+      const rectified = winogradConv(g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, false, x, w, bias, expected.length, true, null);
+      reluInPlace(expected, expected.length);
+      const reluError = relativeMaxError(rectified, expected);
+      const reluExact = rectified.every((v) => v >= 0 && !Object.is(v, -0));
       // Input gradient: the same kernel on dy with flipped, transposed weights and padding 2 - p.
       const dy = randomArray(expected.length, rng);
       const expectedDx = new Float32Array(x.length);
       ref.conv2dBackwardInput(g, dy, w, expectedDx);
-      const gotDx = winogradConv(g.batch, g.outChannels, outH, outW, g.inChannels, 2 - g.padHeight, true, dy, w, null, x.length);
+      const gotDx = winogradConv(g.batch, g.outChannels, outH, outW, g.inChannels, 2 - g.padHeight, true, dy, w, null, x.length, false, null);
       const inputError = relativeMaxError(gotDx, expectedDx);
-      if (!(forwardError <= TOLERANCE && inputError <= TOLERANCE)) failures.push(`${label(g)}: forward ${forwardError}, input gradient ${inputError}`);
+      // The ReLU mask: x rectified stands for the output of a ReLU before this conv.
+      const mask = x.slice();
+      reluInPlace(mask, mask.length);
+      const maskedDx = winogradConv(g.batch, g.outChannels, outH, outW, g.inChannels, 2 - g.padHeight, true, dy, w, null, x.length, false, mask);
+      maskByReluOutput(expectedDx, mask, x.length);
+      const maskError = relativeMaxError(maskedDx, expectedDx);
+      const maskExact = maskedDx.every((v, i) => (mask[i] === 0 ? Object.is(v, 0) : true));
+      if (!(forwardError <= TOLERANCE && inputError <= TOLERANCE && reluError <= TOLERANCE && maskError <= TOLERANCE && reluExact && maskExact)) {
+        failures.push(`${label(g)}: forward ${forwardError}, input gradient ${inputError}, relu ${reluError}${reluExact ? '' : ' (negative or -0 left)'}, mask ${maskError}${maskExact ? '' : ' (not +0 where masked)'}`);
+      }
     }
     expect(failures).toEqual([]);
   });
@@ -152,19 +166,20 @@ describe.each(WASM_VARIANTS)('%s build', (variant) => {
 
   function winogradConv(
     batch: number, channels: number, height: number, width: number, outChannels: number, pad: number, flip: boolean,
-    x: Float32Array, w: Float32Array, bias: Float32Array | null, outSize: number,
+    x: Float32Array, w: Float32Array, bias: Float32Array | null, outSize: number, relu: boolean, mask: Float32Array | null,
   ): Float32Array {
     const ws = winogradForwardWorkspaces(tiling, channels, height, width, outChannels, pad);
-    const [xAt, wAt, bAt, outAt, uPack, padded, panel, products] = arena.layout(
-      x.length, w.length, outChannels, outSize, ws.uPack, ws.padded, ws.panel, ws.products,
+    const [xAt, wAt, bAt, outAt, maskAt, uPack, padded, panel, products] = arena.layout(
+      x.length, w.length, outChannels, outSize, outSize, ws.uPack, ws.padded, ws.panel, ws.products,
     );
     const mem = f32();
     mem.set(x, xAt >> 2);
+    if (mask) mem.set(mask, maskAt >> 2);
     mem.set(w, wAt >> 2);
     if (bias) mem.set(bias, bAt >> 2);
     mem.fill(Number.NaN, outAt >> 2, (outAt >> 2) + outSize);
     kernels.winogradWeights(wAt, outChannels, channels, flip, uPack);
-    kernels.conv3x3Winograd(xAt, uPack, bias ? bAt : 0, outAt, batch, channels, height, width, outChannels, pad, padded, panel, products);
+    kernels.conv3x3Winograd(xAt, uPack, bias ? bAt : 0, outAt, batch, channels, height, width, outChannels, pad, relu, mask ? maskAt : 0, padded, panel, products);
     return f32().slice(outAt >> 2, (outAt >> 2) + outSize);
   }
 });

@@ -1,5 +1,6 @@
 import { Rng } from '@convoy/tensor';
 import type { KernelBackend } from '../src/backend';
+import { maskByReluOutput, reluInPlace } from '../src/epilogue';
 import { referenceBackend as ref } from '../src/reference';
 import { type Conv2dGeometry, type Pool2dGeometry, conv2dMultiplyAdds, conv2dOutputHeight, conv2dOutputWidth } from '../src/shapes';
 
@@ -141,5 +142,20 @@ export function expectConvMatchesReference(
   backend.conv2dBackwardWeights(g, input, gradOutput, actualDw, actualDb);
   expect(relativeMaxError(actualDw, expectedDw)).toBeLessThanOrEqual(TOLERANCE);
   expect(relativeMaxError(actualDb, expectedDb)).toBeLessThanOrEqual(TOLERANCE);
+
+  // The fused epilogues: conv2d with a ReLU; the input gradient masked by a ReLU output (the
+  // rectified input stands for the output of a ReLU before this conv).
+  const rectified = new Float32Array(outSize).fill(Number.NaN);
+  backend.conv2d(g, input, weight, bias, rectified, { relu: true });
+  reluInPlace(expected, outSize);
+  expect(relativeMaxError(rectified, expected)).toBeLessThanOrEqual(TOLERANCE);
+  expect(rectified.every((v) => v >= 0 && !Object.is(v, -0))).toBe(true);
+  const mask = input.slice();
+  reluInPlace(mask, mask.length);
+  const maskedDx = new Float32Array(input.length).fill(Number.NaN);
+  backend.conv2dBackwardInput(g, gradOutput, weight, maskedDx, mask);
+  maskByReluOutput(expectedDx, mask, input.length);
+  expect(relativeMaxError(maskedDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+  expect(maskedDx.every((v, i) => mask[i] !== 0 || Object.is(v, 0))).toBe(true);
   return actual;
 }

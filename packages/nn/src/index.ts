@@ -9,6 +9,7 @@ export { MaxPool2d, AvgPool2d, GlobalAvgPool2d } from './layers/pooling';
 export type { Pool2dOptions } from './layers/pooling';
 export { Flatten } from './layers/flatten';
 export { Sequential } from './layers/sequential';
+export type { SequentialOptions } from './layers/sequential';
 export { ReusableTensor } from './buffers';
 export { NonFiniteInputError } from './checks';
 export { createParameters, countParameters } from './parameters';

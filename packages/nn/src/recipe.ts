@@ -29,7 +29,10 @@ export function conv3(inChannels: number, outChannels: number, options: BuildOpt
   return new Conv2d(inChannels, outChannels, 3, { padding: 1, backend: options.backend, inputGradient: options.inputGradient });
 }
 
-/** conv => conv => pool: two 3x3 convs with ReLU, then a 2x2 max-pool halving the side. */
+/**
+ * conv => conv => pool: two 3x3 convs with ReLU, then a 2x2 max-pool halving the side. The ReLUs run
+ * inside the kernels around them (Sequential's fuseReLU).
+ */
 export function block(inChannels: number, outChannels: number, options: BuildOptions = {}): Sequential {
   return new Sequential({
     conv1: conv3(inChannels, outChannels, options),
@@ -37,7 +40,7 @@ export function block(inChannels: number, outChannels: number, options: BuildOpt
     conv2: conv3(outChannels, outChannels, { backend: options.backend }),
     relu2: new ReLU(),
     pool: new MaxPool2d(2, { backend: options.backend }),
-  });
+  }, { fuseReLU: true });
 }
 
 /** The aggressive front end for large inputs: 7x7 conv stride 2 (padding 3), ReLU, 2x2 max-pool: side / 4. */
@@ -46,7 +49,7 @@ export function frontend(inChannels: number, outChannels: number, options: Build
     conv: new Conv2d(inChannels, outChannels, 7, { stride: 2, padding: 3, backend: options.backend, inputGradient: options.inputGradient }),
     relu: new ReLU(),
     pool: new MaxPool2d(2, { backend: options.backend }),
-  });
+  }, { fuseReLU: true });
 }
 
 export function sequential(children: Module[] | Record<string, Module>): Sequential {

@@ -1,4 +1,4 @@
-import { referenceBackend, KernelBackend } from '@convoy/kernels';
+import { createWasmBackend, referenceBackend, KernelBackend } from '@convoy/kernels';
 import { ParameterArena, Rng, Tensor } from '@convoy/tensor';
 import {
   AvgPool2d, buildModel, Conv2d, createParameters, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, NO_INPUT_GRADIENT, NonFiniteInputError, recipeNet, ReLU,
@@ -241,6 +241,44 @@ describe('backends and shared memory', () => {
     b.backward(Tensor.full([2, 2], 1));
     expect(slots[0].data.every((v) => v === 0)).toBe(true);
     expect(slots[1].data.some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe('fused ReLU (Sequential fuseReLU)', () => {
+  const wasm = createWasmBackend();
+  const build = (backend: KernelBackend, fuseReLU: boolean) => new Sequential({
+    conv1: new Conv2d(3, 8, 3, { padding: 1, backend }),
+    relu1: new ReLU(),
+    conv2: new Conv2d(8, 8, 3, { padding: 1, backend }),
+    relu2: new ReLU(),
+    pool: new MaxPool2d(2, { backend }),
+    relu3: new ReLU(),
+    flatten: new Flatten(),
+    fc: new Linear(8 * 3 * 3, 4),
+    relu4: new ReLU(),
+  }, { fuseReLU });
+
+  it.each([['reference', referenceBackend], ['wasm', wasm]] as const)('gives bit-identical outputs and gradients to the unfused layers (%s)', (_name, backend) => {
+    const plain = build(backend, false);
+    const fused = build(backend, true);
+    const a = createParameters(plain, { seed: 7 });
+    const b = createParameters(fused, { seed: 7 });
+    const x = randomTensor([3, 3, 7, 7], 8);
+    const ya = plain.forward(x).data.slice();
+    const yb = fused.forward(x).data.slice();
+    expect(Array.from(yb)).toEqual(Array.from(ya));
+    const gy = randomTensor([3, 4], 9);
+    const gxa = plain.backward(gy).data.slice();
+    const gxb = fused.backward(gy).data.slice();
+    expect(Array.from(gxb)).toEqual(Array.from(gxa));
+    expect(Array.from(b.grads.data)).toEqual(Array.from(a.grads.data));
+    // relu1 (conv -> relu -> conv) and relu2 (conv -> relu -> pool) pass through; relu3 (after a
+    // pool) and relu4 (after a linear, at the end) still compute.
+    const relu = (key: string) => fused.child(key);
+    expect(relu('relu1').forward(x)).toBe(x);
+    expect(relu('relu2').forward(x)).toBe(x);
+    expect(relu('relu3').forward(x)).not.toBe(x);
+    expect(relu('relu4').forward(x)).not.toBe(x);
   });
 });
 

@@ -1,5 +1,6 @@
 import { GPU, type IKernelRunShortcut } from 'gpu.js';
-import type { KernelBackend } from '../backend';
+import type { ConvEpilogue, KernelBackend } from '../backend';
+import { maskByReluOutput, reluInPlace } from '../epilogue';
 import {
   type Conv2dGeometry,
   type Pool2dGeometry,
@@ -99,7 +100,7 @@ export class GpuJsBackend implements KernelBackend {
     return modes;
   }
 
-  conv2d(g: Conv2dGeometry, input: Float32Array, weight: Float32Array, bias: Float32Array | null, output: Float32Array): void {
+  conv2d(g: Conv2dGeometry, input: Float32Array, weight: Float32Array, bias: Float32Array | null, output: Float32Array, epilogue?: ConvEpilogue): void {
     const c = convConstants(g);
     expectLength('conv2d input', input, c.batch * c.inC * c.inH * c.inW, '[N, inC, H, W]');
     expectLength('conv2d weight', weight, c.outC * c.filterSize, '[outC, inC, kH, kW]');
@@ -108,9 +109,10 @@ export class GpuJsBackend implements KernelBackend {
     expectLength('conv2d output', output, outLength, '[N, outC, outH, outW]');
     const kernel = this.kernel('conv2d', g, conv2dForwardSource, outLength, c, [c.inC, c.kH, c.kW]);
     this.runInto(kernel, [input, weight, bias ?? this.zeros(c.outC)], output);
+    if (epilogue?.relu) reluInPlace(output, outLength);
   }
 
-  conv2dBackwardInput(g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array): void {
+  conv2dBackwardInput(g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array, reluMask?: Float32Array | null): void {
     const c = convConstants(g);
     expectLength('conv2dBackwardInput gradOutput', gradOutput, c.batch * c.outImage, '[N, outC, outH, outW]');
     expectLength('conv2dBackwardInput weight', weight, c.outC * c.filterSize, '[outC, inC, kH, kW]');
@@ -118,6 +120,10 @@ export class GpuJsBackend implements KernelBackend {
     expectLength('conv2dBackwardInput gradInput', gradInput, inLength, '[N, inC, H, W]');
     const kernel = this.kernel('conv2dBackwardInput', g, conv2dBackwardInputSource, inLength, c, [c.outC, c.kH, c.kW]);
     this.runInto(kernel, [gradOutput, weight], gradInput);
+    if (reluMask) {
+      expectLength('conv2dBackwardInput reluMask', reluMask, inLength, '[N, inC, H, W]');
+      maskByReluOutput(gradInput, reluMask, inLength);
+    }
   }
 
   conv2dBackwardWeights(

@@ -30,13 +30,13 @@ export interface KernelExports {
   conv2dForward(
     x: number, w: number, bias: number, out: number,
     batch: number, channels: number, height: number, width: number, outChannels: number,
-    kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number,
+    kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number, relu: boolean,
     aPack: number, padded: number, panel: number,
   ): void;
   conv2dBackwardInput(
     dy: number, w: number, dx: number,
     batch: number, channels: number, height: number, width: number, outChannels: number,
-    kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number,
+    kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number, mask: number,
     aPack: number, bPack: number, col: number,
   ): void;
   conv2dBackwardWeights(
@@ -48,7 +48,7 @@ export interface KernelExports {
   winogradWeights(w: number, outChannels: number, inChannels: number, flip: boolean, uPack: number): void;
   conv3x3Winograd(
     x: number, uPack: number, bias: number, out: number,
-    batch: number, channels: number, height: number, width: number, outChannels: number, pad: number,
+    batch: number, channels: number, height: number, width: number, outChannels: number, pad: number, relu: boolean, mask: number,
     padded: number, panel: number, products: number,
   ): void;
   conv3x3WeightGradWinograd(

@@ -1,4 +1,4 @@
-import type { KernelBackend } from '../backend';
+import type { ConvEpilogue, KernelBackend } from '../backend';
 import {
   Conv2dGeometry,
   Pool2dGeometry,
@@ -88,33 +88,38 @@ export class WasmBackend implements KernelBackend {
 
   /**
    * Winograd F(2x2, 3x3) conv of `channels` -> `outChannels` maps (stride 1, padding `pad`) of
-   * `x` into `out`, with weights `w` (flipped and transposed when `flip`: the input gradient).
+   * `x` into `out`, with weights `w` (flipped and transposed when `flip`: the input gradient), the
+   * output rectified when `relu` and zeroed where `mask` (shaped like out) is +0.
    */
   private winogradConv(
     batch: number, channels: number, height: number, width: number, outChannels: number, pad: number, flip: boolean,
-    x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array,
+    x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array, relu: boolean, mask: Float32Array | null,
   ): void {
     const inputSize = batch * channels * height * width;
     const { outH, outW } = winogradTiles(height, width, pad);
+    const outSize = batch * outChannels * outH * outW;
     const ws = winogradForwardWorkspaces(this.tiling, channels, height, width, outChannels, pad);
     this.call(
-      [input(x, inputSize), input(w, outChannels * channels * 9), input(bias, outChannels), output(out, batch * outChannels * outH * outW),
+      [input(x, inputSize), input(w, outChannels * channels * 9), input(bias, outChannels), output(out, outSize), input(mask, outSize),
         workspace(ws.uPack), workspace(ws.padded), workspace(ws.panel), workspace(ws.products)],
-      (xA, wA, bA, outA, uPack, padded, panel, products) => {
+      (xA, wA, bA, outA, maskA, uPack, padded, panel, products) => {
         this.kernels.winogradWeights(wA, outChannels, channels, flip, uPack);
-        this.kernels.conv3x3Winograd(xA, uPack, bA, outA, batch, channels, height, width, outChannels, pad, padded, panel, products);
+        this.kernels.conv3x3Winograd(xA, uPack, bA, outA, batch, channels, height, width, outChannels, pad, relu, maskA, padded, panel, products);
       },
     );
   }
 
-  conv2d(g: Conv2dGeometry, inputs: Float32Array, weight: Float32Array, bias: Float32Array | null, outputs: Float32Array): void {
+  conv2d(
+    g: Conv2dGeometry, inputs: Float32Array, weight: Float32Array, bias: Float32Array | null, outputs: Float32Array, epilogue?: ConvEpilogue,
+  ): void {
+    const relu = epilogue?.relu ?? false;
     const d = convDims(g, 'conv2d');
     requireLength(inputs, d.inputSize, 'conv2d input', inputShape(g));
     requireLength(weight, d.weightSize, 'conv2d weight', weightShape(g));
     if (bias) requireLength(bias, g.outChannels, 'conv2d bias', `[${g.outChannels}]`);
     requireLength(outputs, d.outputSize, 'conv2d output', outputShape(g));
     if (this.usesWinograd(g)) {
-      this.winogradConv(g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, false, inputs, weight, bias, outputs);
+      this.winogradConv(g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, false, inputs, weight, bias, outputs, relu, null);
       return;
     }
     const ws = im2colForwardWorkspaces(this.tiling, g);
@@ -123,13 +128,17 @@ export class WasmBackend implements KernelBackend {
         workspace(ws.aPack), workspace(ws.padded), workspace(ws.panel)],
       (x, w, b, out, aPack, padded, panel) => this.kernels.conv2dForward(
         x, w, b, out, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
-        g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, padded, panel,
+        g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, relu, aPack, padded, panel,
       ),
     );
   }
 
-  conv2dBackwardInput(g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array): void {
+  conv2dBackwardInput(
+    g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array, reluMask?: Float32Array | null,
+  ): void {
     const d = convDims(g, 'conv2dBackwardInput');
+    const mask = reluMask ?? null;
+    if (mask) requireLength(mask, d.inputSize, 'conv2dBackwardInput reluMask', inputShape(g));
     requireLength(gradOutput, d.outputSize, 'conv2dBackwardInput gradOutput', outputShape(g));
     requireLength(weight, d.weightSize, 'conv2dBackwardInput weight', weightShape(g));
     requireLength(gradInput, d.inputSize, 'conv2dBackwardInput gradInput', inputShape(g));
@@ -138,17 +147,17 @@ export class WasmBackend implements KernelBackend {
       // kernels rotated by 180 degrees and channels swapped, padding 2 - p.
       this.winogradConv(
         g.batch, g.outChannels, conv2dOutputHeight(g), conv2dOutputWidth(g), g.inChannels, 2 - g.padHeight, true,
-        gradOutput, weight, null, gradInput,
+        gradOutput, weight, null, gradInput, false, mask,
       );
       return;
     }
     const ws = im2colBackwardInputWorkspaces(this.tiling, g);
     this.call(
-      [input(gradOutput, d.outputSize), input(weight, d.weightSize), output(gradInput, d.inputSize),
+      [input(gradOutput, d.outputSize), input(weight, d.weightSize), output(gradInput, d.inputSize), input(mask, d.inputSize),
         workspace(ws.aPack), workspace(ws.bPack), workspace(ws.col)],
-      (dy, w, dx, aPack, bPack, col) => this.kernels.conv2dBackwardInput(
+      (dy, w, dx, maskA, aPack, bPack, col) => this.kernels.conv2dBackwardInput(
         dy, w, dx, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels,
-        g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, aPack, bPack, col,
+        g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth, maskA, aPack, bPack, col,
       ),
     );
   }

@@ -1,4 +1,6 @@
-import { Conv2dGeometry, conv2dOutputHeight, conv2dOutputWidth, KernelBackend, referenceBackend, validateConv2dGeometry } from '@convoy/kernels';
+import {
+  Conv2dGeometry, conv2dOutputHeight, conv2dOutputWidth, ConvEpilogue, KernelBackend, referenceBackend, validateConv2dGeometry,
+} from '@convoy/kernels';
 import { biasUniform, kaimingUniform, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
 import { ReusableTensor } from '../buffers';
 import { checkFiniteInput, checkGradOut, checkImageInput } from '../checks';
@@ -55,6 +57,10 @@ export class Conv2d extends Module {
   private input: Tensor | null = null;
   private lastOutput: Tensor | null = null;
   private geometry: Conv2dGeometry | null = null;
+  /** A ReLU after this conv runs in the kernel's output pass (see fuseReLUs in sequential.ts). */
+  private epilogue: ConvEpilogue | undefined = undefined;
+  /** This conv's input is a ReLU's output: the kernel masks the input gradient by it, which is that ReLU's backward. */
+  private inputFromReLU = false;
 
   constructor(inChannels: number, outChannels: number, kernelSize: Size2, options: Conv2dOptions = {}) {
     super();
@@ -74,6 +80,19 @@ export class Conv2d extends Module {
       throw new TypeError(`Conv2d: inputGradient must be true or false, got ${JSON.stringify(options.inputGradient)}`);
     }
     this.inputGradient = options.inputGradient ?? true;
+  }
+
+  /** Runs the ReLU that follows this conv inside the conv's output pass (forward). */
+  fuseReLUAfter(): void {
+    this.epilogue = { relu: true };
+  }
+
+  /**
+   * Marks this conv's input as the output of a ReLU whose backward pass it takes over: the input
+   * gradient is zeroed where the input is +0, in the kernel's output pass.
+   */
+  fuseReLUBefore(): void {
+    this.inputFromReLU = true;
   }
 
   get fanIn(): number {
@@ -104,7 +123,7 @@ export class Conv2d extends Module {
     if (this.checkFinite) checkFiniteInput(this.label, x);
     const g = this.geometryFor(x);
     const out = this.output.get([g.batch, this.outChannels, conv2dOutputHeight(g), conv2dOutputWidth(g)]);
-    this.backend.conv2d(g, x.data, weight.data, this.bias ? this.bias.data : null, out.data);
+    this.backend.conv2d(g, x.data, weight.data, this.bias ? this.bias.data : null, out.data, this.epilogue);
     this.input = x;
     this.lastOutput = out;
     return out;
@@ -118,7 +137,7 @@ export class Conv2d extends Module {
     this.backend.conv2dBackwardWeights(g, x.data, gradOut.data, gradWeight.data, this.gradBias ? this.gradBias.data : null);
     if (!this.inputGradient) return NO_INPUT_GRADIENT;
     const gradIn = this.gradInput.get(x.shape);
-    this.backend.conv2dBackwardInput(g, gradOut.data, weight.data, gradIn.data);
+    this.backend.conv2dBackwardInput(g, gradOut.data, weight.data, gradIn.data, this.inputFromReLU ? x.data : null);
     return gradIn;
   }
 

@@ -1,5 +1,5 @@
 import {
-  KernelBackend, Pool2dGeometry, pool2dOutputHeight, pool2dOutputWidth, referenceBackend, validatePool2dGeometry,
+  KernelBackend, maskByReluOutput, Pool2dGeometry, pool2dOutputHeight, pool2dOutputWidth, referenceBackend, validatePool2dGeometry,
 } from '@convoy/kernels';
 import { formatShape, Tensor } from '@convoy/tensor';
 import { ReusableInt32, ReusableTensor } from '../buffers';
@@ -73,6 +73,9 @@ export class MaxPool2d extends Pool2d {
   readonly kind = 'MaxPool2d';
   private readonly argmax = new ReusableInt32();
   private lastArgmax: Int32Array | null = null;
+  /** The input is a fused ReLU's output (see fuseReLUBefore). */
+  private inputFromReLU = false;
+  private readonly maskedGradOut = new ReusableTensor();
 
   constructor(kernelSize: Size2, options: Pool2dOptions = {}) {
     super('MaxPool2d', kernelSize, options);
@@ -86,10 +89,25 @@ export class MaxPool2d extends Pool2d {
     return out;
   }
 
+  /**
+   * Takes over the backward pass of the ReLU whose output is this pool's input. The gradient of
+   * each window goes to its winner, a ReLU output equal to the pooled value, so masking the output
+   * gradient where the pooled value is +0 is that ReLU's backward (on a quarter of the elements).
+   */
+  fuseReLUBefore(): void {
+    this.inputFromReLU = true;
+  }
+
   backward(gradOut: Tensor): Tensor {
-    checkGradOut(this.label, gradOut, this.lastOutput);
+    const out = checkGradOut(this.label, gradOut, this.lastOutput);
     const gradIn = this.gradInput.get(this.inputShape as number[]);
-    this.backend.maxPool2dBackward(this.geometry as Pool2dGeometry, gradOut.data, this.lastArgmax as Int32Array, gradIn.data);
+    let dy = gradOut;
+    if (this.inputFromReLU) {
+      dy = this.maskedGradOut.get(gradOut.shape);
+      dy.data.set(gradOut.data.subarray(0, dy.size));
+      maskByReluOutput(dy.data, out.data, dy.size);
+    }
+    this.backend.maxPool2dBackward(this.geometry as Pool2dGeometry, dy.data, this.lastArgmax as Int32Array, gradIn.data);
     return gradIn;
   }
 }

@@ -20,13 +20,21 @@ export class ReLU extends Module {
   private readonly gradInput = new ReusableTensor();
   private lastOutput: Tensor | null = null;
   private readonly bits = new Int32Views();
+  /** Both passes are done by the neighbours (see fuseReLUs in sequential.ts): this layer passes tensors through. */
+  private fused = false;
 
   constructor(options: Record<string, never> = {}) {
     super();
     checkOptions('ReLU', options, []);
   }
 
+  /** Hands both passes to the neighbours: the conv before rectifies its output, the layer after masks its input gradient. */
+  fuse(): void {
+    this.fused = true;
+  }
+
   forward(x: Tensor): Tensor {
+    if (this.fused) return x;
     const out = this.output.get(x.shape);
     const xb = this.bits.of(0, x.data);
     const ob = this.bits.of(1, out.data);
@@ -40,6 +48,7 @@ export class ReLU extends Module {
   }
 
   backward(gradOut: Tensor): Tensor {
+    if (this.fused) return gradOut;
     const out = checkGradOut(this.label, gradOut, this.lastOutput);
     const gradIn = this.gradInput.get(out.shape);
     const ob = this.bits.of(1, out.data);

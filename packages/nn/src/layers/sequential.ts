@@ -1,5 +1,18 @@
 import type { ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
 import { Module } from '../module';
+import { Conv2d } from './conv2d';
+import { MaxPool2d } from './pooling';
+import { ReLU } from './relu';
+
+export interface SequentialOptions {
+  /**
+   * Fuse each ReLU that sits between a Conv2d and a Conv2d or MaxPool2d into its neighbours
+   * (default false): the conv before applies it in its kernel's output pass, the layer after masks
+   * its input gradient, and the ReLU passes tensors through. Same results, two passes over the
+   * activations fewer per ReLU.
+   */
+  fuseReLU?: boolean;
+}
 
 /**
  * Runs children in order, as torch.nn.Sequential. Children are named by position ('0', '1', ...)
@@ -10,7 +23,7 @@ export class Sequential extends Module {
   readonly kind = 'Sequential';
   readonly children: ReadonlyArray<{ key: string; module: Module }>;
 
-  constructor(children: Module[] | Record<string, Module>) {
+  constructor(children: Module[] | Record<string, Module>, options: SequentialOptions = {}) {
     super();
     const entries = Array.isArray(children)
       ? children.map((module, i) => ({ key: String(i), module }))
@@ -23,6 +36,7 @@ export class Sequential extends Module {
     }
     this.children = entries;
     this.setName('');
+    if (options.fuseReLU) fuseReLUs(entries.map((e) => e.module));
   }
 
   override setName(name: string): void {
@@ -59,5 +73,17 @@ export class Sequential extends Module {
     let g = gradOut;
     for (let i = this.children.length - 1; i >= 0; i--) g = this.children[i].module.backward(g);
     return g;
+  }
+}
+
+/** Conv2d -> ReLU -> (Conv2d | MaxPool2d): the ReLU's two passes move into its neighbours' kernels. */
+function fuseReLUs(modules: Module[]): void {
+  for (let i = 1; i + 1 < modules.length; i++) {
+    const [before, relu, after] = [modules[i - 1], modules[i], modules[i + 1]];
+    if (!(relu instanceof ReLU) || !(before instanceof Conv2d)) continue;
+    if (!(after instanceof Conv2d || after instanceof MaxPool2d)) continue;
+    before.fuseReLUAfter();
+    after.fuseReLUBefore();
+    relu.fuse();
   }
 }
