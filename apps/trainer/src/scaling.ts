@@ -1,5 +1,6 @@
 import type { ImageSet } from '@convoy/data';
-import { createGradientPool, type GradientPool } from '@convoy/worker';
+import type { Cluster } from '@convoy/cluster';
+import { createGradientPool, splitRange, type GradientPool } from '@convoy/worker';
 import { modelSpecFor, optimizerSpecFor, DEFAULT_RUN_CONFIG } from './config';
 import { lineChartSvg } from './svgChart';
 
@@ -145,4 +146,97 @@ export function scalingChartSvg(results: ScalingResult[], title: string): string
       base ? { name: 'linear scaling', dashed: true, color: '#999', points: results.map((r) => [r.threads, (base.imagesPerSecond * r.threads) / base.threads]) } : { name: 'linear scaling', points: [] },
     ],
   });
+}
+
+export interface RankScalingOptions {
+  cluster: Cluster;
+  /** Threads per rank. */
+  threads: number;
+  batchSize: number;
+  width: number;
+  backend: string;
+  steps: number;
+  warmupSteps: number;
+  rounds: number;
+  train: ImageSet;
+  seed: number;
+  augment: boolean;
+  workerFile?: string;
+}
+
+/** One multi-rank configuration measured: what rank 0 reports. */
+export interface RankScalingResult {
+  ranks: number;
+  threadsPerRank: number;
+  imagesPerSecond: number;
+  stepSeconds: number;
+  /** Share of the step in the all-reduce as a whole: the reduce on each host, the sum over hosts and the optimizer step. */
+  allReduceShare: number;
+  /** Share of the step spent waiting for the sum over hosts (MPI) alone. */
+  crossHostShare: number;
+  /** Each rank's place, in rank order ("rank 1/2 on host b"). */
+  places: string[];
+  backend: string;
+}
+
+/**
+ * The training step on every rank of an MPI job (call it on all of them): the global batch split
+ * over the ranks, one all-reduce over hosts per step. Same protocol as measureScaling: warm-up,
+ * then `rounds` rounds of `steps` timed steps (all ranks step together), the median round.
+ */
+export async function measureAcrossRanks(options: RankScalingOptions): Promise<RankScalingResult> {
+  const { cluster } = options;
+  const count = options.train.count;
+  if (count < options.batchSize) throw new RangeError(`scaling: --batch-size ${options.batchSize} is larger than the ${count} training images`);
+  const share = splitRange(options.batchSize, cluster.size)[cluster.rank];
+  const pool = await createGradientPool({
+    threads: options.threads,
+    modelSpec: modelSpecFor({ width: options.width }),
+    backend: options.backend,
+    optimizer: optimizerSpecFor(DEFAULT_RUN_CONFIG),
+    train: options.train,
+    maxBatch: Math.max(1, share.end - share.start),
+    seed: options.seed,
+    workerFile: options.workerFile,
+    crossHost: cluster,
+  });
+  try {
+    const backend = (await pool.describe())[0].backend;
+    let n = 0;
+    const runSteps = async (steps: number) => {
+      let total = 0;
+      let allReduce = 0;
+      let crossHost = 0;
+      for (let s = 0; s < steps; s++, n++) {
+        const start = (n * options.batchSize) % (count - options.batchSize + 1);
+        const indices = Array.from({ length: share.end - share.start }, (_, i) => start + share.start + i);
+        const wall0 = performance.now();
+        const r = await pool.trainStep({ indices, globalBatch: options.batchSize, epoch: 0, seed: options.seed, augment: options.augment, hyper: { step: n, lr: 0.01 } });
+        total += (performance.now() - wall0) / 1000;
+        allReduce += r.timings.allReduce;
+        crossHost += r.timings.crossHost;
+      }
+      return { total, allReduce, crossHost };
+    };
+    await runSteps(options.warmupSteps);
+    const samples = [];
+    for (let round = 0; round < options.rounds; round++) {
+      await cluster.barrier();
+      samples.push(await runSteps(options.steps));
+    }
+    const median = samples.sort((a, b) => a.total - b.total)[Math.floor((samples.length - 1) / 2)];
+    const places = (await cluster.allGather(Buffer.from(cluster.describe().padEnd(256)))).map((b) => Buffer.from(b).toString('utf8').trimEnd());
+    return {
+      ranks: cluster.size,
+      threadsPerRank: options.threads,
+      imagesPerSecond: (options.steps * options.batchSize) / median.total,
+      stepSeconds: median.total / options.steps,
+      allReduceShare: median.allReduce / median.total,
+      crossHostShare: median.crossHost / median.total,
+      places,
+      backend,
+    };
+  } finally {
+    await pool.close();
+  }
 }

@@ -1,11 +1,15 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
+import { initCluster, mpiLaunch } from '@convoy/cluster';
+import type { ImageSet } from '@convoy/data';
 import { syntheticImageSet } from '@convoy/worker';
 import { addBackendOption, addDataOptions, CORES, type ComputeOptions, type DataOptions, type JsonOptions } from '../cliOptions';
 import { DEFAULT_RUN_CONFIG, userPath } from '../config';
 import { integerFlag } from '../flagParsers';
-import { measureScaling, scalingChartSvg, scalingTable, threadLadder } from '../scaling';
+import { measureAcrossRanks, measureScaling, scalingChartSvg, scalingTable, threadLadder, type RankScalingResult } from '../scaling';
+import { abortJob } from './distributed';
 import { loadData } from './data';
 
 export interface ScalingFlags {
@@ -20,16 +24,25 @@ export interface ScalingFlags {
   seed: number;
   synthetic?: boolean;
   svg: string;
+  ranks?: number;
+  hosts?: string;
+  mpirunArgs?: string;
+  stepTimeout: number;
 }
 
 /** --threads is not a scaling flag (--max-threads is), but --backend is. */
 export type ScalingOptions = DataOptions & Pick<ComputeOptions, 'backend'> & ScalingFlags & JsonOptions;
 
 async function scaling(opts: ScalingOptions): Promise<void> {
-  const ladder = threadLadder(opts.maxThreads);
   const train = opts.synthetic
     ? syntheticImageSet({ count: Math.max(2048, opts.batchSize * 4), seed: opts.seed })
     : (await loadData(opts)).train;
+  if (opts.ranks !== undefined) {
+    const launch = mpiLaunch(process.env);
+    if (launch && launch.size > 1) return scalingRank(opts, train);
+    return scalingAcrossRanks(opts, opts.ranks, train);
+  }
+  const ladder = threadLadder(opts.maxThreads);
   const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
   say(`scaling: ${opts.rounds} round(s) of ${opts.steps} timed steps (+${opts.warmupSteps} warm-up) of batch ${opts.batchSize}, width ${opts.width}, threads ${ladder.join(', ')} on ${CORES} cores`);
   const results = await measureScaling({
@@ -67,6 +80,69 @@ async function scaling(opts: ScalingOptions): Promise<void> {
   }
 }
 
+/** Marks rank 0's result line among mpirun's output. */
+const RANK_RESULT = 'convoy-scaling-ranks:';
+
+/** One rank of `convoy scaling --ranks N` under mpirun: every rank measures, rank 0 prints the result line. */
+async function scalingRank(opts: ScalingOptions, train: ImageSet): Promise<void> {
+  const cluster = initCluster({ timeoutSeconds: opts.stepTimeout });
+  try {
+    const result = await measureAcrossRanks({
+      cluster, threads: 1, batchSize: opts.batchSize, width: opts.width, backend: opts.backend, steps: opts.steps,
+      warmupSteps: opts.warmupSteps, rounds: opts.rounds, train, seed: opts.seed, augment: opts.augment,
+    });
+    if (cluster.rank === 0) process.stdout.write(`${RANK_RESULT}${JSON.stringify(result)}\n`);
+    await cluster.finalize();
+  } catch (err) {
+    abortJob(cluster, err);
+  }
+}
+
+/**
+ * `convoy scaling --ranks N`: 1 process x 1 thread and 1 process x N threads measured here, then N
+ * processes x 1 thread under mpirun (on --hosts, one process each; default all on 127.0.0.1), with
+ * the images/s, the speed-up over one thread, and the all-reduce's share of the step.
+ */
+async function scalingAcrossRanks(opts: ScalingOptions, ranks: number, train: ImageSet): Promise<void> {
+  const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
+  say(`scaling: ${opts.rounds} round(s) of ${opts.steps} timed steps (+${opts.warmupSteps} warm-up) of batch ${opts.batchSize}, width ${opts.width}; 1 and ${ranks} thread(s), then ${ranks} processes x 1 thread`);
+  const local = await measureScaling({
+    threadCounts: [1, ranks], batchSize: opts.batchSize, width: opts.width, backend: opts.backend, steps: opts.steps,
+    warmupSteps: opts.warmupSteps, rounds: opts.rounds, train, seed: opts.seed, augment: opts.augment,
+  });
+  const hosts = opts.hosts ? ['--host', opts.hosts, '--map-by', 'node'] : ['--host', `127.0.0.1:${ranks}`];
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const args = [
+    ...(root ? ['--allow-run-as-root'] : []), '--oversubscribe', '-np', String(ranks), ...hosts,
+    ...(opts.mpirunArgs ? opts.mpirunArgs.split(/\s+/).filter(Boolean) : []),
+    process.execPath, ...process.argv.slice(1),
+  ];
+  say(`mpirun ${args.join(' ')}`);
+  const run = spawnSync('mpirun', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (run.error) throw new Error(`could not run mpirun (install Open MPI: bash tools/ci/setup-mpi.sh): ${run.error.message}`);
+  const line = run.stdout.split('\n').find((l) => l.startsWith(RANK_RESULT));
+  if (run.status !== 0 || !line) throw new Error(`the ${ranks}-process run failed (mpirun exit ${run.status}):\n${run.stdout}`);
+  const across = JSON.parse(line.slice(RANK_RESULT.length)) as RankScalingResult;
+  const [one, many] = local;
+  const rows = [
+    ['1 process x 1 thread', one.imagesPerSecond, 1, one.allReduceShare, Number.NaN],
+    [`1 process x ${ranks} threads`, many.imagesPerSecond, many.speedup, many.allReduceShare, Number.NaN],
+    [`${ranks} processes x 1 thread`, across.imagesPerSecond, across.imagesPerSecond / one.imagesPerSecond, across.allReduceShare, across.crossHostShare],
+  ] as const;
+  const header = ['configuration', 'images/s', 'speed-up', 'all-reduce share', 'of which MPI'];
+  const cells = rows.map(([name, ips, speedup, share, mpi]) => [name, ips.toFixed(1), `${speedup.toFixed(2)}x`, `${(100 * share).toFixed(2)}%`, Number.isNaN(mpi) ? '-' : `${(100 * mpi).toFixed(2)}%`]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const format = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  say([format(header), format(widths.map((w) => '-'.repeat(w))), ...cells.map(format)].join('\n'));
+  const ratio = across.imagesPerSecond / many.imagesPerSecond;
+  say(`${ranks} processes x 1 thread / 1 process x ${ranks} threads: ${ratio.toFixed(3)} (${across.places.join('; ')})`);
+  if (opts.json) {
+    process.stdout.write(
+      `${JSON.stringify({ oneThread: one, threads: many, processes: across, processesOverThreads: ratio, batchSize: opts.batchSize, width: opts.width, steps: opts.steps, rounds: opts.rounds })}\n`,
+    );
+  }
+}
+
 /** `convoy scaling`: the training step's images/s at 1, 2, 4 ... threads. */
 export function addScalingCommand(program: Command): void {
   const cmd = program
@@ -90,6 +166,10 @@ export function addScalingCommand(program: Command): void {
   cmd
     .option('--synthetic', 'use generated images instead of CIFAR-10 (same shapes, same speed)')
     .option('--svg <file>', 'where to write the chart', 'runs/scaling.svg')
+    .option('--ranks <n>', 'instead: 1 process x 1 and x n threads, then n processes x 1 thread under mpirun (one all-reduce over processes per step)', integerFlag('--ranks', 2))
+    .option('--hosts <list>', 'with --ranks: mpirun --host list, one process per host (default: all on 127.0.0.1)')
+    .option('--mpirun-args <args>', "with --ranks: more mpirun arguments, space-separated (e.g. '--mca plm_rsh_agent ./ssh-stand-in')")
+    .option('--step-timeout <seconds>', 'with --ranks: how long a rank waits for the others in one collective', integerFlag('--step-timeout', 1), 300)
     .option('--json', 'print one JSON line {"results":[{"threads","imagesPerSecond","speedup","efficiency",...}],...} on stdout (table on stderr)')
     .action(async (opts: ScalingOptions) => scaling(opts));
 }
