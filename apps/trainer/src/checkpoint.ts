@@ -250,6 +250,9 @@ export function saveCheckpoint(path: string, state: CheckpointState): void {
 /** The file name `--resume DIR` picks inside a checkpoint directory. */
 export const LATEST_CHECKPOINT = 'latest.msgpack';
 
+/** The checkpoint of the epoch with the best test (or validation) accuracy so far, beside latest.msgpack. */
+export const BEST_CHECKPOINT = 'best.msgpack';
+
 /** Reads a checkpoint from a file, or `latest.msgpack` when given a directory. */
 export function loadCheckpoint(pathOrDir: string): { path: string; state: CheckpointState } {
   if (!existsSync(pathOrDir)) throw new CheckpointError(`checkpoint ${pathOrDir} does not exist`);

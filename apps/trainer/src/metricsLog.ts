@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** One line per optimizer step. */
@@ -29,18 +29,49 @@ export interface EpochRecord {
 
 export type MetricsRecord = StepRecord | EpochRecord | ({ type: 'start' | 'end' | 'stopped' } & Record<string, unknown>);
 
+/** The CSV beside a JSONL log: `metrics.jsonl` -> `metrics.csv` (any other name gets `.csv` in place of its ending). */
+export function csvPathFor(logPath: string): string {
+  return /\.jsonl?$/i.test(logPath) ? logPath.replace(/\.jsonl?$/i, '.csv') : `${logPath}.csv`;
+}
+
+/**
+ * The CSV columns: one row per epoch, the columns PyTorch Lightning's CSVLogger users look for
+ * (snake_case, epoch and step first). `test_*` is the held-out set the run evaluates on.
+ */
+export const CSV_COLUMNS: ReadonlyArray<[string, keyof EpochRecord]> = [
+  ['epoch', 'epoch'],
+  ['step', 'step'],
+  ['train_loss', 'trainLoss'],
+  ['train_accuracy', 'trainAccuracy'],
+  ['test_loss', 'testLoss'],
+  ['test_accuracy', 'testAccuracy'],
+  ['images_per_second', 'imagesPerSecond'],
+  ['epoch_seconds', 'epochSeconds'],
+  ['elapsed_seconds', 'elapsed'],
+];
+
 /**
  * Appends JSON lines to a file (one record per line, appended so a resumed run continues the
- * same log). Each line is written with one synchronous append, so a crash never leaves half a line
- * in the middle of the file.
+ * same log), and each epoch record also as a row of the CSV beside it (`csvPathFor`; the header
+ * is written when the CSV is new). Each line is written with one synchronous append, so a crash
+ * never leaves half a line in the middle of a file. An epoch run again after a resume from a
+ * mid-epoch checkpoint appears twice; the later line is the one that counts.
  */
 export class MetricsLog {
+  readonly csvPath: string | undefined;
+
   constructor(readonly path: string | undefined) {
+    this.csvPath = path ? csvPathFor(path) : undefined;
     if (path) mkdirSync(dirname(path), { recursive: true });
   }
 
   write(record: MetricsRecord): void {
     if (!this.path) return;
     appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    if (record.type === 'epoch' && this.csvPath) {
+      const fresh = !existsSync(this.csvPath) || statSync(this.csvPath).size === 0;
+      const row = CSV_COLUMNS.map(([, key]) => (Number.isFinite(record[key]) ? String(record[key]) : '')).join(',');
+      appendFileSync(this.csvPath, `${fresh ? `${CSV_COLUMNS.map(([name]) => name).join(',')}\n` : ''}${row}\n`);
+    }
   }
 }

@@ -5,7 +5,7 @@ import type { ModelSpec } from '@convoy/nn';
 import { Rng } from '@convoy/tensor';
 import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, splitRange, type EvaluationResult, type GradientPool } from '@convoy/worker';
-import { CheckpointState, LATEST_CHECKPOINT, saveCheckpoint } from './checkpoint';
+import { BEST_CHECKPOINT, CheckpointState, LATEST_CHECKPOINT, saveCheckpoint } from './checkpoint';
 import { cifar10ClassNamesFor, modelSpecFor, optimizerSpecFor, type RunConfig, type RuntimeConfig } from './config';
 import { checkSameDataset, datasetFingerprint } from './datasetCheck';
 import { MetricsLog } from './metricsLog';
@@ -130,7 +130,10 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   const startedAt = performance.now();
   const elapsed = () => (performance.now() - startedAt) / 1000;
 
-  const checkpoint = (summary: Record<string, unknown>, epochFile: boolean): string | null => {
+  // The best epoch so far by test accuracy, carried in every checkpoint's summary so a resumed run keeps it.
+  const resumedBest = resume?.summary.bestTestAccuracy;
+  let best = typeof resumedBest === 'number' ? { bestTestAccuracy: resumedBest, bestEpoch: resume?.summary.bestEpoch } : null;
+  const checkpoint = (summary: Record<string, unknown>, epochFile: boolean, isBest = false): string | null => {
     if (!checkpointDir) return null;
     mkdirSync(checkpointDir, { recursive: true });
     const state: CheckpointState = {
@@ -146,10 +149,11 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
       epoch,
       stepInEpoch,
       rng: { seed: config.seed, state: rngState },
-      summary,
+      summary: { ...summary, ...best },
       createdAt: new Date().toISOString(),
     };
     if (epochFile) saveCheckpoint(join(checkpointDir, `epoch-${String(epoch).padStart(3, '0')}.msgpack`), state);
+    if (isBest) saveCheckpoint(join(checkpointDir, BEST_CHECKPOINT), state);
     const latest = join(checkpointDir, LATEST_CHECKPOINT);
     saveCheckpoint(latest, state);
     return latest;
@@ -258,7 +262,9 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
       );
       epoch++;
       stepInEpoch = 0;
-      lastCheckpoint = checkpoint({ testAccuracy: record.testAccuracy, testLoss: record.testLoss, trainLoss: record.trainLoss }, true);
+      const isBest = Number.isFinite(record.testAccuracy) && (best === null || record.testAccuracy > best.bestTestAccuracy);
+      if (isBest) best = { bestTestAccuracy: record.testAccuracy, bestEpoch: epoch };
+      lastCheckpoint = checkpoint({ testAccuracy: record.testAccuracy, testLoss: record.testLoss, trainLoss: record.trainLoss }, true, isBest);
     }
     return finish('completed', lastCheckpoint);
   } finally {
