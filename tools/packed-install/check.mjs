@@ -2,7 +2,8 @@
 // The packed-install check: what a stranger gets from the registry. Packs every publishable
 // workspace package (no "private": true), checks each tarball's metadata, installs all tarballs
 // into an empty project outside the workspace, and runs every README example there from plain
-// Node, comparing what it prints with the README's `text output` block (see DEVELOPERS.md).
+// Node, comparing what it prints with the README's `text output` block (see DEVELOPERS.md), and
+// type-checks an import of every package there as a TypeScript user (ESM and CommonJS) would.
 // Runs under whichever `node` and `npm` are first on PATH; needs the packages built (dist/).
 //
 //   node tools/packed-install/check.mjs [--keep]      (--keep: leave the temporary project)
@@ -123,6 +124,16 @@ try {
       } else console.log(`  ok ${label} in ${took} s`);
     }
   }
+
+  // 5. Types for a TypeScript user, both module systems, declarations checked too (no skipLibCheck).
+  const identifier = (name) => name.replace(/^@convoy\//, '').replace(/[^A-Za-z0-9_]/g, '_');
+  writeFileSync(join(project, 'types.mts'), packages.map((p) => `import * as ${identifier(p.name)} from '${p.name}';\nconsole.log(${identifier(p.name)});\n`).join(''));
+  writeFileSync(join(project, 'types.cts'), packages.map((p) => `import ${identifier(p.name)} = require('${p.name}');\nconsole.log(${identifier(p.name)});\n`).join(''));
+  since = performance.now();
+  const tsc = spawnSync(process.execPath, [join(rootDir, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--module', 'node16', '--target', 'es2022',
+    '--typeRoots', join(rootDir, 'node_modules/@types'), '--types', 'node', 'types.mts', 'types.cts'], { cwd: project, encoding: 'utf8' });
+  if (tsc.status !== 0) fail(`TypeScript (node16, ESM and CommonJS) cannot use the installed packages' types:\n${tsc.stdout}${tsc.stderr}`);
+  else console.log(`  ok types: every package imported from .mts and .cts under --strict --module node16, declarations checked, in ${seconds(since)} s`);
 
   const verdict = failures.length === 0 ? 'passed' : `FAILED (${failures.length})`;
   console.log(`packed-install check ${verdict} on node ${process.version} in ${seconds(started)} s${notRun > 0 ? `; ${notRun} example(s) not run, see above` : ''}`);
