@@ -130,7 +130,8 @@ try {
   writeFileSync(join(project, 'types.mts'), packages.map((p) => `import * as ${identifier(p.name)} from '${p.name}';\nconsole.log(${identifier(p.name)});\n`).join(''));
   writeFileSync(join(project, 'types.cts'), packages.map((p) => `import ${identifier(p.name)} = require('${p.name}');\nconsole.log(${identifier(p.name)});\n`).join(''));
   since = performance.now();
-  const tsc = spawnSync(process.execPath, [join(rootDir, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--module', 'node16', '--target', 'es2022',
+  // --resolveJsonModule: piscina's own declarations (reached through @convoy/worker's) import its package.json
+  const tsc = spawnSync(process.execPath, [join(rootDir, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--module', 'node16', '--target', 'es2022', '--resolveJsonModule',
     '--typeRoots', join(rootDir, 'node_modules/@types'), '--types', 'node', 'types.mts', 'types.cts'], { cwd: project, encoding: 'utf8' });
   if (tsc.status !== 0) fail(`TypeScript (node16, ESM and CommonJS) cannot use the installed packages' types:\n${tsc.stdout}${tsc.stderr}`);
   else console.log(`  ok types: every package imported from .mts and .cts under --strict --module node16, declarations checked, in ${seconds(since)} s`);
