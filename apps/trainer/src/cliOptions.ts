@@ -31,6 +31,20 @@ export function addDataOptions(cmd: Command): Command {
     .option('--no-download', 'never download CIFAR-10; fail if it is not found');
 }
 
+/** A folder of images instead of CIFAR-10 (train on it, or evaluate on its test part). */
+export interface ImageFolderOptions {
+  data?: string;
+  skipBadImages?: boolean;
+  imageCache: boolean;
+}
+
+export function addImageFolderOptions(cmd: Command): Command {
+  return cmd
+    .option('--data <folder>', 'a folder of JPEG/PNG/WebP images instead of CIFAR-10: <folder>/train/<class>/* and <folder>/test/<class>/*, or <folder>/<class>/* with --val-split')
+    .option('--skip-bad-images', 'with --data: leave out (and count) empty, corrupt or non-image files instead of stopping')
+    .option('--no-image-cache', 'with --data: decode every image again instead of reading ~/.cache/convoy/image-folders (and write no cache)');
+}
+
 /** How the work runs: worker threads and the kernel backend. */
 export interface ComputeOptions {
   threads: number;

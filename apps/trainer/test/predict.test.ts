@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -48,10 +48,12 @@ describe('convoy predict', () => {
     await image(join(images, 'dog', 'b.jpg'), 20, 12, 'jpeg'); // resized (smaller side to 8) and centre-cropped
     await image(join(images, 'dog', 'more', 'c.PNG'), 9, 30, 'png');
     writeFileSync(join(images, 'dog', 'notes.txt'), 'not an image, and not named like one: skipped in folders');
+    await image(join(dir, 'outside.png'), 8, 8, 'png');
+    symlinkSync(join(dir, 'outside.png'), join(images, 'dog', 'more', 'linked.png')); // links are followed
   });
 
   it('lists the images of folders recursively in path order, files as given, and refuses missing or empty inputs', () => {
-    expect(imageFiles([images]).map((f) => f.slice(images.length))).toEqual(['/cat/a.png', '/dog/b.jpg', '/dog/more/c.PNG']);
+    expect(imageFiles([images]).map((f) => f.slice(images.length))).toEqual(['/cat/a.png', '/dog/b.jpg', '/dog/more/c.PNG', '/dog/more/linked.png']);
     expect(imageFiles([join(images, 'dog', 'notes.txt')])).toEqual([join(images, 'dog', 'notes.txt')]);
     expect(() => imageFiles([join(dir, 'nope')])).toThrow(/nope: no such file or folder/);
     mkdirSync(join(dir, 'empty'));
@@ -70,7 +72,7 @@ describe('convoy predict', () => {
     expect(code).toBe(0);
     const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { file: string; top: Array<{ className: string; probability: number }> });
     expect(lines.map((l) => l.file)).toEqual(imageFiles([images]));
-    expect(err).toMatch(/accuracy [\d.]+% \(\d\/2\) on the images inside folders named after a class/); // c.PNG sits in dog/more
+    expect(err).toMatch(/accuracy [\d.]+% \(\d\/2\) on the images inside folders named after a class/); // c.PNG and linked.png sit in dog/more
 
     // The reference: decodeImageFile (training's image decoding), the checkpoint's normalisation, one forward pass in this process.
     const model = buildModel(state.modelSpec);

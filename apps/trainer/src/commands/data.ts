@@ -75,7 +75,7 @@ export function cifar10ClassesOf(state: Pick<CheckpointState, 'classNames' | 're
     throw new UsageError(
       `${file} is a model of ${state.resolution}x${state.resolution} images of ${state.classNames.join(', ')}` +
         (foreign.length > 0 ? `; ${foreign.join(', ')} ${foreign.length === 1 ? 'is not a CIFAR-10 class' : 'are not CIFAR-10 classes'}` : '') +
-        ', so it cannot be evaluated on CIFAR-10',
+        ', so it cannot be evaluated on CIFAR-10; evaluate it on its own images with --data <folder>',
     );
   }
   const allTen = state.classNames.length === cifarNames.length && state.classNames.every((name, i) => name === cifarNames[i]);

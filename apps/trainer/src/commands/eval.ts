@@ -1,18 +1,48 @@
 import type { Command } from 'commander';
-import { loadCheckpoint } from '../checkpoint';
+import type { ImageSet } from '@convoy/data';
+import { loadCheckpoint, type CheckpointState } from '../checkpoint';
 import {
-  addComputeOptions, addDataOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type JsonOptions, type TestSubsetOptions,
+  addComputeOptions, addDataOptions, addImageFolderOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type ImageFolderOptions,
+  type JsonOptions, type TestSubsetOptions,
 } from '../cliOptions';
-import { userPath } from '../config';
+import { DEFAULT_RUN_CONFIG, userPath, type RunConfig } from '../config';
+import { UsageError } from '../usageError';
 import { evaluateParameters } from '../training';
-import { cifar10ClassesOf, loadData, selectData } from './data';
+import { cifar10ClassesOf, loadData, loadImageFolderData, selectData } from './data';
 
-export type EvalOptions = DataOptions & ComputeOptions & TestSubsetOptions & JsonOptions;
+export type EvalOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & JsonOptions;
+
+/**
+ * The test images of a checkpoint: CIFAR-10's test set (its classes), or with --data the test part
+ * of an image folder, read as the run read it (the checkpoint's resolution; its config's
+ * --val-split and seed for a folder without test/), whose classes must be the checkpoint's.
+ */
+async function testImagesOf(state: CheckpointState, path: string, opts: EvalOptions): Promise<ImageSet> {
+  if (!opts.data) {
+    const data = await loadData(opts);
+    return selectData(data, { classes: cifar10ClassesOf(state, path, data.classNames), limitTest: opts.limitTest }).test;
+  }
+  if (opts.dataDir) throw new UsageError('--data (an image folder) and --data-dir (the CIFAR-10 folder) exclude each other; pass one');
+  const config = state.config as Partial<RunConfig>;
+  const folder = await loadImageFolderData({
+    folder: opts.data,
+    resolution: state.resolution,
+    valSplit: config.valSplit ?? null,
+    seed: config.seed ?? DEFAULT_RUN_CONFIG.seed,
+    skipBadImages: opts.skipBadImages === true,
+    imageCache: opts.imageCache !== false,
+    threads: opts.threads,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  if (folder.classNames.join('\n') !== state.classNames.join('\n')) {
+    throw new UsageError(`${opts.data} has the classes ${folder.classNames.join(', ')}; ${path} was trained on ${state.classNames.join(', ')}, in that order`);
+  }
+  return selectData(folder, { classes: null, limitTest: opts.limitTest }).test;
+}
 
 async function evaluate(checkpoint: string, opts: EvalOptions): Promise<void> {
   const { path, state } = loadCheckpoint(userPath(checkpoint));
-  const data = await loadData(opts);
-  const { test } = selectData(data, { classes: cifar10ClassesOf(state, path, data.classNames), limitTest: opts.limitTest });
+  const test = await testImagesOf(state, path, opts);
   const result = await evaluateParameters({
     params: state.params, modelSpec: state.modelSpec, normalization: state.normalization, test, threads: opts.threads, backend: opts.backend,
   });
@@ -25,9 +55,10 @@ async function evaluate(checkpoint: string, opts: EvalOptions): Promise<void> {
 export function addEvalCommand(program: Command): void {
   const cmd = program
     .command('eval')
-    .description('evaluate a checkpoint on the CIFAR-10 test set')
+    .description("evaluate a checkpoint on the CIFAR-10 test set, or with --data on an image folder's test images")
     .argument('<checkpoint>', 'checkpoint file, or a directory holding latest.msgpack');
   addDataOptions(cmd);
+  addImageFolderOptions(cmd);
   addComputeOptions(cmd, 'worker threads');
   addTestSubsetOptions(cmd);
   cmd.option('--json', 'print one JSON line instead of text').action(async (checkpoint: string, opts: EvalOptions) => evaluate(checkpoint, opts));

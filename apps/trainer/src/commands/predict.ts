@@ -33,8 +33,10 @@ export function imageFiles(inputs: readonly string[]): string[] {
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.isFile() && IMAGE_EXTENSIONS.includes(extname(entry.name).toLowerCase())) files.push(path);
+      // Symbolic links are followed (folders of links into a dataset are common).
+      const kind = entry.isSymbolicLink() ? statSync(path, { throwIfNoEntry: false }) : entry;
+      if (kind?.isDirectory()) walk(path);
+      else if (kind?.isFile() && IMAGE_EXTENSIONS.includes(extname(entry.name).toLowerCase())) files.push(path);
     }
   };
   for (const input of inputs) {

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { CheckpointError, LATEST_CHECKPOINT, loadCheckpoint, type CheckpointState } from '../checkpoint';
 import {
-  addComputeOptions, addDataOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type TestSubsetOptions,
+  addComputeOptions, addDataOptions, addImageFolderOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type ImageFolderOptions, type TestSubsetOptions,
 } from '../cliOptions';
 import {
   configProblems, DEFAULT_RUN_CONFIG, modelSpecFor, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, userPath, type RunConfig, type RuntimeConfig,
@@ -24,13 +24,6 @@ import { loadData, loadImageFolderData, selectData, type TrainingData } from './
  */
 export type RunOptions = Omit<RunConfig, 'augment' | 'classes' | 'limitTrain' | 'valSplit'> & { augment?: boolean; classes?: string; limitTrain?: number; valSplit?: number };
 
-/** Training on a folder of images instead of CIFAR-10. */
-export interface ImageFolderOptions {
-  data?: string;
-  skipBadImages?: boolean;
-  imageCache: boolean;
-}
-
 /** Where a run's files go and how it starts. */
 export interface OutputOptions {
   maxSteps?: number;
@@ -42,13 +35,6 @@ export interface OutputOptions {
 }
 
 export type TrainOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & RunOptions & OutputOptions;
-
-function addImageFolderOptions(cmd: Command): Command {
-  return cmd
-    .option('--data <folder>', 'train on a folder of JPEG/PNG/WebP images instead of CIFAR-10: <folder>/train/<class>/* and <folder>/test/<class>/*, or <folder>/<class>/* with --val-split')
-    .option('--skip-bad-images', 'with --data: leave out (and count) empty, corrupt or non-image files instead of stopping')
-    .option('--no-image-cache', 'with --data: decode every image again instead of reading ~/.cache/convoy/image-folders (and write no cache)');
-}
 
 function addRunOptions(cmd: Command): Command {
   const d = DEFAULT_RUN_CONFIG;
