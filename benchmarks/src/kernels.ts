@@ -126,7 +126,9 @@ function main(): void {
         convnetjsStepImagesPerSecond: round(convnetjs.imagesPerCpuSecond, 3),
         speedupOverConvnetjs: round(cpuRatio),
       },
-      ops: rows.map((r) => ({ op: r.op, shape: r.shape, backend: r.backend, ms: round(r.seconds * 1e3, 3), gflops: round(r.gflops) })),
+      ops: rows.map((r) => ({
+        op: r.op, shape: r.shape, backend: r.backend, ms: round(r.seconds * 1e3, 3), gflops: round(r.gflops), cpuGflops: round(r.flops / r.cpuSeconds / 1e9),
+      })),
     };
     process.stdout.write(JSON.stringify(summary) + '\n');
   }
@@ -134,19 +136,19 @@ function main(): void {
 
 function printOpTable(rows: readonly OpMeasurement[], backends: readonly string[], log: (line: string) => void): void {
   log('');
-  log(`| op | shape | ${backends.map((b) => `${b} GFLOP/s (ms)`).join(' | ')} |`);
+  log(`| op | shape | ${backends.map((b) => `${b} GFLOP/s wall / CPU (ms)`).join(' | ')} |`);
   log(`| --- | --- | ${backends.map(() => '---').join(' | ')} |`);
   const keys = [...new Set(rows.map((r) => `${r.op}\u0000${r.shape}`))];
   for (const key of keys) {
     const [op, shape] = key.split('\u0000');
     const cells = backends.map((b) => {
       const r = rows.find((x) => x.op === op && x.shape === shape && x.backend === b);
-      return r ? `${r.gflops.toFixed(2)} (${(r.seconds * 1e3).toFixed(2)})` : 'n/a';
+      return r ? `${r.gflops.toFixed(2)} / ${(r.flops / r.cpuSeconds / 1e9).toFixed(2)} (${(r.seconds * 1e3).toFixed(2)})` : 'n/a';
     });
     log(`| ${op} | ${shape} | ${cells.join(' | ')} |`);
   }
   for (const op of CONV_OPS) {
-    log(`| ${op} | all six 3x3 | ${backends.map((b) => convTotalGflops(rows, op, b).toFixed(2)).join(' | ')} |`);
+    log(`| ${op} | all six 3x3 | ${backends.map((b) => `${convTotalGflops(rows, op, b).toFixed(2)} / ${convTotalGflops(rows, op, b, true).toFixed(2)}`).join(' | ')} |`);
   }
 }
 
