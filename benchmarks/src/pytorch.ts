@@ -10,6 +10,7 @@
  * One thread: convoy's step in this thread (as benchmarks:kernels) against torch.set_num_threads(1).
  * More threads: the trainer's worker pool (data-parallel, one shard per thread) against PyTorch's
  * intra-op threads. PyTorch is skipped, with the reason, when `python -c 'import torch'` fails.
+ * One-thread cases are also compared by process CPU time, which a busy shared machine distorts less.
  */
 import { spawnSync } from 'child_process';
 import * as os from 'os';
@@ -90,6 +91,7 @@ function pytorchUnavailable(python: string): string | null {
 
 interface PytorchStep {
   imagesPerSecond: number;
+  imagesPerCpuSecond: number;
   torch: string;
   cpuCapability: string | null;
 }
@@ -104,10 +106,14 @@ function measurePytorchStep(options: Options, c: Case): PytorchStep {
   return JSON.parse(run.stdout.trim().split('\n').pop() as string) as PytorchStep;
 }
 
-async function measureConvoyStep(options: Options, c: Case): Promise<number> {
+/** images/s by wall time, and (one thread only: this process's CPU time) by CPU time. */
+async function measureConvoyStep(options: Options, c: Case): Promise<{ wall: number; cpu: number | null }> {
   const network: StepNetwork = { resolution: c.resolution, width: options.width };
-  if (c.threads === 1) return measureTrainingStep(selectBackend('wasm').backend, c.batch, options.budgetSeconds, network).imagesPerSecond;
-  return (await measurePoolStep(c.threads, c.batch, options.budgetSeconds, network)).imagesPerSecond;
+  if (c.threads === 1) {
+    const step = measureTrainingStep(selectBackend('wasm').backend, c.batch, options.budgetSeconds, network);
+    return { wall: step.imagesPerSecond, cpu: step.imagesPerCpuSecond };
+  }
+  return { wall: (await measurePoolStep(c.threads, c.batch, options.budgetSeconds, network)).imagesPerSecond, cpu: null };
 }
 
 function median(values: number[]): number {
@@ -131,20 +137,23 @@ async function main(): Promise<void> {
   if (skipped) log(`PyTorch: skipped (${skipped})`);
 
   const cases: Case[] = options.cases.flatMap((c) => options.threads.map((threads) => ({ ...c, threads })));
-  const samples = new Map<string, { convoy: number[]; pytorch: number[]; convoySkipped?: string }>();
+  const samples = new Map<string, { convoy: number[]; pytorch: number[]; convoyCpu: number[]; pytorchCpu: number[]; convoySkipped?: string }>();
   let torchInfo: PytorchStep | null = null;
   for (let round = 1; round <= options.rounds; round++) {
     for (const c of cases) {
       const key = caseKey(c);
-      const s = samples.get(key) ?? { convoy: [], pytorch: [] };
+      const s = samples.get(key) ?? { convoy: [], pytorch: [], convoyCpu: [], pytorchCpu: [] };
       samples.set(key, s);
       if (!skipped) {
         torchInfo = measurePytorchStep(options, c);
         s.pytorch.push(torchInfo.imagesPerSecond);
+        if (c.threads === 1) s.pytorchCpu.push(torchInfo.imagesPerCpuSecond);
       }
       if (!s.convoySkipped) {
         try {
-          s.convoy.push(await measureConvoyStep(options, c));
+          const convoy = await measureConvoyStep(options, c);
+          s.convoy.push(convoy.wall);
+          if (convoy.cpu !== null) s.convoyCpu.push(convoy.cpu);
         } catch (error) {
           s.convoySkipped = (error as Error).message;
         }
@@ -156,15 +165,22 @@ async function main(): Promise<void> {
   if (torchInfo) log(`PyTorch ${torchInfo.torch} (its own kernels dispatch to ${torchInfo.cpuCapability}; oneDNN convolutions pick their own ISA)`);
 
   log('');
-  log('| R | batch | threads | convoy images/s | PyTorch images/s | convoy / PyTorch |');
-  log('| ---: | ---: | ---: | ---: | ---: | ---: |');
+  log('| R | batch | threads | convoy images/s | PyTorch images/s | convoy / PyTorch | by CPU time (1 thread): convoy / PyTorch images per CPU-s, ratio |');
+  log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const results = cases.map((c) => {
     const s = samples.get(caseKey(c))!;
     const convoy = s.convoy.length ? median(s.convoy) : null;
     const pytorch = s.pytorch.length ? median(s.pytorch) : null;
     const ratio = convoy !== null && pytorch !== null ? convoy / pytorch : null;
-    log(`| ${c.resolution} | ${c.batch} | ${c.threads} | ${convoy?.toFixed(1) ?? `skipped (${s.convoySkipped})`} | ${pytorch?.toFixed(1) ?? 'skipped'} | ${ratio?.toFixed(2) ?? 'n/a'} |`);
-    return { key: caseKey(c), ...c, width: options.width, convoyImagesPerSecond: round(convoy), pytorchImagesPerSecond: round(pytorch), pytorchRatio: round(ratio, 3), convoySkipped: s.convoySkipped };
+    const convoyCpu = s.convoyCpu.length ? median(s.convoyCpu) : null;
+    const pytorchCpu = s.pytorchCpu.length ? median(s.pytorchCpu) : null;
+    const cpuRatio = convoyCpu !== null && pytorchCpu !== null ? convoyCpu / pytorchCpu : null;
+    const cpuCell = cpuRatio !== null ? `${convoyCpu!.toFixed(1)} / ${pytorchCpu!.toFixed(1)}, ${cpuRatio.toFixed(2)}` : 'n/a';
+    log(`| ${c.resolution} | ${c.batch} | ${c.threads} | ${convoy?.toFixed(1) ?? `skipped (${s.convoySkipped})`} | ${pytorch?.toFixed(1) ?? 'skipped'} | ${ratio?.toFixed(2) ?? 'n/a'} | ${cpuCell} |`);
+    return {
+      key: caseKey(c), ...c, width: options.width, convoyImagesPerSecond: round(convoy), pytorchImagesPerSecond: round(pytorch), pytorchRatio: round(ratio, 3),
+      convoyImagesPerCpuSecond: round(convoyCpu), pytorchImagesPerCpuSecond: round(pytorchCpu), pytorchRatioCpuTime: round(cpuRatio, 3), convoySkipped: s.convoySkipped,
+    };
   });
   if (options.json) {
     process.stdout.write(JSON.stringify({
@@ -175,6 +191,7 @@ async function main(): Promise<void> {
       wasmVariant: (backend as WasmBackend).variant,
       pytorch: skipped ? { skipped } : { torch: torchInfo?.torch, cpuCapability: torchInfo?.cpuCapability },
       pytorchRatio: Object.fromEntries(results.map((r) => [r.key, r.pytorchRatio])),
+      pytorchRatioCpuTime: Object.fromEntries(results.filter((r) => r.pytorchRatioCpuTime !== null).map((r) => [r.key, r.pytorchRatioCpuTime])),
       cases: results,
     }) + '\n');
   }
