@@ -172,5 +172,37 @@ export function kernelModule(variant: WasmVariant): CompiledModule {
 /** A fresh instance with its own memory: one per backend, hence one per worker thread. */
 export function instantiateKernels(variant: WasmVariant): KernelExports {
   const instance = new webAssembly.Instance(kernelModule(variant), {});
+  checkContract(instance.exports as Record<string, unknown>, variant);
   return instance.exports as unknown as KernelExports;
+}
+
+type KernelFunction = { [K in keyof KernelExports]: KernelExports[K] extends (...args: never[]) => unknown ? K : never }[keyof KernelExports];
+type Arity<F> = F extends (...args: infer P) => unknown ? P['length'] : never;
+
+/**
+ * Every exported function's parameter count. The compiler checks each entry against KernelExports
+ * (an entry that disagrees with the interface does not type-check), and instantiateKernels checks
+ * the module against this table, so the hand-written interface, this table and assembly/ cannot
+ * drift apart unnoticed: a .wasm built from other sources fails at load with a message.
+ */
+const KERNEL_PARAMETERS: { [K in KernelFunction]: Arity<KernelExports[K]> } = {
+  heapBase: 0, gemmPacked: 8, packA: 6, packB: 5, conv2dForward: 19, conv2dBackwardInput: 18, conv2dBackwardWeights: 19,
+  winogradWeights: 5, conv3x3Winograd: 15, conv3x3WeightGradWinograd: 15, biasGradient: 5, maxPool2d: 12, maxPool2dBackward: 7,
+  avgPool2d: 11, avgPool2dBackward: 11, globalAvgPool: 4, globalAvgPoolBackward: 4,
+};
+
+function checkContract(exports: Record<string, unknown>, variant: WasmVariant): void {
+  const problems: string[] = [];
+  for (const [name, count] of Object.entries(KERNEL_PARAMETERS)) {
+    const fn = exports[name];
+    if (typeof fn !== 'function') problems.push(`${name} is missing`);
+    else if (fn.length !== count) problems.push(`${name} takes ${fn.length} parameters, the host passes ${count}`);
+  }
+  for (const name of ['MR', 'NR', 'memory']) if (!(name in exports)) problems.push(`${name} is missing`);
+  if (problems.length > 0) {
+    throw new Error(
+      `@convoy/kernels: the ${variant} kernels module does not match this version of the host (${problems.join('; ')}); ` +
+        'rebuild it with `npx nx run @convoy/kernels:build`',
+    );
+  }
 }
