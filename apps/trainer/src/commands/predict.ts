@@ -21,6 +21,9 @@ export type PredictOptions = ComputeOptions & JsonOptions & PredictFlags;
 /** File name endings of images inside a folder (a file named on the command line is tried whatever its name). */
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp'];
 
+/** The most pixel bytes one round of predict holds (the shared ImageSet the threads read). */
+export const MAX_ROUND_BYTES = 512 * 1024 * 1024;
+
 /** One classified image: its top-k classes, most probable first. */
 export interface Prediction {
   file: string;
@@ -84,7 +87,9 @@ export async function predictFiles(options: {
 }): Promise<void> {
   const { state, files } = options;
   const r = state.resolution;
-  const set = allocateImageSet(Math.min(options.batchSize, files.length), { channels: 3, height: r, width: r });
+  // A round's pixels stay under MAX_ROUND_BYTES whatever --batch-size says (256 images of 3 x 4096 x 4096 would be 12 GiB).
+  const perRound = Math.max(1, Math.min(options.batchSize, files.length, Math.floor(MAX_ROUND_BYTES / (3 * r * r))));
+  const set = allocateImageSet(perRound, { channels: 3, height: r, width: r });
   const pool = await createGradientPool({
     threads: options.threads,
     modelSpec: state.modelSpec,
@@ -129,6 +134,7 @@ async function predict(inputs: string[], opts: PredictOptions, context: CommandC
   let failed = 0;
   let labelled = 0;
   let correct = 0;
+  let rounds = 0;
   const summary = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
   await predictFiles({
     state, files, threads: opts.threads, backend: opts.backend, batchSize: opts.batchSize, topK: k,
@@ -148,7 +154,8 @@ async function predict(inputs: string[], opts: PredictOptions, context: CommandC
       process.stderr.write(`error: ${file}: ${error instanceof ImageFileError ? error.reason : error.message}; skipped\n`);
     },
     onBatch: (done, total) => {
-      if (total > opts.batchSize) process.stderr.write(`predict: ${done}/${total} images\n`);
+      rounds++;
+      if (done < total || rounds > 1) process.stderr.write(`predict: ${done}/${total} images\n`); // progress only when there are several rounds
     },
   });
   if (labelled > 0) {
@@ -170,7 +177,7 @@ export function addPredictCommand(program: Command, context: CommandContext): vo
     .addOption(new Option('--top-k <k>', 'classes shown per image, most probable first').argParser(integerFlag('--top-k', 1)).default(3));
   addComputeOptions(cmd, 'worker threads the forward passes are split over');
   cmd
-    .option('--batch-size <n>', 'images decoded and classified per round (memory: n x 3 x R x R bytes)', integerFlag('--batch-size', 1, 65536), 256)
+    .option('--batch-size <n>', 'images decoded and classified per round (memory: n x 3 x R x R bytes, at most 512 MiB: fewer images per round at large R)', integerFlag('--batch-size', 1, 65536), 256)
     .option('--json', 'one JSON line per image: {"file","top":[{"className","probability"},...]} (summary lines go to stderr)')
     .action(async (checkpoint: string, images: string[], opts: PredictOptions) => predict([checkpoint, ...images], opts, context));
 }
