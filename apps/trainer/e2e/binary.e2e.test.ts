@@ -22,7 +22,7 @@ describe('the built convoy binary', () => {
     const help = convoy(['--help']);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/Usage: convoy \[options\] \[command\]/);
-    for (const command of ['train', 'eval', 'export', 'scaling', 'curve']) expect(help.out).toMatch(new RegExp(`\\n\\s+${command}\\b`));
+    for (const command of ['train', 'eval', 'predict', 'export', 'scaling', 'curve']) expect(help.out).toMatch(new RegExp(`\\n\\s+${command}\\b`));
     expect(convoy(['train', '--help']).out).toMatch(/--checkpoint-dir <dir>/);
     expect(convoy(['eval', '--help']).out).toMatch(/Usage: convoy eval \[options\] <checkpoint>/);
 
@@ -40,6 +40,8 @@ describe('the built convoy binary', () => {
     [['eval'], /error: missing required argument 'checkpoint'/],
     [['export', 'x.msgpack', '--format', 'onnx'], /error: option '--format <name>' argument 'onnx' is invalid\. --format must be one of safetensors/],
     [['frobnicate'], /error: unknown command 'frobnicate'/],
+    [['predict', 'x.msgpack'], /error: missing required argument 'images'/],
+    [['predict', 'x.msgpack', 'a.png', '--top-k', '0'], /--top-k must be at least 1, got 0/],
   ])('exits 2 on the usage error %j', (args, message) => {
     const r = convoy(args);
     expect(r.err).toMatch(message);
