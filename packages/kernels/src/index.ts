@@ -2,8 +2,10 @@ export type { ConvEpilogue, KernelBackend } from './backend';
 export { maskByReluOutput, reluInPlace } from './epilogue';
 export * from './shapes';
 export { referenceBackend } from './reference';
-export { WASM_VARIANTS, WasmBackend, createWasmBackend, kernelWasmPath, preferredWasmVariant, provideKernelWasm, relaxedSimdSupported } from './wasm';
-export type { WasmVariant } from './wasm';
+export {
+  WASM_VARIANTS, WasmBackend, createWasmBackend, instantiateKernels, kernelWasmPath, preferredWasmVariant, provideKernelWasm, relaxedSimdSupported,
+} from './wasm';
+export type { KernelExports, WasmVariant } from './wasm';
 export { BACKEND_NAMES, createBackend, selectBackend } from './select';
 export type { BackendName, BackendOptions, BackendSelection } from './select';
 export { createGpuJsBackend, gpuJsModesAvailable, probeHardwareGpu } from './gpujs/lazy';

@@ -169,7 +169,11 @@ export function kernelModule(variant: WasmVariant): CompiledModule {
   return module;
 }
 
-/** A fresh instance with its own memory: one per backend, hence one per worker thread. */
+/**
+ * A fresh instance with its own memory: one per backend, hence one per worker thread. Exported for
+ * benchmarks and tests of the raw kernels (pointers are byte offsets into `memory`); applications
+ * use a backend.
+ */
 export function instantiateKernels(variant: WasmVariant): KernelExports {
   const instance = new webAssembly.Instance(kernelModule(variant), {});
   checkContract(instance.exports as Record<string, unknown>, variant);
