@@ -1,4 +1,4 @@
-import { fillBatch, imageBytes, type ImageSet } from '@convoy/data';
+import { assertImageSet, fillBatch, imageBytes, type ImageSet } from '@convoy/data';
 import { selectBackend, type KernelBackend } from '@convoy/kernels';
 import { buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, type Module, type Optimizer } from '@convoy/nn';
 import { ParameterArena, Tensor } from '@convoy/tensor';
@@ -40,6 +40,9 @@ export class WorkerRuntime {
   }
 
   static async create(setup: WorkerSetup, threadId: number): Promise<WorkerRuntime> {
+    // The image sets arrived from another thread: a malformed one fails here, not as garbage pixels.
+    assertImageSet(setup.train, 'the training set');
+    if (setup.test) assertImageSet(setup.test, 'the test set');
     const { backend, reason } = selectBackend(setup.backend);
     // Training never needs the gradient with respect to the images: the first conv skips that pass.
     const model = buildModel(setup.modelSpec, { backend, inputGradient: false });

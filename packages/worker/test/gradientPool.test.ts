@@ -241,6 +241,16 @@ describe('GradientPool', () => {
     );
   });
 
+  it('names a malformed image set the threads received instead of reading past it', async () => {
+    const broken = { ...syntheticImageSet({ count: 8, seed: 1 }), count: 9 }; // 9 claimed, 8 stored
+    const pool = await createGradientPool({ threads: 1, modelSpec, optimizer: sgd, train: broken, maxBatch: 4, seed: 1 });
+    try {
+      await expect(pool.describe()).rejects.toThrow(/the training set: count 9 of 3x32x32 images needs 27648 image bytes and 9 labels, got 24576 and 8/);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('keeps the parameters when the loss diverges', async () => {
     const pool = await createGradientPool({ threads: 2, modelSpec, optimizer: sgd, train, maxBatch: BATCH, seed: 1 });
     try {
