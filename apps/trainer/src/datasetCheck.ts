@@ -48,7 +48,17 @@ export async function checkSameDataset(cluster: Cluster, mine: DatasetFingerprin
   record[0] = body.length >> 8;
   record[1] = body.length & 0xff;
   record.set(body, 2);
-  const records = (await cluster.allGather(record)).map((r) => decode(r.subarray(2, 2 + ((r[0] << 8) | r[1]))) as DatasetFingerprint & { host: string });
+  // Ranks finish loading their data at different times (an image folder may decode for minutes
+  // on one host while another reads its cache): the step time-out starts with the first step.
+  const stepTimeout = cluster.timeoutSeconds;
+  cluster.timeoutSeconds = null;
+  let gathered: Uint8Array[];
+  try {
+    gathered = await cluster.allGather(record);
+  } finally {
+    cluster.timeoutSeconds = stepTimeout;
+  }
+  const records = gathered.map((r) => decode(r.subarray(2, 2 + ((r[0] << 8) | r[1]))) as DatasetFingerprint & { host: string });
   const lead = records[0];
   const differing = records
     .map((r, rank) => ({ ...r, rank }))

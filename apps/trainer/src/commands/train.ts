@@ -73,7 +73,7 @@ function addOutputOptions(cmd: Command): Command {
     .option('--log <file>', 'JSONL metrics log, appended (default: <checkpoint-dir>/metrics.jsonl)')
     .option(
       '--step-timeout <seconds>',
-      'under mpirun/srun: how long a rank waits for the others in one collective before the whole job stops with a message (a rank that stopped answering)',
+      'under mpirun/srun: how long a rank waits for the others in one step before the whole job stops with a message (a rank that stopped answering); start-up, while ranks load their data, waits without limit',
       integerFlag('--step-timeout', 1),
       300,
     );
