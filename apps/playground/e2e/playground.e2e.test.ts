@@ -1,0 +1,141 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CIFAR10_CLASS_NAMES, CIFAR10_IMAGE_BYTES, CIFAR10_RECORD_BYTES } from '@convoy/data';
+import { initialParameters } from '@convoy/nn';
+import { relativeError, Rng } from '@convoy/tensor';
+import { decodeCheckpoint, loadCheckpoint } from '../../trainer/src/checkpoint';
+import { classify } from '../src/classify';
+import { launchChromium, previewServer } from './browser';
+
+// The page in Debian's Chromium against the `convoy` CLI on the same real CIFAR-10: 20 steps on 2
+// Web Workers must give the CLI's parameters for the same seed (2 piscina threads), and the CLI's
+// checkpoint must load in the page and classify an image as Node does.
+const dataDir = process.env.CIFAR10_DIR;
+const haveData = Boolean(dataDir && existsSync(join(dataDir, 'test_batch.bin')));
+if (!haveData) console.log(`CIFAR-10 not found (CIFAR10_DIR=${dataDir ?? ''}): the playground's browser check was not run`);
+const describeWithData = haveData ? describe : describe.skip;
+
+const STEPS = 20;
+const run = { classes: '', limitTrain: '1280', epochs: '2', batchSize: '64', lr: '0.05', width: '16', seed: '7', workers: '2' };
+/** Where the screenshot (and the page's checkpoint) go; printed by the test. */
+const outputDir = process.env.PLAYGROUND_E2E_OUTPUT ?? join(tmpdir(), 'convoy-playground-e2e');
+
+/** A 32 x 32 24-bit BMP of CIFAR-10 test image `index` (planar RGB bytes): a file a visitor could drop. */
+function testImageAsBmp(index: number): { bmp: Buffer; pixels: Uint8Array } {
+  const bytes = readFileSync(join(dataDir as string, 'test_batch.bin'));
+  const at = index * CIFAR10_RECORD_BYTES;
+  const pixels = new Uint8Array(bytes.subarray(at + 1, at + CIFAR10_RECORD_BYTES));
+  const bmp = Buffer.alloc(54 + CIFAR10_IMAGE_BYTES);
+  bmp.write('BM', 0, 'ascii');
+  bmp.writeUInt32LE(bmp.length, 2);
+  bmp.writeUInt32LE(54, 10);
+  bmp.writeUInt32LE(40, 14);
+  bmp.writeInt32LE(32, 18);
+  bmp.writeInt32LE(32, 22);
+  bmp.writeUInt16LE(1, 26);
+  bmp.writeUInt16LE(24, 28);
+  bmp.writeUInt32LE(CIFAR10_IMAGE_BYTES, 34);
+  for (let y = 0; y < 32; y++) {
+    for (let x = 0; x < 32; x++) {
+      const p = y * 32 + x;
+      const o = 54 + ((31 - y) * 32 + x) * 3; // rows bottom-up, BGR
+      bmp[o] = pixels[2048 + p];
+      bmp[o + 1] = pixels[1024 + p];
+      bmp[o + 2] = pixels[p];
+    }
+  }
+  return { bmp, pixels };
+}
+
+describeWithData('the playground in Chromium on real CIFAR-10', () => {
+  it(`trains ${STEPS} steps on 2 Web Workers to the CLI's parameters, loads the CLI's checkpoint and classifies an image`, async () => {
+    mkdirSync(outputDir, { recursive: true });
+    const work = mkdtempSync(join(tmpdir(), 'convoy-playground-'));
+    const cli = spawnSync(
+      process.execPath,
+      [
+        join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', '--data-dir', dataDir as string, '--no-download', '--threads', run.workers,
+        '--limit-train', run.limitTrain, '--limit-test', '200', '--epochs', run.epochs, '--batch-size', run.batchSize, '--lr', run.lr, '--width', run.width,
+        '--seed', run.seed, '--max-steps', String(STEPS), '--checkpoint-dir', join(work, 'cli'),
+      ],
+      { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } },
+    );
+    expect(cli.stderr).toBe('');
+    expect(cli.status).toBe(0);
+    const cliCheckpoint = join(work, 'cli', 'latest.msgpack');
+    const expected = loadCheckpoint(cliCheckpoint).state;
+    expect(expected.step).toBe(STEPS);
+
+    const server = await previewServer(dataDir as string);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(server.url);
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+      await page.locator('#use-server:enabled').click({ timeout: 30_000 });
+      await page.locator('#data-status[data-state="ready"]').waitFor({ timeout: 120_000 });
+      expect(await page.locator('#data-status').textContent()).toBe("50000 training and 10000 test images from the server's CIFAR10_DIR");
+
+      await page.fill('#classes', run.classes);
+      await page.fill('#limit-train', run.limitTrain);
+      await page.fill('#epochs', run.epochs);
+      await page.fill('#batch-size', run.batchSize);
+      await page.fill('#lr', run.lr);
+      await page.fill('#width', run.width);
+      await page.fill('#seed', run.seed);
+      await page.fill('#workers', run.workers);
+      await page.fill('#max-steps', String(STEPS));
+      await page.fill('#eval-every', '10');
+      await page.fill('#limit-test', '200');
+      await page.click('#train');
+      await page.locator('#run-status[data-state="done"], #run-status[data-state="error"]').waitFor({ timeout: 240_000 });
+      expect(await page.locator('#run-status').textContent()).toBe(`done: ${STEPS} steps (stopped after ${STEPS})`);
+      const log = (await page.locator('#log').textContent()) ?? '';
+      expect(log).toMatch(/1280 training images \(airplane, .*truck\), 20 steps\/epoch of 64, 2 Web Workers, \d+ parameters, kernels: WebAssembly SIMD/);
+      const imagesPerSecond = Number(await page.locator('#speed').getAttribute('data-images-per-second'));
+      expect(imagesPerSecond).toBeGreaterThan(0);
+
+      // The page's checkpoint, downloaded as a visitor would, against the CLI's.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      expect(download.suggestedFilename()).toBe('latest.msgpack');
+      const pageCheckpoint = join(outputDir, 'page-checkpoint.msgpack');
+      await download.saveAs(pageCheckpoint);
+      const actual = decodeCheckpoint(readFileSync(pageCheckpoint), pageCheckpoint);
+      expect(actual.step).toBe(STEPS);
+      expect(actual.modelSpec).toEqual(expected.modelSpec);
+      expect(actual.parameters).toEqual(expected.parameters);
+      expect(actual.config).toEqual(expected.config);
+      expect(relativeError(actual.params, expected.params)).toBeLessThan(1e-5);
+      for (const name of Object.keys(expected.optimizer.state)) {
+        expect(relativeError(actual.optimizer.state[name], expected.optimizer.state[name])).toBeLessThan(1e-5);
+      }
+      // Training moved the parameters, so the agreement above is not of untouched initial values.
+      const initial = initialParameters(expected.modelSpec, new Rng(Number(run.seed))).data;
+      expect(relativeError(expected.params, initial)).toBeGreaterThan(1e-2);
+
+      // The CLI's checkpoint loads in the page, and a dropped image is classified as Node classifies it.
+      await page.setInputFiles('#load-checkpoint', cliCheckpoint);
+      await page.locator('#run-status[data-state="loaded"]').waitFor();
+      const image = testImageAsBmp(0);
+      await page.setInputFiles('#pick-image', { name: 'test-image.bmp', mimeType: 'image/bmp', buffer: image.bmp });
+      await page.locator('#predictions li:nth-child(3)').waitFor();
+      const shown = (await page.locator('#predictions li').allTextContents()).map((line) => line.split(' '));
+      const inNode = classify(expected, image.pixels, 3);
+      expect(shown.map(([name]) => name)).toEqual(inNode.map((p) => p.className));
+      shown.forEach(([, percent], i) => expect(Number(percent.replace('%', ''))).toBeCloseTo(100 * inNode[i].probability, 1));
+      expect(CIFAR10_CLASS_NAMES).toContain(shown[0][0]);
+
+      const screenshot = join(outputDir, 'playground.png');
+      await page.screenshot({ path: screenshot, fullPage: true });
+      console.log(`playground e2e: ${STEPS} steps in Chromium on 2 Web Workers at ${imagesPerSecond.toFixed(1)} images/s; screenshot ${screenshot}`);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  });
+});
