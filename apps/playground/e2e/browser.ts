@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,24 +46,30 @@ export async function previewServer(cifar10Dir: string): Promise<{ url: string; 
   if (!existsSync(join(root, 'dist', 'index.html'))) throw new Error('the page is not built: run npx nx run playground:build first');
   const port = await freePort();
   const vite = join(root, '..', '..', 'node_modules', 'vite', 'bin', 'vite.js');
-  const child: ChildProcess = spawn(process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+  const child = spawn(process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
     cwd: root,
     env: { ...process.env, CIFAR10_DIR: cifar10Dir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`vite preview did not start in 30 s: ${output}`)), 30_000);
-    const onData = (data: Buffer) => {
-      output += String(data);
-      if (output.includes(`:${port}`)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`vite preview exited with ${code}: ${output}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/`, close: () => void child.kill() };
+  child.stdout?.on('data', (data: Buffer) => (output += String(data)));
+  child.stderr?.on('data', (data: Buffer) => (output += String(data)));
+  let exited: number | null | undefined;
+  child.once('exit', (code) => (exited = code));
+  const url = `http://127.0.0.1:${port}/`;
+  // Ready when it answers (its console output is coloured differently under Nx, so not parsed).
+  for (const started = Date.now(); ; ) {
+    if (exited !== undefined) throw new Error(`vite preview exited with ${exited}: ${output}`);
+    try {
+      if ((await fetch(url)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() - started > 30_000) {
+      child.kill();
+      throw new Error(`vite preview did not answer at ${url} within 30 s: ${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return { url, close: () => void child.kill() };
 }

@@ -69,8 +69,9 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
     expect(expected.step).toBe(STEPS);
 
     const server = await previewServer(dataDir as string);
-    const browser = await launchChromium();
+    let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
     try {
+      browser = await launchChromium();
       const page = await browser.context.newPage();
       const pageErrors: string[] = [];
       page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -134,7 +135,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       console.log(`playground e2e: ${STEPS} steps in Chromium on 2 Web Workers at ${imagesPerSecond.toFixed(1)} images/s; screenshot ${screenshot}`);
       expect(pageErrors).toEqual([]);
     } finally {
-      await browser.close();
+      await browser?.close();
       server.close();
     }
   });
