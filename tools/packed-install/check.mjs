@@ -49,11 +49,26 @@ for (const p of packages) {
 
 const work = mkdtempSync(join(tmpdir(), 'convoy-packed-install-'));
 if (!relative(rootDir, work).startsWith('..')) throw new Error(`temporary folder ${work} is inside the workspace`);
+let notRun = 0;
 try {
-  // 2. Pack, and check what each tarball holds.
-  const tarballDir = join(work, 'tarballs');
+  packAndCheck(join(work, 'tarballs'));
+  const project = join(work, 'project');
+  if (installTarballs(project)) {
+    notRun = runExamples(project);
+    checkTypes(project);
+  }
+  const verdict = failures.length === 0 ? 'passed' : `FAILED (${failures.length})`;
+  console.log(`packed-install check ${verdict} on node ${process.version} in ${seconds(started)} s${notRun > 0 ? `; ${notRun} example(s) not run, see above` : ''}`);
+} finally {
+  if (keep) console.log(`kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+process.exitCode = failures.length === 0 ? 0 : 1;
+
+/** 2. Packs every package into tarballDir (sets each `tarball`) and checks what each holds. */
+function packAndCheck(tarballDir) {
   mkdirSync(tarballDir);
-  let since = performance.now();
+  const since = performance.now();
   const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', tarballDir, ...packages.flatMap((p) => ['-w', p.name])], rootDir));
   console.log(`packed ${packed.length} tarballs in ${seconds(since)} s`);
   for (const result of packed) {
@@ -70,18 +85,22 @@ try {
     console.log(`${result.name}: ${files.size} files, ${(result.size / 1024).toFixed(0)} kB packed, ${problems.length === 0 ? 'metadata ok' : `${problems.length} problem(s)`}`);
     for (const problem of problems) fail(`${result.name}: ${problem}`);
   }
+}
 
-  // 3. Install every tarball into an empty project, as a user would (no allowScripts, no lockfile).
-  const project = join(work, 'project');
+/**
+ * 3. Installs every tarball into an empty project, as a user would (no allowScripts, no lockfile),
+ * and checks that every @convoy package came from a tarball. False when npm failed.
+ */
+function installTarballs(project) {
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'convoy-packed-install', version: '0.0.0', private: true }, null, 2));
-  since = performance.now();
+  const since = performance.now();
   const install = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock', ...packages.map((p) => p.tarball)], { cwd: project, encoding: 'utf8' });
   if (install.status !== 0) {
     fail(`npm install of the tarballs exited with ${install.status}:\n${install.stdout}${install.stderr}`);
-    throw new Error('install failed');
+    return false;
   }
-  // npm's record of what it installed: every @convoy package must come from a tarball here.
+  // npm's record of what it installed
   const tree = JSON.parse(readFileSync(join(project, 'node_modules', '.package-lock.json'), 'utf8')).packages;
   const installed = Object.keys(tree).filter((path) => path !== '');
   console.log(`installed the tarballs into ${project}: ${installed.length} packages in ${seconds(since)} s`);
@@ -89,14 +108,17 @@ try {
   for (const path of installed.filter((p) => /(^|\/)node_modules\/@convoy\/[^/]+$/.test(p))) {
     if (!String(tree[path].resolved).startsWith('file:')) fail(`${path} was installed from ${tree[path].resolved ?? 'the registry'}, not from its tarball`);
   }
+  return true;
+}
 
-  // 4. Every README example, unchanged, from plain Node; CommonJS and ESM.
-  let notRun = 0;
+/** 4. Every README example, unchanged, from plain Node; CommonJS and ESM. Returns how many were not run. */
+function runExamples(project) {
+  let skipped = 0;
   for (const p of packages) {
-    const readme = readFileSync(join(project, 'node_modules', p.name, 'README.md'), 'utf8');
+    const readmeFile = join(project, 'node_modules', p.name, 'README.md');
     let examples;
     try {
-      examples = readmeExamples(readme);
+      examples = readmeExamples(readFileSync(readmeFile, 'utf8'));
     } catch (error) {
       fail(`${p.name} README.md: ${error.message}`);
       continue;
@@ -109,12 +131,12 @@ try {
       const missing = example.env.filter((name) => !process.env[name]);
       if (missing.length > 0) {
         console.log(`  not run: ${label}: needs ${missing.map((n) => `$${n}`).join(', ')}`);
-        notRun++;
+        skipped++;
         continue;
       }
       const file = join(project, `${p.name.replace(/^@/, '').replace('/', '-')}-${example.line}.${example.kind === 'cjs' ? 'cjs' : 'mjs'}`);
       writeFileSync(file, example.code);
-      since = performance.now();
+      const since = performance.now();
       const run = spawnSync(process.execPath, [file], { cwd: project, encoding: 'utf8', timeout: EXAMPLE_TIMEOUT_MS });
       const took = seconds(since);
       if (run.error) fail(`${label}: ${run.error.message} after ${took} s\n${run.stdout}${run.stderr}`);
@@ -124,25 +146,21 @@ try {
       } else console.log(`  ok ${label} in ${took} s`);
     }
   }
+  return skipped;
+}
 
-  // 5. Types for a TypeScript user, both module systems, declarations checked too (no skipLibCheck).
+/** 5. Types for a TypeScript user, both module systems, declarations checked too (no skipLibCheck). */
+function checkTypes(project) {
   const identifier = (name) => name.replace(/^@convoy\//, '').replace(/[^A-Za-z0-9_]/g, '_');
   writeFileSync(join(project, 'types.mts'), packages.map((p) => `import * as ${identifier(p.name)} from '${p.name}';\nconsole.log(${identifier(p.name)});\n`).join(''));
   writeFileSync(join(project, 'types.cts'), packages.map((p) => `import ${identifier(p.name)} = require('${p.name}');\nconsole.log(${identifier(p.name)});\n`).join(''));
-  since = performance.now();
+  const since = performance.now();
   // --resolveJsonModule: piscina's own declarations (reached through @convoy/worker's) import its package.json
   const tsc = spawnSync(process.execPath, [join(rootDir, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--module', 'node16', '--target', 'es2022', '--resolveJsonModule',
     '--typeRoots', join(rootDir, 'node_modules/@types'), '--types', 'node', 'types.mts', 'types.cts'], { cwd: project, encoding: 'utf8' });
   if (tsc.status !== 0) fail(`TypeScript (node16, ESM and CommonJS) cannot use the installed packages' types:\n${tsc.stdout}${tsc.stderr}`);
   else console.log(`  ok types: every package imported from .mts and .cts under --strict --module node16, declarations checked, in ${seconds(since)} s`);
-
-  const verdict = failures.length === 0 ? 'passed' : `FAILED (${failures.length})`;
-  console.log(`packed-install check ${verdict} on node ${process.version} in ${seconds(started)} s${notRun > 0 ? `; ${notRun} example(s) not run, see above` : ''}`);
-} finally {
-  if (keep) console.log(`kept ${work}`);
-  else rmSync(work, { recursive: true, force: true });
 }
-process.exitCode = failures.length === 0 ? 0 : 1;
 
 function indent(lines) {
   return lines.map((line) => `      ${line}`).join('\n');
