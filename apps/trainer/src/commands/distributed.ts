@@ -1,5 +1,6 @@
-import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from '../checkpoint';
+import { decode, encode } from '@msgpack/msgpack';
 import { initCluster, mpiLaunch, type Cluster } from '@convoy/cluster';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from '../checkpoint';
 import { UsageError } from '../usageError';
 
 /**
@@ -19,22 +20,21 @@ export function joinCluster(options: { stepTimeout: number; threads: number }): 
   return cluster;
 }
 
-/** Rank 0 reads the checkpoint; every rank gets its bytes (the other hosts need no copy of the file). */
+/** Rank 0 reads the checkpoint; every rank gets it and its path (the other hosts need no copy of the file). */
 export async function shareCheckpoint(cluster: Cluster, read: () => { path: string; state: CheckpointState }): Promise<{ path: string; state: CheckpointState }> {
   const size = new Float64Array(new SharedArrayBuffer(8));
-  let bytes: Uint8Array | null = null;
-  let path = '';
+  let message: Uint8Array | null = null;
   if (cluster.rank === 0) {
     const loaded = read();
-    path = loaded.path;
-    bytes = encodeCheckpoint(loaded.state);
-    size[0] = bytes.length;
+    message = encode({ path: loaded.path, checkpoint: encodeCheckpoint(loaded.state) });
+    size[0] = message.length;
   }
   await cluster.broadcast(new Uint8Array(size.buffer), 0);
   const shared = new Uint8Array(new SharedArrayBuffer(size[0]));
-  if (bytes) shared.set(bytes);
+  if (message) shared.set(message);
   await cluster.broadcast(shared, 0);
-  return { path: path || 'the checkpoint rank 0 read', state: cluster.rank === 0 ? decodeCheckpoint(bytes as Uint8Array, path) : decodeCheckpoint(shared, 'rank 0') };
+  const { path, checkpoint } = decode(shared) as { path: string; checkpoint: Uint8Array };
+  return { path, state: decodeCheckpoint(checkpoint, `${path} (read by rank 0)`) };
 }
 
 /**
