@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { relativeError, Rng } from '@convoy/tensor';
 import { decodeCheckpoint, loadCheckpoint } from '../../trainer/src/checkpoint';
 import { classify } from '../src/classify';
 import { launchChromium, previewServer } from './browser';
+import { openWithServerData, trainInPage, trainWithCli, type RunSettings } from './runs';
 
 // The page in Debian's Chromium against the `convoy` CLI on the same real CIFAR-10: 20 steps on 2
 // Web Workers must give the CLI's parameters for the same seed (2 piscina threads), and the CLI's
@@ -18,7 +18,7 @@ if (!haveData) console.log(`CIFAR-10 not found (CIFAR10_DIR=${dataDir ?? ''}): t
 const describeWithData = haveData ? describe : describe.skip;
 
 const STEPS = 20;
-const run = { classes: '', limitTrain: '1280', epochs: '2', batchSize: '64', lr: '0.05', width: '16', seed: '7', workers: '2' };
+const run: RunSettings = { classes: '', limitTrain: 1280, epochs: 2, batchSize: 64, lr: 0.05, width: 16, seed: 7, workers: 2, maxSteps: STEPS };
 /** Where the screenshot (and the page's checkpoint) go; printed by the test. */
 const outputDir = process.env.PLAYGROUND_E2E_OUTPUT ?? join(tmpdir(), 'convoy-playground-e2e');
 
@@ -53,15 +53,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
   it(`trains ${STEPS} steps on 2 Web Workers to the CLI's parameters, loads the CLI's checkpoint and classifies an image`, async () => {
     mkdirSync(outputDir, { recursive: true });
     const work = mkdtempSync(join(tmpdir(), 'convoy-playground-'));
-    const cli = spawnSync(
-      process.execPath,
-      [
-        join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', '--data-dir', dataDir as string, '--no-download', '--threads', run.workers,
-        '--limit-train', run.limitTrain, '--limit-test', '200', '--epochs', run.epochs, '--batch-size', run.batchSize, '--lr', run.lr, '--width', run.width,
-        '--seed', run.seed, '--max-steps', String(STEPS), '--checkpoint-dir', join(work, 'cli'),
-      ],
-      { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } },
-    );
+    const cli = trainWithCli(dataDir as string, run, join(work, 'cli'));
     expect(cli.stderr).toBe('');
     expect(cli.status).toBe(0);
     const cliCheckpoint = join(work, 'cli', 'latest.msgpack');
@@ -77,27 +69,12 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       page.on('pageerror', (error) => pageErrors.push(error.message));
       await page.goto(server.url);
       expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
-      await page.locator('#use-server:enabled').click({ timeout: 30_000 });
-      await page.locator('#data-status[data-state="ready"]').waitFor({ timeout: 120_000 });
+      await openWithServerData(page, server.url);
       expect(await page.locator('#data-status').textContent()).toBe("50000 training and 10000 test images from the server's CIFAR10_DIR");
-
-      await page.fill('#classes', run.classes);
-      await page.fill('#limit-train', run.limitTrain);
-      await page.fill('#epochs', run.epochs);
-      await page.fill('#batch-size', run.batchSize);
-      await page.fill('#lr', run.lr);
-      await page.fill('#width', run.width);
-      await page.fill('#seed', run.seed);
-      await page.fill('#workers', run.workers);
-      await page.fill('#max-steps', String(STEPS));
-      await page.fill('#eval-every', '10');
-      await page.fill('#limit-test', '200');
-      await page.click('#train');
-      await page.locator('#run-status[data-state="done"], #run-status[data-state="error"]').waitFor({ timeout: 240_000 });
-      expect(await page.locator('#run-status').textContent()).toBe(`done: ${STEPS} steps (stopped after ${STEPS})`);
-      const log = (await page.locator('#log').textContent()) ?? '';
-      expect(log).toMatch(/1280 training images \(airplane, .*truck\), 20 steps\/epoch of 64, 2 Web Workers, \d+ parameters, kernels: WebAssembly SIMD/);
-      const imagesPerSecond = Number(await page.locator('#speed').getAttribute('data-images-per-second'));
+      const trained = await trainInPage(page, run);
+      expect(trained.status).toBe(`done: ${STEPS} steps (stopped after ${STEPS})`);
+      expect(trained.log).toMatch(/1280 training images \(airplane, .*truck\), 20 steps\/epoch of 64, 2 Web Workers, \d+ parameters, kernels: WebAssembly SIMD/);
+      const imagesPerSecond = trained.imagesPerSecond;
       expect(imagesPerSecond).toBeGreaterThan(0);
 
       // The page's checkpoint, downloaded as a visitor would, against the CLI's.
@@ -115,7 +92,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
         expect(relativeError(actual.optimizer.state[name], expected.optimizer.state[name])).toBeLessThan(1e-5);
       }
       // Training moved the parameters, so the agreement above is not of untouched initial values.
-      const initial = initialParameters(expected.modelSpec, new Rng(Number(run.seed))).data;
+      const initial = initialParameters(expected.modelSpec, new Rng(run.seed)).data;
       expect(relativeError(expected.params, initial)).toBeGreaterThan(1e-2);
 
       // The CLI's checkpoint loads in the page, and a dropped image is classified as Node classifies it.
@@ -130,9 +107,17 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       shown.forEach(([, percent], i) => expect(Number(percent.replace('%', ''))).toBeCloseTo(100 * inNode[i].probability, 1));
       expect(CIFAR10_CLASS_NAMES).toContain(shown[0][0]);
 
+      // gpu.js, selectable in the page, computes the wasm kernels' numbers in this browser.
+      await page.selectOption('#backend', 'gpujs');
+      await page.click('#check-kernels');
+      await page.locator('#parity[data-state]').waitFor();
+      const parity = (await page.locator('#parity').textContent()) ?? '';
+      expect(await page.locator('#parity').getAttribute('data-state')).toBe('agree');
+      expect(parity).toMatch(/^gpujs:\S+ vs wasm: forward .*bias gradient .* agree$/);
+
       const screenshot = join(outputDir, 'playground.png');
       await page.screenshot({ path: screenshot, fullPage: true });
-      console.log(`playground e2e: ${STEPS} steps in Chromium on 2 Web Workers at ${imagesPerSecond.toFixed(1)} images/s; screenshot ${screenshot}`);
+      console.log(`playground e2e: ${STEPS} steps in Chromium on 2 Web Workers at ${imagesPerSecond.toFixed(1)} images/s; ${parity}; screenshot ${screenshot}`);
       expect(pageErrors).toEqual([]);
     } finally {
       await browser?.close();

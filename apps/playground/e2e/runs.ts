@@ -1,0 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+
+/** One run's settings, as the page's form and the CLI's flags both take them. */
+export interface RunSettings {
+  classes: string;
+  limitTrain: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  width: number;
+  seed: number;
+  /** Web Workers in the page, piscina threads in the CLI. */
+  workers: number;
+  maxSteps: number;
+}
+
+/** `convoy train` (the built CLI) on the same run, checkpointing into `checkpointDir`. */
+export function trainWithCli(dataDir: string, run: RunSettings, checkpointDir: string) {
+  const args = [
+    join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', '--data-dir', dataDir, '--no-download', '--threads', String(run.workers),
+    ...(run.classes ? ['--classes', run.classes] : []), '--limit-train', String(run.limitTrain), '--limit-test', '200', '--epochs', String(run.epochs),
+    '--batch-size', String(run.batchSize), '--lr', String(run.lr), '--width', String(run.width), '--seed', String(run.seed),
+    '--max-steps', String(run.maxSteps), '--checkpoint-dir', checkpointDir,
+  ];
+  return spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } });
+}
+
+/** Fills the page's form with the run, trains until it stops, and returns what the page reports. */
+export async function trainInPage(page: Page, run: RunSettings): Promise<{ status: string; log: string; imagesPerSecond: number }> {
+  const fields: Record<string, string> = {
+    '#classes': run.classes, '#limit-train': String(run.limitTrain), '#epochs': String(run.epochs), '#batch-size': String(run.batchSize), '#lr': String(run.lr),
+    '#width': String(run.width), '#seed': String(run.seed), '#workers': String(run.workers), '#max-steps': String(run.maxSteps), '#eval-every': '10', '#limit-test': '200',
+  };
+  for (const [selector, value] of Object.entries(fields)) await page.fill(selector, value);
+  await page.click('#train');
+  await page.locator('#run-status[data-state="done"], #run-status[data-state="error"]').waitFor({ timeout: 600_000 });
+  return {
+    status: (await page.locator('#run-status').textContent()) ?? '',
+    log: (await page.locator('#log').textContent()) ?? '',
+    imagesPerSecond: Number(await page.locator('#speed').getAttribute('data-images-per-second')),
+  };
+}
+
+/** Opens the page and loads the server's CIFAR-10. */
+export async function openWithServerData(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.locator('#use-server:enabled').click({ timeout: 30_000 });
+  await page.locator('#data-status[data-state="ready"]').waitFor({ timeout: 120_000 });
+}
