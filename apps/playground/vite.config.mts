@@ -8,7 +8,7 @@ const root = resolve(here, '../..');
 
 /**
  * SharedArrayBuffer (the parameters, gradients and images the Web Workers share) exists only on
- * cross-origin isolated pages: both servers send these, and a static host must too (README.md).
+ * cross-origin isolated pages: `vite preview` sends these, and a static host must too (README.md).
  */
 const crossOriginIsolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -19,7 +19,7 @@ const crossOriginIsolation = {
 const CIFAR10_FILES = new Set(['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin', 'batches.meta.txt']);
 
 /**
- * Serves CIFAR10_DIR's files under /cifar10/ (dev server and `vite preview`), so a page on this
+ * Serves CIFAR10_DIR's files under /cifar10/ (`vite preview`, what `serve` runs), so a page on this
  * machine can train without the visitor picking files. Nothing else of the file system is served;
  * without CIFAR10_DIR every such request is a 404 and the page asks for the files instead.
  */
@@ -41,7 +41,6 @@ function cifar10Files(): Plugin {
   };
   return {
     name: 'convoy-cifar10-files',
-    configureServer: (server) => void server.middlewares.use(middleware),
     configurePreviewServer: (server) => void server.middlewares.use(middleware),
   };
 }
@@ -97,7 +96,6 @@ export default defineConfig({
       { find: /^@convoy\/(tensor|kernels|nn|data)$/, replacement: join(root, 'packages/$1/src/index.ts') },
     ],
   },
-  server: { headers: crossOriginIsolation, fs: { allow: [root] } },
   preview: { headers: crossOriginIsolation },
   worker: { format: 'es', plugins: () => [nodeOnlyStubs(), checkpointHash()] },
   build: {
