@@ -7,7 +7,7 @@ import { relativeError, Rng } from '@convoy/tensor';
 import { decodeCheckpoint, loadCheckpoint } from '../../trainer/src/checkpoint';
 import { classify } from '../src/classify';
 import { launchChromium, previewServer } from './browser';
-import { openWithServerData, trainInPage, trainWithCli, type RunSettings } from './runs';
+import { openWithServerData, resumeWithCli, trainInPage, trainWithCli, type RunSettings } from './runs';
 
 // The page in Debian's Chromium against the `convoy` CLI on the same real CIFAR-10: 20 steps on 2
 // Web Workers must give the CLI's parameters for the same seed (2 piscina threads), and the CLI's
@@ -50,7 +50,7 @@ function testImageAsBmp(index: number): { bmp: Buffer; pixels: Uint8Array } {
 }
 
 describeWithData('the playground in Chromium on real CIFAR-10', () => {
-  it(`trains ${STEPS} steps on 2 Web Workers to the CLI's parameters, loads the CLI's checkpoint and classifies an image`, async () => {
+  it(`trains ${STEPS} steps on 2 Web Workers to the CLI's parameters, loads the CLI's checkpoint, classifies an image with it and continues it as --resume does`, async () => {
     mkdirSync(outputDir, { recursive: true });
     const work = mkdtempSync(join(tmpdir(), 'convoy-playground-'));
     const cli = trainWithCli(dataDir as string, run, join(work, 'cli'));
@@ -106,6 +106,22 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       expect(shown.map(([name]) => name)).toEqual(inNode.map((p) => p.className));
       shown.forEach(([, percent], i) => expect(Number(percent.replace('%', ''))).toBeCloseTo(100 * inNode[i].probability, 1));
       expect(CIFAR10_CLASS_NAMES).toContain(shown[0][0]);
+
+      // Train continues the loaded checkpoint as `convoy train --resume` does.
+      await page.fill('#max-steps', String(STEPS + 5));
+      await page.click('#train');
+      await page.locator('#run-status[data-state="done"], #run-status[data-state="error"]').waitFor({ timeout: 120_000 });
+      expect(await page.locator('#run-status').textContent()).toBe(`done: ${STEPS + 5} steps (stopped after ${STEPS + 5})`);
+      const [resumedDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      const resumedFile = join(outputDir, 'page-resumed.msgpack');
+      await resumedDownload.saveAs(resumedFile);
+      const resumedInPage = decodeCheckpoint(readFileSync(resumedFile), resumedFile);
+      const cliResume = resumeWithCli(dataDir as string, join(work, 'cli'), STEPS + 5);
+      expect(cliResume.status).toBe(0);
+      const resumedByCli = loadCheckpoint(cliCheckpoint).state;
+      expect(resumedInPage.step).toBe(STEPS + 5);
+      expect(resumedByCli.step).toBe(STEPS + 5);
+      expect(relativeError(resumedInPage.params, resumedByCli.params)).toBeLessThan(1e-5);
 
       // gpu.js, selectable in the page, computes the wasm kernels' numbers in this browser.
       await page.selectOption('#backend', 'gpujs');

@@ -27,6 +27,12 @@ export function trainWithCli(dataDir: string, run: RunSettings, checkpointDir: s
   return spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } });
 }
 
+/** `convoy train --resume` of a checkpoint directory, up to `maxSteps` in total. */
+export function resumeWithCli(dataDir: string, checkpointDir: string, maxSteps: number) {
+  const args = [join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', '--data-dir', dataDir, '--no-download', '--threads', '2', '--limit-test', '200', '--resume', checkpointDir, '--max-steps', String(maxSteps)];
+  return spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } });
+}
+
 /** Fills the page's form with the run, trains until it stops, and returns what the page reports. */
 export async function trainInPage(page: Page, run: RunSettings): Promise<{ status: string; log: string; imagesPerSecond: number }> {
   const fields: Record<string, string> = {
