@@ -8,7 +8,7 @@ import { syntheticImageSet } from '@convoy/worker';
 import { addBackendOption, addDataOptions, CORES, type ComputeOptions, type DataOptions, type JsonOptions } from '../cliOptions';
 import { DEFAULT_RUN_CONFIG, userPath } from '../config';
 import { integerFlag } from '../flagParsers';
-import { measureAcrossRanks, measureScaling, scalingChartSvg, scalingTable, threadLadder, type RankScalingResult } from '../scaling';
+import { measureAcrossRanks, measureScaling, scalingChartSvg, scalingTable, threadLadder, type RankScalingResult, type ScalingResult } from '../scaling';
 import { abortJob } from './distributed';
 import { loadData } from './data';
 
@@ -99,17 +99,21 @@ async function scalingRank(opts: ScalingOptions, train: ImageSet): Promise<void>
 }
 
 /**
- * `convoy scaling --ranks N`: 1 process x 1 thread and 1 process x N threads measured here, then N
- * processes x 1 thread under mpirun (on --hosts, one process each; default all on 127.0.0.1), with
+ * `convoy scaling --ranks N`: 1 process x 1 thread and 1 process x N threads measured here (before
+ * and after, averaged), N processes x 1 thread under mpirun in between (on --hosts, one process each; default all on 127.0.0.1), with
  * the images/s, the speed-up over one thread, and the all-reduce's share of the step.
  */
 async function scalingAcrossRanks(opts: ScalingOptions, ranks: number, train: ImageSet): Promise<void> {
   const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
   say(`scaling: ${opts.rounds} round(s) of ${opts.steps} timed steps (+${opts.warmupSteps} warm-up) of batch ${opts.batchSize}, width ${opts.width}; 1 and ${ranks} thread(s), then ${ranks} processes x 1 thread`);
-  const local = await measureScaling({
-    threadCounts: [1, ranks], batchSize: opts.batchSize, width: opts.width, backend: opts.backend, steps: opts.steps,
-    warmupSteps: opts.warmupSteps, rounds: opts.rounds, train, seed: opts.seed, augment: opts.augment,
-  });
+  // The in-process figures are measured before and after the mpirun run and averaged, so a change
+  // of background load during the run does not land on one side of the comparison only.
+  const measureLocal = () =>
+    measureScaling({
+      threadCounts: [1, ranks], batchSize: opts.batchSize, width: opts.width, backend: opts.backend, steps: opts.steps,
+      warmupSteps: opts.warmupSteps, rounds: opts.rounds, train, seed: opts.seed, augment: opts.augment,
+    });
+  const before = await measureLocal();
   const hosts = opts.hosts ? ['--host', opts.hosts, '--map-by', 'node'] : ['--host', `127.0.0.1:${ranks}`];
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   const args = [
@@ -123,7 +127,15 @@ async function scalingAcrossRanks(opts: ScalingOptions, ranks: number, train: Im
   const line = run.stdout.split('\n').find((l) => l.startsWith(RANK_RESULT));
   if (run.status !== 0 || !line) throw new Error(`the ${ranks}-process run failed (mpirun exit ${run.status}):\n${run.stdout}`);
   const across = JSON.parse(line.slice(RANK_RESULT.length)) as RankScalingResult;
-  const [one, many] = local;
+  const after = await measureLocal();
+  const [one, many] = before.map((b, k): ScalingResult => {
+    const a = after[k];
+    const imagesPerSecond = (b.imagesPerSecond + a.imagesPerSecond) / 2;
+    return { ...b, imagesPerSecond, stepSeconds: (b.stepSeconds + a.stepSeconds) / 2, allReduceShare: (b.allReduceShare + a.allReduceShare) / 2 };
+  });
+  many.speedup = many.imagesPerSecond / one.imagesPerSecond;
+  many.efficiency = many.speedup / ranks;
+  say(`in-process images/s before and after the ${ranks}-process run: 1 thread ${before[0].imagesPerSecond.toFixed(1)} / ${after[0].imagesPerSecond.toFixed(1)}, ${ranks} threads ${before[1].imagesPerSecond.toFixed(1)} / ${after[1].imagesPerSecond.toFixed(1)} (the table has their means)`);
   const rows = [
     ['1 process x 1 thread', one.imagesPerSecond, 1, one.allReduceShare, Number.NaN],
     [`1 process x ${ranks} threads`, many.imagesPerSecond, many.speedup, many.allReduceShare, Number.NaN],
@@ -138,7 +150,7 @@ async function scalingAcrossRanks(opts: ScalingOptions, ranks: number, train: Im
   say(`${ranks} processes x 1 thread / 1 process x ${ranks} threads: ${ratio.toFixed(3)} (${across.places.join('; ')})`);
   if (opts.json) {
     process.stdout.write(
-      `${JSON.stringify({ oneThread: one, threads: many, processes: across, processesOverThreads: ratio, batchSize: opts.batchSize, width: opts.width, steps: opts.steps, rounds: opts.rounds })}\n`,
+      `${JSON.stringify({ oneThread: one, threads: many, processes: across, processesOverThreads: ratio, before, after, batchSize: opts.batchSize, width: opts.width, steps: opts.steps, rounds: opts.rounds })}\n`,
     );
   }
 }
