@@ -37,10 +37,27 @@ describe('convoy CLI flags', () => {
     [['--max-steps', 'NaN'], /--max-steps expects a whole number, got 'NaN'/],
     [['--warmup', '2'], /--warmup must be at most 1, got 2/],
     [['--frobnicate'], /unknown option '--frobnicate'/],
+    [['--resolution', '4'], /--resolution must be between 8 and 4096, got 4/],
+    [['--val-split', '1'], /--val-split must be at most 0.99, got 1/],
+    [['--val-split', '0'], /--val-split must be greater than 0, got 0/],
   ])('train %j is rejected with a clear message', async (args, message) => {
     const { err, error } = await run(['train', ...args]);
     expect(error).toBeInstanceOf(CommanderError);
     expect(err).toMatch(message);
+  });
+
+  it.each([
+    [['--resolution', '64'], /CIFAR-10 images are 32x32, so --resolution 64 needs --data <image folder>/],
+    [['--val-split', '0.1'], /--val-split needs --data <folder of class folders>/],
+    [['--skip-bad-images'], /--skip-bad-images needs --data <image folder>/],
+    [['--data', 'photos', '--data-dir', 'cifar'], /--data \(an image folder\) and --data-dir \(the CIFAR-10 folder\) exclude each other/],
+  ])('train %j: image-folder flags without --data (or with --data-dir) are usage errors, before any work', async (args, message) => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'convoy-cli-')), 'run');
+    const { error } = await run(['train', ...args, '--checkpoint-dir', dir]);
+    expect(error).toBeInstanceOf(UsageError);
+    expect(exitCodeOf(error)).toBe(2);
+    expect((error as Error).message).toMatch(message);
+    expect(existsSync(dir)).toBe(false);
   });
 
   it('validates scaling and eval flags too', async () => {
@@ -55,7 +72,7 @@ describe('convoy CLI flags', () => {
     for (const flag of [
       '--data-dir', '--threads', '--epochs', '--batch-size', '--lr', '--momentum', '--weight-decay', '--optimizer', '--schedule',
       '--width', '--augment', '--no-augment', '--seed', '--backend', '--limit-train', '--limit-test', '--max-steps', '--checkpoint-dir',
-      '--resume', '--log',
+      '--resume', '--log', '--data', '--resolution', '--val-split', '--skip-bad-images', '--no-image-cache',
     ]) {
       expect(out).toContain(flag);
     }
