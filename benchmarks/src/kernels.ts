@@ -8,6 +8,7 @@
  */
 import * as os from 'os';
 import { KernelBackend, WasmBackend, selectBackend } from '@convoy/kernels';
+import { positiveInteger, positiveNumber, readFlags } from './args';
 import { measureConvNetJsStep } from './convnetjsStep';
 import { OpMeasurement, OpName, convTotalGflops, measureOps } from './opTable';
 import { measureTrainingStep } from './trainingStep';
@@ -23,31 +24,15 @@ const USAGE = 'usage: kernels [--json] [--backends wasm,wasm:plain,wasm:im2col,j
 
 function parseArgs(rawArgv: string[]): Options {
   const options: Options = { json: false, backends: ['wasm', 'wasm:plain', 'wasm:im2col', 'js', 'gpujs'], batch: 32, budgetSeconds: 1.5 };
-  // Accept both `--flag value` and `--flag=value` (Nx forwards the latter form).
-  const argv = rawArgv.flatMap((a) => (a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value; ${USAGE}`);
-      return v;
-    };
-    if (arg === '--json') options.json = argv[i + 1] === 'false' ? (i++, false) : argv[i + 1] === 'true' ? (i++, true) : true;
-    else if (arg === '--backends') options.backends = value().split(',').filter(Boolean);
-    else if (arg === '--batch') options.batch = positiveInteger(arg, value());
-    else if (arg === '--budget') options.budgetSeconds = Number(value());
-    else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(USAGE + '\n');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}; ${USAGE}`);
-  }
+  readFlags(rawArgv, USAGE, (flag, args) => {
+    if (flag === '--json') options.json = args.optionalBoolean();
+    else if (flag === '--backends') options.backends = args.value().split(',').filter(Boolean);
+    else if (flag === '--batch') options.batch = positiveInteger(flag, args.value());
+    else if (flag === '--budget') options.budgetSeconds = positiveNumber(flag, args.value());
+    else return false;
+    return true;
+  });
   return options;
-}
-
-function positiveInteger(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${text}`);
-  return n;
 }
 
 const CONV_OPS: OpName[] = ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeights'];

@@ -16,6 +16,7 @@ import { spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
 import { WasmBackend, selectBackend } from '@convoy/kernels';
+import { positiveInteger, positiveNumber, readFlags } from './args';
 import { measurePoolStep } from './poolStep';
 import { measureTrainingStep, type StepNetwork } from './trainingStep';
 
@@ -44,41 +45,23 @@ function parseArgs(rawArgv: string[]): Options {
     json: false, cases: [{ resolution: 32, batch: 128 }, { resolution: 224, batch: 32 }], threads: [1, 2], width: 32, rounds: 3,
     budgetSeconds: 2, python: '/usr/bin/python3',
   };
-  const argv = rawArgv.flatMap((a) => (a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value; ${USAGE}`);
-      return v;
-    };
-    if (arg === '--json') options.json = argv[i + 1] === 'false' ? (i++, false) : argv[i + 1] === 'true' ? (i++, true) : true;
-    else if (arg === '--cases') {
-      options.cases = value().split(',').filter(Boolean).map((c) => {
+  readFlags(rawArgv, USAGE, (flag, args) => {
+    if (flag === '--json') options.json = args.optionalBoolean();
+    else if (flag === '--cases') {
+      options.cases = args.value().split(',').filter(Boolean).map((c) => {
         const m = /^(\d+)x(\d+)$/.exec(c);
         if (!m) throw new Error(`--cases wants RESOLUTIONxBATCH items such as 32x128, got ${c}; ${USAGE}`);
         return { resolution: positiveInteger('--cases resolution', m[1]), batch: positiveInteger('--cases batch', m[2]) };
       });
-    } else if (arg === '--threads') options.threads = value().split(',').filter(Boolean).map((t) => positiveInteger(arg, t));
-    else if (arg === '--width') options.width = positiveInteger(arg, value());
-    else if (arg === '--rounds') options.rounds = positiveInteger(arg, value());
-    else if (arg === '--budget') {
-      options.budgetSeconds = Number(argv[i + 1]);
-      if (!(options.budgetSeconds > 0)) throw new Error(`--budget must be a positive number of seconds, got ${argv[i + 1]}`);
-      i++;
-    } else if (arg === '--python') options.python = value();
-    else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(USAGE + '\n');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}; ${USAGE}`);
-  }
+    } else if (flag === '--threads') options.threads = args.value().split(',').filter(Boolean).map((t) => positiveInteger(flag, t));
+    else if (flag === '--width') options.width = positiveInteger(flag, args.value());
+    else if (flag === '--rounds') options.rounds = positiveInteger(flag, args.value());
+    else if (flag === '--budget') options.budgetSeconds = positiveNumber(flag, args.value());
+    else if (flag === '--python') options.python = args.value();
+    else return false;
+    return true;
+  });
   return options;
-}
-
-function positiveInteger(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${text}`);
-  return n;
 }
 
 /** Why PyTorch cannot be the yardstick here, or null when `python -c 'import torch'` works. */
