@@ -226,8 +226,17 @@ describe('GradientPool', () => {
     try {
       await pool.computeGradients({ indices: [0, 1], epoch: 0, seed: 1, augment: false }); // threads are up
       const indices = Array.from({ length: 256 }, (_, i) => i % train.count);
+      // Kill the thread that has shard 0 once it has picked it up (not after a fixed delay: on a
+      // loaded machine the task may not have reached a thread yet, and piscina would rerun it elsewhere).
+      const { runner, taskOwners } = pool as unknown as { runner: PiscinaTaskRunner; taskOwners: Int32Array };
+      taskOwners.fill(-1);
       const step = pool.computeGradients({ indices, epoch: 0, seed: 1, augment: false });
-      setTimeout(() => void (pool as unknown as { runner: PiscinaTaskRunner }).runner.piscina.threads[0].terminate(), 10);
+      const deadline = Date.now() + 30_000;
+      while (Atomics.load(taskOwners, 0) < 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+      const owner = Atomics.load(taskOwners, 0);
+      const victim = runner.piscina.threads.find((thread) => thread.threadId === owner);
+      expect(victim).toBeDefined();
+      void victim!.terminate();
       await expect(step).rejects.toThrow(/gradient computation failed in 1 of 2 worker task\(s\): gradients of shard \d \(worker thread \d+\): worker exited/);
     } finally {
       await pool.close();
