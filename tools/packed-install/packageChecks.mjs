@@ -50,7 +50,7 @@ export function sourceMapProblems(packageDir, files) {
     const map = JSON.parse(readFileSync(join(packageDir, file), 'utf8'));
     for (const source of map.sources ?? []) {
       const resolved = posix.normalize(posix.join(posix.dirname(file), map.sourceRoot ?? '', source));
-      if (!files.has(resolved)) problems.push(`${file} points at ${resolved}, which is not in the tarball (a stale file in dist/? rebuild from an empty dist/)`);
+      if (!files.has(resolved)) problems.push(`${file} points at ${resolved}, which is not in the tarball (a stale file in dist/? delete dist/ and rebuild with NX_SKIP_NX_CACHE=true)`);
     }
   }
   return problems;
