@@ -46,20 +46,6 @@ function cifar10Files(): Plugin {
 }
 
 /**
- * The trainer's checkpoint module hashes with node:crypto's createHash: for that module (only),
- * the same SHA-256 from src/shims/nodeCrypto.ts. Other Node imports in the packages' graph belong
- * to code the page never calls (file and download helpers); Vite stubs them and the bundler drops them.
- */
-function checkpointHash(): Plugin {
-  const checkpointModule = join(root, 'apps/trainer/src/checkpoint.ts');
-  return {
-    name: 'convoy-checkpoint-hash',
-    enforce: 'pre',
-    resolveId: (source, importer) => (source === 'node:crypto' && importer === checkpointModule ? join(here, 'src/shims/nodeCrypto.ts') : null),
-  };
-}
-
-/**
  * Native and Node-stream libraries the packages use for files, downloads, image decoding and
  * headless GL, which no browser can run: their imports resolve to a stub that throws if called.
  * The page uses none of those code paths (it decodes images with the browser's own decoder).
@@ -88,16 +74,16 @@ function nodeOnlyStubs(): Plugin {
 export default defineConfig({
   // Relative asset URLs: the built folder works from any path of any static host.
   base: './',
-  plugins: [nodeOnlyStubs(), checkpointHash(), cifar10Files()],
+  plugins: [nodeOnlyStubs(), cifar10Files()],
   resolve: {
     alias: [
       // The packages' TypeScript sources (ES modules the bundler can tree-shake), as the tests use them.
       { find: /^@convoy\/worker\/portable$/, replacement: join(root, 'packages/worker/src/portable.ts') },
-      { find: /^@convoy\/(tensor|kernels|nn|data)$/, replacement: join(root, 'packages/$1/src/index.ts') },
+      { find: /^@convoy\/(tensor|kernels|nn|data|run)$/, replacement: join(root, 'packages/$1/src/index.ts') },
     ],
   },
   preview: { headers: crossOriginIsolation },
-  worker: { format: 'es', plugins: () => [nodeOnlyStubs(), checkpointHash()] },
+  worker: { format: 'es', plugins: () => [nodeOnlyStubs()] },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

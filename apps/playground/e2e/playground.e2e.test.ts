@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CIFAR10_CLASS_NAMES, CIFAR10_IMAGE_BYTES, CIFAR10_RECORD_BYTES } from '@convoy/data';
 import { initialParameters } from '@convoy/nn';
+import { decodeCheckpoint, LATEST_CHECKPOINT } from '@convoy/run';
 import { relativeError, Rng } from '@convoy/tensor';
-import { decodeCheckpoint, loadCheckpoint } from '../../trainer/src/checkpoint';
 import { classify } from '../src/classify';
 import { launchChromium, previewServer } from './browser';
 import { openWithServerData, resumeWithCli, trainInPage, trainWithCli, type RunSettings } from './runs';
@@ -56,8 +56,8 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
     const cli = trainWithCli(dataDir as string, run, join(work, 'cli'));
     expect(cli.stderr).toBe('');
     expect(cli.status).toBe(0);
-    const cliCheckpoint = join(work, 'cli', 'latest.msgpack');
-    const expected = loadCheckpoint(cliCheckpoint).state;
+    const cliCheckpoint = join(work, 'cli', LATEST_CHECKPOINT);
+    const expected = decodeCheckpoint(readFileSync(cliCheckpoint), cliCheckpoint);
     expect(expected.step).toBe(STEPS);
 
     const server = await previewServer(dataDir as string);
@@ -118,7 +118,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       const resumedInPage = decodeCheckpoint(readFileSync(resumedFile), resumedFile);
       const cliResume = resumeWithCli(dataDir as string, join(work, 'cli'), STEPS + 5);
       expect(cliResume.status).toBe(0);
-      const resumedByCli = loadCheckpoint(cliCheckpoint).state;
+      const resumedByCli = decodeCheckpoint(readFileSync(cliCheckpoint), cliCheckpoint);
       expect(resumedInPage.step).toBe(STEPS + 5);
       expect(resumedByCli.step).toBe(STEPS + 5);
       expect(relativeError(resumedInPage.params, resumedByCli.params)).toBeLessThan(1e-5);

@@ -1,11 +1,11 @@
 import { provideKernelWasm } from '@convoy/kernels';
+import { configProblems, decodeCheckpoint, DEFAULT_RUN_CONFIG, encodeCheckpoint, LATEST_CHECKPOINT, type CheckpointState, type RunConfig } from '@convoy/run';
 import relaxedWasmUrl from '../../../packages/kernels/dist/kernels-relaxed.wasm?url';
 import plainWasmUrl from '../../../packages/kernels/dist/kernels.wasm?url';
 import { drawChart, type Series } from './chart';
 import { classify, decodeImageFile, type Classifier } from './classify';
 import { checkAgainstWasm } from './kernelParity';
 import { fetchServerCifar10, readPickedFiles, serverHasCifar10, type BrowserCifar10 } from './dataset';
-import { configProblems, decodeCheckpoint, DEFAULT_RUN_CONFIG, encodeCheckpoint, LATEST_CHECKPOINT, type CheckpointState, type RunConfig } from './trainerModules';
 import { TrainingSession } from './trainingSession';
 import type { KernelWasm } from './workerMessages';
 

@@ -1,8 +1,8 @@
 import { batchCount, batchSlice, CIFAR10_NORMALIZATION, epochOrder, selectSubsets, type ImageSet } from '@convoy/data';
+import { cifar10ClassNamesFor, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, type CheckpointState, type RunConfig } from '@convoy/run';
 import { Rng } from '@convoy/tensor';
 import { GradientPool, type DescribeResult, type EvaluationResult, type TrainStepResult } from '@convoy/worker/portable';
 import type { BrowserCifar10 } from './dataset';
-import { cifar10ClassNamesFor, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, type CheckpointState, type RunConfig } from './trainerModules';
 import { webWorkerRunner } from './webWorkerRunner';
 import type { KernelWasm } from './workerMessages';
 

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localMpirunArgs } from '@convoy/cluster';
 import { relativeError } from '@convoy/tensor';
-import { loadCheckpoint, type CheckpointState } from '../src/checkpoint';
+import type { CheckpointState } from '@convoy/run';
+import { loadCheckpoint } from '../src/checkpoint';
 
 const dataDir = process.env.CIFAR10_DIR;
 if (!dataDir) throw new Error('the e2e checks need real CIFAR-10: set CIFAR10_DIR to the folder holding data_batch_1.bin ... test_batch.bin');

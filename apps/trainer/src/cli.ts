@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { CheckpointError } from './checkpoint';
+import { CheckpointError } from '@convoy/run';
 import { addCurveCommand } from './commands/curve';
 import { addEvalCommand } from './commands/eval';
 import { addExportCommand } from './commands/export';

@@ -1,13 +1,8 @@
 export { runTraining, evaluateParameters, TrainingDivergedError, TrainingStepError } from './training';
 export type { TrainingOptions, TrainingOutcome, TrainingStatus } from './training';
-export {
-  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, LATEST_CHECKPOINT, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic,
-} from './checkpoint';
-export type { CheckpointParameterEntry, CheckpointState } from './checkpoint';
-export { DEFAULT_RUN_CONFIG, RUN_CONFIG_KEYS, OPTIMIZERS, SCHEDULES, cifar10ClassNamesFor, modelSpecFor, optimizerSpecFor, configProblems, userPath } from './config';
-export { checkModelDescription, modelMismatch, optimizerStateNames, MAX_CHECKPOINT_CLASSES, MAX_CHECKPOINT_CHANNELS } from './checkpointModel';
-export type { ModelDescription, StoredArrays } from './checkpointModel';
-export type { RunConfig, RuntimeConfig, OptimizerName, ScheduleName } from './config';
+export { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint';
+export { userPath } from './config';
+export type { RuntimeConfig } from './config';
 export { measureScaling, scalingTable, scalingChartSvg, threadLadder } from './scaling';
 export type { ScalingOptions, ScalingResult } from './scaling';
 export { lineChartSvg } from './svgChart';
@@ -18,7 +13,6 @@ export { createProgram, exitCodeOf, main, USAGE_EXIT_CODE, UsageError } from './
 export type { ProgramOptions } from './cli';
 export { LineProgress, NoProgress, TerminalProgress, createProgress, formatSeconds } from './progress';
 export type { EpochProgress, ProgressReporter } from './progress';
-export { hyperparameterSchedules } from './schedule';
 export { learningCurveSvg, readEpochRecords } from './learningCurve';
 export type { EpochPoint } from './learningCurve';
 export { encodeSafetensors } from './safetensors';

@@ -1,7 +1,7 @@
 import type { ImageSet } from '@convoy/data';
 import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, splitRange, type GradientPool } from '@convoy/worker';
-import { modelSpecFor, optimizerSpecFor, DEFAULT_RUN_CONFIG } from './config';
+import { modelSpecFor, optimizerSpecFor, DEFAULT_RUN_CONFIG } from '@convoy/run';
 import { lineChartSvg } from './svgChart';
 
 export interface ScalingOptions {

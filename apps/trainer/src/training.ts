@@ -2,15 +2,17 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { batchCount, batchSlice, CIFAR10_NORMALIZATION, epochOrder, type ImageSet, type Normalization } from '@convoy/data';
 import type { ModelSpec } from '@convoy/nn';
+import {
+  BEST_CHECKPOINT, cifar10ClassNamesFor, hyperparameterSchedules, LATEST_CHECKPOINT, modelSpecFor, optimizerSpecFor, type CheckpointState, type RunConfig,
+} from '@convoy/run';
 import { Rng } from '@convoy/tensor';
 import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, splitRange, type EvaluationResult, type GradientPool } from '@convoy/worker';
-import { BEST_CHECKPOINT, CheckpointState, LATEST_CHECKPOINT, saveCheckpoint } from './checkpoint';
-import { cifar10ClassNamesFor, modelSpecFor, optimizerSpecFor, type RunConfig, type RuntimeConfig } from './config';
+import { saveCheckpoint } from './checkpoint';
+import type { RuntimeConfig } from './config';
 import { checkSameDataset, datasetFingerprint } from './datasetCheck';
 import { MetricsLog } from './metricsLog';
 import { NoProgress, type ProgressReporter } from './progress';
-import { hyperparameterSchedules } from './schedule';
 
 export interface TrainingOptions {
   config: RunConfig;

@@ -2,8 +2,9 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
-import { CheckpointError, saveCheckpoint } from '../src/checkpoint';
-import { contradictoryCheckpoint, SELF_CONTRADICTIONS, validCheckpoint } from './checkpointFixtures';
+import { CheckpointError } from '@convoy/run';
+import { saveCheckpoint } from '../src/checkpoint';
+import { contradictoryCheckpoint, SELF_CONTRADICTIONS, validCheckpoint } from '../../../packages/run/test/checkpointFixtures';
 import { createProgram, exitCodeOf, UsageError } from '../src/cli';
 
 /** Parses argv (after `convoy`) with exits turned into exceptions; returns what was printed. */

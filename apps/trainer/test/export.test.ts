@@ -8,7 +8,7 @@ import { Rng, Tensor } from '@convoy/tensor';
 import { saveCheckpoint } from '../src/checkpoint';
 import { createProgram } from '../src/cli';
 import { exportSafetensors } from '../src/commands/export';
-import { validCheckpoint } from './checkpointFixtures';
+import { validCheckpoint } from '../../../packages/run/test/checkpointFixtures';
 
 /** Made by tools/pytorch/make_export_fixture.py: PyTorch's logits after load_state_dict of an exported file. */
 const fixture = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'export-recipe.json'), 'utf8')) as {

@@ -8,7 +8,7 @@ import { Tensor } from '@convoy/tensor';
 import { saveCheckpoint } from '../src/checkpoint';
 import { createProgram } from '../src/cli';
 import { imageFiles, topClasses } from '../src/commands/predict';
-import { validCheckpoint } from './checkpointFixtures';
+import { validCheckpoint } from '../../../packages/run/test/checkpointFixtures';
 
 /** Runs `convoy ...args`, collecting what it writes to stdout and stderr and the exit code it asks for. */
 async function convoy(args: string[]): Promise<{ out: string; err: string; code: number }> {

@@ -2,8 +2,9 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syntheticImageSet } from '@convoy/worker';
-import { BEST_CHECKPOINT, loadCheckpoint } from '../src/checkpoint';
-import { DEFAULT_RUN_CONFIG, type RunConfig, type RuntimeConfig } from '../src/config';
+import { BEST_CHECKPOINT, DEFAULT_RUN_CONFIG, type RunConfig } from '@convoy/run';
+import { loadCheckpoint } from '../src/checkpoint';
+import type { RuntimeConfig } from '../src/config';
 import { csvPathFor, CSV_COLUMNS } from '../src/metricsLog';
 import { runTraining } from '../src/training';
 

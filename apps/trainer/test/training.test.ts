@@ -5,7 +5,8 @@ import { ParameterArena, relativeError } from '@convoy/tensor';
 import { buildModel } from '@convoy/nn';
 import { syntheticImageSet } from '@convoy/worker';
 import { loadCheckpoint } from '../src/checkpoint';
-import { DEFAULT_RUN_CONFIG, modelSpecFor, type RunConfig, type RuntimeConfig } from '../src/config';
+import { DEFAULT_RUN_CONFIG, modelSpecFor, type RunConfig } from '@convoy/run';
+import type { RuntimeConfig } from '../src/config';
 import { runTraining, TrainingDivergedError, TrainingStepError } from '../src/training';
 
 // Tiny and fast: width 4, 64 synthetic images, batch 16 -> 4 steps per epoch.

@@ -1,5 +1,5 @@
 import { loadCifar10, loadImageFolder, selectSubsets, type Cifar10, type Normalization } from '@convoy/data';
-import type { CheckpointState } from '../checkpoint';
+import type { CheckpointState } from '@convoy/run';
 import type { DataOptions } from '../cliOptions';
 import { userPath } from '../config';
 import { UsageError } from '../usageError';

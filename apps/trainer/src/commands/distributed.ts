@@ -1,6 +1,6 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { initCluster, mpiLaunch, type Cluster } from '@convoy/cluster';
-import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from '../checkpoint';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from '@convoy/run';
 import { UsageError } from '../usageError';
 
 /**

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import type { ImageSet } from '@convoy/data';
-import { loadCheckpoint, type CheckpointState } from '../checkpoint';
+import { DEFAULT_RUN_CONFIG, type CheckpointState, type RunConfig } from '@convoy/run';
+import { loadCheckpoint } from '../checkpoint';
 import {
   addComputeOptions, addDataOptions, addImageFolderOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type ImageFolderOptions,
   type JsonOptions, type TestSubsetOptions,
 } from '../cliOptions';
-import { DEFAULT_RUN_CONFIG, userPath, type RunConfig } from '../config';
+import { userPath } from '../config';
 import { UsageError } from '../usageError';
 import { evaluateParameters } from '../training';
 import { cifar10ClassesOf, loadData, loadImageFolderData, selectData } from './data';

@@ -1,6 +1,7 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadCheckpoint, writeFileAtomic, type CheckpointState } from '../checkpoint';
+import type { CheckpointState } from '@convoy/run';
+import { loadCheckpoint, writeFileAtomic } from '../checkpoint';
 import { userPath } from '../config';
 import { choiceFlag } from '../flagParsers';
 import { encodeSafetensors } from '../safetensors';

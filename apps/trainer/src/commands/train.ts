@@ -1,13 +1,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { CheckpointError, LATEST_CHECKPOINT, loadCheckpoint, type CheckpointState } from '../checkpoint';
+import {
+  CheckpointError, configProblems, DEFAULT_RUN_CONFIG, LATEST_CHECKPOINT, modelSpecFor, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, type CheckpointState, type RunConfig,
+} from '@convoy/run';
+import { loadCheckpoint } from '../checkpoint';
 import {
   addComputeOptions, addDataOptions, addImageFolderOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type ImageFolderOptions, type TestSubsetOptions,
 } from '../cliOptions';
-import {
-  configProblems, DEFAULT_RUN_CONFIG, modelSpecFor, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, userPath, type RunConfig, type RuntimeConfig,
-} from '../config';
+import { userPath, type RuntimeConfig } from '../config';
 import { choiceFlag, integerFlag, numberFlag } from '../flagParsers';
 import { createProgress, NoProgress } from '../progress';
 import { runTraining } from '../training';
