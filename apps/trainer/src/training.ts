@@ -179,6 +179,15 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     );
     log.write({ type: 'start', step, epoch, resumed: Boolean(resume), config, threads: runtime.threads, ranks, backend, time: new Date().toISOString() });
 
+    /** A failure inside the loop, named by where it happened, pointing at the checkpoint it left intact. */
+    const stoppedAt = (where: string, failedStep: number, err: unknown): TrainingStepError => {
+      const kept = lastCheckpoint ?? (checkpointDir ? join(checkpointDir, LATEST_CHECKPOINT) : null);
+      return new TrainingStepError(
+        `training stopped at ${where}: ${(err as Error).message}` + (kept ? `. The last good checkpoint is intact: ${kept}` : ''),
+        failedStep,
+        err,
+      );
+    };
     const stopIfAsked = (): TrainingStatus | null => {
       if (options.signal?.aborted) return 'interrupted';
       if (runtime.maxSteps !== null && step >= runtime.maxSteps) return 'max-steps';
@@ -213,13 +222,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
           result = await pool.trainStep({ indices, globalBatch: config.batchSize, epoch, seed: config.seed, augment: config.augment, hyper: { step, lr, momentum } });
         } catch (err) {
           reporter.endEpoch();
-          const where = `step ${step + 1} (epoch ${epoch + 1}, batch ${stepInEpoch + 1})`;
-          const kept = lastCheckpoint ?? (checkpointDir ? join(checkpointDir, LATEST_CHECKPOINT) : null);
-          throw new TrainingStepError(
-            `training stopped at ${where}: ${(err as Error).message}` + (kept ? `. The last good checkpoint is intact: ${kept}` : ''),
-            step + 1,
-            err,
-          );
+          throw stoppedAt(`step ${step + 1} (epoch ${epoch + 1}, batch ${stepInEpoch + 1})`, step + 1, err);
         }
         if (!result.stepped) {
           reporter.endEpoch();
@@ -243,7 +246,11 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
       }
       reporter.endEpoch();
       const epochSeconds = (performance.now() - epochStart) / 1000;
-      lastEvaluation = test ? await evaluateTestSet(pool, runtime.limitTest ?? undefined, cluster) : null;
+      try {
+        lastEvaluation = test ? await evaluateTestSet(pool, runtime.limitTest ?? undefined, cluster) : null;
+      } catch (err) {
+        throw stoppedAt(`the test-set evaluation after epoch ${epoch + 1} (step ${step})`, step, err);
+      }
       const record = {
         type: 'epoch' as const,
         epoch: epoch + 1,
