@@ -36,7 +36,7 @@ function packageVersion(): string {
 export function createProgram(options: ProgramOptions = {}): Command {
   const onExitCode = options.onExitCode ?? ((code: number) => (process.exitCode = code));
   const program = new Command('convoy')
-    .description('Data-parallel training of a convolutional network on CIFAR-10 over worker threads')
+    .description('Data-parallel training of a convolutional network over worker threads and MPI ranks: CIFAR-10 or a folder of your own images')
     .version(packageVersion(), '-V, --version', 'print the version and exit')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
