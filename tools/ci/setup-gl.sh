@@ -8,8 +8,10 @@
 # passwordless sudo) on Debian/Ubuntu.
 set -euo pipefail
 
-# build: X11/Xi/Xext headers + pkg-config (gl's binding.gyp links them; python3, make and g++ too)
+# build: X11/Xi/Xext headers + pkg-config (gl's binding.gyp links them; python3, make and g++ too;
+#        ANGLE's gyp files call plain `python`, which python-is-python3 provides where no other
+#        `python` is on PATH)
 # run:   xvfb (xvfb-run) + libgl1-mesa-dri (llvmpipe, the software GL driver)
-packages=(libx11-dev libxi-dev libxext-dev pkg-config python3 make g++ xvfb xauth libgl1-mesa-dri)
+packages=(libx11-dev libxi-dev libxext-dev pkg-config python3 python-is-python3 make g++ xvfb xauth libgl1-mesa-dri)
 
 exec bash "$(dirname "$0")/apt-install.sh" setup-gl "${packages[@]}"
