@@ -1,6 +1,6 @@
 import type { Conv2dGeometry, Pool2dGeometry } from '@convoy/kernels';
 
-/** The CIFAR-10 recipe network (design.md): blocks 3->32->64->128 at 32, 16, 8; GAP at 4. */
+/** The CIFAR-10 recipe network (docs/ARCHITECTURE.md, "The recipe network"): blocks 3->32->64->128 at 32, 16, 8; GAP at 4. */
 export const RECIPE_CONVS: readonly { inChannels: number; outChannels: number; side: number }[] = [
   { inChannels: 3, outChannels: 32, side: 32 },
   { inChannels: 32, outChannels: 32, side: 32 },

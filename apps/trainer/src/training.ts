@@ -76,7 +76,7 @@ export class TrainingStepError extends Error {
 }
 
 /**
- * The coordinator's loop (design.md, "One synchronous data-parallel step"): for every batch of the
+ * The coordinator's loop (docs/ARCHITECTURE.md, "One synchronous data-parallel step"): for every batch of the
  * seeded epoch order, the pool computes the gradients of the batch shards, all-reduces them and steps
  * the optimizer; the lr (and one-cycle momentum) come from the schedule at the global step. After
  * each epoch: data-parallel test evaluation, a metrics line, a checkpoint. Everything random is a

@@ -4,7 +4,7 @@
 // the whole folder from a warm cache (a fresh cache folder in the temp dir: written once, then read).
 //
 //   npm run build -w @convoy/tensor -w @convoy/data
-//   node packages/data/scripts/image-folder-rate.js ../shared/datasets/cat-dog-jpeg --resolution 32,224 --limit 2000
+//   node packages/data/scripts/image-folder-rate.js <image folder, e.g. the cat-dog JPEGs> --resolution 32,224 --limit 2000
 const fs = require('fs');
 const os = require('os');
 const path = require('path');

@@ -5,7 +5,7 @@ import { referenceBackend as ref } from '../src/reference';
 import { type Conv2dGeometry, type Pool2dGeometry, conv2dMultiplyAdds, conv2dOutputHeight, conv2dOutputWidth } from '../src/shapes';
 
 /**
- * What every backend's parity suite shares: random shapes (fixed seed) from the ranges of issue 3
+ * What every backend's parity suite shares: random shapes (fixed seed) from the ranges the kernels promise (packages/kernels/README.md)
  * (batch 1-16, channels 1-130, sizes 1-33, kernels 1/3/5/7, stride 1/2, padding 0-3), shrunk to a
  * multiply-add budget so slow targets stay fast, and the error metric.
  *

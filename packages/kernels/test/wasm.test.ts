@@ -12,7 +12,7 @@ import { WASM_VARIANTS, createWasmBackend, relaxedSimdSupported, type WasmBacken
 import { TOLERANCE, expectConvMatchesReference, randomArray, randomConvGeometry, randomConvOperands, relativeMaxError } from './parityHelpers';
 
 // Parity of the WebAssembly backend with the plain-TS reference on random shapes drawn (fixed seed)
-// from the ranges of issue 3: batch 1-16, channels 1-130, sizes 1-33, kernels 1/3/5/7, stride 1/2,
+// from the ranges the kernels promise: batch 1-16, channels 1-130, sizes 1-33, kernels 1/3/5/7, stride 1/2,
 // padding 0-3. Sizes are kept modest (a multiply-add budget per case) so the reference stays fast.
 //
 // Metric and random shapes: parityHelpers.ts.

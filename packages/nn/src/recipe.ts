@@ -9,7 +9,7 @@ import type { Module } from './module';
 import { checkOptions, checkPositiveInteger } from './options';
 
 /**
- * The recipe network of design.md, from builders that mirror the classic PyTorch definition
+ * The recipe network of docs/ARCHITECTURE.md, from builders that mirror the classic PyTorch definition
  * (tools/pytorch/make_fixtures.py builds the same thing, so parameter names match state_dict keys).
  */
 
@@ -60,7 +60,7 @@ export interface RecipeOptions {
   /** Side R of the square input (>= 8). */
   resolution: number;
   classes: number;
-  /** Feature maps of the first block (32 or 64 in design.md). */
+  /** Feature maps of the first block (32 or 64 in docs/ARCHITECTURE.md). */
   width: number;
   /** Input channels; default 3 (RGB). */
   inChannels?: number;
@@ -78,7 +78,7 @@ export interface RecipePlan {
   multiplyAdds: number;
 }
 
-/** Maximum feature maps per block (design.md: double per block, at most 512). */
+/** Maximum feature maps per block (docs/ARCHITECTURE.md: double per block, at most 512). */
 export const MAX_RECIPE_WIDTH = 512;
 /** The front end is used from this resolution up. */
 export const FRONTEND_MIN_RESOLUTION = 100;

@@ -10,7 +10,7 @@ describe('recipeNet', () => {
       { inChannels: 32, outChannels: 64, inSide: 16, outSide: 8 },
       { inChannels: 64, outChannels: 128, inSide: 8, outSide: 4 },
     ]);
-    // design.md: 38.6 M multiply-adds per image forward
+    // docs/ARCHITECTURE.md: 38.6 M multiply-adds per image forward
     expect(plan.multiplyAdds).toBe(32 * 32 * 9 * (3 * 32 + 32 * 32) + 16 * 16 * 9 * (32 * 64 + 64 * 64) + 8 * 8 * 9 * (64 * 128 + 128 * 128) + 128 * 10);
     expect(plan.multiplyAdds / 1e6).toBeCloseTo(38.6, 1);
     const model = recipeNet({ resolution: 32, classes: 10, width: 32 });

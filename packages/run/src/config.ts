@@ -47,7 +47,7 @@ export interface RunConfig {
   valSplit: number | null;
 }
 
-/** The recipe of design.md: PyTorch reached 79.45% test accuracy with it in 15 epochs. */
+/** The recipe of docs/ARCHITECTURE.md ("The recipe network"): PyTorch reached 79.45% test accuracy with it in 15 epochs. */
 export const DEFAULT_RUN_CONFIG: RunConfig = {
   epochs: 15,
   batchSize: 128,
