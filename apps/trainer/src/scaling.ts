@@ -148,20 +148,12 @@ export function scalingChartSvg(results: ScalingResult[], title: string): string
   });
 }
 
-export interface RankScalingOptions {
+/** The same step measured across ranks: one thread count per rank instead of a ladder. */
+export interface RankScalingOptions extends Omit<ScalingOptions, 'threadCounts' | 'rounds' | 'onResult'> {
   cluster: Cluster;
   /** Threads per rank. */
   threads: number;
-  batchSize: number;
-  width: number;
-  backend: string;
-  steps: number;
-  warmupSteps: number;
   rounds: number;
-  train: ImageSet;
-  seed: number;
-  augment: boolean;
-  workerFile?: string;
 }
 
 /** One multi-rank configuration measured: what rank 0 reports. */
