@@ -10,7 +10,7 @@ for rate in "${@:-1gbit 10gbit}"; do
     bash "$here/simulated-hosts.sh" up "$r" >/dev/null
     printf '%s: ' "$r"
     ip netns exec convoy-a unshare --uts /bin/sh -c 'hostname convoy-a && exec "$@"' sh \
-      mpirun --allow-run-as-root -np 2 --host 10.77.0.1,10.77.0.2 --map-by node \
+      mpirun --allow-run-as-root --bind-to none -np 2 --host 10.77.0.1,10.77.0.2 --map-by node \
       --mca plm_rsh_agent "$here/netns-ssh" --mca btl tcp,self \
       --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \
       node "$here/allreduce-time.cjs" 2>&1 | grep -v 'setpgid'

@@ -1,11 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localMpirunArgs } from '@convoy/cluster';
 import { relativeError } from '@convoy/tensor';
 import type { CheckpointState } from '@convoy/run';
 import { loadCheckpoint } from '../src/checkpoint';
+import { countCpuList } from '../src/cpuAffinity';
 
 const dataDir = process.env.CIFAR10_DIR;
 if (!dataDir) throw new Error('the e2e checks need real CIFAR-10: set CIFAR10_DIR to the folder holding data_batch_1.bin ... test_batch.bin');
@@ -53,8 +54,8 @@ describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-1
     const twoByOne = train({ ranks: 2, threads: 1 }, args('2x1'));
     for (const run of [oneByOne, oneByTwo, twoByOne]) expect({ code: run.code, err: run.err }).toEqual({ code: 0, err: expect.any(String) });
     // Each rank reports its place; rank 0 alone prints progress and writes the log and checkpoints.
-    expect(twoByOne.err).toMatch(/^rank 0\/2 on host \S+ \(pid \d+\), 1 thread\(s\)$/m);
-    expect(twoByOne.err).toMatch(/^rank 1\/2 on host \S+ \(pid \d+\), 1 thread\(s\)$/m);
+    expect(twoByOne.err).toMatch(/^rank 0\/2 on host \S+ \(pid \d+\), 1 thread\(s\) on CPUs \S+$/m);
+    expect(twoByOne.err).toMatch(/^rank 1\/2 on host \S+ \(pid \d+\), 1 thread\(s\) on CPUs \S+$/m);
     expect(twoByOne.out).toMatch(/2 ranks x 1 thread\(s\) \(this rank: 8 images per step\)/);
     expect(twoByOne.out.match(/stopped at --max-steps 5/g)).toHaveLength(1);
     const log = readFileSync(join(dir, `2x1-${augment}`, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
@@ -71,6 +72,29 @@ describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-1
     const [single, split] = [epochRecord(`1x1-${augment}`), epochRecord(`2x1-${augment}`)];
     expect(split?.testAccuracy).toBe(single?.testAccuracy);
     expect(split?.testLoss).toBeCloseTo(single?.testLoss ?? Number.NaN, 4);
+  });
+
+  it("gives each rank its host's cores (--bind-to none), and warns with the fix when mpirun binds a rank to one core", () => {
+    const machineCpus = cpus().length;
+    const threads = Math.max(2, machineCpus);
+    const command = [process.execPath, bin, 'train', '--threads', String(threads), ...small, '--epochs', '1', '--max-steps', '2'];
+    // What a rank's worker threads may run on: the CPU list each rank reports (threads inherit the process's affinity).
+    const rankCpus = (err: string) => [...err.matchAll(/^rank \d\/2 on host \S+ \(pid \d+\), \d+ thread\(s\) on CPUs (\S+)$/gm)].map((m) => m[1]);
+    const bound = spawnSync('mpirun', [...localMpirunArgs(2, [...command, '--checkpoint-dir', join(dir, 'bound-none')])], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(bound.status).toBe(0);
+    const lists = rankCpus(bound.stderr);
+    expect(lists).toHaveLength(2);
+    for (const list of lists) expect(countCpuList(list)).toBe(machineCpus);
+    expect(bound.stderr).not.toMatch(/warning: .*bind/);
+    if (machineCpus < 2) return; // one CPU: nothing to bind away
+    // Open MPI's own default for a 2-rank job binds each rank to one core: convoy must say so, and how to fix it.
+    const defaultArgs = localMpirunArgs(2, [...command, '--checkpoint-dir', join(dir, 'bound-default')]);
+    const at = defaultArgs.indexOf('--bind-to');
+    defaultArgs.splice(at, 2);
+    const pinned = spawnSync('mpirun', defaultArgs, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(pinned.status).toBe(0);
+    for (const list of rankCpus(pinned.stderr)) expect(countCpuList(list)).toBe(1);
+    expect(pinned.stderr).toMatch(new RegExp(`warning: this process may run on CPU \\d+ of the machine's ${machineCpus}, but --threads is ${threads}: .*mpirun --bind-to none`));
   });
 
   it('resumes a 2-rank checkpoint on 1 process and a 1-process checkpoint on 2 ranks', () => {

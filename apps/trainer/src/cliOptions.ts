@@ -11,6 +11,10 @@ import { choiceFlag, integerFlag } from './flagParsers';
  * `--no-download` -> `download`, true unless given).
  */
 
+/**
+ * The CPUs this process may use (its affinity, which a launcher such as mpirun may narrow; not
+ * the machine's count): the default of --threads.
+ */
 export const CORES = availableParallelism();
 
 /** `--backend`: a kernel backend name, or `gpujs:<mode>`. */
@@ -52,7 +56,7 @@ export interface ComputeOptions {
 }
 
 export function addThreadsOption(cmd: Command, help = 'worker threads (one per core is best)'): Command {
-  return cmd.addOption(new Option('--threads <n>', help).argParser(integerFlag('--threads', 1, 1024)).default(CORES, `the number of cores, here ${CORES}`));
+  return cmd.addOption(new Option('--threads <n>', help).argParser(integerFlag('--threads', 1, 1024)).default(CORES, `the CPUs this process may use, here ${CORES}`));
 }
 
 export function addBackendOption(cmd: Command): Command {

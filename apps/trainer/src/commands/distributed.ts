@@ -1,6 +1,7 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { initCluster, mpiLaunch, type Cluster } from '@convoy/cluster';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from '@convoy/run';
+import type { CpuAffinity } from '../cpuAffinity';
 import { UsageError } from '../usageError';
 
 /**
@@ -12,12 +13,20 @@ import { UsageError } from '../usageError';
  * This process's place when an MPI launcher started it with more than one rank (MPI is initialised
  * then, and only then); null for a single-process run. Every rank reports its place on stderr.
  */
-export function joinCluster(options: { stepTimeout: number; threads: number }): Cluster | null {
+export function joinCluster(options: { stepTimeout: number; threads: number; affinity: CpuAffinity }): Cluster | null {
   const launch = mpiLaunch(process.env);
   if (!launch || launch.size < 2) return null;
   const cluster = initCluster({ timeoutSeconds: options.stepTimeout });
-  process.stderr.write(`${cluster.describe()} (pid ${process.pid}), ${options.threads} thread(s)\n`);
+  const cpus = options.affinity.list ? ` on CPUs ${options.affinity.list}` : '';
+  process.stderr.write(`${cluster.describe()} (pid ${process.pid}), ${options.threads} thread(s)${cpus}\n`);
   return cluster;
+}
+
+/** Which launcher started this process, in the words affinityWarning uses for its advice. */
+export function launcherKind(): 'mpi' | 'slurm' | null {
+  const launch = mpiLaunch(process.env);
+  if (!launch) return null;
+  return launch.launcher === 'slurm-pmix' || process.env.SLURM_JOB_ID !== undefined ? 'slurm' : 'mpi';
 }
 
 /** Rank 0 reads the checkpoint; every rank gets it and its path (the other hosts need no copy of the file). */

@@ -118,7 +118,8 @@ async function scalingAcrossRanks(opts: ScalingOptions, ranks: number, train: Im
   const hosts = opts.hosts ? ['--host', opts.hosts, '--map-by', 'node'] : ['--host', `127.0.0.1:${ranks}`];
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   const args = [
-    ...(root ? ['--allow-run-as-root'] : []), '--oversubscribe', '-np', String(ranks), ...hosts,
+    // --bind-to none: each rank gets its host's cores (docs/DISTRIBUTED.md, "Binding").
+    ...(root ? ['--allow-run-as-root'] : []), '--oversubscribe', '--bind-to', 'none', '-np', String(ranks), ...hosts,
     ...(opts.mpirunArgs ? opts.mpirunArgs.split(/\s+/).filter(Boolean) : []),
     process.execPath, ...process.argv.slice(1),
   ];

@@ -15,7 +15,8 @@ import { runTraining } from '../training';
 import type { Cluster } from '@convoy/cluster';
 import { UsageError } from '../usageError';
 import type { CommandContext } from './context';
-import { abortJob, joinCluster, shareCheckpoint, stopOnLauncherSignals } from './distributed';
+import { affinityWarning, readCpuAffinity } from '../cpuAffinity';
+import { abortJob, joinCluster, launcherKind, shareCheckpoint, stopOnLauncherSignals } from './distributed';
 import { loadData, loadImageFolderData, selectData, type TrainingData } from './data';
 
 /**
@@ -166,7 +167,10 @@ function stopOnSignals(controller: AbortController): () => void {
 }
 
 async function train(opts: TrainOptions, cmd: Command): Promise<number> {
-  const cluster = joinCluster({ stepTimeout: opts.stepTimeout, threads: opts.threads });
+  const affinity = readCpuAffinity();
+  const warning = affinityWarning(affinity, opts.threads, launcherKind());
+  if (warning) process.stderr.write(`${warning}\n`);
+  const cluster = joinCluster({ stepTimeout: opts.stepTimeout, threads: opts.threads, affinity });
   if (!cluster) return trainOn(null, opts, cmd);
   let step = 'start-up';
   const removeSignalHandlers = stopOnLauncherSignals(cluster, () => step);
