@@ -83,7 +83,7 @@ describe('convoy CLI flags', () => {
     expect(compact).toContain('(default: 0.05)');
     expect(compact).toContain('(default: 0.0005)');
     expect(compact).toContain('(default: "onecycle")');
-    expect(compact).toMatch(/--threads <n> .*\(default: the number of cores, here \d+\)/);
+    expect(compact).toMatch(/--threads <n> .*\(default: the CPUs this process may use, here \d+\)/);
   });
 
   it('has no default command: a bare `convoy` prints the help (with the commands) instead of training', async () => {

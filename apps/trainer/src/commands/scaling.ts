@@ -165,7 +165,7 @@ export function addScalingCommand(program: Command): void {
     .addOption(
       new Option('--max-threads <n>', 'largest thread count (measured: powers of two below it, and it)')
         .argParser(integerFlag('--max-threads', 1, 1024))
-        .default(CORES, `the number of cores, here ${CORES}`),
+        .default(CORES, `the CPUs this process may use, here ${CORES}`),
     )
     .option('--steps <n>', 'timed steps per thread count and round', integerFlag('--steps', 1), 5)
     .option('--warmup-steps <n>', 'untimed steps first (threads build their model, JIT warms up)', integerFlag('--warmup-steps', 0), 2)
