@@ -131,6 +131,7 @@ describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-1
     const child = spawn('mpirun', localMpirunArgs(2, [process.execPath, bin, 'train', '--threads', '1', ...small, '--epochs', '200', '--checkpoint-dir', join(dir, name), ...extra]), {
       env, stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const launcherPid = child.pid ?? 0;
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -142,8 +143,54 @@ describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-1
       await new Promise((r) => setTimeout(r, 100));
     }
     const pid = (rank: number) => Number(new RegExp(`^rank ${rank}/2 on host \\S+ \\(pid (\\d+)\\)`, 'm').exec(err)?.[1]);
-    return { pid, ended, output: () => ({ out, err }) };
+    return { pid, launcherPid, ended, output: () => ({ out, err }) };
   }
+
+  it.each([['SIGINT'], ['SIGTERM']] as const)(
+    'saves a final checkpoint when mpirun gets %s (Ctrl-C), and --resume continues it exactly',
+    async (signal) => {
+      const name = `interrupted-${signal}`;
+      const run = await startLongRun(name, []);
+      const sentAt = Date.now();
+      process.kill(run.launcherPid, signal);
+      const end = await run.ended;
+      expect(end.at - sentAt).toBeLessThan(30000);
+      expect(end.code).not.toBe(0);
+      const { out, err } = run.output();
+      // Both ranks were told by the launcher, voted, and stopped after the same step; rank 0 saved it.
+      expect(err).toMatch(/rank 0\/2 on host \S+: SIGTERM during step \d+/);
+      expect(err).toMatch(/rank 1\/2 on host \S+: SIGTERM during step \d+/);
+      const saved = loadCheckpoint(join(dir, name)).state;
+      expect(out).toContain(`interrupted: checkpoint ${join(dir, name, 'latest.msgpack')} (step ${saved.step})`);
+      expect(saved.summary.reason).toBe('interrupted');
+      // Resumed for two more steps, it equals an unbroken run of as many steps.
+      const target = saved.step + 2;
+      const resumed = train({ ranks: 2, threads: 1 }, [...small, '--epochs', '200', '--resume', join(dir, name), '--max-steps', String(target)]);
+      expect(resumed.code).toBe(0);
+      expect(resumed.out).toMatch(new RegExp(`resuming at step ${saved.step} `));
+      const straight = train({ ranks: 1, threads: 1 }, [...small, '--epochs', '200', '--max-steps', String(target), '--checkpoint-dir', join(dir, `${name}-straight`)]);
+      expect(straight.code).toBe(0);
+      expect(worstTensorError(checkpointOf(name), checkpointOf(`${name}-straight`))).toBeLessThan(1e-5);
+    },
+    90000,
+  );
+
+  it("ends the job within 30 s naming the rank, host and cause when one rank's worker throws mid-run; the last checkpoint stays intact", () => {
+    // Training sample 5 fails in the third epoch (4 steps an epoch), on whichever rank's shard holds it.
+    const startedAt = Date.now();
+    const r = spawnSync('mpirun', localMpirunArgs(2, [process.execPath, bin, 'train', '--threads', '1', ...small, '--epochs', '5', '--checkpoint-dir', join(dir, 'throws')]), {
+      encoding: 'utf8', env: { ...env, CONVOY_TEST_FAULT: '2:5' }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000,
+    });
+    expect(Date.now() - startedAt).toBeLessThan(30000);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(
+      /error: rank \d\/2 on host \S+: training stopped at step \d+ \(epoch 3, batch \d\): .*worker thread \d+ \(gradients of shard \d\): training sample 5 failed in epoch 3: the fault planted by CONVOY_TEST_FAULT=2:5/,
+    );
+    expect(r.stderr).toMatch(/rank 0's last checkpoint is intact/);
+    const kept = loadCheckpoint(join(dir, 'throws')).state;
+    expect(kept.step).toBe(8);
+    expect(kept.epoch).toBe(2);
+  });
 
   it('stops every rank within 30 s naming rank, host and step when a rank is killed; rank 0 checkpoint intact and --resume continues', async () => {
     const run = await startLongRun('killed', []);
@@ -153,7 +200,7 @@ describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-1
     expect(end.at - killedAt).toBeLessThan(30000);
     expect(end.code).not.toBe(0);
     const { err } = run.output();
-    expect(err).toMatch(/rank 0\/2 on host \S+: stopped by SIGTERM during step \d+ \(epoch \d+, batch \d+\): the MPI job is ending/);
+    expect(err).toMatch(/rank 0\/2 on host \S+: SIGTERM during step \d+ \(epoch \d+, batch \d+\): stopping after this step with a checkpoint if every rank is still there/);
     const saved = loadCheckpoint(join(dir, 'killed'));
     expect(saved.state.step).toBeGreaterThanOrEqual(8);
     const resumed = train({ ranks: 1, threads: 1 }, [...small, '--resume', join(dir, 'killed'), '--max-steps', String(saved.state.step + 2)]);

@@ -188,8 +188,8 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
         err,
       );
     };
-    const stopIfAsked = (): TrainingStatus | null => {
-      if (options.signal?.aborted) return 'interrupted';
+    const stopIfAsked = async (): Promise<TrainingStatus | null> => {
+      if (await interruptedAnywhere(options.signal, cluster)) return 'interrupted';
       if (runtime.maxSteps !== null && step >= runtime.maxSteps) return 'max-steps';
       return null;
     };
@@ -206,7 +206,13 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
       let epochCorrect = 0;
       let epochImages = 0;
       while (stepInEpoch < stepsPerEpoch) {
-        const stop = stopIfAsked();
+        let stop: TrainingStatus | null;
+        try {
+          stop = await stopIfAsked();
+        } catch (err) {
+          reporter.endEpoch();
+          throw stoppedAt(`step ${step + 1} (epoch ${epoch + 1}, batch ${stepInEpoch + 1})`, step + 1, err);
+        }
         if (stop) {
           reporter.endEpoch();
           lastCheckpoint = checkpoint({ reason: stop }, false);
@@ -279,6 +285,19 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * Whether this process was asked to stop, or (across hosts) any rank was: every rank calls this
+ * before every step, so all of them see the same answer and stop after the same step.
+ */
+async function interruptedAnywhere(signal: AbortSignal | undefined, cluster: Cluster | null): Promise<boolean> {
+  const here = signal?.aborted === true;
+  if (!cluster) return here;
+  const votes = new Float32Array(new SharedArrayBuffer(4));
+  votes[0] = here ? 1 : 0;
+  await cluster.allReduce(votes, 'the vote on stopping before a step');
+  return votes[0] > 0;
 }
 
 /** The test set evaluated data-parallel; over several hosts each evaluates its part and the totals are summed. */

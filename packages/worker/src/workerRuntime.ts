@@ -5,6 +5,7 @@ import { ParameterArena, Tensor } from '@convoy/tensor';
 import type {
   ChunkResult, DescribeResult, EvaluateResult, EvaluateTask, GradientResult, GradientTask, LogitsResult, LogitsTask, ReduceStepTask, ReduceTask, StepHyperparameters, StepTask, WorkerSetup,
 } from './protocol';
+import { plantedTestFault, throwIfPlanted } from './testFault';
 
 /**
  * One worker thread's state, built once per thread from the setup: its own model and kernel
@@ -21,6 +22,7 @@ export class WorkerRuntime {
   private labels = new Int32Array(0);
   private gradLogits: Tensor | null = null;
   private readonly identityOrder: Uint32Array;
+  private readonly testFault = plantedTestFault();
 
   private constructor(
     private readonly setup: WorkerSetup,
@@ -77,6 +79,7 @@ export class WorkerRuntime {
       throw new RangeError(`shard ${task.shard} does not exist; the pool has shards 0..${this.setup.shards - 1}`);
     }
     this.bindShard(task.shard);
+    throwIfPlanted(this.testFault, task.epoch, this.batchIndices.subarray(task.start, task.end));
     const n = task.end - task.start;
     const x = this.fill(this.setup.train, this.batchIndices, task.start, task.end, task.augment, task.seed, task.epoch);
     // Divergence is reported, not thrown, so the coordinator can stop the run naming the step.

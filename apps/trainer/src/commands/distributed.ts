@@ -47,18 +47,23 @@ export async function shareCheckpoint(cluster: Cluster, read: () => { path: stri
 }
 
 /**
- * When the launcher tears the job down (another rank failed or was killed, or the user pressed
- * Ctrl-C at mpirun), it signals every rank: say which rank, host and step stopped, and exit at
- * once. (A single-host run finishes its step and saves a checkpoint instead; ranks cannot agree
- * on a step to stop at once the job is going away, and rank 0's last checkpoint is intact.)
+ * When the launcher tears the job down (Ctrl-C at mpirun, scancel, or another rank failed or was
+ * killed), it signals every rank: mpirun sends SIGCONT, then SIGTERM, then SIGKILL, with
+ * `odls_base_sigkill_timeout` seconds (default 1) between them; Slurm sends SIGTERM and SIGKILL
+ * `KillWait` seconds later. A rank says where it was and asks `stop` to end the run after the
+ * current step: the ranks vote on stopping before every step (one small all-reduce), so all of
+ * them stop after the same step and rank 0 saves a checkpoint, as a single-host Ctrl-C does. When
+ * a rank is gone, the vote cannot complete and the launcher's SIGKILL ends the others; rank 0's
+ * last checkpoint is intact either way (docs/DISTRIBUTED.md, "Stopping a job").
  */
-export function stopOnLauncherSignals(cluster: Cluster, where: () => string): () => void {
+export function stopOnLauncherSignals(cluster: Cluster, where: () => string, stop: AbortController): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) return;
     process.stderr.write(
-      `${cluster.describe()}: stopped by ${signal} during ${where()}: the MPI job is ending (another rank failed or the launcher was interrupted); ` +
-        "rank 0's last checkpoint is intact; continue with --resume\n",
+      `${cluster.describe()}: ${signal} during ${where()}: stopping after this step with a checkpoint if every rank is still there ` +
+        "(the launcher ends the job in seconds otherwise); rank 0's last checkpoint is intact; continue with --resume\n",
     );
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    stop.abort();
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const signal of signals) process.on(signal, onSignal);

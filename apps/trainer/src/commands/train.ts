@@ -173,9 +173,10 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
   const cluster = joinCluster({ stepTimeout: opts.stepTimeout, threads: opts.threads, affinity });
   if (!cluster) return trainOn(null, opts, cmd);
   let step = 'start-up';
-  const removeSignalHandlers = stopOnLauncherSignals(cluster, () => step);
+  const stop = new AbortController();
+  const removeSignalHandlers = stopOnLauncherSignals(cluster, () => step, stop);
   try {
-    const code = await trainOn(cluster, opts, cmd, (s) => (step = s));
+    const code = await trainOn(cluster, opts, cmd, (s) => (step = s), stop);
     await cluster.finalize();
     return code;
   } catch (err) {
@@ -186,7 +187,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
 }
 
 /** One process's part of `convoy train`: all of it on a single host, or one rank's under MPI (rank 0 alone writes files and reports). */
-async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command, onStep?: (where: string) => void): Promise<number> {
+async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command, onStep?: (where: string) => void, launcherStop?: AbortController): Promise<number> {
   const lead = !cluster || cluster.rank === 0;
   let config = runConfigFrom(opts);
   let checkpointDir = userPath(opts.checkpointDir);
@@ -235,9 +236,9 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
     throw new CheckpointError(`${opts.resume}: its classes (${resume.classNames.join(', ')}) are not those of the data (${classNames.join(', ')}); it cannot be resumed on this data`);
   }
 
-  const controller = new AbortController();
-  // Under MPI the launcher's signals are handled by the caller (every rank stops at once).
-  const removeSignalHandlers = cluster ? () => undefined : stopOnSignals(controller);
+  // Under MPI the launcher's signals are handled by the caller (the ranks vote to stop after the same step).
+  const controller = launcherStop ?? new AbortController();
+  const removeSignalHandlers = launcherStop ? () => undefined : stopOnSignals(controller);
   try {
     reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${runtime.log}`);
     const outcome = await runTraining({ config, runtime, train: trainSet, test, classNames, normalization, resume, reporter, signal: controller.signal, cluster, onStep });
