@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { localMpirunArgs } from '@convoy/cluster';
 import { CIFAR10_NORMALIZATION } from '@convoy/data';
+import { relativeError } from '@convoy/tensor';
 import { loadCheckpoint } from '../src/checkpoint';
 
 /**
@@ -56,6 +58,26 @@ describe('convoy train --data (built CLI, real JPEGs)', () => {
     expect(b.code).toBe(0);
     expect(b.out).toMatch(/read from the image cache /);
     expect(loadCheckpoint(ckpt).state.params).toEqual(state.params);
+  });
+
+  it('under mpirun on 2 ranks (127.0.0.1) gives the parameters of 1 process x 2 threads; the cache both ranks wrote reads back', () => {
+    const data = linkedSubset('ranks', { train: 48, test: 20 });
+    const args = (name: string, threads: number) => ['train', '--data', data, '--threads', String(threads), '--batch-size', '32', '--epochs', '2', '--width', '8', '--checkpoint-dir', join(work, name)];
+    const twoRanks = spawnSync('mpirun', localMpirunArgs(2, [process.execPath, bin, ...args('ranks-2x1', 1)]), {
+      encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '', XDG_CACHE_HOME: cacheHome }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect({ code: twoRanks.status, err: twoRanks.stderr }).toEqual({ code: 0, err: expect.stringMatching(/rank 1\/2 on host/) });
+    expect(twoRanks.stdout).toMatch(/96 training and 40 test images of 2 classes \(cat, dog\) at 32x32/);
+    expect(twoRanks.stdout).toMatch(/2 ranks x 1 thread\(s\) \(this rank: 16 images per step\)/);
+    const oneProcess = convoy(args('ranks-1x2', 2));
+    expect(oneProcess.code).toBe(0);
+    // The two ranks decoded the folder at once and both wrote the cache (atomically): what is there is whole.
+    expect(oneProcess.out).toMatch(/read from the image cache /);
+    const [split, whole] = [loadCheckpoint(join(work, 'ranks-2x1')).state, loadCheckpoint(join(work, 'ranks-1x2')).state];
+    expect(split.step).toBe(6);
+    expect(split.classNames).toEqual(['cat', 'dog']);
+    expect(split.normalization).toEqual(whole.normalization);
+    expect(relativeError(split.params, whole.params)).toBeLessThan(1e-5);
   });
 
   it('R=224 trains through the 7x7 stride-2 front end', () => {
