@@ -8,7 +8,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts'],
   moduleNameMapper: {
-    '^@convoy/(tensor|kernels|nn|data|worker|cluster|run)$': path.join(root, 'packages/$1/src/index.ts'),
+    '^@convoy/(tensor|kernels|nn|data|worker|cluster|run|native)$': path.join(root, 'packages/$1/src/index.ts'),
   },
   testTimeout: 60000,
 };

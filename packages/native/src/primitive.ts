@@ -1,0 +1,101 @@
+import { DNNL, MEMORY_DESC_BYTES, OP_DESC_BYTES, type Dnnl, type Pointer, check } from './dnnl';
+
+/** An NCHW (or OIHW, or 1-D) float32 memory descriptor: the layout at the backend's boundary. */
+export function plainDesc(dnnl: Dnnl, dims: number[]): Uint8Array {
+  const md = new Uint8Array(MEMORY_DESC_BYTES);
+  const tag = dims.length === 1 ? DNNL.tag.x : DNNL.tag.nchw;
+  check(dnnl.memory_desc_init_by_tag(md, dims.length, BigInt64Array.from(dims.map(BigInt)), DNNL.f32, tag), `memory_desc_init_by_tag [${dims}]`);
+  return md;
+}
+
+export function dims64(values: number[]): BigInt64Array {
+  return BigInt64Array.from(values.map(BigInt));
+}
+
+export function newOpDesc(): Uint8Array {
+  return new Uint8Array(OP_DESC_BYTES);
+}
+
+/** A primitive descriptor from an operation descriptor, optionally with a fused ReLU post-op. */
+export function createPrimitiveDesc(dnnl: Dnnl, opDesc: Uint8Array, { relu = false, hint = null as Pointer | null } = {}): Pointer {
+  let attr: Pointer | null = null;
+  let postOps: Pointer | null = null;
+  try {
+    if (relu) {
+      const attrOut: Array<Pointer | null> = [null];
+      check(dnnl.primitive_attr_create(attrOut), 'primitive_attr_create');
+      attr = attrOut[0];
+      const postOut: Array<Pointer | null> = [null];
+      check(dnnl.post_ops_create(postOut), 'post_ops_create');
+      postOps = postOut[0];
+      // oneDNN's ReLU is x > 0 ? x : alpha * x. With alpha = -0 a negative x (or -0) gives +0, as the
+      // contract's ReLU on the float bits; alpha = +0 would give -0.
+      check(dnnl.post_ops_append_eltwise(postOps, 1, DNNL.alg.eltwiseRelu, -0, 0), 'post_ops_append_eltwise(relu)');
+      check(dnnl.primitive_attr_set_post_ops(attr, postOps), 'primitive_attr_set_post_ops');
+    }
+    const pdOut: Array<Pointer | null> = [null];
+    check(dnnl.primitive_desc_create(pdOut, opDesc, attr, dnnl.engine, hint), 'primitive_desc_create');
+    return pdOut[0] as Pointer;
+  } finally {
+    if (postOps !== null) dnnl.post_ops_destroy(postOps);
+    if (attr !== null) dnnl.primitive_attr_destroy(attr);
+  }
+}
+
+/** The implementation oneDNN chose (e.g. `jit:avx512_core`), for reports. */
+export function implementationName(dnnl: Dnnl, pd: Pointer): string {
+  const out: Array<string | null> = [null];
+  return dnnl.primitive_desc_query_str(pd, DNNL.query.implInfoStr, 0, out) === DNNL.success ? String(out[0]) : 'unknown';
+}
+
+/**
+ * A primitive with one memory object per execution argument, created once per shape. Each call
+ * points the memory objects at the caller's arrays (zero copy: koffi passes a typed array's own
+ * storage, SharedArrayBuffers included) and executes synchronously; the arrays are referenced by
+ * the caller for the whole call, and no handle is used after it returns.
+ */
+export class Primitive {
+  private readonly primitive: Pointer;
+  private readonly memories: Pointer[];
+  private readonly args: Uint8Array;
+
+  constructor(
+    private readonly dnnl: Dnnl,
+    readonly pd: Pointer,
+    /** (DNNL_ARG_*, memory descriptor) per argument, in the order `execute` takes its arrays. */
+    argDescs: Array<[number, Uint8Array | Pointer]>,
+    readonly implementation = implementationName(dnnl, pd),
+  ) {
+    const primOut: Array<Pointer | null> = [null];
+    check(dnnl.primitive_create(primOut, pd), 'primitive_create');
+    this.primitive = primOut[0] as Pointer;
+    this.memories = [];
+    this.args = new Uint8Array(16 * argDescs.length);
+    const view = new DataView(this.args.buffer);
+    argDescs.forEach(([arg, md], i) => {
+      const memOut: Array<Pointer | null> = [null];
+      check(dnnl.memory_create(memOut, md, dnnl.engine, null), 'memory_create');
+      this.memories.push(memOut[0] as Pointer);
+      view.setInt32(16 * i, arg, true);
+      view.setBigUint64(16 * i + 8, BigInt.asUintN(64, memOut[0] as Pointer), true);
+    });
+  }
+
+  execute(stream: Pointer, buffers: ArrayBufferView[]): void {
+    if (buffers.length !== this.memories.length) throw new Error(`primitive takes ${this.memories.length} arrays, got ${buffers.length}`);
+    for (let i = 0; i < buffers.length; i++) {
+      const buffer = buffers[i];
+      // Reading .buffer moves a small typed array's storage off V8's heap, where GC cannot move it.
+      void buffer.buffer;
+      check(this.dnnl.memory_set_data_handle(this.memories[i], buffer), 'memory_set_data_handle');
+    }
+    check(this.dnnl.primitive_execute(this.primitive, stream, buffers.length, this.args), `primitive_execute (${this.implementation})`);
+    check(this.dnnl.stream_wait(stream), 'stream_wait');
+  }
+
+  dispose(): void {
+    for (const memory of this.memories) this.dnnl.memory_destroy(memory);
+    this.dnnl.primitive_destroy(this.primitive);
+    this.dnnl.primitive_desc_destroy(this.pd);
+  }
+}

@@ -1,0 +1,162 @@
+import { Rng } from '@convoy/tensor';
+import { type Conv2dGeometry, type Pool2dGeometry, pool2dOutputHeight, pool2dOutputWidth, referenceBackend as ref } from '@convoy/kernels';
+import { NativeBackend, selectNativeBackend } from '../src';
+import { TOLERANCE, expectConvMatchesReference, randomArray, randomConvGeometry, randomConvOperands, randomPoolGeometry, relativeMaxError } from '../../kernels/test/parityHelpers';
+
+// Parity of the oneDNN backend with the plain-TS reference, on the random shapes (fixed seeds) and
+// edges the wasm suite draws (packages/kernels/test/parityHelpers.ts: metric, ranges).
+
+// Without oneDNN the suite says so and is skipped, unless CONVOY_NATIVE_TESTS=1 (CI) makes that a failure.
+const selection = selectNativeBackend();
+if (!selection.backend && process.env.CONVOY_NATIVE_TESTS === '1') throw new Error(`CONVOY_NATIVE_TESTS=1 but ${selection.reason}`);
+if (!selection.backend) console.warn(`native parity suites skipped: ${selection.reason}`);
+const native = selection.backend as NativeBackend;
+const describeNative = selection.backend ? describe : describe.skip;
+
+const convCases: Conv2dGeometry[] = (() => {
+  const rng = new Rng(20261125);
+  const cases = Array.from({ length: 30 }, () => randomConvGeometry(rng, 3e6));
+  const base = { strideHeight: 1, strideWidth: 1 };
+  cases.push(
+    { ...base, batch: 2, inChannels: 130, outChannels: 130, inHeight: 5, inWidth: 5, kernelHeight: 3, kernelWidth: 3, padHeight: 1, padWidth: 1 },
+    { ...base, batch: 16, inChannels: 1, outChannels: 1, inHeight: 1, inWidth: 1, kernelHeight: 1, kernelWidth: 1, padHeight: 0, padWidth: 0 },
+    { ...base, batch: 1, inChannels: 3, outChannels: 5, inHeight: 33, inWidth: 33, kernelHeight: 7, kernelWidth: 7, padHeight: 3, padWidth: 3 },
+    { batch: 3, inChannels: 7, outChannels: 9, inHeight: 33, inWidth: 31, kernelHeight: 5, kernelWidth: 5, strideHeight: 2, strideWidth: 2, padHeight: 2, padWidth: 2 },
+    { ...base, batch: 1, inChannels: 2, outChannels: 3, inHeight: 1, inWidth: 2, kernelHeight: 7, kernelWidth: 7, padHeight: 3, padWidth: 3 },
+    { ...base, batch: 2, inChannels: 32, outChannels: 32, inHeight: 16, inWidth: 16, kernelHeight: 3, kernelWidth: 3, padHeight: 1, padWidth: 1 },
+    // stride 2 whose last window is cut (oneDNN's right padding comes out negative)
+    { batch: 2, inChannels: 3, outChannels: 4, inHeight: 2, inWidth: 6, kernelHeight: 1, kernelWidth: 1, strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0 },
+  );
+  return cases;
+})();
+
+const describeConv = (g: Conv2dGeometry) =>
+  `N${g.batch} C${g.inChannels}->${g.outChannels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight} s${g.strideHeight} p${g.padHeight}`;
+
+describeNative('native conv2d matches the reference', () => {
+  test.each(convCases.map((g) => [describeConv(g), g] as const))('%s', (_label, g) => {
+    const rng = new Rng(g.batch * 1000003 + g.inChannels * 1009 + g.outChannels);
+    const operands = randomConvOperands(g, rng);
+    const withBias = rng.uniform() < 0.7;
+    expectConvMatchesReference(native, g, operands, withBias ? operands.bias : null);
+  });
+});
+
+function countMismatches(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let mismatches = 0;
+  for (let i = 0; i < expected.length; i++) if (!Object.is(actual[i], expected[i])) mismatches++;
+  return mismatches;
+}
+
+const poolCases: Pool2dGeometry[] = (() => {
+  const rng = new Rng(77);
+  const cases = Array.from({ length: 16 }, () => randomPoolGeometry(rng, 2e5));
+  cases.push({ batch: 4, channels: 32, inHeight: 32, inWidth: 32, kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0 });
+  cases.push({ batch: 2, channels: 3, inHeight: 7, inWidth: 5, kernelHeight: 3, kernelWidth: 2, strideHeight: 2, strideWidth: 1, padHeight: 1, padWidth: 1 });
+  cases.push({ batch: 2, channels: 64, inHeight: 112, inWidth: 112, kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 1 });
+  return cases;
+})();
+
+const describePool = (g: Pool2dGeometry) =>
+  `N${g.batch} C${g.channels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight}x${g.kernelWidth} s${g.strideHeight}x${g.strideWidth} p${g.padHeight}x${g.padWidth}`;
+
+describeNative('native pooling matches the reference', () => {
+  test.each(poolCases.map((g) => [describePool(g), g] as const))('%s', (_label, g) => {
+    const rng = new Rng(g.channels * 31 + g.inHeight);
+    const inSize = g.batch * g.channels * g.inHeight * g.inWidth;
+    const outSize = g.batch * g.channels * pool2dOutputHeight(g) * pool2dOutputWidth(g);
+    const input = randomArray(inSize, rng);
+    // ties inside windows: a third of the values rounded to a few levels
+    for (let i = 0; i < inSize; i += 3) input[i] = Math.round(input[i] * 2) / 2;
+    const gradOutput = randomArray(outSize, rng);
+
+    const expectedOut = new Float32Array(outSize);
+    const expectedArg = new Int32Array(outSize);
+    const actualOut = new Float32Array(outSize).fill(Number.NaN);
+    const actualArg = new Int32Array(outSize).fill(-1);
+    ref.maxPool2d(g, input, expectedOut, expectedArg);
+    native.maxPool2d(g, input, actualOut, actualArg);
+    expect(countMismatches(actualOut, expectedOut)).toBe(0);
+    expect(countMismatches(actualArg, expectedArg)).toBe(0);
+
+    const expectedDx = new Float32Array(inSize);
+    const actualDx = new Float32Array(inSize).fill(Number.NaN);
+    ref.maxPool2dBackward(g, gradOutput, expectedArg, expectedDx);
+    native.maxPool2dBackward(g, gradOutput, actualArg, actualDx);
+    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+
+    ref.avgPool2d(g, input, expectedOut);
+    native.avgPool2d(g, input, actualOut.fill(Number.NaN));
+    expect(relativeMaxError(actualOut, expectedOut)).toBeLessThanOrEqual(TOLERANCE);
+
+    ref.avgPool2dBackward(g, gradOutput, expectedDx);
+    native.avgPool2dBackward(g, gradOutput, actualDx.fill(Number.NaN));
+    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+
+    const planes = g.batch * g.channels;
+    const expectedGap = new Float32Array(planes);
+    const actualGap = new Float32Array(planes).fill(Number.NaN);
+    ref.globalAvgPool(g.batch, g.channels, g.inHeight, g.inWidth, input, expectedGap);
+    native.globalAvgPool(g.batch, g.channels, g.inHeight, g.inWidth, input, actualGap);
+    expect(relativeMaxError(actualGap, expectedGap)).toBeLessThanOrEqual(TOLERANCE);
+
+    const gapGrad = gradOutput.subarray(0, planes);
+    ref.globalAvgPoolBackward(g.batch, g.channels, g.inHeight, g.inWidth, gapGrad, expectedDx);
+    native.globalAvgPoolBackward(g.batch, g.channels, g.inHeight, g.inWidth, gapGrad, actualDx.fill(Number.NaN));
+    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  test('max pool: ties go to the first element in window order', () => {
+    const g: Pool2dGeometry = { batch: 1, channels: 1, inHeight: 2, inWidth: 4, kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0 };
+    const input = Float32Array.from([1, 3, 3, 7, 3, 3, 9, 9]);
+    const out = new Float32Array(2);
+    const arg = new Int32Array(2);
+    native.maxPool2d(g, input, out, arg);
+    expect(Array.from(out)).toEqual([3, 9]);
+    expect(Array.from(arg)).toEqual([1, 6]);
+  });
+});
+
+describeNative('buffers', () => {
+  test('arrays on SharedArrayBuffers and views at an offset are read and written in place', () => {
+    const g = convCases[convCases.length - 2];
+    const rng = new Rng(3);
+    const { input, weight, bias } = randomConvOperands(g, rng);
+    const expected = new Float32Array(g.batch * g.outChannels * g.inHeight * g.inWidth);
+    ref.conv2d(g, input, weight, bias, expected, { relu: true });
+    const shared = new Float32Array(new SharedArrayBuffer(4 * (input.length + expected.length + 8)));
+    const sharedInput = shared.subarray(3, 3 + input.length);
+    sharedInput.set(input);
+    const sharedOutput = shared.subarray(5 + input.length, 5 + input.length + expected.length);
+    native.conv2d(g, sharedInput, weight, bias, sharedOutput, { relu: true });
+    expect(relativeMaxError(sharedOutput, expected)).toBeLessThanOrEqual(TOLERANCE);
+    expect(shared[4 + input.length]).toBe(0);
+    expect(shared[5 + input.length + expected.length]).toBe(0);
+  });
+
+  test('one primitive per op and shape, reused', () => {
+    const g = convCases[0];
+    const { input, weight, bias, gradOutput } = randomConvOperands(g, new Rng(9));
+    native.conv2d(g, input, weight, bias, gradOutput);
+    const before = Object.keys(native.implementations()).length;
+    native.conv2d(g, input, weight, bias, gradOutput);
+    expect(Object.keys(native.implementations()).length).toBe(before);
+  });
+});
+
+describeNative('selection', () => {
+  test('with the parity check, the backend agrees with the reference on the recipe shapes and says on which library', () => {
+    const checked = selectNativeBackend({ checkParity: true });
+    expect(checked.reason).toMatch(/^native backend on oneDNN 2\.\d+\.\d+ \(.+\), parity with the reference checked on the recipe shapes$/);
+    expect(checked.backend?.name).toBe('native');
+  });
+
+  test('a library that is not oneDNN is refused with a one-line reason', () => {
+    // loadDnnl remembers its first answer per process, so this runs in a fresh one.
+    const { execFileSync } = require('child_process') as typeof import('child_process');
+    const script = "const { selectNativeBackend } = require('@convoy/native'); console.log(selectNativeBackend().reason)";
+    const run = (lib: string) => execFileSync(process.execPath, ['-e', script], { env: { ...process.env, CONVOY_DNNL: lib }, encoding: 'utf8' }).trim();
+    expect(run('/nonexistent/libdnnl.so.2')).toMatch(/^oneDNN not found \(\/nonexistent\/libdnnl\.so\.2: .*\); install oneDNN 2\.x .*CONVOY_DNNL/);
+    expect(run('libm.so.6')).toMatch(/^oneDNN could not be bound: .*dnnl_version/);
+  });
+});
