@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { BACKEND_NAMES } from '@convoy/kernels';
+import { NATIVE_BACKEND } from '@convoy/worker';
 import { choiceFlag, integerFlag } from './flagParsers';
 
 /**
@@ -17,10 +18,11 @@ import { choiceFlag, integerFlag } from './flagParsers';
  */
 export const CORES = availableParallelism();
 
-/** `--backend`: a kernel backend name, or `gpujs:<mode>`. */
+/** `--backend`: `native` (oneDNN, @convoy/native), a kernels backend name, or `gpujs:<mode>`. */
+const BACKEND_CHOICES = [BACKEND_NAMES[0], NATIVE_BACKEND, ...BACKEND_NAMES.slice(1)];
 export function backendFlag(value: string): string {
-  if ((BACKEND_NAMES as readonly string[]).includes(value) || /^gpujs:[a-z]+$/.test(value)) return value;
-  return choiceFlag('--backend', [...BACKEND_NAMES, 'gpujs:<mode>'])(value);
+  if (BACKEND_CHOICES.includes(value) || /^gpujs:[a-z]+$/.test(value)) return value;
+  return choiceFlag('--backend', [...BACKEND_CHOICES, 'gpujs:<mode>'])(value);
 }
 
 /** Where CIFAR-10 comes from. */
@@ -60,7 +62,7 @@ export function addThreadsOption(cmd: Command, help = 'worker threads (one per c
 }
 
 export function addBackendOption(cmd: Command): Command {
-  return cmd.addOption(new Option('--backend <name>', `kernel backend: ${BACKEND_NAMES.join(' | ')} | gpujs:<mode>`).argParser(backendFlag).default('auto'));
+  return cmd.addOption(new Option('--backend <name>', `kernel backend: ${BACKEND_CHOICES.join(' | ')} | gpujs:<mode> (auto: native oneDNN when installed and it passes a parity check, else WebAssembly)`).argParser(backendFlag).default('auto'));
 }
 
 export function addComputeOptions(cmd: Command, threadsHelp?: string): Command {

@@ -8,6 +8,7 @@ export { GradientPool, WorkerTaskError } from './gradientPool';
 export type {
   BatchRequest, CrossHostReducer, EvaluationResult, GradientPoolOptions, GradientSummary, StepTimings, TrainStepRequest, TrainStepResult,
 } from './gradientPool';
+export { NATIVE_BACKEND, selectWorkerBackend } from './backendChoice';
 export { createTaskHandler } from './taskHandler';
 export type { TaskHandler } from './taskHandler';
 export type { TaskRunner, TaskRunnerFactory } from './taskRunner';

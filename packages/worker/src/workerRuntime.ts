@@ -1,7 +1,8 @@
 import { assertImageSet, fillBatch, imageBytes, type ImageSet } from '@convoy/data';
-import { selectBackend, type KernelBackend } from '@convoy/kernels';
+import type { KernelBackend } from '@convoy/kernels';
 import { buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, type Module, type Optimizer } from '@convoy/nn';
 import { ParameterArena, Tensor } from '@convoy/tensor';
+import { selectWorkerBackend } from './backendChoice';
 import type {
   ChunkResult, DescribeResult, EvaluateResult, EvaluateTask, GradientResult, GradientTask, LogitsResult, LogitsTask, ReduceStepTask, ReduceTask, StepHyperparameters, StepTask, WorkerSetup,
 } from './protocol';
@@ -9,7 +10,7 @@ import { plantedTestFault, throwIfPlanted } from './testFault';
 
 /**
  * One worker thread's state, built once per thread from the setup: its own model and kernel
- * backend (single-threaded; kernels' selectBackend picks it), and views of the shared buffers.
+ * backend (single-threaded; backendChoice.ts picks it), and views of the shared buffers.
  * Nothing here is specific to piscina or Node: the same runtime runs in a browser's Web Worker
  * (taskHandler.ts is the entry point both use; `threadId` is whatever id the host gives the thread).
  * piscina may give shard k to any idle thread, so the model is re-pointed at the gradient of the
@@ -45,7 +46,7 @@ export class WorkerRuntime {
     // The image sets arrived from another thread: a malformed one fails here, not as garbage pixels.
     assertImageSet(setup.train, 'the training set');
     if (setup.test) assertImageSet(setup.test, 'the test set');
-    const { backend, reason } = selectBackend(setup.backend);
+    const { backend, reason } = selectWorkerBackend(setup.backend);
     // Training never needs the gradient with respect to the images: the first conv skips that pass.
     const model = buildModel(setup.modelSpec, { backend, inputGradient: false });
     const specs = model.parameterSpecs();
