@@ -2,7 +2,7 @@ import { fillBatch } from '@convoy/data';
 import { buildModel, softmaxCrossEntropy, type ModelSpec, type OptimizerSpec } from '@convoy/nn';
 import { referenceBackend } from '@convoy/kernels';
 import { ParameterArena, Rng, Tensor, relativeError } from '@convoy/tensor';
-import { createTaskHandler, GradientPool, type TaskRunnerFactory } from '@convoy/worker';
+import { createTaskHandler, GradientPool, selectWorkerBackend, type TaskRunnerFactory } from '@convoy/worker';
 import { createGradientPool, syntheticImageSet, WorkerTaskError, type CrossHostReducer, type PiscinaTaskRunner } from '@convoy/worker';
 
 const modelSpec: ModelSpec = { kind: 'recipe', resolution: 32, classes: 10, width: 4 };
@@ -12,8 +12,8 @@ const test = syntheticImageSet({ count: 40, seed: 4 });
 const BATCH = 16;
 
 /** Runs `steps` steps from the same initial parameters and returns the final parameters. */
-async function trainSteps(threads: number, steps: number, augment: boolean): Promise<Float32Array> {
-  const pool = await createGradientPool({ threads, modelSpec, backend: 'auto', optimizer: sgd, train, test, maxBatch: BATCH, seed: 7 });
+async function trainSteps(threads: number, steps: number, augment: boolean, backend = 'auto'): Promise<Float32Array> {
+  const pool = await createGradientPool({ threads, modelSpec, backend, optimizer: sgd, train, test, maxBatch: BATCH, seed: 7 });
   try {
     for (let s = 0; s < steps; s++) {
       const indices = Array.from({ length: BATCH }, (_, i) => (s * 37 + i * 5) % train.count);
@@ -99,6 +99,41 @@ describe('GradientPool', () => {
     const initial = init.params.data.slice();
     await init.close();
     expect(relativeError(one, initial)).toBeGreaterThan(1e-3);
+  });
+
+  // The oneDNN backend (@convoy/native) where oneDNN is installed; CI (CONVOY_NATIVE_TESTS=1) requires it.
+  const native = selectWorkerBackend('auto').backend.name === 'native';
+  if (!native && process.env.CONVOY_NATIVE_TESTS === '1') throw new Error(`CONVOY_NATIVE_TESTS=1 but auto did not take native: ${selectWorkerBackend('auto').reason}`);
+  (native ? it : it.skip)('on the native backend too: 1 and 3 threads give the same parameters', async () => {
+    const one = await trainSteps(1, 5, true, 'native');
+    const three = await trainSteps(3, 5, true, 'native');
+    expect(worstTensorError({ parameterSpecs: buildModel(modelSpec).parameterSpecs() }, three, one)).toBeLessThan(1e-5);
+  });
+
+  (native ? it : it.skip)('a network trained on the native backend scores the same on WebAssembly kernels', async () => {
+    const pool = await createGradientPool({ threads: 2, modelSpec, backend: 'native', optimizer: sgd, train, test, maxBatch: BATCH, seed: 7 });
+    let trained: Float32Array;
+    let onNative: { correct: number; loss: number };
+    try {
+      expect((await pool.describe()).map((d) => d.backend)).toEqual(['native', 'native']);
+      for (let s = 0; s < 6; s++) {
+        const indices = Array.from({ length: BATCH }, (_, i) => (s * 37 + i * 5) % train.count);
+        await pool.trainStep({ indices, epoch: 0, seed: 11, augment: false, hyper: { step: s, lr: 0.05 } });
+      }
+      trained = pool.params.data.slice();
+      onNative = await pool.evaluate('test');
+    } finally {
+      await pool.close();
+    }
+    const wasm = await createGradientPool({ threads: 2, modelSpec, backend: 'wasm', optimizer: sgd, train, test, maxBatch: BATCH, seed: 7 });
+    try {
+      wasm.params.data.set(trained);
+      const onWasm = await wasm.evaluate('test');
+      expect(onWasm.correct).toBe(onNative.correct);
+      expect(onWasm.loss).toBeCloseTo(onNative.loss, 4);
+    } finally {
+      await wasm.close();
+    }
   });
 
   it('gives the same parameters on 2 hosts x 1 thread as on 1 host x 2 threads (cross-host reducer between reduce and step)', async () => {
