@@ -169,3 +169,54 @@ export class GlobalAvgPool2d extends Module {
     return gradIn;
   }
 }
+
+/**
+ * Maximum over each whole plane: [N, C, H, W] -> [N, C, 1, 1], as torch.nn.AdaptiveMaxPool2d(1):
+ * the backend's max pooling with one window the size of the plane (ties to the first element).
+ */
+export class GlobalMaxPool2d extends Module {
+  readonly kind = 'GlobalMaxPool2d';
+  backend: KernelBackend;
+  private readonly output = new ReusableTensor();
+  private readonly gradInput = new ReusableTensor();
+  private readonly argmax = new ReusableInt32();
+  private lastArgmax: Int32Array | null = null;
+  private geometry: Pool2dGeometry | null = null;
+  private lastOutput: Tensor | null = null;
+
+  constructor(options: { backend?: KernelBackend } = {}) {
+    super();
+    checkOptions('GlobalMaxPool2d', options, ['backend']);
+    this.backend = options.backend ?? referenceBackend;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.shape.length !== 4 || x.shape[0] < 1 || x.shape[2] < 1 || x.shape[3] < 1) {
+      throw new RangeError(`${this.label}: expected input of shape [N, C, H, W] with H, W >= 1, got ${formatShape(x.shape)}`);
+    }
+    const [batch, channels, inHeight, inWidth] = x.shape;
+    let g = this.geometry;
+    if (!g || g.batch !== batch || g.channels !== channels || g.inHeight !== inHeight || g.inWidth !== inWidth) {
+      g = {
+        batch, channels, inHeight, inWidth,
+        kernelHeight: inHeight, kernelWidth: inWidth, strideHeight: inHeight, strideWidth: inWidth, padHeight: 0, padWidth: 0,
+      };
+      validatePool2dGeometry(g);
+      this.geometry = g;
+    }
+    const out = this.output.get([batch, channels, 1, 1]);
+    const argmax = this.argmax.get(out.size);
+    this.backend.maxPool2d(g, x.data, out.data, argmax);
+    this.lastArgmax = argmax;
+    this.lastOutput = out;
+    return out;
+  }
+
+  backward(gradOut: Tensor): Tensor {
+    checkGradOut(this.label, gradOut, this.lastOutput);
+    const g = this.geometry as Pool2dGeometry;
+    const gradIn = this.gradInput.get([g.batch, g.channels, g.inHeight, g.inWidth]);
+    this.backend.maxPool2dBackward(g, gradOut.data, this.lastArgmax as Int32Array, gradIn.data);
+    return gradIn;
+  }
+}

@@ -44,6 +44,10 @@ export class Sequential extends Module {
     for (const { key, module } of this.children ?? []) module.setName(name ? `${name}.${key}` : key);
   }
 
+  override childModules(): readonly Module[] {
+    return this.children.map((c) => c.module);
+  }
+
   /** A child by key: `model.child('features')`. */
   child(key: string): Module {
     const found = this.children.find((c) => c.key === key);

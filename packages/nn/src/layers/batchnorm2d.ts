@@ -1,0 +1,409 @@
+import { formatShape, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
+import { ReusableTensor } from '../buffers';
+import { checkGradOut, checkImageInput } from '../checks';
+import { Module } from '../module';
+import { checkFiniteNumber, checkOptions, checkPositiveInteger } from '../options';
+
+export interface BatchNorm2dOptions {
+  /** Added to the variance before the square root; default 1e-5 (PyTorch's). */
+  eps?: number;
+  /** running = (1 - momentum) * running + momentum * batch statistic, per group; default 0.1 (PyTorch's). */
+  momentum?: number;
+  /** Learnable per-channel `weight` (scale, init 1) and `bias` (shift, init 0); default true. */
+  affine?: boolean;
+  /**
+   * Images per ghost group; default 32. Batch statistics are computed over each group of this many
+   * consecutive images of the GLOBAL batch (the last group of a batch may be smaller), never over
+   * whatever one thread holds, so 1 thread, N threads and N hosts compute the same numbers.
+   */
+  groupSize?: number;
+}
+
+const BATCHNORM_OPTIONS = ['eps', 'momentum', 'affine', 'groupSize'] as const;
+export const DEFAULT_GHOST_GROUP_SIZE = 32;
+
+/**
+ * torch.nn.BatchNorm2d over ghost groups: in training, each group of `groupSize` images of the
+ * global batch is normalised with its own per-channel mean and biased variance, and the running
+ * statistics take one momentum update per group (unbiased variance, as PyTorch), in group order.
+ * In eval mode the running statistics normalise. Buffers, named as PyTorch's state_dict:
+ * `running_mean` (init 0), `running_var` (init 1), `num_batches_tracked` (groups seen; a float here).
+ *
+ * A batch that is one group is exactly torch.nn.BatchNorm2d; several groups are what PyTorch
+ * computes when the batch is fed to it one group at a time (see tools/pytorch/model_file.py).
+ */
+export class BatchNorm2d extends Module {
+  readonly kind = 'BatchNorm2d';
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number;
+  readonly affine: boolean;
+  readonly groupSize: number;
+
+  private weight: Float32Array | null = null;
+  private bias: Float32Array | null = null;
+  private gradWeight: Float32Array | null = null;
+  private gradBias: Float32Array | null = null;
+  private runningMean: Float32Array | null = null;
+  private runningVar: Float32Array | null = null;
+  private batchesTracked: Float32Array | null = null;
+
+  private readonly output = new ReusableTensor();
+  private readonly normalized = new ReusableTensor();
+  private readonly gradInput = new ReusableTensor();
+  private lastOutput: Tensor | null = null;
+  /** Per (group, channel) of the last forward: 1/sqrt(var + eps). One entry per channel in eval. */
+  private invStd = new Float64Array(0);
+  /** Per (group, channel): mean, then unbiased variance; rows of 2C floats per group. */
+  private groupStats = new Float32Array(0);
+  private groups = 0;
+  private lastTrained = false;
+  /** Per-channel sums reused by forward and backward (no allocation per call). */
+  private sumA = new Float64Array(0);
+  private sumB = new Float64Array(0);
+
+  constructor(numFeatures: number, options: BatchNorm2dOptions = {}) {
+    super();
+    checkOptions('BatchNorm2d', options, BATCHNORM_OPTIONS);
+    this.numFeatures = checkPositiveInteger('BatchNorm2d: numFeatures', numFeatures);
+    this.eps = checkFiniteNumber('BatchNorm2d: eps', options.eps ?? 1e-5, 0);
+    if (this.eps <= 0) throw new RangeError(`BatchNorm2d: eps must be > 0, got ${this.eps}`);
+    this.momentum = checkFiniteNumber('BatchNorm2d: momentum', options.momentum ?? 0.1, 0);
+    if (this.momentum > 1) throw new RangeError(`BatchNorm2d: momentum must be in [0, 1], got ${this.momentum}`);
+    if (options.affine !== undefined && typeof options.affine !== 'boolean') {
+      throw new TypeError(`BatchNorm2d: affine must be true or false, got ${JSON.stringify(options.affine)}`);
+    }
+    this.affine = options.affine ?? true;
+    this.groupSize = checkPositiveInteger('BatchNorm2d: groupSize', options.groupSize ?? DEFAULT_GHOST_GROUP_SIZE);
+    this.sumA = new Float64Array(numFeatures);
+    this.sumB = new Float64Array(numFeatures);
+  }
+
+  override parameterSpecs(): ParameterSpec[] {
+    if (!this.affine) return [];
+    return [
+      { name: this.parameterName('weight'), shape: [this.numFeatures] },
+      { name: this.parameterName('bias'), shape: [this.numFeatures] },
+    ];
+  }
+
+  override bind(params: ParameterArena, grads: ParameterArena): void {
+    if (!this.affine) return;
+    const [w, b] = this.parameterSpecs();
+    const weight = this.bindParameter(params, grads, w);
+    const bias = this.bindParameter(params, grads, b);
+    this.weight = weight.value.data;
+    this.gradWeight = weight.grad.data;
+    this.bias = bias.value.data;
+    this.gradBias = bias.grad.data;
+  }
+
+  /** PyTorch's initialisation: weight 1, bias 0 (draws nothing from rng). */
+  override initialize(_rng: Rng): void {
+    if (!this.affine) return;
+    this.requireParameters();
+    (this.weight as Float32Array).fill(1);
+    (this.bias as Float32Array).fill(0);
+  }
+
+  override bufferSpecs(): ParameterSpec[] {
+    return [
+      { name: this.parameterName('running_mean'), shape: [this.numFeatures] },
+      { name: this.parameterName('running_var'), shape: [this.numFeatures] },
+      { name: this.parameterName('num_batches_tracked'), shape: [1] },
+    ];
+  }
+
+  override bindBuffers(buffers: ParameterArena): void {
+    const [mean, variance, count] = this.bufferSpecs();
+    this.runningMean = bindBuffer(buffers, mean);
+    this.runningVar = bindBuffer(buffers, variance);
+    this.batchesTracked = bindBuffer(buffers, count);
+  }
+
+  override resetBuffers(): void {
+    const { mean, variance, count } = this.requireBuffers();
+    mean.fill(0);
+    variance.fill(1);
+    count[0] = 0;
+  }
+
+  override groupStatisticsSize(): number {
+    return 2 * this.numFeatures;
+  }
+
+  override writeGroupStatistics(rows: Float32Array, rowSize: number, firstRow: number, column: number): number {
+    const size = 2 * this.numFeatures;
+    if (!this.lastTrained) throw new Error(`${this.label}: no training forward to take group statistics from`);
+    if (rowSize < column + size || rows.length < (firstRow + this.groups) * rowSize) {
+      throw new RangeError(`${this.label}: ${rows.length} floats cannot hold rows ${firstRow}..${firstRow + this.groups - 1} with this layer at column ${column}`);
+    }
+    for (let g = 0; g < this.groups; g++) {
+      rows.set(this.groupStats.subarray(g * size, (g + 1) * size), (firstRow + g) * rowSize + column);
+    }
+    return column + size;
+  }
+
+  override applyGroupStatistics(row: Float32Array, column: number): number {
+    this.updateRunning(row, column);
+    return column + 2 * this.numFeatures;
+  }
+
+  forward(x: Tensor): Tensor {
+    checkImageInput(this.label, x, this.numFeatures);
+    return this.training ? this.forwardTraining(x) : this.forwardEval(x);
+  }
+
+  backward(gradOut: Tensor): Tensor {
+    checkGradOut(this.label, gradOut, this.lastOutput);
+    return this.lastTrained ? this.backwardTraining(gradOut) : this.backwardEval(gradOut);
+  }
+
+  /** [start, end) image ranges of this module's ghost groups, checked against the global batch. */
+  private groupCount(n: number, hw: number): number {
+    const g = this.groupSize;
+    const offset = this.stepContext?.batchOffset ?? 0;
+    const globalBatch = this.stepContext?.globalBatch ?? offset + n;
+    const end = offset + n;
+    if (offset % g !== 0 || (end !== globalBatch && end % g !== 0) || end > globalBatch) {
+      throw new RangeError(
+        `${this.label}: images ${offset}..${end - 1} of a global batch of ${globalBatch} do not lie on ghost-group boundaries ` +
+          `(groups of ${g} images); split the batch on multiples of ${g} (a global batch that is a multiple of ${g} x the number of shards always works)`,
+      );
+    }
+    const groups = Math.ceil(n / g);
+    const lastSize = n - (groups - 1) * g;
+    if (lastSize * hw < 2) {
+      throw new RangeError(`${this.label}: a ghost group of ${lastSize} image(s) of ${hw} value(s) per channel has no variance; use a batch whose last group has more than one value per channel`);
+    }
+    return groups;
+  }
+
+  private forwardTraining(x: Tensor): Tensor {
+    const [n, c, h, w] = x.shape;
+    const hw = h * w;
+    const groups = this.groupCount(n, hw);
+    const out = this.output.get(x.shape);
+    const xhat = this.normalized.get(x.shape);
+    if (this.invStd.length < groups * c) this.invStd = new Float64Array(groups * c);
+    if (this.groupStats.length < groups * 2 * c) this.groupStats = new Float32Array(groups * 2 * c);
+    const xd = x.data;
+    const od = out.data;
+    const nd = xhat.data;
+    const sum = this.sumA;
+    const sq = this.sumB;
+    for (let g = 0; g < groups; g++) {
+      const first = g * this.groupSize;
+      const last = Math.min(n, first + this.groupSize);
+      const count = (last - first) * hw;
+      sum.fill(0);
+      for (let i = first; i < last; i++) {
+        for (let ch = 0; ch < c; ch++) {
+          const base = (i * c + ch) * hw;
+          let s = 0;
+          for (let k = 0; k < hw; k++) s += xd[base + k];
+          sum[ch] += s;
+        }
+      }
+      for (let ch = 0; ch < c; ch++) sum[ch] /= count;
+      // Two passes (mean, then squared deviations) keep the variance accurate for large means.
+      sq.fill(0);
+      for (let i = first; i < last; i++) {
+        for (let ch = 0; ch < c; ch++) {
+          const base = (i * c + ch) * hw;
+          const mean = sum[ch];
+          let s = 0;
+          for (let k = 0; k < hw; k++) {
+            const d = xd[base + k] - mean;
+            s += d * d;
+          }
+          sq[ch] += s;
+        }
+      }
+      const statsBase = g * 2 * c;
+      for (let ch = 0; ch < c; ch++) {
+        this.invStd[g * c + ch] = 1 / Math.sqrt(sq[ch] / count + this.eps);
+        this.groupStats[statsBase + ch] = sum[ch];
+        this.groupStats[statsBase + c + ch] = sq[ch] / (count - 1);
+      }
+      for (let i = first; i < last; i++) {
+        for (let ch = 0; ch < c; ch++) {
+          const base = (i * c + ch) * hw;
+          const mean = sum[ch];
+          const inv = this.invStd[g * c + ch];
+          const scale = this.weight ? this.weight[ch] : 1;
+          const shift = this.bias ? this.bias[ch] : 0;
+          for (let k = 0; k < hw; k++) {
+            const v = (xd[base + k] - mean) * inv;
+            nd[base + k] = v;
+            od[base + k] = v * scale + shift;
+          }
+        }
+      }
+    }
+    this.groups = groups;
+    this.lastTrained = true;
+    this.lastOutput = out;
+    if (!this.stepContext?.deferStatistics) {
+      for (let g = 0; g < groups; g++) this.updateRunning(this.groupStats, g * 2 * c);
+    }
+    return out;
+  }
+
+  private forwardEval(x: Tensor): Tensor {
+    const [n, c, h, w] = x.shape;
+    const hw = h * w;
+    const { mean, variance } = this.requireBuffers();
+    const out = this.output.get(x.shape);
+    const xhat = this.normalized.get(x.shape);
+    if (this.invStd.length < c) this.invStd = new Float64Array(c);
+    for (let ch = 0; ch < c; ch++) this.invStd[ch] = 1 / Math.sqrt(variance[ch] + this.eps);
+    const xd = x.data;
+    const od = out.data;
+    const nd = xhat.data;
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const base = (i * c + ch) * hw;
+        const m = mean[ch];
+        const inv = this.invStd[ch];
+        const scale = this.weight ? this.weight[ch] : 1;
+        const shift = this.bias ? this.bias[ch] : 0;
+        for (let k = 0; k < hw; k++) {
+          const v = (xd[base + k] - m) * inv;
+          nd[base + k] = v;
+          od[base + k] = v * scale + shift;
+        }
+      }
+    }
+    this.groups = 0;
+    this.lastTrained = false;
+    this.lastOutput = out;
+    return out;
+  }
+
+  /**
+   * dx = gamma·invStd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), the sums per channel over each group's m values;
+   * dgamma = Σ dy·x̂ and dbeta = Σ dy over the whole local batch (OVERWRITTEN, as every layer's).
+   */
+  private backwardTraining(gradOut: Tensor): Tensor {
+    const [n, c, h, w] = gradOut.shape;
+    const hw = h * w;
+    const gradIn = this.gradInput.get(gradOut.shape);
+    const dy = gradOut.data;
+    const dx = gradIn.data;
+    const nd = this.normalized.get(gradOut.shape).data;
+    const sumDy = this.sumA;
+    const sumDyX = this.sumB;
+    if (this.gradWeight && this.gradBias) {
+      this.gradWeight.fill(0);
+      this.gradBias.fill(0);
+    }
+    for (let g = 0; g < this.groups; g++) {
+      const first = g * this.groupSize;
+      const last = Math.min(n, first + this.groupSize);
+      const count = (last - first) * hw;
+      sumDy.fill(0);
+      sumDyX.fill(0);
+      for (let i = first; i < last; i++) {
+        for (let ch = 0; ch < c; ch++) {
+          const base = (i * c + ch) * hw;
+          let s = 0;
+          let sx = 0;
+          for (let k = 0; k < hw; k++) {
+            const d = dy[base + k];
+            s += d;
+            sx += d * nd[base + k];
+          }
+          sumDy[ch] += s;
+          sumDyX[ch] += sx;
+        }
+      }
+      if (this.gradWeight && this.gradBias) {
+        for (let ch = 0; ch < c; ch++) {
+          this.gradWeight[ch] += sumDyX[ch];
+          this.gradBias[ch] += sumDy[ch];
+        }
+      }
+      for (let i = first; i < last; i++) {
+        for (let ch = 0; ch < c; ch++) {
+          const base = (i * c + ch) * hw;
+          const k1 = ((this.weight ? this.weight[ch] : 1) * this.invStd[g * c + ch]) / count;
+          const meanDy = sumDy[ch];
+          const meanDyX = sumDyX[ch];
+          for (let k = 0; k < hw; k++) dx[base + k] = k1 * (count * dy[base + k] - meanDy - nd[base + k] * meanDyX);
+        }
+      }
+    }
+    return gradIn;
+  }
+
+  private backwardEval(gradOut: Tensor): Tensor {
+    const [n, c, h, w] = gradOut.shape;
+    const hw = h * w;
+    const gradIn = this.gradInput.get(gradOut.shape);
+    const dy = gradOut.data;
+    const dx = gradIn.data;
+    const nd = this.normalized.get(gradOut.shape).data;
+    const sumDy = this.sumA;
+    const sumDyX = this.sumB;
+    sumDy.fill(0);
+    sumDyX.fill(0);
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const base = (i * c + ch) * hw;
+        const k1 = (this.weight ? this.weight[ch] : 1) * this.invStd[ch];
+        let s = 0;
+        let sx = 0;
+        for (let k = 0; k < hw; k++) {
+          const d = dy[base + k];
+          s += d;
+          sx += d * nd[base + k];
+          dx[base + k] = d * k1;
+        }
+        sumDy[ch] += s;
+        sumDyX[ch] += sx;
+      }
+    }
+    if (this.gradWeight && this.gradBias) {
+      for (let ch = 0; ch < c; ch++) {
+        this.gradWeight[ch] = sumDyX[ch];
+        this.gradBias[ch] = sumDy[ch];
+      }
+    }
+    return gradIn;
+  }
+
+  /** One group's momentum update (PyTorch: running = (1 − m)·running + m·batch, variance unbiased). */
+  private updateRunning(stats: Float32Array, column: number): void {
+    const { mean, variance, count } = this.requireBuffers();
+    const c = this.numFeatures;
+    if (stats.length < column + 2 * c) throw new RangeError(`${this.label}: group statistics row too short (${stats.length} < ${column + 2 * c})`);
+    const m = this.momentum;
+    for (let ch = 0; ch < c; ch++) {
+      mean[ch] = (1 - m) * mean[ch] + m * stats[column + ch];
+      variance[ch] = (1 - m) * variance[ch] + m * stats[column + c + ch];
+    }
+    count[0] += 1;
+  }
+
+  private requireParameters(): void {
+    if (!this.weight || !this.bias) {
+      throw new Error(`${this.label}: parameters are not bound; call bind(params, grads) (or createParameters(model)) first`);
+    }
+  }
+
+  private requireBuffers(): { mean: Float32Array; variance: Float32Array; count: Float32Array } {
+    if (!this.runningMean || !this.runningVar || !this.batchesTracked) {
+      throw new Error(`${this.label}: buffers are not bound; call bindBuffers(buffers) (or createBuffers(model)) first`);
+    }
+    return { mean: this.runningMean, variance: this.runningVar, count: this.batchesTracked };
+  }
+}
+
+function bindBuffer(buffers: ParameterArena, spec: ParameterSpec): Float32Array {
+  const t = buffers.tensor(spec.name);
+  if (t.size !== spec.shape.reduce((a, b) => a * b, 1)) {
+    throw new RangeError(`buffer ${spec.name}: expected shape ${formatShape(spec.shape)}, got ${formatShape(t.shape)}`);
+  }
+  return t.data;
+}

@@ -1,0 +1,71 @@
+import { Tensor } from '@convoy/tensor';
+import { ReusableTensor } from '../buffers';
+import { checkGradOut } from '../checks';
+import { Module } from '../module';
+import { checkOptions } from '../options';
+
+const INV_SQRT2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/**
+ * erfc(x) with fractional error below 1.2e-7 everywhere (a Chebyshev fit of erfc's asymptotic
+ * form, Press et al., Numerical Recipes §6.2): float32 accuracy, including far into the tails
+ * where 1 - erf(x) would cancel to nothing.
+ */
+export function erfc(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(
+    -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+      t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+  );
+  return x >= 0 ? r : 2 - r;
+}
+
+/** erf(x) = 1 - erfc(x). */
+export function erf(x: number): number {
+  return 1 - erfc(x);
+}
+
+/**
+ * torch.nn.GELU() in its exact form: x·Φ(x), Φ the standard normal CDF = erfc(−x/√2)/2 (computed
+ * through erfc so that x·Φ(x) keeps its relative accuracy for negative x). Gradient Φ(x) + x·φ(x).
+ */
+export class GELU extends Module {
+  readonly kind = 'GELU';
+  private readonly output = new ReusableTensor();
+  private readonly gradInput = new ReusableTensor();
+  private input: Tensor | null = null;
+  private lastOutput: Tensor | null = null;
+
+  constructor(options: Record<string, never> = {}) {
+    super();
+    checkOptions('GELU', options, []);
+  }
+
+  forward(x: Tensor): Tensor {
+    const out = this.output.get(x.shape);
+    const xd = x.data;
+    const od = out.data;
+    for (let i = 0; i < xd.length; i++) {
+      const v = xd[i];
+      od[i] = v * 0.5 * erfc(-v * INV_SQRT2);
+    }
+    this.input = x;
+    this.lastOutput = out;
+    return out;
+  }
+
+  backward(gradOut: Tensor): Tensor {
+    checkGradOut(this.label, gradOut, this.lastOutput);
+    const x = (this.input as Tensor).data;
+    const gradIn = this.gradInput.get(gradOut.shape);
+    const dy = gradOut.data;
+    const dx = gradIn.data;
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      dx[i] = dy[i] * (0.5 * erfc(-v * INV_SQRT2) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+    }
+    return gradIn;
+  }
+}

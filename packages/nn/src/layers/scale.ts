@@ -1,0 +1,39 @@
+import { Tensor } from '@convoy/tensor';
+import { ReusableTensor } from '../buffers';
+import { checkGradOut } from '../checks';
+import { Module } from '../module';
+import { checkFiniteNumber } from '../options';
+
+/** Multiplies by a constant (e.g. logits by 0.125), any shape; no parameters. */
+export class Scale extends Module {
+  readonly kind = 'Scale';
+  readonly factor: number;
+  private readonly output = new ReusableTensor();
+  private readonly gradInput = new ReusableTensor();
+  private lastOutput: Tensor | null = null;
+
+  constructor(factor: number) {
+    super();
+    this.factor = checkFiniteNumber('Scale: factor', factor);
+  }
+
+  forward(x: Tensor): Tensor {
+    const out = this.output.get(x.shape);
+    const f = this.factor;
+    const xd = x.data;
+    const od = out.data;
+    for (let i = 0; i < xd.length; i++) od[i] = xd[i] * f;
+    this.lastOutput = out;
+    return out;
+  }
+
+  backward(gradOut: Tensor): Tensor {
+    checkGradOut(this.label, gradOut, this.lastOutput);
+    const gradIn = this.gradInput.get(gradOut.shape);
+    const f = this.factor;
+    const dy = gradOut.data;
+    const dx = gradIn.data;
+    for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * f;
+    return gradIn;
+  }
+}
