@@ -1,0 +1,152 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { createWasmBackend, KernelBackend, referenceBackend } from '@convoy/kernels';
+import { relativeError, Rng, Tensor } from '@convoy/tensor';
+import {
+  AvgPool2d, BatchNorm2d, Conv2d, createParameters, Dropout, Flatten, GELU, GlobalAvgPool2d, GlobalMaxPool2d, Linear, MaxPool2d, Module, ReLU,
+  Residual, Scale, Sequential, SGD, softmaxCrossEntropy,
+} from '../src';
+
+/**
+ * Parity with PyTorch 1.13 for the layers beyond the recipe, on two small networks built from model
+ * files (fixtures written by tools/pytorch/make_layer_fixtures.py with tools/pytorch/model_file.py):
+ * training forward (ghost-group BatchNorm, keyed dropout masks), every parameter gradient, one SGD
+ * step, the BatchNorm buffers, the eval-mode forward after the step, and the next step's loss.
+ */
+
+type LayerSpec = Record<string, unknown> & { type: string };
+interface Network {
+  name: string; seed: number; batch: number; classes: number;
+  model: { input: { channels: number; resolution: number }; layers: LayerSpec[] };
+  labels: number[]; logits: number[]; loss: number;
+  parameters: { name: string; shape: number[]; grad: number[]; afterStep: number[] }[];
+  buffers: { name: string; values: number[] }[];
+  evalLogits: number[]; lossAtStep1: number;
+}
+const fixture: { sgd: { lr: number; momentum: number; weightDecay: number }; networks: Network[] } = JSON.parse(
+  readFileSync(join(__dirname, 'fixtures', 'layers.json'), 'utf8'),
+);
+const TOLERANCE = 1e-4;
+
+/**
+ * A test-only reading of the model-file layer list (shape inference for in-channels and features
+ * only), so this suite checks the layers without depending on the model-file parser.
+ */
+function buildLayers(specs: LayerSpec[], shape: number[], classes: number, backend: KernelBackend): { layers: Module[]; shape: number[] } {
+  const layers: Module[] = [];
+  for (const s of specs) {
+    const n = (k: string, d?: number): number => (s[k] as number | undefined) ?? (d as number);
+    switch (s.type) {
+      case 'conv2d': {
+        const [c, h, w] = shape;
+        const k = n('kernel');
+        const stride = n('stride', 1);
+        const pad = n('padding', 0);
+        layers.push(new Conv2d(c, n('out'), k, { stride, padding: pad, bias: (s.bias as boolean | undefined) ?? true, backend }));
+        shape = [n('out'), Math.floor((h + 2 * pad - k) / stride) + 1, Math.floor((w + 2 * pad - k) / stride) + 1];
+        break;
+      }
+      case 'batchnorm2d':
+        layers.push(new BatchNorm2d(shape[0], { groupSize: s.groupSize as number | undefined, affine: s.affine as boolean | undefined }));
+        break;
+      case 'relu': layers.push(new ReLU()); break;
+      case 'gelu': layers.push(new GELU()); break;
+      case 'maxpool2d':
+      case 'avgpool2d': {
+        const [c, h, w] = shape;
+        const k = n('kernel');
+        const stride = n('stride', k);
+        const pad = n('padding', 0);
+        layers.push(s.type === 'maxpool2d' ? new MaxPool2d(k, { stride, padding: pad, backend }) : new AvgPool2d(k, { stride, padding: pad, backend }));
+        shape = [c, Math.floor((h + 2 * pad - k) / stride) + 1, Math.floor((w + 2 * pad - k) / stride) + 1];
+        break;
+      }
+      case 'globalavgpool2d': layers.push(new GlobalAvgPool2d({ backend })); shape = [shape[0], 1, 1]; break;
+      case 'globalmaxpool2d': layers.push(new GlobalMaxPool2d({ backend })); shape = [shape[0], 1, 1]; break;
+      case 'flatten': layers.push(new Flatten()); shape = [shape.reduce((a, b) => a * b, 1)]; break;
+      case 'linear': {
+        const out = s.out === 'classes' ? classes : n('out');
+        layers.push(new Linear(shape[0], out, { bias: (s.bias as boolean | undefined) ?? true }));
+        shape = [out];
+        break;
+      }
+      case 'dropout': layers.push(new Dropout(n('p'))); break;
+      case 'scale': layers.push(new Scale(n('by'))); break;
+      case 'residual': layers.push(new Residual(buildLayers(s.layers as LayerSpec[], shape, classes, backend).layers)); break;
+      default: throw new Error(`test builder: no layer type ${s.type}`);
+    }
+  }
+  return { layers, shape };
+}
+
+function build(net: Network, backend: KernelBackend): Module {
+  const { channels, resolution } = net.model.input;
+  return new Sequential({ layers: new Sequential(buildLayers(net.model.layers, [channels, resolution, resolution], net.classes, backend).layers) });
+}
+
+function input(net: Network): Tensor {
+  const { channels, resolution } = net.model.input;
+  const x = Tensor.zeros([net.batch, channels, resolution, resolution]);
+  const rng = Rng.forKey(net.seed, 1);
+  for (let i = 0; i < x.size; i++) x.data[i] = 4 * rng.uniform() - 2;
+  return x;
+}
+
+function labels(net: Network): Int32Array {
+  const rng = Rng.forKey(net.seed, 2);
+  return Int32Array.from({ length: net.batch }, () => rng.int(net.classes));
+}
+
+const backends: [string, () => KernelBackend][] = [['reference', () => referenceBackend], ['wasm', () => createWasmBackend()]];
+
+describe.each(backends)('PyTorch parity of the layers (%s backend)', (_name, makeBackend) => {
+  describe.each(fixture.networks.map((n) => [n.name, n] as const))('%s', (_n, net) => {
+    const model = build(net, makeBackend());
+    const { params, grads, buffers } = createParameters(model, { seed: net.seed });
+    const x = input(net);
+    const y = labels(net);
+
+    it('has the state_dict names and shapes (parameters and buffers) of the PyTorch module', () => {
+      expect(model.parameterSpecs()).toEqual(net.parameters.map((p) => ({ name: p.name, shape: p.shape })));
+      expect(model.bufferSpecs().map((b) => b.name)).toEqual(net.buffers.map((b) => b.name));
+      expect(Array.from(y)).toEqual(net.labels);
+    });
+
+    it('matches the training forward, every gradient, one SGD step, the buffers, eval, and the next step', () => {
+      model.train();
+      model.setStepContext({ seed: net.seed, step: 0 });
+      const out = model.forward(x);
+      expect(relativeError(out.data, net.logits)).toBeLessThan(TOLERANCE);
+      const { loss, gradLogits } = softmaxCrossEntropy(out, y);
+      expect(Math.abs(loss - net.loss) / net.loss).toBeLessThan(TOLERANCE);
+      model.backward(gradLogits);
+      // A conv bias right before a BatchNorm has a gradient of exactly 0 (the mean cancels it):
+      // PyTorch's float64 gives ~1e-17, float32 ~1e-9, so such tensors are checked as absolutely small.
+      const largest = Math.max(...net.parameters.flatMap((p) => p.grad.map(Math.abs)));
+      for (const p of net.parameters) {
+        const ours = grads.tensor(p.name).data;
+        if (Math.max(...p.grad.map(Math.abs)) < 1e-12 * largest) {
+          expect(Math.max(...Array.from(ours, Math.abs))).toBeLessThan(1e-6 * largest);
+          continue;
+        }
+        const err = relativeError(ours, p.grad);
+        if (!(err < TOLERANCE)) throw new Error(`${p.name}: gradient relative error ${err}`);
+      }
+      new SGD({ size: params.size, momentum: fixture.sgd.momentum, weightDecay: fixture.sgd.weightDecay }).step({ params, grads, lr: fixture.sgd.lr, step: 1 });
+      for (const p of net.parameters) {
+        const err = relativeError(params.tensor(p.name).data, p.afterStep);
+        if (!(err < TOLERANCE)) throw new Error(`${p.name}: parameters after one SGD step, relative error ${err}`);
+      }
+      for (const b of net.buffers) {
+        const err = relativeError(buffers.tensor(b.name).data, b.values);
+        if (!(err < TOLERANCE)) throw new Error(`${b.name}: buffer relative error ${err}`);
+      }
+      model.eval();
+      expect(relativeError(model.forward(x).data, net.evalLogits)).toBeLessThan(TOLERANCE);
+      model.train();
+      model.setStepContext({ seed: net.seed, step: 1 });
+      const next = softmaxCrossEntropy(model.forward(x), y).loss;
+      expect(Math.abs(next - net.lossAtStep1) / net.lossAtStep1).toBeLessThan(TOLERANCE);
+    });
+  });
+});
