@@ -1,11 +1,13 @@
 /**
  * convoy against PyTorch: the recipe network's training step, both frameworks interleaved in one
  * run (PyTorch from tools/pytorch/step_benchmark.py in a child process, convoy in this one), per
- * case convoy images/s / PyTorch images/s.
+ * case convoy images/s / PyTorch images/s. PyTorch runs in both memory formats (NCHW and
+ * channels-last) every round; both are printed and the faster one is the yardstick.
  *
  *   npx nx run benchmarks:pytorch                         # table
  *   node benchmarks/dist/pytorch.js --json                # + one JSON line on stdout with pytorchRatio
  *   node benchmarks/dist/pytorch.js --cases 32x128 --threads 1 --rounds 1
+ *   node benchmarks/dist/pytorch.js --backend native      # convoy's kernels: auto (default), native, wasm, ...
  *
  * One thread: convoy's step in this thread (as benchmarks:kernels) against torch.set_num_threads(1).
  * More threads: the trainer's worker pool (data-parallel, one shard per thread) against PyTorch's
@@ -15,7 +17,8 @@
 import { spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import { WasmBackend, selectBackend } from '@convoy/kernels';
+import type { KernelBackend } from '@convoy/kernels';
+import { selectWorkerBackend } from '@convoy/worker';
 import { positiveInteger, positiveNumber, readFlags } from './args';
 import { measurePoolStep } from './poolStep';
 import { measureTrainingStep, type StepNetwork } from './trainingStep';
@@ -34,16 +37,21 @@ interface Options {
   rounds: number;
   budgetSeconds: number;
   python: string;
+  /** convoy's kernel backend, as `convoy train --backend` takes it. */
+  backend: string;
 }
 
+const MEMORY_FORMATS = ['nchw', 'channels_last'] as const;
+type MemoryFormat = (typeof MEMORY_FORMATS)[number];
+
 const USAGE =
-  'usage: pytorch [--json] [--cases 32x128,224x32] [--threads 1,2] [--width 32] [--rounds 3] [--budget 2] [--python /usr/bin/python3]';
+  'usage: pytorch [--json] [--backend auto|native|wasm|...] [--cases 32x128,224x32] [--threads 1,2] [--width 32] [--rounds 3] [--budget 2] [--python /usr/bin/python3]';
 const STEP_SCRIPT = path.resolve(__dirname, '..', '..', 'tools', 'pytorch', 'step_benchmark.py');
 
 function parseArgs(rawArgv: string[]): Options {
   const options: Options = {
     json: false, cases: [{ resolution: 32, batch: 128 }, { resolution: 224, batch: 32 }], threads: [1, 2], width: 32, rounds: 3,
-    budgetSeconds: 2, python: '/usr/bin/python3',
+    budgetSeconds: 2, python: '/usr/bin/python3', backend: 'auto',
   };
   readFlags(rawArgv, USAGE, (flag, args) => {
     if (flag === '--json') options.json = args.optionalBoolean();
@@ -58,6 +66,7 @@ function parseArgs(rawArgv: string[]): Options {
     else if (flag === '--rounds') options.rounds = positiveInteger(flag, args.value());
     else if (flag === '--budget') options.budgetSeconds = positiveNumber(flag, args.value());
     else if (flag === '--python') options.python = args.value();
+    else if (flag === '--backend') options.backend = args.value();
     else return false;
     return true;
   });
@@ -79,10 +88,10 @@ interface PytorchStep {
   cpuCapability: string | null;
 }
 
-function measurePytorchStep(options: Options, c: Case): PytorchStep {
+function measurePytorchStep(options: Options, c: Case, format: MemoryFormat): PytorchStep {
   const args = [
     STEP_SCRIPT, '--resolution', String(c.resolution), '--width', String(options.width), '--batch', String(c.batch),
-    '--threads', String(c.threads), '--seconds', String(options.budgetSeconds),
+    '--threads', String(c.threads), '--seconds', String(options.budgetSeconds), '--memory-format', format,
   ];
   const run = spawnSync(options.python, args, { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`${options.python} ${args.join(' ')} failed (status ${run.status}): ${run.stderr}`);
@@ -90,13 +99,13 @@ function measurePytorchStep(options: Options, c: Case): PytorchStep {
 }
 
 /** images/s by wall time, and (one thread only: this process's CPU time) by CPU time. */
-async function measureConvoyStep(options: Options, c: Case): Promise<{ wall: number; cpu: number | null }> {
+async function measureConvoyStep(options: Options, backend: KernelBackend, c: Case): Promise<{ wall: number; cpu: number | null }> {
   const network: StepNetwork = { resolution: c.resolution, width: options.width };
   if (c.threads === 1) {
-    const step = measureTrainingStep(selectBackend('wasm').backend, c.batch, options.budgetSeconds, network);
+    const step = measureTrainingStep(backend, c.batch, options.budgetSeconds, network);
     return { wall: step.imagesPerSecond, cpu: step.imagesPerCpuSecond };
   }
-  return { wall: (await measurePoolStep(c.threads, c.batch, options.budgetSeconds, network)).imagesPerSecond, cpu: null };
+  return { wall: (await measurePoolStep(c.threads, c.batch, options.budgetSeconds, network, options.backend)).imagesPerSecond, cpu: null };
 }
 
 function median(values: number[]): number {
@@ -114,27 +123,31 @@ async function main(): Promise<void> {
   const log = (line: string) => (options.json ? process.stderr : process.stdout).write(line + '\n');
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.arch()}, Node ${process.version}`;
   log(`machine: ${machine}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const backend = selectBackend('wasm').backend;
-  log(`convoy backend: ${backend.name} (${(backend as WasmBackend).variant} build); width ${options.width}; ${options.rounds} interleaved rounds, median per side`);
+  // The backend a worker thread takes for this name (the same choice in this thread and in the pool's).
+  const { backend, reason } = selectWorkerBackend(options.backend);
+  log(`convoy backend: ${backend.name} (${reason}); width ${options.width}; ${options.rounds} interleaved rounds, median per side`);
   const skipped = pytorchUnavailable(options.python);
   if (skipped) log(`PyTorch: skipped (${skipped})`);
 
   const cases: Case[] = options.cases.flatMap((c) => options.threads.map((threads) => ({ ...c, threads })));
-  const samples = new Map<string, { convoy: number[]; pytorch: number[]; convoyCpu: number[]; pytorchCpu: number[]; convoySkipped?: string }>();
+  type Samples = { convoy: number[]; pytorch: Record<MemoryFormat, number[]>; convoyCpu: number[]; pytorchCpu: Record<MemoryFormat, number[]>; convoySkipped?: string };
+  const samples = new Map<string, Samples>();
   let torchInfo: PytorchStep | null = null;
   for (let round = 1; round <= options.rounds; round++) {
     for (const c of cases) {
       const key = caseKey(c);
-      const s = samples.get(key) ?? { convoy: [], pytorch: [], convoyCpu: [], pytorchCpu: [] };
+      const s: Samples = samples.get(key) ?? { convoy: [], pytorch: { nchw: [], channels_last: [] }, convoyCpu: [], pytorchCpu: { nchw: [], channels_last: [] } };
       samples.set(key, s);
       if (!skipped) {
-        torchInfo = measurePytorchStep(options, c);
-        s.pytorch.push(torchInfo.imagesPerSecond);
-        if (c.threads === 1) s.pytorchCpu.push(torchInfo.imagesPerCpuSecond);
+        for (const format of MEMORY_FORMATS) {
+          torchInfo = measurePytorchStep(options, c, format);
+          s.pytorch[format].push(torchInfo.imagesPerSecond);
+          if (c.threads === 1) s.pytorchCpu[format].push(torchInfo.imagesPerCpuSecond);
+        }
       }
       if (!s.convoySkipped) {
         try {
-          const convoy = await measureConvoyStep(options, c);
+          const convoy = await measureConvoyStep(options, backend, c);
           s.convoy.push(convoy.wall);
           if (convoy.cpu !== null) s.convoyCpu.push(convoy.cpu);
         } catch (error) {
@@ -142,26 +155,35 @@ async function main(): Promise<void> {
         }
       }
       const last = (xs: number[]) => (xs.length ? xs[xs.length - 1].toFixed(1) : 'n/a');
-      log(`round ${round}/${options.rounds} R=${c.resolution} batch ${c.batch} ${c.threads} thread(s): convoy ${s.convoySkipped ? 'skipped' : last(s.convoy)}, PyTorch ${skipped ? 'skipped' : last(s.pytorch)} images/s`);
+      const torchLast = skipped ? 'skipped' : `${last(s.pytorch.nchw)} (NCHW) / ${last(s.pytorch.channels_last)} (channels-last)`;
+      log(`round ${round}/${options.rounds} R=${c.resolution} batch ${c.batch} ${c.threads} thread(s): convoy ${s.convoySkipped ? 'skipped' : last(s.convoy)}, PyTorch ${torchLast} images/s`);
     }
   }
-  if (torchInfo) log(`PyTorch ${torchInfo.torch} (its own kernels dispatch to ${torchInfo.cpuCapability}; oneDNN convolutions pick their own ISA)`);
+  if (torchInfo) log(`PyTorch ${torchInfo.torch} (its own kernels dispatch to ${torchInfo.cpuCapability}; oneDNN convolutions pick their own ISA); * marks the faster memory format, the one each ratio is against`);
 
   log('');
-  log('| R | batch | threads | convoy images/s | PyTorch images/s | convoy / PyTorch | by CPU time (1 thread): convoy / PyTorch images per CPU-s, ratio |');
-  log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  log('| R | batch | threads | convoy images/s | PyTorch NCHW images/s | PyTorch channels-last images/s | convoy / PyTorch (faster format) | by CPU time (1 thread): convoy / PyTorch images per CPU-s, ratio |');
+  log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const medianOrNull = (xs: number[]) => (xs.length ? median(xs) : null);
   const results = cases.map((c) => {
     const s = samples.get(caseKey(c))!;
-    const convoy = s.convoy.length ? median(s.convoy) : null;
-    const pytorch = s.pytorch.length ? median(s.pytorch) : null;
+    const convoy = medianOrNull(s.convoy);
+    const pytorchNchw = medianOrNull(s.pytorch.nchw);
+    const pytorchChannelsLast = medianOrNull(s.pytorch.channels_last);
+    // PyTorch at its best: the faster of its two memory formats in this run.
+    const fasterFormat: MemoryFormat = (pytorchChannelsLast ?? 0) > (pytorchNchw ?? 0) ? 'channels_last' : 'nchw';
+    const pytorch = fasterFormat === 'nchw' ? pytorchNchw : pytorchChannelsLast;
     const ratio = convoy !== null && pytorch !== null ? convoy / pytorch : null;
-    const convoyCpu = s.convoyCpu.length ? median(s.convoyCpu) : null;
-    const pytorchCpu = s.pytorchCpu.length ? median(s.pytorchCpu) : null;
+    const convoyCpu = medianOrNull(s.convoyCpu);
+    const pytorchCpu = medianOrNull(s.pytorchCpu[fasterFormat]);
     const cpuRatio = convoyCpu !== null && pytorchCpu !== null ? convoyCpu / pytorchCpu : null;
     const cpuCell = cpuRatio !== null ? `${convoyCpu!.toFixed(1)} / ${pytorchCpu!.toFixed(1)}, ${cpuRatio.toFixed(2)}` : 'n/a';
-    log(`| ${c.resolution} | ${c.batch} | ${c.threads} | ${convoy?.toFixed(1) ?? `skipped (${s.convoySkipped})`} | ${pytorch?.toFixed(1) ?? 'skipped'} | ${ratio?.toFixed(2) ?? 'n/a'} | ${cpuCell} |`);
+    const mark = (format: MemoryFormat, value: number | null) => (value === null ? 'skipped' : `${value.toFixed(1)}${format === fasterFormat ? ' *' : ''}`);
+    log(`| ${c.resolution} | ${c.batch} | ${c.threads} | ${convoy?.toFixed(1) ?? `skipped (${s.convoySkipped})`} | ${mark('nchw', pytorchNchw)} | ${mark('channels_last', pytorchChannelsLast)} | ${ratio?.toFixed(2) ?? 'n/a'} | ${cpuCell} |`);
     return {
-      key: caseKey(c), ...c, width: options.width, convoyImagesPerSecond: round(convoy), pytorchImagesPerSecond: round(pytorch), pytorchRatio: round(ratio, 3),
+      key: caseKey(c), ...c, width: options.width, convoyImagesPerSecond: round(convoy), pytorchImagesPerSecond: round(pytorch),
+      pytorchMemoryFormat: pytorch === null ? null : fasterFormat, pytorchNchwImagesPerSecond: round(pytorchNchw), pytorchChannelsLastImagesPerSecond: round(pytorchChannelsLast),
+      pytorchRatio: round(ratio, 3),
       convoyImagesPerCpuSecond: round(convoyCpu), pytorchImagesPerCpuSecond: round(pytorchCpu), pytorchRatioCpuTime: round(cpuRatio, 3), convoySkipped: s.convoySkipped,
     };
   });
@@ -171,7 +193,7 @@ async function main(): Promise<void> {
       machine,
       load: os.loadavg()[0],
       backend: backend.name,
-      wasmVariant: (backend as WasmBackend).variant,
+      backendReason: reason,
       pytorch: skipped ? { skipped } : { torch: torchInfo?.torch, cpuCapability: torchInfo?.cpuCapability },
       pytorchRatio: Object.fromEntries(results.map((r) => [r.key, r.pytorchRatio])),
       pytorchRatioCpuTime: Object.fromEntries(results.filter((r) => r.pytorchRatioCpuTime !== null).map((r) => [r.key, r.pytorchRatioCpuTime])),
