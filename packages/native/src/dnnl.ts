@@ -55,7 +55,7 @@ export const DNNL = {
   engineCpu: 1,
   streamDefault: 1,
   arg: { src: 1, dst: 17, weights: 33, bias: 41, workspace: 64, diffSrc: 129, diffDst: 145, diffWeights: 161, diffBias: 169, from: 1, to: 17 },
-  query: { implInfoStr: 8, srcMd: 129, diffSrcMd: 130, weightsMd: 131, diffWeightsMd: 132, dstMd: 133, diffDstMd: 134, workspaceMd: 135 },
+  query: { execArgMd: 255, implInfoStr: 8, srcMd: 129, diffSrcMd: 130, weightsMd: 131, diffWeightsMd: 132, dstMd: 133, diffDstMd: 134, workspaceMd: 135 },
 } as const;
 
 /** Pointers are BigInt addresses in koffi 3; null is the null pointer. */

@@ -1,4 +1,5 @@
 export { NativeBackend, createNativeBackend } from './nativeBackend';
+export type { NativeBackendOptions } from './nativeBackend';
 export { INSTALL_HINT, NativeUnavailableError, dnnlCandidates, loadDnnl } from './dnnl';
 export type { Dnnl } from './dnnl';
 export { recipeParityProblem } from './parity';

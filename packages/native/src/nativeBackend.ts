@@ -10,7 +10,7 @@ import {
   pool2dOutputWidth,
 } from '@convoy/kernels';
 import { DNNL, type Dnnl, type Pointer, check, loadDnnl } from './dnnl';
-import { Primitive, createPrimitiveDesc, dims64, newOpDesc, plainDesc } from './primitive';
+import { type ArgSpec, Primitive, anyDesc, createPrimitiveDesc, dims64, newOpDesc, plainDesc } from './primitive';
 
 /**
  * KernelBackend on oneDNN primitives, NCHW at the boundary as every backend. One primitive (and
@@ -22,12 +22,23 @@ import { Primitive, createPrimitiveDesc, dims64, newOpDesc, plainDesc } from './
  * One instance per thread (as every backend): it pins its thread's OpenMP team to one thread, since
  * convoy's worker threads are the parallelism.
  */
+export interface NativeBackendOptions {
+  /**
+   * `blocked` (default): convolutions choose their own layouts (oneDNN's blocked formats, where its
+   * direct kernels are fastest), with cached reorders from and to NCHW around them; `plain`:
+   * convolutions run on NCHW/OIHW as given.
+   */
+  layout?: 'blocked' | 'plain';
+}
+
 export class NativeBackend implements KernelBackend {
   readonly name = 'native';
+  readonly layout: 'blocked' | 'plain';
   private readonly stream: Pointer;
   private readonly cache = new Map<string, Primitive>();
 
-  constructor(private readonly dnnl: Dnnl = loadDnnl()) {
+  constructor(private readonly dnnl: Dnnl = loadDnnl(), options: NativeBackendOptions = {}) {
+    this.layout = options.layout ?? 'blocked';
     dnnl.setOmpThreads?.(1);
     const streamOut: Array<Pointer | null> = [null];
     check(dnnl.stream_create(streamOut, dnnl.engine, DNNL.streamDefault), 'stream_create');
@@ -48,15 +59,15 @@ export class NativeBackend implements KernelBackend {
     const relu = epilogue?.relu === true;
     const withBias = bias !== null;
     const prim = this.cached(`conv:${convKey(g)}:${withBias ? 'b' : ''}${relu ? 'r' : ''}`, () => {
-      const d = convDescs(this.dnnl, g);
+      const d = convDescs(this.dnnl, g, this.layout);
       const op = newOpDesc();
       check(
-        this.dnnl.convolution_forward_desc_init(op, DNNL.prop.forwardTraining, DNNL.alg.convDirect, d.src, d.weights, withBias ? d.bias : null, d.dst, d.strides, d.padL, d.padR),
+        this.dnnl.convolution_forward_desc_init(op, DNNL.prop.forwardTraining, DNNL.alg.convDirect, d.op.src, d.op.weights, withBias ? d.bias : null, d.op.dst, d.strides, d.padL, d.padR),
         'convolution_forward_desc_init',
       );
       const pd = createPrimitiveDesc(this.dnnl, op, { relu });
-      const args: Array<[number, Uint8Array]> = [[DNNL.arg.src, d.src], [DNNL.arg.weights, d.weights], [DNNL.arg.dst, d.dst]];
-      if (withBias) args.push([DNNL.arg.bias, d.bias]);
+      const args: ArgSpec[] = [{ arg: DNNL.arg.src, md: d.src }, { arg: DNNL.arg.weights, md: d.weights }, { arg: DNNL.arg.dst, md: d.dst, output: true }];
+      if (withBias) args.push({ arg: DNNL.arg.bias, md: d.bias });
       return new Primitive(this.dnnl, pd, args);
     });
     if (bias !== null) prim.execute(this.stream, [input, weight, output, bias]);
@@ -65,13 +76,13 @@ export class NativeBackend implements KernelBackend {
 
   conv2dBackwardInput(g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array, reluMask?: Float32Array | null): void {
     const prim = this.cached(`convBwdData:${convKey(g)}`, () => {
-      const d = convDescs(this.dnnl, g);
-      const hint = this.forwardHint(g, d);
+      const d = convDescs(this.dnnl, g, this.layout);
+      const hint = this.forwardHint(d);
       try {
         const op = newOpDesc();
-        check(this.dnnl.convolution_backward_data_desc_init(op, DNNL.alg.convDirect, d.src, d.weights, d.dst, d.strides, d.padL, d.padR), 'convolution_backward_data_desc_init');
+        check(this.dnnl.convolution_backward_data_desc_init(op, DNNL.alg.convDirect, d.op.src, d.op.weights, d.op.dst, d.strides, d.padL, d.padR), 'convolution_backward_data_desc_init');
         const pd = createPrimitiveDesc(this.dnnl, op, { hint });
-        return new Primitive(this.dnnl, pd, [[DNNL.arg.diffDst, d.dst], [DNNL.arg.weights, d.weights], [DNNL.arg.diffSrc, d.src]]);
+        return new Primitive(this.dnnl, pd, [{ arg: DNNL.arg.diffDst, md: d.dst }, { arg: DNNL.arg.weights, md: d.weights }, { arg: DNNL.arg.diffSrc, md: d.src, output: true }]);
       } finally {
         this.dnnl.primitive_desc_destroy(hint);
       }
@@ -83,17 +94,17 @@ export class NativeBackend implements KernelBackend {
   conv2dBackwardWeights(g: Conv2dGeometry, input: Float32Array, gradOutput: Float32Array, gradWeight: Float32Array, gradBias: Float32Array | null): void {
     const withBias = gradBias !== null;
     const prim = this.cached(`convBwdWeights:${convKey(g)}:${withBias ? 'b' : ''}`, () => {
-      const d = convDescs(this.dnnl, g);
-      const hint = this.forwardHint(g, d);
+      const d = convDescs(this.dnnl, g, this.layout);
+      const hint = this.forwardHint(d);
       try {
         const op = newOpDesc();
         check(
-          this.dnnl.convolution_backward_weights_desc_init(op, DNNL.alg.convDirect, d.src, d.weights, withBias ? d.bias : null, d.dst, d.strides, d.padL, d.padR),
+          this.dnnl.convolution_backward_weights_desc_init(op, DNNL.alg.convDirect, d.op.src, d.op.weights, withBias ? d.bias : null, d.op.dst, d.strides, d.padL, d.padR),
           'convolution_backward_weights_desc_init',
         );
         const pd = createPrimitiveDesc(this.dnnl, op, { hint });
-        const args: Array<[number, Uint8Array]> = [[DNNL.arg.src, d.src], [DNNL.arg.diffDst, d.dst], [DNNL.arg.diffWeights, d.weights]];
-        if (withBias) args.push([DNNL.arg.diffBias, d.bias]);
+        const args: ArgSpec[] = [{ arg: DNNL.arg.src, md: d.src }, { arg: DNNL.arg.diffDst, md: d.dst }, { arg: DNNL.arg.diffWeights, md: d.weights, output: true }];
+        if (withBias) args.push({ arg: DNNL.arg.diffBias, md: d.bias, output: true });
         return new Primitive(this.dnnl, pd, args);
       } finally {
         this.dnnl.primitive_desc_destroy(hint);
@@ -155,9 +166,9 @@ export class NativeBackend implements KernelBackend {
   private readonly maxPool = new MaxPool(this);
 
   /** The forward-training descriptor the backward primitives take as their hint (destroyed by the caller). */
-  private forwardHint(g: Conv2dGeometry, d: ConvDescs): Pointer {
+  private forwardHint(d: ConvDescs): Pointer {
     const op = newOpDesc();
-    check(this.dnnl.convolution_forward_desc_init(op, DNNL.prop.forwardTraining, DNNL.alg.convDirect, d.src, d.weights, d.bias, d.dst, d.strides, d.padL, d.padR), 'convolution_forward_desc_init (hint)');
+    check(this.dnnl.convolution_forward_desc_init(op, DNNL.prop.forwardTraining, DNNL.alg.convDirect, d.op.src, d.op.weights, d.bias, d.op.dst, d.strides, d.padL, d.padR), 'convolution_forward_desc_init (hint)');
     return createPrimitiveDesc(this.dnnl, op);
   }
 
@@ -169,12 +180,12 @@ export class NativeBackend implements KernelBackend {
         this.dnnl.pooling_forward_desc_init(fwd, DNNL.prop.forwardTraining, DNNL.alg.poolAvgIncludePadding, d.src, d.dst, d.strides, d.kernel, d.padL, d.padR),
         'pooling_forward_desc_init',
       );
-      if (direction === 'fwd') return new Primitive(this.dnnl, createPrimitiveDesc(this.dnnl, fwd), [[DNNL.arg.src, d.src], [DNNL.arg.dst, d.dst]]);
+      if (direction === 'fwd') return new Primitive(this.dnnl, createPrimitiveDesc(this.dnnl, fwd), [{ arg: DNNL.arg.src, md: d.src }, { arg: DNNL.arg.dst, md: d.dst, output: true }]);
       const hint = createPrimitiveDesc(this.dnnl, fwd);
       try {
         const bwd = newOpDesc();
         check(this.dnnl.pooling_backward_desc_init(bwd, DNNL.alg.poolAvgIncludePadding, d.src, d.dst, d.strides, d.kernel, d.padL, d.padR), 'pooling_backward_desc_init');
-        return new Primitive(this.dnnl, createPrimitiveDesc(this.dnnl, bwd, { hint }), [[DNNL.arg.diffDst, d.dst], [DNNL.arg.diffSrc, d.src]]);
+        return new Primitive(this.dnnl, createPrimitiveDesc(this.dnnl, bwd, { hint }), [{ arg: DNNL.arg.diffDst, md: d.dst }, { arg: DNNL.arg.diffSrc, md: d.src, output: true }]);
       } finally {
         this.dnnl.primitive_desc_destroy(hint);
       }
@@ -203,7 +214,7 @@ class MaxPool {
       check(dnnl.pooling_forward_desc_init(op, DNNL.prop.forwardTraining, DNNL.alg.poolMax, d.src, d.dst, d.strides, d.kernel, d.padL, d.padR), 'pooling_forward_desc_init (max)');
       const pd = createPrimitiveDesc(dnnl, op);
       const ws = dnnl.primitive_desc_query_md(pd, DNNL.query.workspaceMd, 0) as Pointer;
-      return new Primitive(dnnl, pd, [[DNNL.arg.src, d.src], [DNNL.arg.dst, d.dst], [DNNL.arg.workspace, ws]]);
+      return new Primitive(dnnl, pd, [{ arg: DNNL.arg.src, md: d.src }, { arg: DNNL.arg.dst, md: d.dst, output: true }, { arg: DNNL.arg.workspace, md: ws, output: true }]);
     });
     const outH = pool2dOutputHeight(g);
     const outW = pool2dOutputWidth(g);
@@ -240,6 +251,8 @@ class MaxPool {
 }
 
 interface ConvDescs {
+  /** The descriptors the operation is created from: `any` layouts when blocked, else the plain ones. */
+  op: { src: Uint8Array; weights: Uint8Array; dst: Uint8Array };
   src: Uint8Array;
   weights: Uint8Array;
   bias: Uint8Array;
@@ -249,14 +262,21 @@ interface ConvDescs {
   padR: BigInt64Array;
 }
 
-function convDescs(dnnl: Dnnl, g: Conv2dGeometry): ConvDescs {
+function convDescs(dnnl: Dnnl, g: Conv2dGeometry, layout: 'blocked' | 'plain'): ConvDescs {
   const outH = conv2dOutputHeight(g);
   const outW = conv2dOutputWidth(g);
+  const srcDims = [g.batch, g.inChannels, g.inHeight, g.inWidth];
+  const weightDims = [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth];
+  const dstDims = [g.batch, g.outChannels, outH, outW];
+  const src = plainDesc(dnnl, srcDims);
+  const weights = plainDesc(dnnl, weightDims);
+  const dst = plainDesc(dnnl, dstDims);
   return {
-    src: plainDesc(dnnl, [g.batch, g.inChannels, g.inHeight, g.inWidth]),
-    weights: plainDesc(dnnl, [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]),
+    op: layout === 'plain' ? { src, weights, dst } : { src: anyDesc(dnnl, srcDims), weights: anyDesc(dnnl, weightDims), dst: anyDesc(dnnl, dstDims) },
+    src,
+    weights,
     bias: plainDesc(dnnl, [g.outChannels]),
-    dst: plainDesc(dnnl, [g.batch, g.outChannels, outH, outW]),
+    dst,
     strides: dims64([g.strideHeight, g.strideWidth]),
     padL: dims64([g.padHeight, g.padWidth]),
     padR: dims64([padRight(g.inHeight, g.kernelHeight, g.strideHeight, g.padHeight, outH), padRight(g.inWidth, g.kernelWidth, g.strideWidth, g.padWidth, outW)]),
@@ -294,6 +314,6 @@ function poolKey(g: Pool2dGeometry): string {
 }
 
 /** A native backend for this thread; throws NativeUnavailableError (one line) when oneDNN is not usable here. */
-export function createNativeBackend(): NativeBackend {
-  return new NativeBackend(loadDnnl());
+export function createNativeBackend(options: NativeBackendOptions = {}): NativeBackend {
+  return new NativeBackend(loadDnnl(), options);
 }

@@ -2,8 +2,16 @@ import { DNNL, MEMORY_DESC_BYTES, OP_DESC_BYTES, type Dnnl, type Pointer, check 
 
 /** An NCHW (or OIHW, or 1-D) float32 memory descriptor: the layout at the backend's boundary. */
 export function plainDesc(dnnl: Dnnl, dims: number[]): Uint8Array {
+  return memoryDesc(dnnl, dims, dims.length === 1 ? DNNL.tag.x : DNNL.tag.nchw);
+}
+
+/** A float32 descriptor that lets the primitive choose its layout (`format_tag_any`). */
+export function anyDesc(dnnl: Dnnl, dims: number[]): Uint8Array {
+  return memoryDesc(dnnl, dims, DNNL.tag.any);
+}
+
+function memoryDesc(dnnl: Dnnl, dims: number[], tag: number): Uint8Array {
   const md = new Uint8Array(MEMORY_DESC_BYTES);
-  const tag = dims.length === 1 ? DNNL.tag.x : DNNL.tag.nchw;
   check(dnnl.memory_desc_init_by_tag(md, dims.length, BigInt64Array.from(dims.map(BigInt)), DNNL.f32, tag), `memory_desc_init_by_tag [${dims}]`);
   return md;
 }
@@ -48,42 +56,79 @@ export function implementationName(dnnl: Dnnl, pd: Pointer): string {
   return dnnl.primitive_desc_query_str(pd, DNNL.query.implInfoStr, 0, out) === DNNL.success ? String(out[0]) : 'unknown';
 }
 
+/** One execution argument: its DNNL_ARG_* and the layout the caller's array has (plain NCHW/OIHW). */
+export interface ArgSpec {
+  arg: number;
+  md: Uint8Array | Pointer;
+  /** Written by the primitive (reordered back to the caller's layout after it runs). */
+  output?: boolean;
+}
+
+/** A reorder between the caller's layout and the one the primitive chose, with its own buffer. */
+interface Reorder {
+  index: number;
+  output: boolean;
+  primitive: Primitive;
+  buffer: Float32Array;
+}
+
 /**
  * A primitive with one memory object per execution argument, created once per shape. Each call
  * points the memory objects at the caller's arrays (zero copy: koffi passes a typed array's own
  * storage, SharedArrayBuffers included) and executes synchronously; the arrays are referenced by
- * the caller for the whole call, and no handle is used after it returns.
+ * the caller for the whole call, and no handle is used after it returns. Where the primitive
+ * descriptor chose another layout for an argument (created from `format_tag_any`: oneDNN's blocked
+ * layouts), a cached reorder primitive converts into (or, for outputs, out of) a buffer of this
+ * primitive's, bound once.
  */
 export class Primitive {
   private readonly primitive: Pointer;
   private readonly memories: Pointer[];
   private readonly args: Uint8Array;
+  private readonly reorders: Reorder[] = [];
+  /** Per caller array: the array itself or, where reordered, null (the primitive reads its own buffer). */
+  private readonly direct: boolean[];
 
   constructor(
     private readonly dnnl: Dnnl,
     readonly pd: Pointer,
-    /** (DNNL_ARG_*, memory descriptor) per argument, in the order `execute` takes its arrays. */
-    argDescs: Array<[number, Uint8Array | Pointer]>,
+    specs: ArgSpec[],
     readonly implementation = implementationName(dnnl, pd),
   ) {
     const primOut: Array<Pointer | null> = [null];
     check(dnnl.primitive_create(primOut, pd), 'primitive_create');
     this.primitive = primOut[0] as Pointer;
     this.memories = [];
-    this.args = new Uint8Array(16 * argDescs.length);
+    this.direct = [];
+    this.args = new Uint8Array(16 * specs.length);
     const view = new DataView(this.args.buffer);
-    argDescs.forEach(([arg, md], i) => {
+    specs.forEach(({ arg, md, output = false }, i) => {
+      const chosen = dnnl.primitive_desc_query_md(pd, DNNL.query.execArgMd, arg) as Pointer | null;
+      const reordered = chosen !== null && chosen !== 0n && dnnl.memory_desc_equal(chosen, md) === 0;
       const memOut: Array<Pointer | null> = [null];
-      check(dnnl.memory_create(memOut, md, dnnl.engine, null), 'memory_create');
+      check(dnnl.memory_create(memOut, reordered ? chosen : md, dnnl.engine, null), 'memory_create');
       this.memories.push(memOut[0] as Pointer);
       view.setInt32(16 * i, arg, true);
       view.setBigUint64(16 * i + 8, BigInt.asUintN(64, memOut[0] as Pointer), true);
+      this.direct.push(!reordered);
+      if (reordered) {
+        const buffer = new Float32Array(Math.ceil(Number(dnnl.memory_desc_get_size(chosen)) / 4));
+        void buffer.buffer;
+        check(dnnl.memory_set_data_handle(memOut[0], buffer), 'memory_set_data_handle');
+        const [from, to] = output ? [chosen, md] : [md, chosen];
+        const rpdOut: Array<Pointer | null> = [null];
+        check(dnnl.reorder_primitive_desc_create(rpdOut, from, dnnl.engine, to, dnnl.engine, null), 'reorder_primitive_desc_create');
+        const primitive = new Primitive(dnnl, rpdOut[0] as Pointer, [{ arg: DNNL.arg.from, md: from }, { arg: DNNL.arg.to, md: to, output: true }]);
+        this.reorders.push({ index: i, output, primitive, buffer });
+      }
     });
   }
 
   execute(stream: Pointer, buffers: ArrayBufferView[]): void {
     if (buffers.length !== this.memories.length) throw new Error(`primitive takes ${this.memories.length} arrays, got ${buffers.length}`);
+    for (const r of this.reorders) if (!r.output) r.primitive.execute(stream, [buffers[r.index], r.buffer]);
     for (let i = 0; i < buffers.length; i++) {
+      if (!this.direct[i]) continue;
       const buffer = buffers[i];
       // Reading .buffer moves a small typed array's storage off V8's heap, where GC cannot move it.
       void buffer.buffer;
@@ -91,9 +136,11 @@ export class Primitive {
     }
     check(this.dnnl.primitive_execute(this.primitive, stream, buffers.length, this.args), `primitive_execute (${this.implementation})`);
     check(this.dnnl.stream_wait(stream), 'stream_wait');
+    for (const r of this.reorders) if (r.output) r.primitive.execute(stream, [r.buffer, buffers[r.index]]);
   }
 
   dispose(): void {
+    for (const r of this.reorders) r.primitive.dispose();
     for (const memory of this.memories) this.dnnl.memory_destroy(memory);
     this.dnnl.primitive_destroy(this.primitive);
     this.dnnl.primitive_desc_destroy(this.pd);
