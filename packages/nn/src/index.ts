@@ -33,7 +33,7 @@ export type { AdamWOptions } from './optim/adamw';
 export {
   constantSchedule, cosineSchedule, createSchedule, oneCycleMomentum, oneCycleSchedule, stepSchedule,
 } from './optim/schedules';
-export type { OneCycleOptions, Schedule, ScheduleSpec } from './optim/schedules';
+export type { HyperparameterSchedules, OneCycleOptions, Schedule, ScheduleSpec } from './optim/schedules';
 export { block, conv3, frontend, recipeNet, recipePlan, sequential, FRONTEND_MIN_RESOLUTION, MAX_RECIPE_WIDTH } from './recipe';
 export type { BuildOptions, RecipeOptions, RecipePlan } from './recipe';
 export { buildModel, initialParameters } from './model';

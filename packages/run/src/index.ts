@@ -3,10 +3,11 @@ export {
 } from './config';
 export type { RunConfig, OptimizerName, ScheduleName } from './config';
 export { hyperparameterSchedules } from './schedule';
-export type { StepHyperparameters } from './schedule';
 export {
   BEST_CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, LATEST_CHECKPOINT, decodeCheckpoint, encodeCheckpoint,
 } from './checkpoint';
 export type { CheckpointParameterEntry, CheckpointState } from './checkpoint';
+export { checkpointStateOf } from './checkpointState';
+export type { CheckpointSource } from './checkpointState';
 export { checkModelDescription, modelMismatch, optimizerStateNames, MAX_CHECKPOINT_CLASSES, MAX_CHECKPOINT_CHANNELS } from './checkpointModel';
 export type { ModelDescription, StoredArrays } from './checkpointModel';

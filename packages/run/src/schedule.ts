@@ -1,13 +1,8 @@
-import { createSchedule, oneCycleMomentum, type Schedule } from '@convoy/nn';
+import { createSchedule, oneCycleMomentum, type HyperparameterSchedules, type Schedule } from '@convoy/nn';
 import type { RunConfig } from './config';
 
 /** Learning rate (and, for one-cycle SGD, momentum) for each 0-based optimizer step of the run. */
-export interface StepHyperparameters {
-  lr: Schedule;
-  momentum: Schedule | null;
-}
-
-export function hyperparameterSchedules(config: RunConfig, stepsPerEpoch: number): StepHyperparameters {
+export function hyperparameterSchedules(config: RunConfig, stepsPerEpoch: number): HyperparameterSchedules {
   const total = config.epochs * stepsPerEpoch;
   let lr: Schedule;
   switch (config.schedule) {

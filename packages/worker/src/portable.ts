@@ -9,6 +9,8 @@ export type {
   BatchRequest, CrossHostReducer, EvaluationResult, GradientPoolOptions, GradientSummary, StepTimings, TrainStepRequest, TrainStepResult,
 } from './gradientPool';
 export { NATIVE_BACKEND, selectWorkerBackend } from './backendChoice';
+export { constantLearningRate, scheduledStep, StepDivergedError } from './trainingStep';
+export type { ScheduledStepRequest, ScheduledStepResult } from './trainingStep';
 export { createTaskHandler } from './taskHandler';
 export type { TaskHandler } from './taskHandler';
 export type { TaskRunner, TaskRunnerFactory } from './taskRunner';

@@ -6,6 +6,12 @@ import { checkFiniteNumber, checkOptions, checkPositiveInteger } from '../option
  */
 export type Schedule = (step: number) => number;
 
+/** A run's learning rate and, for one-cycle SGD, its momentum (null: the optimizer's own), for each 0-based optimizer step. */
+export interface HyperparameterSchedules {
+  lr: Schedule;
+  momentum: Schedule | null;
+}
+
 function checkStep(what: string, step: number): void {
   if (!Number.isInteger(step) || step < 0) throw new RangeError(`${what}: step must be a non-negative integer, got ${step}`);
 }
