@@ -1,5 +1,5 @@
 import { allocateImageSet, type ImageSet } from '@convoy/data';
-import { createGradientPool } from '@convoy/worker';
+import { constantLearningRate, createGradientPool, scheduledStep } from '@convoy/worker';
 import type { StepMeasurement, StepNetwork } from './trainingStep';
 
 /** `count` RGB images of side `resolution` with a fixed pseudo-random pattern, labels i % 10. */
@@ -35,7 +35,7 @@ export async function measurePoolStep(
       const start = (n * batch) % (train.count - batch + 1);
       const indices = Array.from({ length: batch }, (_, i) => start + i);
       const t0 = performance.now();
-      await pool.trainStep({ indices, epoch: 0, seed: 1, augment: false, hyper: { step: n++, lr: 0.01 } });
+      await scheduledStep(pool, constantLearningRate(0.01), { indices, epoch: 0, seed: 1, augment: false, step: n++ });
       return (performance.now() - t0) / 1000;
     };
     await step();

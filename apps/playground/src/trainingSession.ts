@@ -1,7 +1,8 @@
 import { batchCount, batchSlice, CIFAR10_NORMALIZATION, epochOrder, selectSubsets, type ImageSet } from '@convoy/data';
-import { cifar10ClassNamesFor, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, type CheckpointState, type RunConfig } from '@convoy/run';
+import type { HyperparameterSchedules } from '@convoy/nn';
+import { checkpointStateOf, cifar10ClassNamesFor, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, type CheckpointState, type RunConfig } from '@convoy/run';
 import { Rng } from '@convoy/tensor';
-import { GradientPool, type DescribeResult, type EvaluationResult, type TrainStepResult } from '@convoy/worker/portable';
+import { GradientPool, scheduledStep, StepDivergedError, type DescribeResult, type EvaluationResult, type TrainStepResult } from '@convoy/worker/portable';
 import type { BrowserCifar10 } from './dataset';
 import { webWorkerRunner } from './webWorkerRunner';
 import type { KernelWasm } from './workerMessages';
@@ -45,7 +46,7 @@ export class TrainingSession {
   step: number;
   epoch: number;
   stepInEpoch: number;
-  private readonly schedules: ReturnType<typeof hyperparameterSchedules>;
+  private readonly schedules: HyperparameterSchedules;
   private readonly rngState: number[];
   private paused = false;
   private wake: (() => void) | null = null;
@@ -113,11 +114,12 @@ export class TrainingSession {
     const { config } = this;
     const order = epochOrder(this.train.count, config.seed, this.epoch);
     const indices = batchSlice(order, this.stepInEpoch, config.batchSize);
-    const lr = this.schedules.lr(this.step);
-    const momentum = this.schedules.momentum ? this.schedules.momentum(this.step) : undefined;
-    const result = await this.pool.trainStep({ indices, epoch: this.epoch, seed: config.seed, augment: config.augment, hyper: { step: this.step, lr, momentum } });
-    if (!result.stepped) {
-      throw new Error(`training diverged at step ${this.step + 1} (lr ${lr.toPrecision(4)}): loss ${result.loss}; ${result.diverged ?? 'non-finite values'}; lower the learning rate`);
+    let result;
+    try {
+      result = await scheduledStep(this.pool, this.schedules, { indices, epoch: this.epoch, seed: config.seed, augment: config.augment, step: this.step });
+    } catch (err) {
+      if (err instanceof StepDivergedError) throw new Error(`${err.message} Lower the learning rate.`);
+      throw err;
     }
     const report = {
       step: this.step + 1,
@@ -165,23 +167,17 @@ export class TrainingSession {
 
   /** The run as `convoy train` would checkpoint it after the last step (same fields, same format). */
   checkpointState(summary: Record<string, unknown>): CheckpointState {
-    const modelSpec = modelSpecFor(this.config);
-    return {
-      config: { ...this.config },
-      modelSpec,
-      classNames: [...this.classNames],
-      resolution: modelSpec.resolution,
-      normalization: { mean: [...CIFAR10_NORMALIZATION.mean], std: [...CIFAR10_NORMALIZATION.std] },
-      parameters: this.pool.params.entries.map((e) => ({ name: e.name, shape: e.shape.slice(), offset: e.offset, size: e.size })),
-      params: this.pool.params.data,
-      optimizer: { name: this.config.optimizer, state: { ...this.pool.optimizerState } },
-      step: this.step,
-      epoch: this.epoch,
-      stepInEpoch: this.stepInEpoch,
-      rng: { seed: this.config.seed, state: this.rngState },
+    return checkpointStateOf({
+      config: this.config,
+      modelSpec: modelSpecFor(this.config),
+      classNames: this.classNames,
+      normalization: CIFAR10_NORMALIZATION,
+      params: this.pool.params,
+      optimizerState: this.pool.optimizerState,
+      position: { step: this.step, epoch: this.epoch, stepInEpoch: this.stepInEpoch },
+      rngState: this.rngState,
       summary,
-      createdAt: new Date().toISOString(),
-    };
+    });
   }
 
   close(): Promise<void> {

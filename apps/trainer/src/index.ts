@@ -1,4 +1,6 @@
-export { runTraining, evaluateParameters, TrainingDivergedError, TrainingStepError } from './training';
+export { runTraining } from './training';
+export { evaluateParameters } from './evaluation';
+export { TrainingDivergedError, TrainingStepError } from './trainingErrors';
 export type { TrainingOptions, TrainingOutcome, TrainingStatus } from './training';
 export { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint';
 export { userPath } from './config';

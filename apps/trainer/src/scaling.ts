@@ -1,6 +1,6 @@
 import type { ImageSet } from '@convoy/data';
 import type { Cluster } from '@convoy/cluster';
-import { createGradientPool, splitRange, type GradientPool } from '@convoy/worker';
+import { constantLearningRate, createGradientPool, scheduledStep, splitRange, type GradientPool } from '@convoy/worker';
 import { modelSpecFor, optimizerSpecFor, DEFAULT_RUN_CONFIG } from '@convoy/run';
 import { lineChartSvg } from './svgChart';
 
@@ -33,6 +33,9 @@ export interface ScalingResult {
   allReduceShare: number;
   backend: string;
 }
+
+/** The measured steps train at a fixed small learning rate: speed does not depend on it, and it keeps the loss finite. */
+const MEASURED_LR = constantLearningRate(0.01);
 
 /** Powers of two up to `max`, plus `max` itself: 1, 2, 4, ..., max. */
 export function threadLadder(max: number): number[] {
@@ -82,7 +85,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
         const start = (n * options.batchSize) % (count - options.batchSize + 1);
         const indices = Array.from({ length: options.batchSize }, (_, i) => start + i);
         const wall0 = performance.now();
-        const r = await pools[k].trainStep({ indices, epoch: 0, seed: options.seed, augment: options.augment, hyper: { step: n, lr: 0.01 } });
+        const r = await scheduledStep(pools[k], MEASURED_LR, { indices, epoch: 0, seed: options.seed, augment: options.augment, step: n });
         total += (performance.now() - wall0) / 1000;
         allReduce += r.timings.allReduce;
       }
@@ -203,7 +206,7 @@ export async function measureAcrossRanks(options: RankScalingOptions): Promise<R
         const start = (n * options.batchSize) % (count - options.batchSize + 1);
         const indices = Array.from({ length: share.end - share.start }, (_, i) => start + share.start + i);
         const wall0 = performance.now();
-        const r = await pool.trainStep({ indices, globalBatch: options.batchSize, epoch: 0, seed: options.seed, augment: options.augment, hyper: { step: n, lr: 0.01 } });
+        const r = await scheduledStep(pool, MEASURED_LR, { indices, globalBatch: options.batchSize, epoch: 0, seed: options.seed, augment: options.augment, step: n });
         total += (performance.now() - wall0) / 1000;
         allReduce += r.timings.allReduce;
         crossHost += r.timings.crossHost;

@@ -7,7 +7,8 @@ import { syntheticImageSet } from '@convoy/worker';
 import { loadCheckpoint } from '../src/checkpoint';
 import { DEFAULT_RUN_CONFIG, modelSpecFor, type RunConfig } from '@convoy/run';
 import type { RuntimeConfig } from '../src/config';
-import { runTraining, TrainingDivergedError, TrainingStepError } from '../src/training';
+import { runTraining } from '../src/training';
+import { TrainingDivergedError, TrainingStepError } from '../src/trainingErrors';
 
 // Tiny and fast: width 4, 64 synthetic images, batch 16 -> 4 steps per epoch.
 const train = syntheticImageSet({ count: 64, seed: 21 });

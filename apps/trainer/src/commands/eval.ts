@@ -8,7 +8,7 @@ import {
 } from '../cliOptions';
 import { userPath } from '../config';
 import { UsageError } from '../usageError';
-import { evaluateParameters } from '../training';
+import { evaluateParameters } from '../evaluation';
 import { cifar10ClassesOf, loadData, loadImageFolderData, selectData } from './data';
 
 export type EvalOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & JsonOptions;

@@ -1,0 +1,48 @@
+import type { ImageSet, Normalization } from '@convoy/data';
+import type { ModelSpec } from '@convoy/nn';
+import type { Cluster } from '@convoy/cluster';
+import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
+
+/** The test set evaluated data-parallel; over several hosts each evaluates its part and the totals are summed. */
+export async function evaluateTestSet(pool: GradientPool, limit: number | undefined, cluster: Cluster | null): Promise<EvaluationResult> {
+  if (!cluster) return pool.evaluate('test', limit);
+  const mine = await pool.evaluate('test', limit, { index: cluster.rank, of: cluster.size });
+  const totals = new Float32Array(new SharedArrayBuffer(3 * 4));
+  totals.set([mine.lossSum, mine.correct, mine.count]);
+  await cluster.allReduce(totals, 'the sum of the test-set evaluation over ranks');
+  const [lossSum, correct, count] = totals;
+  return { loss: lossSum / count, lossSum, accuracy: correct / count, correct, count, seconds: mine.seconds };
+}
+
+/** Evaluates parameters on a set with a fresh pool (the `eval` command). */
+export async function evaluateParameters(options: {
+  params: Float32Array;
+  /** The network the parameters belong to (a checkpoint's modelSpec). */
+  modelSpec: ModelSpec;
+  /** The normalisation the network was trained with; default CIFAR-10's. */
+  normalization?: Normalization;
+  test: ImageSet;
+  threads: number;
+  backend: string;
+  limit?: number;
+  workerFile?: string;
+}): Promise<EvaluationResult & { backend: string }> {
+  let pool: GradientPool | null = null;
+  try {
+    pool = await createGradientPool({
+      threads: options.threads,
+      modelSpec: options.modelSpec,
+      normalization: options.normalization,
+      backend: options.backend,
+      train: options.test,
+      test: options.test,
+      maxBatch: 1,
+      params: options.params,
+      workerFile: options.workerFile,
+    });
+    const [first] = await pool.describe();
+    return { ...(await pool.evaluate('test', options.limit)), backend: first?.backend ?? options.backend };
+  } finally {
+    await pool?.close();
+  }
+}
