@@ -20,10 +20,10 @@ interface Options {
   budgetSeconds: number;
 }
 
-const USAGE = 'usage: kernels [--json] [--backends wasm,wasm:plain,wasm:im2col,js,gpujs] [--batch 32] [--budget 1.5]';
+const USAGE = 'usage: kernels [--json] [--backends wasm,wasm:plain,wasm:im2col,reference,gpujs] [--batch 32] [--budget 1.5]';
 
 function parseArgs(rawArgv: string[]): Options {
-  const options: Options = { json: false, backends: ['wasm', 'wasm:plain', 'wasm:im2col', 'js', 'gpujs'], batch: 32, budgetSeconds: 1.5 };
+  const options: Options = { json: false, backends: ['wasm', 'wasm:plain', 'wasm:im2col', 'reference', 'gpujs'], batch: 32, budgetSeconds: 1.5 };
   readFlags(rawArgv, USAGE, (flag, args) => {
     if (flag === '--json') options.json = args.optionalBoolean();
     else if (flag === '--backends') options.backends = args.value().split(',').filter(Boolean);

@@ -20,7 +20,10 @@ export const CORES = availableParallelism();
 
 /** `--backend`: `native` (oneDNN, @convoy/native), a kernels backend name, or `gpujs:<mode>`. */
 const BACKEND_CHOICES = [BACKEND_NAMES[0], NATIVE_BACKEND, ...BACKEND_NAMES.slice(1)];
+/** The plain-TS oracle's former name: scripts and saved commands used `--backend js`, so the flag still takes it. */
+const FORMER_REFERENCE_NAME = 'js';
 export function backendFlag(value: string): string {
+  if (value === FORMER_REFERENCE_NAME) return 'reference';
   if (BACKEND_CHOICES.includes(value) || /^gpujs:[a-z]+$/.test(value)) return value;
   return choiceFlag('--backend', [...BACKEND_CHOICES, 'gpujs:<mode>'])(value);
 }
@@ -62,7 +65,7 @@ export function addThreadsOption(cmd: Command, help = 'worker threads (one per c
 }
 
 export function addBackendOption(cmd: Command): Command {
-  return cmd.addOption(new Option('--backend <name>', `kernel backend: ${BACKEND_CHOICES.join(' | ')} | gpujs:<mode> (auto: native oneDNN when installed and it passes a parity check, else WebAssembly)`).argParser(backendFlag).default('auto'));
+  return cmd.addOption(new Option('--backend <name>', `kernel backend: ${BACKEND_CHOICES.join(' | ')} | gpujs:<mode> (auto: native oneDNN when installed and it passes a parity check, else WebAssembly; js: the former name of reference)`).argParser(backendFlag).default('auto'));
 }
 
 export function addComputeOptions(cmd: Command, threadsHelp?: string): Command {

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 
 /** How a run executes; may change between the parts of a resumed run without changing its numbers (up to float summation order for threads). */
-export interface RuntimeConfig {
+export interface ExecutionConfig {
   threads: number;
   backend: string;
   dataDir: string | null;

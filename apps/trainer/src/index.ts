@@ -4,7 +4,7 @@ export { TrainingDivergedError, TrainingStepError } from './trainingErrors';
 export type { TrainingOptions, TrainingOutcome, TrainingStatus } from './training';
 export { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint';
 export { userPath } from './config';
-export type { RuntimeConfig } from './config';
+export type { ExecutionConfig } from './config';
 export { measureScaling, scalingTable, scalingChartSvg, threadLadder } from './scaling';
 export type { ScalingOptions, ScalingResult } from './scaling';
 export { lineChartSvg } from './svgChart';

@@ -3,7 +3,7 @@ import { cifar10ClassNamesFor, hyperparameterSchedules, modelSpecFor, optimizerS
 import { Rng } from '@convoy/tensor';
 import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
-import type { RuntimeConfig } from './config';
+import type { ExecutionConfig } from './config';
 import { checkSameDataset, datasetFingerprint } from './datasetCheck';
 import { trainEpoch, type EpochTotals } from './epochLoop';
 import { evaluateTestSet } from './evaluation';
@@ -15,7 +15,7 @@ import { TrainingStepError } from './trainingErrors';
 
 export interface TrainingOptions {
   config: RunConfig;
-  runtime: RuntimeConfig;
+  execution: ExecutionConfig;
   train: ImageSet;
   /** Evaluated after every epoch (data-parallel); null skips evaluation. */
   test: ImageSet | null;
@@ -61,19 +61,19 @@ export interface TrainingOutcome {
  * is a function of (seed, epoch, sample), so a resumed run repeats exactly what an unbroken one does.
  */
 export async function runTraining(options: TrainingOptions): Promise<TrainingOutcome> {
-  const { config, runtime, train, test, resume } = options;
+  const { config, execution, train, test, resume } = options;
   const placement = placeRun(config.batchSize, train.count, options.cluster ?? null);
   const { cluster, lead, share } = placement;
   const reporter = lead ? (options.reporter ?? new NoProgress()) : new NoProgress();
-  const log = new MetricsLog(lead ? (runtime.log ?? undefined) : undefined);
+  const log = new MetricsLog(lead ? (execution.log ?? undefined) : undefined);
   const rng = new Rng(config.seed);
   const classNames = [...(options.classNames ?? cifar10ClassNamesFor(config))];
   const normalization = options.normalization ?? CIFAR10_NORMALIZATION;
   const modelSpec = modelSpecFor(config, classNames.length);
   const pool = await createGradientPool({
-    threads: runtime.threads,
+    threads: execution.threads,
     modelSpec,
-    backend: runtime.backend,
+    backend: execution.backend,
     optimizer: optimizerSpecFor(config),
     train,
     test,
@@ -85,7 +85,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   });
   const rngState = resume ? resume.rng.state : rng.getState();
   const checkpoints = new RunCheckpoints(
-    lead ? runtime.checkpointDir : null,
+    lead ? execution.checkpointDir : null,
     { config, modelSpec, classNames, normalization, params: pool.params, optimizerState: pool.optimizerState, rngState },
     resume,
   );
@@ -99,23 +99,23 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
 
 /** Starts the workers, checks every rank has the same data, and says what the run is; returns the kernel backend in use. */
 async function startRun(options: TrainingOptions, placement: RunPlacement, pool: GradientPool, log: MetricsLog, reporter: ProgressReporter): Promise<string> {
-  const { config, runtime, train, test, resume } = options;
+  const { config, execution, train, test, resume } = options;
   let described;
   try {
     described = await pool.describe();
   } catch (err) {
     throw new TrainingStepError(`the worker threads could not start: ${(err as Error).message}`, 0, err);
   }
-  const backend = described[0]?.backend ?? runtime.backend;
+  const backend = described[0]?.backend ?? execution.backend;
   // Before the first step: every rank must train on the same images, or the sum is meaningless.
   if (placement.cluster) await checkSameDataset(placement.cluster, datasetFingerprint(train, test));
   reporter.log(
-    `convoy: ${train.count} training images, ${placement.stepsPerEpoch} steps/epoch of ${config.batchSize}, ${describeSpread(placement, runtime.threads)}, ` +
+    `convoy: ${train.count} training images, ${placement.stepsPerEpoch} steps/epoch of ${config.batchSize}, ${describeSpread(placement, execution.threads)}, ` +
       `${pool.paramCount} parameters, kernels: ${backend} (${described[0]?.reason ?? ''})` +
       (resume ? `; resuming at step ${resume.step} (epoch ${resume.epoch + 1}, batch ${resume.stepInEpoch})` : ''),
   );
   log.write({
-    type: 'start', step: resume?.step ?? 0, epoch: resume?.epoch ?? 0, resumed: Boolean(resume), config, threads: runtime.threads, ranks: placement.ranks, backend,
+    type: 'start', step: resume?.step ?? 0, epoch: resume?.epoch ?? 0, resumed: Boolean(resume), config, threads: execution.threads, ranks: placement.ranks, backend,
     time: new Date().toISOString(),
   });
   return backend;
@@ -132,7 +132,7 @@ interface RunParts {
 
 /** Epochs from the run's position to the end (or to a stop): each trained, evaluated, logged and checkpointed. */
 async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<TrainingOutcome> {
-  const { config, runtime, train, resume } = options;
+  const { config, execution, train, resume } = options;
   const { placement, pool, log, reporter, checkpoints, backend } = parts;
   const position: RunPosition = { step: resume?.step ?? 0, epoch: resume?.epoch ?? 0, stepInEpoch: resume?.stepInEpoch ?? 0 };
   let lastEvaluation: EvaluationResult | null = null;
@@ -152,7 +152,7 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
     elapsed: () => (performance.now() - startedAt) / 1000,
     stopIfAsked: async () => {
       if (await interruptedAnywhere(options.signal, placement.cluster)) return 'interrupted' as const;
-      if (runtime.maxSteps !== null && position.step >= runtime.maxSteps) return 'max-steps' as const;
+      if (execution.maxSteps !== null && position.step >= execution.maxSteps) return 'max-steps' as const;
       return null;
     },
   };
@@ -162,11 +162,11 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
     trainSeconds += totals.stepSeconds;
     if (stopped) {
       const saved = checkpoints.save(position, { reason: stopped }, { epochFile: false });
-      if (saved) reporter.log(`${stopped === 'interrupted' ? 'interrupted' : `stopped at --max-steps ${runtime.maxSteps}`}: checkpoint ${saved} (step ${position.step})`);
+      if (saved) reporter.log(`${stopped === 'interrupted' ? 'interrupted' : `stopped at --max-steps ${execution.maxSteps}`}: checkpoint ${saved} (step ${position.step})`);
       return finish(stopped, saved);
     }
     try {
-      lastEvaluation = options.test ? await evaluateTestSet(pool, runtime.limitTest ?? undefined, placement.cluster) : null;
+      lastEvaluation = options.test ? await evaluateTestSet(pool, execution.limitTest ?? undefined, placement.cluster) : null;
     } catch (err) {
       throw stoppedAt(`the test-set evaluation after epoch ${position.epoch + 1} (step ${position.step})`, position.step, err);
     }

@@ -6,6 +6,7 @@ import { CheckpointError } from '@convoy/run';
 import { saveCheckpoint } from '../src/checkpoint';
 import { contradictoryCheckpoint, SELF_CONTRADICTIONS, validCheckpoint } from '../../../packages/run/test/checkpointFixtures';
 import { createProgram, exitCodeOf, UsageError } from '../src/cli';
+import { backendFlag } from '../src/cliOptions';
 
 /** Parses argv (after `convoy`) with exits turned into exceptions; returns what was printed. */
 async function run(args: string[]): Promise<{ out: string; err: string; error: unknown }> {
@@ -21,6 +22,12 @@ async function run(args: string[]): Promise<{ out: string; err: string; error: u
 }
 
 describe('convoy CLI flags', () => {
+  it("takes --backend js, the plain-TS reference's former name, as reference", () => {
+    expect(backendFlag('js')).toBe('reference');
+    expect(backendFlag('reference')).toBe('reference');
+  });
+
+
   it.each([
     [['--threads', '0'], /--threads must be between 1 and 1024, got 0/],
     [['--threads', '1.5'], /--threads expects a whole number, got '1.5'/],
@@ -32,7 +39,7 @@ describe('convoy CLI flags', () => {
     [['--weight-decay', '-1'], /--weight-decay must be at least 0, got -1/],
     [['--optimizer', 'rmsprop'], /--optimizer must be one of sgd, adamw; got 'rmsprop'/],
     [['--schedule', 'linear'], /--schedule must be one of onecycle, cosine, step, constant; got 'linear'/],
-    [['--backend', 'cuda'], /--backend must be one of auto, native, wasm, gpujs, js, reference, gpujs:<mode>; got 'cuda'/],
+    [['--backend', 'cuda'], /--backend must be one of auto, native, wasm, gpujs, reference, gpujs:<mode>; got 'cuda'/],
     [['--width', '0'], /--width must be between 1 and 512, got 0/],
     [['--limit-train', '0'], /--limit-train must be at least 1, got 0/],
     [['--max-steps', 'NaN'], /--max-steps expects a whole number, got 'NaN'/],

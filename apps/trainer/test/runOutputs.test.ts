@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { syntheticImageSet } from '@convoy/worker';
 import { BEST_CHECKPOINT, DEFAULT_RUN_CONFIG, type RunConfig } from '@convoy/run';
 import { loadCheckpoint } from '../src/checkpoint';
-import type { RuntimeConfig } from '../src/config';
+import type { ExecutionConfig } from '../src/config';
 import { csvPathFor, CSV_COLUMNS } from '../src/metricsLog';
 import { runTraining } from '../src/training';
 
@@ -12,7 +12,7 @@ const train = syntheticImageSet({ count: 96, classes: 3, seed: 31 });
 const test = syntheticImageSet({ count: 30, classes: 3, seed: 32 });
 const config: RunConfig = { ...DEFAULT_RUN_CONFIG, width: 4, batchSize: 16, epochs: 4, optimizer: 'adamw', lr: 0.001, schedule: 'constant', augment: false };
 
-function runtime(dir: string, overrides: Partial<RuntimeConfig> = {}): RuntimeConfig {
+function execution(dir: string, overrides: Partial<ExecutionConfig> = {}): ExecutionConfig {
   return { threads: 2, backend: 'auto', dataDir: null, download: false, limitTest: null, maxSteps: null, checkpointDir: dir, log: join(dir, 'metrics.jsonl'), ...overrides };
 }
 
@@ -26,10 +26,10 @@ describe('what a run leaves beside its checkpoints', () => {
   it('metrics.csv: one row per epoch with the JSONL values, one header, continued across a resume; best.msgpack: the best test accuracy so far, kept across the resume', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'convoy-outputs-'));
     // Stop after epoch 2 (6 steps per epoch), then resume: the CSV continues and the best is remembered.
-    const first = await runTraining({ config, runtime: runtime(dir, { maxSteps: 12 }), train, test });
+    const first = await runTraining({ config, execution: execution(dir, { maxSteps: 12 }), train, test });
     expect(first.status).toBe('max-steps');
     const resumed = loadCheckpoint(join(dir, 'latest.msgpack')).state;
-    await runTraining({ config, runtime: runtime(dir), train, test, resume: resumed });
+    await runTraining({ config, execution: execution(dir), train, test, resume: resumed });
 
     const epochs = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'epoch');
     expect(epochs.map((r) => r.epoch)).toEqual([1, 2, 3, 4]);
@@ -54,7 +54,7 @@ describe('what a run leaves beside its checkpoints', () => {
 
   it('writes no best.msgpack when nothing is evaluated', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'convoy-outputs-'));
-    await runTraining({ config: { ...config, epochs: 1 }, runtime: runtime(dir), train, test: null });
+    await runTraining({ config: { ...config, epochs: 1 }, execution: execution(dir), train, test: null });
     expect(existsSync(join(dir, BEST_CHECKPOINT))).toBe(false);
     expect(readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n')[1].split(',').slice(4, 6)).toEqual(['', '']);
   });

@@ -6,7 +6,7 @@ import { buildModel } from '@convoy/nn';
 import { syntheticImageSet } from '@convoy/worker';
 import { loadCheckpoint } from '../src/checkpoint';
 import { DEFAULT_RUN_CONFIG, modelSpecFor, type RunConfig } from '@convoy/run';
-import type { RuntimeConfig } from '../src/config';
+import type { ExecutionConfig } from '../src/config';
 import { runTraining } from '../src/training';
 import { TrainingDivergedError, TrainingStepError } from '../src/trainingErrors';
 
@@ -16,7 +16,7 @@ const test = syntheticImageSet({ count: 30, seed: 22 });
 const config: RunConfig = { ...DEFAULT_RUN_CONFIG, width: 4, batchSize: 16, epochs: 2, lr: 0.05 };
 const specs = buildModel(modelSpecFor(config)).parameterSpecs();
 
-function runtime(overrides: Partial<RuntimeConfig> = {}): RuntimeConfig {
+function execution(overrides: Partial<ExecutionConfig> = {}): ExecutionConfig {
   return {
     threads: 2, backend: 'auto', dataDir: null, download: false, limitTest: null, maxSteps: null,
     checkpointDir: mkdtempSync(join(tmpdir(), 'convoy-train-')), log: null, ...overrides,
@@ -35,8 +35,8 @@ function worstTensorError(actual: Float32Array, expected: Float32Array): number 
 describe('runTraining', () => {
   it.each([false, true])('1 and 4 threads give the same parameters and checkpoints after 5 steps (augment %s)', async (augment) => {
     const c = { ...config, augment };
-    const one = await runTraining({ config: c, runtime: runtime({ threads: 1, maxSteps: 5 }), train, test: null });
-    const four = await runTraining({ config: c, runtime: runtime({ threads: 4, maxSteps: 5 }), train, test: null });
+    const one = await runTraining({ config: c, execution: execution({ threads: 1, maxSteps: 5 }), train, test: null });
+    const four = await runTraining({ config: c, execution: execution({ threads: 4, maxSteps: 5 }), train, test: null });
     expect(one.status).toBe('max-steps');
     expect(one.step).toBe(5);
     expect(four.step).toBe(5);
@@ -52,30 +52,30 @@ describe('runTraining', () => {
   });
 
   it('2 epochs straight equal 1 epoch + resume + 1 epoch, bit for bit', async () => {
-    const straight = await runTraining({ config, runtime: runtime(), train, test });
+    const straight = await runTraining({ config, execution: execution(), train, test });
     expect(straight.status).toBe('completed');
     expect(straight.step).toBe(8);
 
-    const partsRuntime = runtime({ maxSteps: 4 });
-    const first = await runTraining({ config, runtime: partsRuntime, train, test });
+    const partsExecution = execution({ maxSteps: 4 });
+    const first = await runTraining({ config, execution: partsExecution, train, test });
     expect(first.status).toBe('max-steps');
     expect(first.epoch).toBe(1);
     const resumed = await runTraining({
-      config, runtime: { ...partsRuntime, maxSteps: null }, train, test, resume: loadCheckpoint(partsRuntime.checkpointDir!).state,
+      config, execution: { ...partsExecution, maxSteps: null }, train, test, resume: loadCheckpoint(partsExecution.checkpointDir!).state,
     });
     expect(resumed.status).toBe('completed');
     expect(resumed.step).toBe(8);
     expect(resumed.params).toEqual(straight.params);
-    expect(loadCheckpoint(partsRuntime.checkpointDir!).state.optimizer.state.momentumBuffer).toEqual(
+    expect(loadCheckpoint(partsExecution.checkpointDir!).state.optimizer.state.momentumBuffer).toEqual(
       loadCheckpoint(straight.checkpoint!).state.optimizer.state.momentumBuffer,
     );
     expect(resumed.lastEvaluation?.correct).toBe(straight.lastEvaluation?.correct);
   });
 
   it('resumes exactly from the middle of an epoch after an interrupt (Ctrl-C)', async () => {
-    const straight = await runTraining({ config, runtime: runtime(), train, test: null });
+    const straight = await runTraining({ config, execution: execution(), train, test: null });
     const controller = new AbortController();
-    const rt = runtime();
+    const rt = execution();
     let updates = 0;
     const reporter = {
       startEpoch: () => undefined,
@@ -85,10 +85,10 @@ describe('runTraining', () => {
         if (++updates === 3) controller.abort();
       },
     };
-    const interrupted = await runTraining({ config, runtime: rt, train, test: null, reporter, signal: controller.signal });
+    const interrupted = await runTraining({ config, execution: rt, train, test: null, reporter, signal: controller.signal });
     expect(interrupted.status).toBe('interrupted');
     expect([interrupted.step, interrupted.epoch, interrupted.stepInEpoch]).toEqual([3, 0, 3]);
-    const resumed = await runTraining({ config, runtime: rt, train, test: null, resume: loadCheckpoint(rt.checkpointDir!).state });
+    const resumed = await runTraining({ config, execution: rt, train, test: null, resume: loadCheckpoint(rt.checkpointDir!).state });
     expect(resumed.params).toEqual(straight.params);
   });
 
@@ -97,10 +97,10 @@ describe('runTraining', () => {
     // elements that are pure float noise (~1e-10: dead ReLU channels at width 4) become visible updates;
     // across thread counts its parameters differ by ~1e-3 relative although the gradients agree to 3e-7.)
     const c: RunConfig = { ...config, optimizer: 'adamw', lr: 0.003, weightDecay: 0.01, schedule: 'cosine', warmup: 0.25 };
-    const straight = await runTraining({ config: c, runtime: runtime({ threads: 3 }), train, test: null });
-    const rt = runtime({ threads: 3, maxSteps: 3 });
-    await runTraining({ config: c, runtime: rt, train, test: null });
-    const resumed = await runTraining({ config: c, runtime: { ...rt, maxSteps: null }, train, test: null, resume: loadCheckpoint(rt.checkpointDir!).state });
+    const straight = await runTraining({ config: c, execution: execution({ threads: 3 }), train, test: null });
+    const rt = execution({ threads: 3, maxSteps: 3 });
+    await runTraining({ config: c, execution: rt, train, test: null });
+    const resumed = await runTraining({ config: c, execution: { ...rt, maxSteps: null }, train, test: null, resume: loadCheckpoint(rt.checkpointDir!).state });
     expect(resumed.step).toBe(8);
     expect(resumed.params).toEqual(straight.params);
     const state = loadCheckpoint(rt.checkpointDir!).state.optimizer;
@@ -111,9 +111,9 @@ describe('runTraining', () => {
   });
 
   it('writes a JSONL metrics log with steps and epochs', async () => {
-    const rt = runtime();
+    const rt = execution();
     const log = join(rt.checkpointDir!, 'metrics.jsonl');
-    await runTraining({ config: { ...config, epochs: 1 }, runtime: { ...rt, log }, train, test });
+    await runTraining({ config: { ...config, epochs: 1 }, execution: { ...rt, log }, train, test });
     const records = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(records.map((r) => r.type)).toEqual(['start', 'step', 'step', 'step', 'step', 'epoch', 'end']);
     const step = records[1];
@@ -125,7 +125,7 @@ describe('runTraining', () => {
   });
 
   it('stops on a NaN/Inf loss with a message naming the step', async () => {
-    const attempt = runTraining({ config: { ...config, lr: 1e12, schedule: 'constant' }, runtime: runtime(), train, test: null });
+    const attempt = runTraining({ config: { ...config, lr: 1e12, schedule: 'constant' }, execution: execution(), train, test: null });
     await expect(attempt).rejects.toThrow(TrainingDivergedError);
     await expect(attempt).rejects.toThrow(/training diverged at step \d+ \(epoch 1, batch \d+, lr 1\.000e\+12\)/);
   });
@@ -133,7 +133,7 @@ describe('runTraining', () => {
   it('fails the step with the step, the shard, the worker and the cause when a worker throws', async () => {
     const corrupt = syntheticImageSet({ count: 64, seed: 21 });
     corrupt.labels.fill(12); // out of range for 10 classes: the loss throws in every worker
-    const attempt = runTraining({ config, runtime: runtime(), train: corrupt, test: null });
+    const attempt = runTraining({ config, execution: execution(), train: corrupt, test: null });
     await expect(attempt).rejects.toThrow(TrainingStepError);
     await expect(attempt).rejects.toThrow(
       /training stopped at step 1 \(epoch 1, batch 1\): gradient computation failed in 2 of 2 worker task\(s\): gradients of shard 0: worker thread \d+ \(gradients of shard 0\): softmaxCrossEntropy: label 0 is 12/,
@@ -141,12 +141,12 @@ describe('runTraining', () => {
   });
 
   it('says why the workers could not start', async () => {
-    const attempt = runTraining({ config, runtime: runtime({ backend: 'no-such-backend' }), train, test: null });
+    const attempt = runTraining({ config, execution: execution({ backend: 'no-such-backend' }), train, test: null });
     await expect(attempt).rejects.toThrow(/the worker threads could not start: .*unknown kernel backend 'no-such-backend'/);
   });
 
   it('explains a batch larger than the training set', async () => {
-    await expect(runTraining({ config: { ...config, batchSize: 100 }, runtime: runtime(), train, test: null })).rejects.toThrow(
+    await expect(runTraining({ config: { ...config, batchSize: 100 }, execution: execution(), train, test: null })).rejects.toThrow(
       /--batch-size 100 is larger than the training set \(64 images\)/,
     );
   });

@@ -8,7 +8,7 @@ import { requireGpuJsModule } from './gpujs/lazy';
  * `wasm:im2col` is the wasm backend with Winograd switched off, `wasm:relaxed` / `wasm:plain` one build
  * of its kernels (for comparisons; `wasm` takes relaxed where the engine runs it).
  */
-export const BACKEND_NAMES = ['auto', 'wasm', 'gpujs', 'js', 'reference'] as const;
+export const BACKEND_NAMES = ['auto', 'wasm', 'gpujs', 'reference'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number] | 'wasm:im2col' | 'wasm:relaxed' | 'wasm:plain' | `gpujs:${string}`;
 
 export interface BackendOptions {
@@ -24,7 +24,7 @@ export interface BackendSelection {
 
 /**
  * What src/gpujs must export for selection. It is required lazily so that a missing or broken GL
- * stack (headless-gl is a native addon) never breaks `auto`, `wasm` or `js`.
+ * stack (headless-gl is a native addon) never breaks `auto`, `wasm` or `reference`.
  */
 interface GpuJsModule {
   createGpuJsBackend(options?: { mode?: string }): KernelBackend;
@@ -52,10 +52,10 @@ export function createBackend(name: BackendName | string = 'auto', options: Back
  * Creates the backend `name` asks for and says why. `auto` takes a hardware GPU through gpu.js when
  * one is found, otherwise the WebAssembly SIMD backend (the fastest CPU path: on a CPU-only machine
  * gpu.js's own WebAssembly and CPU modes are one to two orders of magnitude slower), and the plain-TS
- * reference only if WebAssembly cannot be loaded. `js` and `reference` are the same plain-TS oracle.
+ * reference only if WebAssembly cannot be loaded.
  */
 export function selectBackend(name: BackendName | string = 'auto', options: BackendOptions = {}): BackendSelection {
-  if (name === 'js' || name === 'reference') {
+  if (name === 'reference') {
     return { backend: referenceBackend, reason: 'plain-TS reference backend, as requested (slow: the test oracle)' };
   }
   if (name === 'wasm') {

@@ -1,5 +1,5 @@
 import { MAX_RESOLUTION } from '@convoy/data';
-import { buildModel, MAX_RECIPE_WIDTH, optimizerStateNames as stateNamesOf, type ModelSpec } from '@convoy/nn';
+import { buildModel, MAX_RECIPE_WIDTH, optimizerStateNames, type ModelSpec } from '@convoy/nn';
 import type { CheckpointParameterEntry } from './checkpoint';
 import { DEFAULT_RUN_CONFIG, OPTIMIZERS, optimizerSpecFor, type OptimizerName } from './config';
 
@@ -102,11 +102,6 @@ export function checkModelDescription(body: Record<string, unknown>): ModelDescr
   return { modelSpec, classNames, resolution: modelSpec.resolution, normalization, ...parameterTable(modelSpec) };
 }
 
-/** Names of the state arrays each optimizer keeps (one value per parameter each). */
-export function optimizerStateNames(name: string): string[] | null {
-  if (!(OPTIMIZERS as readonly string[]).includes(name)) return null;
-  return stateNamesOf(optimizerSpecFor({ ...DEFAULT_RUN_CONFIG, optimizer: name as OptimizerName }));
-}
 
 function describeEntry(e: CheckpointParameterEntry): string {
   return `'${e.name}' shape [${e.shape.join(', ')}] at offset ${e.offset}, ${e.size} values`;
@@ -156,7 +151,8 @@ export function modelMismatch(model: ModelDescription, stored: StoredArrays): st
   }
   const floats = (bytes: unknown) => (typeof bytes === 'number' ? `${bytes} bytes` : `no binary data (${typeof bytes})`);
   if (stored.paramsBytes !== 4 * model.size) return `params hold ${floats(stored.paramsBytes)}; the network has ${model.size} float32 values (${4 * model.size} bytes)`;
-  const expectedState = optimizerStateNames(stored.optimizerName);
+  const knownOptimizer = (OPTIMIZERS as readonly string[]).includes(stored.optimizerName);
+  const expectedState = knownOptimizer ? optimizerStateNames(optimizerSpecFor({ ...DEFAULT_RUN_CONFIG, optimizer: stored.optimizerName as OptimizerName })) : null;
   if (!expectedState) return `optimizer '${stored.optimizerName}' is not one this convoy knows (sgd, adamw)`;
   if (typeof stored.configOptimizer === 'string' && stored.configOptimizer !== stored.optimizerName) {
     return `the optimizer state is ${stored.optimizerName}'s but config.optimizer is '${stored.configOptimizer}'`;

@@ -9,5 +9,5 @@ export {
 export type { CheckpointParameterEntry, CheckpointState } from './checkpoint';
 export { checkpointStateOf } from './checkpointState';
 export type { CheckpointSource } from './checkpointState';
-export { checkModelDescription, modelMismatch, optimizerStateNames, MAX_CHECKPOINT_CLASSES, MAX_CHECKPOINT_CHANNELS } from './checkpointModel';
+export { checkModelDescription, modelMismatch, MAX_CHECKPOINT_CLASSES, MAX_CHECKPOINT_CHANNELS } from './checkpointModel';
 export type { ModelDescription, StoredArrays } from './checkpointModel';

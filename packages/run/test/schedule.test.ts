@@ -2,7 +2,7 @@ import { DEFAULT_RUN_CONFIG, configProblems } from '../src/config';
 import { hyperparameterSchedules } from '../src/schedule';
 
 describe('hyperparameter schedules', () => {
-  it('one-cycle (the recipe): lr from max/25 up to max at 30% and down to ~0; momentum 0.95 -> 0.85 -> 0.95', () => {
+  it('one-cycle (the default run configuration): lr from max/25 up to max at 30% and down to ~0; momentum 0.95 -> 0.85 -> 0.95', () => {
     const { lr, momentum } = hyperparameterSchedules(DEFAULT_RUN_CONFIG, 390);
     const total = 15 * 390;
     expect(lr(0)).toBeCloseTo(0.05 / 25, 10);

@@ -16,7 +16,7 @@ import type { ModelSpec, OptimizerSpec } from '@convoy/nn';
 /** Handed to every thread once, as piscina `workerData`. */
 export interface WorkerSetup {
   modelSpec: ModelSpec;
-  /** Kernel backend name for backendChoice.ts: 'native' or a name kernels' selectBackend knows ('auto', 'wasm', 'js', ...). */
+  /** Kernel backend name for backendChoice.ts: 'native' or a name kernels' selectBackend knows ('auto', 'wasm', 'reference', ...). */
   backend: string;
   /** Floats in one parameter arena. */
   paramCount: number;

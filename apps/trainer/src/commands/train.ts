@@ -8,7 +8,7 @@ import { loadCheckpoint } from '../checkpoint';
 import {
   addComputeOptions, addDataOptions, addImageFolderOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type ImageFolderOptions, type TestSubsetOptions,
 } from '../cliOptions';
-import { userPath, type RuntimeConfig } from '../config';
+import { userPath, type ExecutionConfig } from '../config';
 import { choiceFlag, integerFlag, numberFlag } from '../flagParsers';
 import { createProgress, NoProgress } from '../progress';
 import { runTraining } from '../training';
@@ -207,7 +207,7 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
   }
   const problems = [...configProblems(config), ...imageFolderProblems(opts, config)];
   if (problems.length > 0) throw new UsageError(problems.join('; '));
-  const runtime: RuntimeConfig = {
+  const execution: ExecutionConfig = {
     threads: opts.threads,
     backend: opts.backend,
     dataDir: opts.dataDir ?? null,
@@ -226,12 +226,12 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
         seed: config.seed,
         skipBadImages: opts.skipBadImages === true,
         imageCache: opts.imageCache !== false,
-        threads: runtime.threads,
+        threads: execution.threads,
         log: (line) => reporter.log(line),
       })
     : await loadData(opts);
   if (lead) mkdirSync(checkpointDir, { recursive: true }); // only once the data loaded: a bad --data leaves no empty run folder
-  const { train: trainSet, test, classNames, normalization } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: runtime.limitTest });
+  const { train: trainSet, test, classNames, normalization } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: execution.limitTest });
   if (resume && resume.classNames.join(',') !== classNames.join(',')) {
     throw new CheckpointError(`${opts.resume}: its classes (${resume.classNames.join(', ')}) are not those of the data (${classNames.join(', ')}); it cannot be resumed on this data`);
   }
@@ -240,8 +240,8 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
   const controller = launcherStop ?? new AbortController();
   const removeSignalHandlers = launcherStop ? () => undefined : stopOnSignals(controller);
   try {
-    reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${runtime.log}`);
-    const outcome = await runTraining({ config, runtime, train: trainSet, test, classNames, normalization, resume, reporter, signal: controller.signal, cluster, onStep });
+    reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${execution.log}`);
+    const outcome = await runTraining({ config, execution, train: trainSet, test, classNames, normalization, resume, reporter, signal: controller.signal, cluster, onStep });
     const accuracy = outcome.lastEvaluation ? ` | test accuracy ${(100 * outcome.lastEvaluation.accuracy).toFixed(2)}%` : '';
     reporter.log(
       `${outcome.status}: step ${outcome.step}, epoch ${outcome.epoch}/${config.epochs}${accuracy} | ${outcome.trainSeconds.toFixed(1)} s training` +
@@ -263,9 +263,9 @@ function imageFolderProblems(opts: TrainOptions, config: RunConfig): string[] {
   return problems;
 }
 
-/** `convoy train`: the recipe on CIFAR-10 by default. */
+/** `convoy train`: the recipe network on CIFAR-10 with the default run configuration. */
 export function addTrainCommand(program: Command, context: CommandContext): void {
-  const cmd = program.command('train').description('train the recipe network on CIFAR-10, or on a folder of images with --data (defaults = the 15-epoch recipe)');
+  const cmd = program.command('train').description('train the recipe network on CIFAR-10, or on a folder of images with --data (defaults = the 15-epoch CIFAR-10 run configuration)');
   addDataOptions(cmd);
   addImageFolderOptions(cmd);
   addComputeOptions(cmd);
