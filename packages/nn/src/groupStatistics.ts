@@ -1,4 +1,5 @@
 import { ParameterArena } from '@convoy/tensor';
+import { BatchNorm2d } from './layers/batchnorm2d';
 import type { Module } from './module';
 
 /**
@@ -23,4 +24,22 @@ export function applyGroupStatisticsInOrder(model: Module, rows: Float32Array, g
     throw new RangeError(`applyGroupStatisticsInOrder: ${groups} groups of ${size} floats need ${groups * size}, got ${rows.length}`);
   }
   for (let g = 0; g < groups; g++) model.applyGroupStatistics(rows.subarray(g * size, (g + 1) * size), 0);
+}
+
+/**
+ * The ghost-group size of a model's BatchNorm layers (images per group of batch statistics), or 1
+ * when it has none: a batch must be split into shards (threads, hosts) on multiples of it. Every
+ * BatchNorm of one model must use the same size, so that one split serves them all.
+ */
+export function ghostGroupSize(model: Module): number {
+  const sizes = new Set<number>();
+  const visit = (m: Module): void => {
+    if (m instanceof BatchNorm2d) sizes.add(m.groupSize);
+    for (const child of m.childModules()) visit(child);
+  };
+  visit(model);
+  if (sizes.size > 1) {
+    throw new RangeError(`the model's BatchNorm layers use different group sizes (${[...sizes].join(', ')}); give them all the same groupSize`);
+  }
+  return sizes.size === 1 ? [...sizes][0] : 1;
 }

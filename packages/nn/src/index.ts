@@ -1,6 +1,6 @@
 export { Module } from './module';
 export type { StepContext } from './module';
-export { createBuffers, applyGroupStatisticsInOrder } from './groupStatistics';
+export { createBuffers, applyGroupStatisticsInOrder, ghostGroupSize } from './groupStatistics';
 export { BatchNorm2d, DEFAULT_GHOST_GROUP_SIZE } from './layers/batchnorm2d';
 export type { BatchNorm2dOptions } from './layers/batchnorm2d';
 export { GELU, erf, erfc } from './layers/gelu';
@@ -37,6 +37,8 @@ export type { HyperparameterSchedules, OneCycleOptions, Schedule, ScheduleSpec }
 export { block, conv3, frontend, recipeNet, recipePlan, sequential, FRONTEND_MIN_RESOLUTION, MAX_RECIPE_WIDTH } from './recipe';
 export type { BuildOptions, RecipeOptions, RecipePlan } from './recipe';
 export { buildModel, initialParameters } from './model';
-export type { ModelSpec } from './model';
+export { buildLayerList } from './layerList';
+export type { LayerListSpec, LayerSpec } from './layerList';
+export type { LayerModelSpec, ModelSpec } from './model';
 export { buildOptimizer, optimizerStateNames } from './optim/build';
 export type { OptimizerSpec } from './optim/build';

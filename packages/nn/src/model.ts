@@ -1,5 +1,6 @@
 import { referenceBackend } from '@convoy/kernels';
 import { ParameterArena, type Rng } from '@convoy/tensor';
+import { buildLayerList, type LayerListSpec } from './layerList';
 import type { Module } from './module';
 import { recipeNet, type BuildOptions } from './recipe';
 
@@ -9,17 +10,24 @@ import { recipeNet, type BuildOptions } from './recipe';
  */
 export type ModelSpec = { kind: 'recipe'; resolution: number; classes: number; width: number; inChannels?: number };
 
+/** A layer list (the layers of a model file; see layerList.ts) for `classes` classes. */
+export type LayerModelSpec = { kind: 'layers'; classes: number } & LayerListSpec;
+
 /** `options`: the kernel backend, and whether backward computes the input gradient (see BuildOptions). */
-export function buildModel(spec: ModelSpec, options: BuildOptions = {}): Module {
+export function buildModel(spec: ModelSpec | LayerModelSpec, options: BuildOptions = {}): Module {
   if (spec === null || typeof spec !== 'object') {
     throw new TypeError(`buildModel: spec must be an object like { kind: 'recipe', resolution, classes, width }, got ${JSON.stringify(spec)}`);
   }
-  const { kind, ...rest } = spec as ModelSpec & Record<string, unknown>;
+  const { kind, ...rest } = spec as (ModelSpec | LayerModelSpec) & Record<string, unknown>;
   switch (kind) {
     case 'recipe':
       return recipeNet(rest as Omit<ModelSpec, 'kind'>, { backend: options.backend, inputGradient: options.inputGradient });
+    case 'layers': {
+      const { classes, ...list } = rest as Omit<LayerModelSpec, 'kind'>;
+      return buildLayerList(list, classes, { backend: options.backend, inputGradient: options.inputGradient });
+    }
     default:
-      throw new RangeError(`buildModel: unknown model kind ${JSON.stringify(kind)}; expected 'recipe'`);
+      throw new RangeError(`buildModel: unknown model kind ${JSON.stringify(kind)}; expected 'recipe' or 'layers'`);
   }
 }
 
@@ -28,7 +36,7 @@ export function buildModel(spec: ModelSpec, options: BuildOptions = {}): Module 
  * in a fresh arena (on a SharedArrayBuffer with `shared`): the starting point of a run, made
  * without keeping a model around.
  */
-export function initialParameters(spec: ModelSpec, rng: Rng, options: { shared?: boolean } = {}): ParameterArena {
+export function initialParameters(spec: ModelSpec | LayerModelSpec, rng: Rng, options: { shared?: boolean } = {}): ParameterArena {
   const model = buildModel(spec, { backend: referenceBackend });
   const specs = model.parameterSpecs();
   const params = new ParameterArena(specs, options.shared ? { shared: true } : {});

@@ -2,10 +2,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { createWasmBackend, KernelBackend, referenceBackend } from '@convoy/kernels';
 import { relativeError, Rng, Tensor } from '@convoy/tensor';
-import {
-  AvgPool2d, BatchNorm2d, Conv2d, createParameters, Dropout, Flatten, GELU, GlobalAvgPool2d, GlobalMaxPool2d, Linear, MaxPool2d, Module, ReLU,
-  Residual, Scale, Sequential, SGD, softmaxCrossEntropy,
-} from '../src';
+import { buildLayerList, createParameters, LayerSpec, Module, SGD, softmaxCrossEntropy } from '../src';
 
 /**
  * Parity with PyTorch 1.13 for the layers beyond the recipe, on two small networks built from model
@@ -14,7 +11,6 @@ import {
  * step, the BatchNorm buffers, the eval-mode forward after the step, and the next step's loss.
  */
 
-type LayerSpec = Record<string, unknown> & { type: string };
 interface Network {
   name: string; seed: number; batch: number; classes: number;
   model: { input: { channels: number; resolution: number }; layers: LayerSpec[] };
@@ -28,60 +24,8 @@ const fixture: { sgd: { lr: number; momentum: number; weightDecay: number }; net
 );
 const TOLERANCE = 1e-4;
 
-/**
- * A test-only reading of the model-file layer list (shape inference for in-channels and features
- * only), so this suite checks the layers without depending on the model-file parser.
- */
-function buildLayers(specs: LayerSpec[], shape: number[], classes: number, backend: KernelBackend): { layers: Module[]; shape: number[] } {
-  const layers: Module[] = [];
-  for (const s of specs) {
-    const n = (k: string, d?: number): number => (s[k] as number | undefined) ?? (d as number);
-    switch (s.type) {
-      case 'conv2d': {
-        const [c, h, w] = shape;
-        const k = n('kernel');
-        const stride = n('stride', 1);
-        const pad = n('padding', 0);
-        layers.push(new Conv2d(c, n('out'), k, { stride, padding: pad, bias: (s.bias as boolean | undefined) ?? true, backend }));
-        shape = [n('out'), Math.floor((h + 2 * pad - k) / stride) + 1, Math.floor((w + 2 * pad - k) / stride) + 1];
-        break;
-      }
-      case 'batchnorm2d':
-        layers.push(new BatchNorm2d(shape[0], { groupSize: s.groupSize as number | undefined, affine: s.affine as boolean | undefined }));
-        break;
-      case 'relu': layers.push(new ReLU()); break;
-      case 'gelu': layers.push(new GELU()); break;
-      case 'maxpool2d':
-      case 'avgpool2d': {
-        const [c, h, w] = shape;
-        const k = n('kernel');
-        const stride = n('stride', k);
-        const pad = n('padding', 0);
-        layers.push(s.type === 'maxpool2d' ? new MaxPool2d(k, { stride, padding: pad, backend }) : new AvgPool2d(k, { stride, padding: pad, backend }));
-        shape = [c, Math.floor((h + 2 * pad - k) / stride) + 1, Math.floor((w + 2 * pad - k) / stride) + 1];
-        break;
-      }
-      case 'globalavgpool2d': layers.push(new GlobalAvgPool2d({ backend })); shape = [shape[0], 1, 1]; break;
-      case 'globalmaxpool2d': layers.push(new GlobalMaxPool2d({ backend })); shape = [shape[0], 1, 1]; break;
-      case 'flatten': layers.push(new Flatten()); shape = [shape.reduce((a, b) => a * b, 1)]; break;
-      case 'linear': {
-        const out = s.out === 'classes' ? classes : n('out');
-        layers.push(new Linear(shape[0], out, { bias: (s.bias as boolean | undefined) ?? true }));
-        shape = [out];
-        break;
-      }
-      case 'dropout': layers.push(new Dropout(n('p'))); break;
-      case 'scale': layers.push(new Scale(n('by'))); break;
-      case 'residual': layers.push(new Residual(buildLayers(s.layers as LayerSpec[], shape, classes, backend).layers)); break;
-      default: throw new Error(`test builder: no layer type ${s.type}`);
-    }
-  }
-  return { layers, shape };
-}
-
 function build(net: Network, backend: KernelBackend): Module {
-  const { channels, resolution } = net.model.input;
-  return new Sequential({ layers: new Sequential(buildLayers(net.model.layers, [channels, resolution, resolution], net.classes, backend).layers) });
+  return buildLayerList(net.model, net.classes, { backend });
 }
 
 function input(net: Network): Tensor {

@@ -1,11 +1,13 @@
 import type { ImageSet, Normalization } from '@convoy/data';
-import { initialParameters, optimizerStateNames, type ModelSpec, type OptimizerSpec } from '@convoy/nn';
+import {
+  applyGroupStatisticsInOrder, buildModel, ghostGroupSize, initialParameters, optimizerStateNames, type LayerModelSpec, type Module, type ModelSpec, type OptimizerSpec,
+} from '@convoy/nn';
 import { ParameterArena, Rng, type ParameterSpec } from '@convoy/tensor';
 import { describeTask, taskIndex } from './protocol';
 import type {
   ChunkResult, DescribeResult, EvaluateResult, GradientResult, LogitsResult, StepHyperparameters, WorkerSetup, WorkerTask,
 } from './protocol';
-import { alignedChunks, splitRange } from './shards';
+import { alignedChunks, splitBatch, splitRange } from './shards';
 import type { TaskRunner, TaskRunnerFactory } from './taskRunner';
 
 /**
@@ -20,8 +22,8 @@ export interface CrossHostReducer {
 export interface GradientPoolOptions {
   /** Worker threads (one batch shard and one parameter chunk each). One per core is the sweet spot. */
   threads: number;
-  /** Plain-JSON model spec for nn's buildModel (e.g. recipeNet's spec). */
-  modelSpec: ModelSpec;
+  /** Plain-JSON model spec for nn's buildModel (the recipe's, or a layer list). */
+  modelSpec: ModelSpec | LayerModelSpec;
   /** Kernel backend each thread creates for itself. Default 'auto'. */
   backend?: string;
   /** The optimizer the threads step; leave it out for a pool that only evaluates. */
@@ -34,6 +36,10 @@ export interface GradientPoolOptions {
   params?: Float32Array;
   rng?: Rng;
   seed?: number;
+  /** Initial buffers (BatchNorm running statistics, e.g. from a checkpoint), copied in; default the model's initial values. */
+  buffers?: Float32Array;
+  /** Largest global batch over all hosts (sizes the group statistics); default maxBatch (one host). */
+  maxGlobalBatch?: number;
   /** Initial optimizer state (e.g. from a checkpoint), copied in; default zeros. */
   optimizerState?: Record<string, Float32Array>;
   normalization?: Normalization;
@@ -51,11 +57,19 @@ export interface BatchRequest {
   epoch: number;
   seed: number;
   augment: boolean;
+  /** Samples in the global batch over all hosts: the gradient's divisor. Default `indices.length` (one host). */
+  globalBatch?: number;
+  /**
+   * Position of this host's first sample in the global batch (default 0): a multiple of the model's
+   * ghost-group size (see splitBatch), so that BatchNorm groups and dropout masks follow the image,
+   * not the host.
+   */
+  batchOffset?: number;
+  /** The optimizer step (0-based) this batch belongs to: keys the dropout masks. trainStep passes hyper.step. Default 0. */
+  step?: number;
 }
 
 export interface TrainStepRequest extends BatchRequest {
-  /** Samples in the global batch over all hosts: the gradient's divisor. Default `indices.length` (one host). */
-  globalBatch?: number;
   hyper: StepHyperparameters;
 }
 
@@ -143,6 +157,14 @@ export class GradientPool {
   readonly params: ParameterArena;
   /** The averaged gradient of the last step. */
   readonly gradient: Float32Array;
+  /**
+   * The model's non-trainable buffers (BatchNorm running statistics), on shared memory: read by the
+   * threads in evaluation, updated only here, from the group statistics of each step in global
+   * group order (so any number of threads or hosts gives the same values). A checkpoint stores them.
+   */
+  readonly buffers: ParameterArena;
+  /** Images per ghost group of the model's BatchNorm layers (1 without BatchNorm): batches are split on its multiples. */
+  readonly groupSize: number;
   /** The optimizer's state arrays by name (on shared memory, stepped by the threads): what a checkpoint stores. */
   readonly optimizerState: Readonly<Record<string, Float32Array>>;
   readonly train: ImageSet;
@@ -155,6 +177,11 @@ export class GradientPool {
   private readonly hostSum: Float32Array;
   private readonly crossHost: CrossHostReducer | null;
   private readonly hasOptimizer: boolean;
+  /** The coordinator's copy of the model: applies the group statistics to `buffers`. */
+  private readonly statisticsModel: Module;
+  /** One row of group statistics per ghost group of the global batch (inside hostSum, summed over hosts). */
+  private readonly groupRows: Float32Array;
+  private readonly groupRowSize: number;
   private filledShards = 0;
   private closed = false;
 
@@ -177,11 +204,30 @@ export class GradientPool {
       }
       this.params.data.set(options.params);
     }
+    this.statisticsModel = buildModel(options.modelSpec);
+    this.groupSize = ghostGroupSize(this.statisticsModel);
+    this.groupRowSize = this.statisticsModel.groupStatisticsSize();
+    const bufferSpecs = this.statisticsModel.bufferSpecs();
+    this.buffers = new ParameterArena(bufferSpecs, { shared: true });
+    this.statisticsModel.bindBuffers(this.buffers);
+    this.statisticsModel.resetBuffers();
+    if (options.buffers) {
+      if (options.buffers.length !== this.buffers.size) {
+        throw new RangeError(`GradientPool: given ${options.buffers.length} buffer values, the model has ${this.buffers.size} (${bufferSpecs.map((b) => b.name).join(', ') || 'none'})`);
+      }
+      this.buffers.data.set(options.buffers);
+    }
+    const maxGlobalBatch = options.maxGlobalBatch ?? options.maxBatch;
+    if (!Number.isInteger(maxGlobalBatch) || maxGlobalBatch < options.maxBatch) {
+      throw new RangeError(`GradientPool: maxGlobalBatch must be an integer >= maxBatch (${options.maxBatch}), got ${maxGlobalBatch}`);
+    }
+    const groupRows = this.groupRowSize > 0 ? Math.ceil(maxGlobalBatch / this.groupSize) : 0;
     const shardGradients = new SharedArrayBuffer(threads * this.paramCount * 4);
-    const gradientBuffer = new SharedArrayBuffer((this.paramCount + STEP_TOTALS) * 4);
+    const gradientBuffer = new SharedArrayBuffer((this.paramCount + STEP_TOTALS + groupRows * this.groupRowSize) * 4);
     const indicesBuffer = new SharedArrayBuffer(options.maxBatch * 4);
     this.hostSum = new Float32Array(gradientBuffer);
     this.gradient = this.hostSum.subarray(0, this.paramCount);
+    this.groupRows = this.hostSum.subarray(this.paramCount + STEP_TOTALS);
     this.batchIndices = new Uint32Array(indicesBuffer);
     const ownersBuffer = new SharedArrayBuffer(threads * 4);
     this.taskOwners = new Int32Array(ownersBuffer);
@@ -211,6 +257,11 @@ export class GradientPool {
       shardGradients,
       shards: threads,
       gradient: gradientBuffer,
+      buffers: this.buffers.buffer as SharedArrayBuffer,
+      groupStatisticsOffset: this.paramCount + STEP_TOTALS,
+      groupStatisticsRowSize: this.groupRowSize,
+      groupStatisticsRows: groupRows,
+      groupSize: this.groupSize,
       batchIndices: indicesBuffer,
       taskOwners: ownersBuffer,
       optimizer: options.optimizer ? { spec: options.optimizer, state: stateBuffers } : null,
@@ -234,11 +285,31 @@ export class GradientPool {
     if (n < 1 || n > this.batchIndices.length) {
       throw new RangeError(`computeGradients: batch of ${n} samples; expected 1..${this.batchIndices.length} (the pool's maxBatch)`);
     }
+    const globalBatch = request.globalBatch ?? n;
+    const offset = request.batchOffset ?? 0;
+    const g = this.groupSize;
+    if (!Number.isInteger(offset) || offset < 0 || offset + n > globalBatch) {
+      throw new RangeError(`computeGradients: ${n} samples at batchOffset ${offset} do not fit in a global batch of ${globalBatch}`);
+    }
+    if (offset % g !== 0 || (n % g !== 0 && offset + n !== globalBatch)) {
+      throw new RangeError(
+        `computeGradients: this host's samples ${offset}..${offset + n - 1} of the global batch of ${globalBatch} cut a BatchNorm ghost group of ${g} images; ` +
+          `split the global batch between hosts on multiples of ${g} (splitBatch), e.g. a global batch that is a multiple of ${g} x hosts`,
+      );
+    }
+    if (this.groupRowSize > 0 && Math.ceil(globalBatch / g) * this.groupRowSize > this.groupRows.length) {
+      throw new RangeError(`computeGradients: a global batch of ${globalBatch} exceeds the pool's maxGlobalBatch`);
+    }
     this.batchIndices.set(request.indices as ArrayLike<number>);
-    // Shards are contiguous and the empty ones come last, so the filled ones are 0..filled-1.
-    const tasks: WorkerTask[] = splitRange(n, this.threads)
+    // Rows of other hosts' groups stay 0, so the cross-host sum leaves every row exactly as its host wrote it.
+    this.groupRows.fill(0);
+    // Shards are contiguous whole ghost groups and the empty ones come last, so the filled ones are 0..filled-1.
+    const tasks: WorkerTask[] = splitBatch(n, this.threads, g)
       .filter((r) => r.end > r.start)
-      .map((r, shard) => ({ kind: 'gradients', shard, start: r.start, end: r.end, epoch: request.epoch, seed: request.seed, augment: request.augment }));
+      .map((r, shard) => ({
+        kind: 'gradients', shard, start: r.start, end: r.end, epoch: request.epoch, seed: request.seed, augment: request.augment,
+        step: request.step ?? 0, batchOffset: offset + r.start, globalBatch,
+      }));
     const results = (await this.runAll(tasks, 'gradient computation')) as GradientResult[];
     results.sort((a, b) => a.shard - b.shard);
     this.filledShards = results.length;
@@ -283,7 +354,7 @@ export class GradientPool {
   async trainStep(request: TrainStepRequest): Promise<TrainStepResult> {
     const t0 = performance.now();
     const globalBatch = request.globalBatch ?? request.indices.length;
-    const summary = await this.computeGradients(request);
+    const summary = await this.computeGradients({ ...request, step: request.step ?? request.hyper.step });
     const t1 = performance.now();
     const scale = 1 / globalBatch;
     let lossSum = summary.lossSum;
@@ -306,6 +377,7 @@ export class GradientPool {
     if (stepped) {
       if (this.crossHost) await this.optimizerStep(request.hyper);
       else await this.reduceAndStep(scale, request.hyper);
+      this.updateRunningStatistics(globalBatch);
     }
     const diverged = stepped ? undefined : (summary.diverged ?? (divergedShards > 0 ? `${divergedShards} shard(s) on another host diverged` : `the loss is ${loss}`));
     const t2 = performance.now();
@@ -368,6 +440,16 @@ export class GradientPool {
       at += r.logits.length;
     }
     return out;
+  }
+
+  /**
+   * Applies the group statistics of the last step (every host's, after the cross-host sum) to the
+   * buffers, group by group in global order: the same arithmetic in the same order on every host
+   * and for any number of threads.
+   */
+  private updateRunningStatistics(globalBatch: number): void {
+    if (this.groupRowSize === 0) return;
+    applyGroupStatisticsInOrder(this.statisticsModel, this.groupRows, Math.ceil(globalBatch / this.groupSize));
   }
 
   /** Stops every thread. */

@@ -15,6 +15,6 @@ export { createTaskHandler } from './taskHandler';
 export type { TaskHandler } from './taskHandler';
 export type { TaskRunner, TaskRunnerFactory } from './taskRunner';
 export type { DescribeResult, GradientResult, StepHyperparameters, WorkerSetup, WorkerTask } from './protocol';
-export { alignedChunks, splitRange } from './shards';
+export { alignedChunks, splitBatch, splitRange } from './shards';
 export type { Range } from './shards';
 export { syntheticImageSet } from './syntheticImageSet';

@@ -1,5 +1,5 @@
 import type { ImageSet, Normalization } from '@convoy/data';
-import type { ModelSpec, OptimizerSpec } from '@convoy/nn';
+import type { LayerModelSpec, ModelSpec, OptimizerSpec } from '@convoy/nn';
 
 /**
  * What crosses the thread boundary between a GradientPool (the coordinator side) and its piscina
@@ -15,7 +15,7 @@ import type { ModelSpec, OptimizerSpec } from '@convoy/nn';
 
 /** Handed to every thread once, as piscina `workerData`. */
 export interface WorkerSetup {
-  modelSpec: ModelSpec;
+  modelSpec: ModelSpec | LayerModelSpec;
   /** Kernel backend name for backendChoice.ts: 'native' or a name kernels' selectBackend knows ('auto', 'wasm', 'reference', ...). */
   backend: string;
   /** Floats in one parameter arena. */
@@ -26,8 +26,21 @@ export interface WorkerSetup {
   shardGradients: SharedArrayBuffer;
   /** Number of batch shards (= threads). */
   shards: number;
-  /** The averaged gradient (its first paramCount floats), written by the reduce; the pool keeps step totals after it. */
+  /**
+   * The averaged gradient (its first paramCount floats), written by the reduce; the pool keeps step
+   * totals after it, then, from float `groupStatisticsOffset`, one row of group statistics per ghost
+   * group of the global batch (see groupStatisticsRowSize).
+   */
   gradient: SharedArrayBuffer;
+  /** The model's non-trainable buffers (BatchNorm running statistics): written by the coordinator only, read in eval. */
+  buffers: SharedArrayBuffer;
+  /** Where the group-statistics rows start in `gradient`, in floats. */
+  groupStatisticsOffset: number;
+  /** Floats per row (the model's groupStatisticsSize(); 0 without BatchNorm) and rows available. */
+  groupStatisticsRowSize: number;
+  groupStatisticsRows: number;
+  /** Images per ghost group of the model's BatchNorm layers (1 without BatchNorm). */
+  groupSize: number;
   /** Sample indices of the current batch (Uint32), written by the coordinator before each step. */
   batchIndices: SharedArrayBuffer;
   /** The optimizer, and its state arrays (each paramCount floats); null for an evaluation-only pool. */
@@ -66,6 +79,12 @@ export interface GradientTask {
   epoch: number;
   seed: number;
   augment: boolean;
+  /** The optimizer step (0-based): with seed, keys the dropout masks. */
+  step: number;
+  /** Position of this shard's first image in the global batch (over all hosts), a multiple of groupSize. */
+  batchOffset: number;
+  /** Images in the global batch over all hosts. */
+  globalBatch: number;
 }
 
 export interface GradientResult {

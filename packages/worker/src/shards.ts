@@ -25,3 +25,18 @@ export function alignedChunks(total: number, parts: number, align = 16): Range[]
   const blocks = Math.ceil(total / align);
   return splitRange(blocks, parts).map(({ start, end }) => ({ start: Math.min(start * align, total), end: Math.min(end * align, total) }));
 }
+
+/**
+ * Splits a batch of `total` images into `parts` contiguous shards made of whole ghost groups of
+ * `groupSize` images (BatchNorm's groups; 1 for a network without BatchNorm, which is splitRange):
+ * the groups are dealt out as splitRange deals images, so a group never straddles two shards. Only
+ * the batch's last group may be short. Some shards are empty when there are fewer groups than parts.
+ */
+export function splitBatch(total: number, parts: number, groupSize = 1): Range[] {
+  if (!Number.isInteger(groupSize) || groupSize < 1) throw new RangeError(`splitBatch: groupSize must be a positive integer, got ${groupSize}`);
+  if (groupSize === 1) return splitRange(total, parts);
+  return splitRange(Math.ceil(total / groupSize), parts).map(({ start, end }) => ({
+    start: Math.min(start * groupSize, total),
+    end: Math.min(end * groupSize, total),
+  }));
+}

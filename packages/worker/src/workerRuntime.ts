@@ -36,6 +36,7 @@ export class WorkerRuntime {
     private readonly shardGradients: Float32Array,
     private readonly gradient: Float32Array,
     private readonly optimizer: Optimizer | null,
+    private readonly groupRows: Float32Array,
   ) {
     const longest = Math.max(setup.train.count, setup.test?.count ?? 0);
     this.identityOrder = new Uint32Array(longest);
@@ -54,6 +55,13 @@ export class WorkerRuntime {
     if (params.size !== setup.paramCount) {
       throw new RangeError(`the model built in the worker has ${params.size} parameters, the coordinator's arena ${setup.paramCount}; model specs differ`);
     }
+    // The running statistics are the coordinator's: threads read them in eval and never write them
+    // (training forwards defer their group statistics to the pool, see gradients()).
+    const bufferSpecs = model.bufferSpecs();
+    if (ParameterArena.sizeOf(bufferSpecs) * 4 !== setup.buffers.byteLength || model.groupStatisticsSize() !== setup.groupStatisticsRowSize) {
+      throw new RangeError(`the model built in the worker has other buffers than the coordinator's; model specs differ`);
+    }
+    model.bindBuffers(new ParameterArena(bufferSpecs, { buffer: setup.buffers }));
     let optimizer: Optimizer | null = null;
     if (setup.optimizer) {
       const state: Record<string, Float32Array> = {};
@@ -66,6 +74,7 @@ export class WorkerRuntime {
       new Float32Array(setup.shardGradients),
       new Float32Array(setup.gradient, 0, setup.paramCount),
       optimizer,
+      new Float32Array(setup.gradient, setup.groupStatisticsOffset * 4, setup.groupStatisticsRows * setup.groupStatisticsRowSize),
     );
   }
 
@@ -87,6 +96,13 @@ export class WorkerRuntime {
     const diverged = (reason: string): GradientResult => ({
       shard: task.shard, lossSum: Number.NaN, correct: 0, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId: this.threadId, diverged: reason,
     });
+    const rowSize = this.setup.groupStatisticsRowSize;
+    const groupSize = this.setup.groupSize;
+    if (task.batchOffset % groupSize !== 0 || (n % groupSize !== 0 && task.batchOffset + n !== task.globalBatch)) {
+      throw new RangeError(`shard ${task.shard}: images ${task.batchOffset}..${task.batchOffset + n - 1} of ${task.globalBatch} are not whole ghost groups of ${groupSize}`);
+    }
+    this.model.train();
+    this.model.setStepContext({ seed: task.seed, step: task.step, batchOffset: task.batchOffset, globalBatch: task.globalBatch, deferStatistics: true });
     let logits: Tensor;
     try {
       logits = this.model.forward(x);
@@ -96,6 +112,8 @@ export class WorkerRuntime {
       throw err;
     }
     if (!allFinite(logits.data)) return diverged('the network produced non-finite logits');
+    // Each ghost group's statistics go to its row of the global batch; the pool applies the rows in order.
+    if (rowSize > 0) this.model.writeGroupStatistics(this.groupRows, rowSize, task.batchOffset / groupSize, 0);
     const gradLogits = this.gradLogitsFor(logits);
     const { loss, correct } = softmaxCrossEntropy(logits, this.labels.subarray(0, n), 'sum', gradLogits);
     this.model.backward(gradLogits);
@@ -139,6 +157,8 @@ export class WorkerRuntime {
     }
     // Forward never writes gradients, but layers insist on being bound: any shard's gradient will do.
     if (this.boundShard < 0) this.bindShard(0);
+    // Evaluation and prediction: BatchNorm on its running statistics, dropout off.
+    this.model.eval();
     return set;
   }
 
