@@ -69,7 +69,7 @@ export async function trainEpoch(ctx: EpochLoopContext, position: RunPosition): 
     let result;
     try {
       result = await scheduledStep(pool, ctx.schedules, {
-        indices, globalBatch: config.batchSize, epoch, seed: config.seed, augment: config.augment, step, where: `epoch ${epoch + 1}, batch ${stepInEpoch + 1}`,
+        indices, globalBatch: config.batchSize, batchOffset: share.start, epoch, seed: config.seed, augment: config.augment, step, where: `epoch ${epoch + 1}, batch ${stepInEpoch + 1}`,
       });
     } catch (err) {
       reporter.endEpoch();

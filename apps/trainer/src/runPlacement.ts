@@ -1,6 +1,6 @@
 import { batchCount } from '@convoy/data';
 import type { Cluster } from '@convoy/cluster';
-import { splitRange, type Range } from '@convoy/worker';
+import { splitBatch, type Range } from '@convoy/worker';
 
 /**
  * This process's place in a run: alone, or one rank of a multi-host (MPI) run. The global batch is
@@ -18,15 +18,25 @@ export interface RunPlacement {
   stepsPerEpoch: number;
 }
 
-/** Places the run, or throws a RangeError naming the flag to change when the batch cannot be split or filled. */
-export function placeRun(batchSize: number, trainCount: number, cluster: Cluster | null): RunPlacement {
+/**
+ * Places the run, or throws a RangeError naming the flag to change when the batch cannot be split or
+ * filled. `groupSize`: the model's BatchNorm ghost-group size (nn's ghostGroupSize; 1 without
+ * BatchNorm): ranks get whole groups, so a group's statistics never straddle two hosts.
+ */
+export function placeRun(batchSize: number, trainCount: number, cluster: Cluster | null, groupSize = 1): RunPlacement {
   const ranks = cluster?.size ?? 1;
   const rank = cluster?.rank ?? 0;
   if (batchSize < ranks) {
     throw new RangeError(`--batch-size ${batchSize} is smaller than the ${ranks} ranks: every rank needs at least one sample per step; raise --batch-size`);
   }
+  if (groupSize > 1 && Math.ceil(batchSize / groupSize) < ranks) {
+    throw new RangeError(
+      `--batch-size ${batchSize} gives ${Math.ceil(batchSize / groupSize)} BatchNorm group(s) of ${groupSize} images for ${ranks} ranks: every rank needs a whole group; ` +
+        `use a --batch-size that is a multiple of ${groupSize * ranks}`,
+    );
+  }
   // The same split whatever the data, so the sum over ranks of the parts' gradients is the gradient of the whole batch.
-  const share = splitRange(batchSize, ranks)[rank];
+  const share = splitBatch(batchSize, ranks, groupSize)[rank];
   const stepsPerEpoch = batchCount(trainCount, batchSize, 'drop');
   if (stepsPerEpoch < 1) {
     throw new RangeError(

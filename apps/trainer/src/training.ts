@@ -1,5 +1,6 @@
 import { CIFAR10_NORMALIZATION, type ImageSet, type Normalization } from '@convoy/data';
 import { cifar10ClassNamesFor, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, type CheckpointState, type RunConfig } from '@convoy/run';
+import { buildModel, ghostGroupSize } from '@convoy/nn';
 import { Rng } from '@convoy/tensor';
 import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
@@ -62,14 +63,14 @@ export interface TrainingOutcome {
  */
 export async function runTraining(options: TrainingOptions): Promise<TrainingOutcome> {
   const { config, execution, train, test, resume } = options;
-  const placement = placeRun(config.batchSize, train.count, options.cluster ?? null);
-  const { cluster, lead, share } = placement;
-  const reporter = lead ? (options.reporter ?? new NoProgress()) : new NoProgress();
-  const log = new MetricsLog(lead ? (execution.log ?? undefined) : undefined);
   const rng = new Rng(config.seed);
   const classNames = [...(options.classNames ?? cifar10ClassNamesFor(config))];
   const normalization = options.normalization ?? CIFAR10_NORMALIZATION;
   const modelSpec = modelSpecFor(config, classNames.length);
+  const placement = placeRun(config.batchSize, train.count, options.cluster ?? null, ghostGroupSize(buildModel(modelSpec)));
+  const { cluster, lead, share } = placement;
+  const reporter = lead ? (options.reporter ?? new NoProgress()) : new NoProgress();
+  const log = new MetricsLog(lead ? (execution.log ?? undefined) : undefined);
   const pool = await createGradientPool({
     threads: execution.threads,
     modelSpec,
@@ -79,6 +80,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     test,
     normalization,
     maxBatch: share.end - share.start,
+    maxGlobalBatch: config.batchSize,
     workerFile: options.workerFile,
     ...(cluster ? { crossHost: cluster } : {}),
     ...(resume ? { params: resume.params, optimizerState: resume.optimizer.state } : { rng }),

@@ -51,6 +51,7 @@ export async function scheduledStep(
   const result = await pool.trainStep({
     indices: request.indices,
     globalBatch: request.globalBatch,
+    batchOffset: request.batchOffset,
     epoch: request.epoch,
     seed: request.seed,
     augment: request.augment,
