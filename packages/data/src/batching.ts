@@ -67,15 +67,6 @@ export function shardBounds(batchSize: number, workers: number, worker: number):
   return { start, end: start + base + (worker < extra ? 1 : 0) };
 }
 
-/** The global batch's indices split into one view per worker (no copies), as `shardBounds` says. */
-export function splitShards(batchIndices: Uint32Array, workers: number): Uint32Array[] {
-  assertPositiveInteger(workers, 'splitShards: workers');
-  return Array.from({ length: workers }, (_, w) => {
-    const { start, end } = shardBounds(batchIndices.length, workers, w);
-    return batchIndices.subarray(start, end);
-  });
-}
-
 function assertPositiveInteger(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`${what} must be a positive integer, got ${value}`);
 }

@@ -19,7 +19,7 @@ export { subset, parseClasses } from './subset';
 export type { SubsetOptions } from './subset';
 export { CIFAR10_NORMALIZATION, computeChannelStats, normalizationTable } from './normalization';
 export type { Normalization } from './normalization';
-export { epochOrder, batchCount, batchSlice, shardBounds, splitShards } from './batching';
+export { epochOrder, batchCount, batchSlice, shardBounds } from './batching';
 export type { LastBatchPolicy } from './batching';
 export { fillBatch, cropPadding } from './fillBatch';
 export type { FillBatchOptions } from './fillBatch';

@@ -6,7 +6,7 @@ export {
   WASM_VARIANTS, WasmBackend, createWasmBackend, instantiateKernels, kernelWasmPath, preferredWasmVariant, provideKernelWasm, relaxedSimdSupported,
 } from './wasm';
 export type { KernelExports, WasmVariant } from './wasm';
-export { BACKEND_NAMES, createBackend, selectBackend } from './select';
+export { BACKEND_NAMES, selectBackend } from './select';
 export type { BackendName, BackendOptions, BackendSelection } from './select';
 export { createGpuJsBackend, gpuJsModesAvailable, probeHardwareGpu } from './gpujs/lazy';
 export type { GpuJsBackend, GpuJsBackendOptions, GpuJsMode, GpuJsModeProbe, ResolvedGpuJsMode } from './gpujs';

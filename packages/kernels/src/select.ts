@@ -43,11 +43,6 @@ function loadGpuJs(): GpuJsModule {
   return loaded as GpuJsModule;
 }
 
-/** The kernel backend for `name` (see selectBackend); what piscina workers and the trainer call. */
-export function createBackend(name: BackendName | string = 'auto', options: BackendOptions = {}): KernelBackend {
-  return selectBackend(name, options).backend;
-}
-
 /**
  * Creates the backend `name` asks for and says why. `auto` takes a hardware GPU through gpu.js when
  * one is found, otherwise the WebAssembly SIMD backend (the fastest CPU path: on a CPU-only machine

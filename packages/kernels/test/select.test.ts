@@ -1,30 +1,32 @@
-import { createBackend, referenceBackend, relaxedSimdSupported, selectBackend } from '../src';
+import { referenceBackend, relaxedSimdSupported, selectBackend } from '../src';
 
-describe('createBackend / selectBackend', () => {
+const backendNamed = (name: string) => selectBackend(name).backend;
+
+describe('selectBackend', () => {
   test('reference is the plain-TS oracle', () => {
-    expect(createBackend('reference')).toBe(referenceBackend);
+    expect(backendNamed('reference')).toBe(referenceBackend);
   });
 
   test('wasm gives a fresh WebAssembly backend per call (one per thread)', () => {
-    const a = createBackend('wasm');
-    const b = createBackend('wasm');
+    const a = backendNamed('wasm');
+    const b = backendNamed('wasm');
     expect(a.name).toBe('wasm');
     expect(a).not.toBe(b);
   });
 
   test('wasm:im2col is the wasm backend with Winograd off', () => {
-    const backend = createBackend('wasm:im2col');
+    const backend = backendNamed('wasm:im2col');
     expect(backend.name).toBe('wasm:im2col');
     const g = { batch: 1, inChannels: 8, inHeight: 4, inWidth: 4, outChannels: 8, kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1, padHeight: 1, padWidth: 1 };
     expect((backend as import('../src').WasmBackend).usesWinograd(g)).toBe(false);
-    expect((createBackend('wasm') as import('../src').WasmBackend).usesWinograd(g)).toBe(true);
+    expect((backendNamed('wasm') as import('../src').WasmBackend).usesWinograd(g)).toBe(true);
   });
 
   test('wasm:relaxed and wasm:plain pin one build of the kernels; wasm prefers relaxed where the engine runs it', () => {
-    const relaxed = createBackend('wasm:relaxed') as import('../src').WasmBackend;
-    const plain = createBackend('wasm:plain') as import('../src').WasmBackend;
+    const relaxed = backendNamed('wasm:relaxed') as import('../src').WasmBackend;
+    const plain = backendNamed('wasm:plain') as import('../src').WasmBackend;
     expect([relaxed.name, relaxed.variant, plain.name, plain.variant]).toEqual(['wasm:relaxed', 'relaxed', 'wasm:plain', 'plain']);
-    expect((createBackend('wasm') as import('../src').WasmBackend).variant).toBe(relaxedSimdSupported() ? 'relaxed' : 'plain');
+    expect((backendNamed('wasm') as import('../src').WasmBackend).variant).toBe(relaxedSimdSupported() ? 'relaxed' : 'plain');
     expect(selectBackend('wasm:plain').reason).toMatch(/plain SIMD build/);
   });
 
@@ -45,11 +47,11 @@ describe('createBackend / selectBackend', () => {
     const expected = new Float32Array(48);
     const actual = new Float32Array(48);
     referenceBackend.conv2d(g, input, weight, null, expected);
-    createBackend('auto').conv2d(g, input, weight, null, actual);
+    backendNamed('auto').conv2d(g, input, weight, null, actual);
     for (let i = 0; i < 48; i++) expect(actual[i]).toBeCloseTo(expected[i], 5);
   });
 
   test('an unknown name is rejected with the list of valid names', () => {
-    expect(() => createBackend('cuda')).toThrow(/unknown kernel backend 'cuda'; expected one of auto, wasm, gpujs, reference/);
+    expect(() => backendNamed('cuda')).toThrow(/unknown kernel backend 'cuda'; expected one of auto, wasm, gpujs, reference/);
   });
 });

@@ -3,7 +3,7 @@ import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from '@noble/hashes/utils';
 import { CIFAR10_NORMALIZATION } from '@convoy/data';
 import type { ModelSpec } from '@convoy/nn';
-import { checkModelDescription, modelMismatch } from './checkpointModel';
+import { checkModelDescription, modelMismatch, type CheckpointParameterEntry } from './checkpointModel';
 import { cifar10ClassNamesFor } from './config';
 
 /** Written into every checkpoint; readers refuse files without it. */
@@ -13,14 +13,6 @@ export const CHECKPOINT_FORMAT = 'convoy-checkpoint';
  * `resolution` and `normalization`; version 1 files (CIFAR-10 runs only) are migrated on reading.
  */
 export const CHECKPOINT_VERSION = 2;
-
-/** Where a parameter lives inside the flat arena (floats, not bytes). */
-export interface CheckpointParameterEntry {
-  name: string;
-  shape: number[];
-  offset: number;
-  size: number;
-}
 
 /** Everything needed to continue a run exactly, or to evaluate its parameters. */
 export interface CheckpointState {

@@ -1,7 +1,14 @@
 import { MAX_RESOLUTION } from '@convoy/data';
 import { buildModel, MAX_RECIPE_WIDTH, optimizerStateNames, type ModelSpec } from '@convoy/nn';
-import type { CheckpointParameterEntry } from './checkpoint';
 import { DEFAULT_RUN_CONFIG, OPTIMIZERS, optimizerSpecFor, type OptimizerName } from './config';
+
+/** Where a parameter lives inside the flat arena (floats, not bytes). */
+export interface CheckpointParameterEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+}
 
 /**
  * A checkpoint's description of its model, checked, and the parameter table of the network that

@@ -2,7 +2,7 @@ export { Tensor } from './tensor';
 export { assertSameShape, assertShape, formatShape, shapeSize, shapesEqual, validateShape } from './shape';
 export type { Shape } from './shape';
 export { Rng } from './rng';
-export { kaimingNormal, kaimingUniform, biasUniform, uniformFill } from './init';
+export { kaimingUniform, biasUniform, uniformFill } from './init';
 export { ParameterArena } from './arena';
 export type { ArenaEntry, ParameterArenaOptions, ParameterSpec } from './arena';
 export { findNonFinite, relativeError } from './ops';

@@ -31,13 +31,3 @@ export function biasUniform(data: Float32Array, fanIn: number, rng: Rng): void {
   uniformFill(data, 1 / Math.sqrt(fanIn), rng);
 }
 
-/**
- * `kaiming_normal_(w, mode='fan_out', nonlinearity='relu')` (torchvision's ResNet init):
- * normal with std = sqrt(2) / sqrt(fan), where the caller passes fan_out = outC*kH*kW.
- * `gain` defaults to ReLU's sqrt(2).
- */
-export function kaimingNormal(data: Float32Array, fan: number, rng: Rng, gain = Math.SQRT2): void {
-  checkFan(fan, 'kaimingNormal');
-  const std = gain / Math.sqrt(fan);
-  for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
-}
