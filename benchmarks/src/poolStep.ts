@@ -1,14 +1,5 @@
-import { allocateImageSet, type ImageSet } from '@convoy/data';
-import { constantLearningRate, createGradientPool, scheduledStep } from '@convoy/worker';
+import { constantLearningRate, createGradientPool, scheduledStep, syntheticImageSet } from '@convoy/worker';
 import type { StepMeasurement, StepNetwork } from './trainingStep';
-
-/** `count` RGB images of side `resolution` with a fixed pseudo-random pattern, labels i % 10. */
-function benchmarkImageSet(count: number, resolution: number): ImageSet {
-  const set = allocateImageSet(count, { channels: 3, height: resolution, width: resolution });
-  for (let i = 0; i < set.images.length; i++) set.images[i] = (i * 2654435761) >>> 24;
-  for (let i = 0; i < count; i++) set.labels[i] = i % 10;
-  return set;
-}
 
 /**
  * The trainer's data-parallel training step on `threads` worker threads (@convoy/worker's
@@ -19,7 +10,7 @@ function benchmarkImageSet(count: number, resolution: number): ImageSet {
 export async function measurePoolStep(
   threads: number, batch: number, budgetSeconds: number, network: StepNetwork, backend = 'wasm', minSteps = 5,
 ): Promise<StepMeasurement> {
-  const train = benchmarkImageSet(batch * 2, network.resolution);
+  const train = syntheticImageSet({ count: batch * 2, resolution: network.resolution });
   const pool = await createGradientPool({
     threads,
     modelSpec: { kind: 'recipe', resolution: network.resolution, classes: 10, width: network.width },

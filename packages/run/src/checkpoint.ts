@@ -3,7 +3,7 @@ import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from '@noble/hashes/utils';
 import { CIFAR10_NORMALIZATION } from '@convoy/data';
 import type { ModelSpec } from '@convoy/nn';
-import { checkModelDescription, modelMismatch, type CheckpointParameterEntry } from './checkpointModel';
+import { checkModelDescription, isRecord, modelMismatch, type CheckpointParameterEntry } from './checkpointModel';
 import { cifar10ClassNamesFor } from './config';
 
 /** Written into every checkpoint; readers refuse files without it. */
@@ -94,9 +94,6 @@ export function encodeCheckpoint(state: CheckpointState): Uint8Array {
   return encode({ format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, sha256, payload });
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
-}
 
 /** Decodes and verifies a checkpoint; `file` names it in errors. Throws CheckpointError on any defect. */
 export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): CheckpointState {

@@ -30,7 +30,8 @@ export interface ModelDescription {
 export const MAX_CHECKPOINT_CLASSES = 100_000;
 export const MAX_CHECKPOINT_CHANNELS = 4;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** A plain object as msgpack decodes one (not an array, not binary data). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 

@@ -1,6 +1,7 @@
 import type { Normalization } from '@convoy/data';
 import type { ModelSpec } from '@convoy/nn';
 import type { CheckpointState } from './checkpoint';
+import type { CheckpointParameterEntry } from './checkpointModel';
 import type { RunConfig } from './config';
 
 /** What a checkpoint takes from a live run; a gradient pool has the `params` and `optimizerState` fields. */
@@ -10,7 +11,7 @@ export interface CheckpointSource {
   classNames: readonly string[];
   normalization: Normalization;
   /** The parameter arena (a GradientPool's `params`): its layout and its values. */
-  params: { entries: ReadonlyArray<{ name: string; shape: readonly number[]; offset: number; size: number }>; data: Float32Array };
+  params: { entries: readonly CheckpointParameterEntry[]; data: Float32Array };
   optimizerState: Readonly<Record<string, Float32Array>>;
   position: { step: number; epoch: number; stepInEpoch: number };
   /** The coordinator's random generator state after parameter initialisation. */

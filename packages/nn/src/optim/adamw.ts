@@ -1,5 +1,5 @@
 import { checkFiniteNumber, checkOptions } from '../options';
-import { Optimizer, OptimizerStateOptions, OptimizerStateStore, OptimizerStepArgs, resolveStep, STATE_OPTION_KEYS } from './optimizer';
+import { Optimizer, OptimizerStateOptions, OptimizerStateStore, OptimizerStepArgs, resolveStep, StatefulOptimizer, STATE_OPTION_KEYS } from './optimizer';
 
 export interface AdamWOptions extends OptimizerStateOptions {
   /** Defaults as PyTorch: beta1 0.9, beta2 0.999, eps 1e-8, weightDecay 0.01. */
@@ -16,24 +16,15 @@ export interface AdamWOptions extends OptimizerStateOptions {
  *   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  * State: `expAvg` (m), `expAvgSq` (v). `step` (t) is the 1-based step count.
  */
-export class AdamW implements Optimizer {
+export class AdamW extends StatefulOptimizer implements Optimizer {
   readonly kind = 'AdamW';
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
-  private readonly store: OptimizerStateStore;
-
-  /** Number of parameters, or undefined until the first step allocates the state. */
-  get size(): number | undefined {
-    return this.store.size;
-  }
-
-  get state(): Readonly<Record<string, Float32Array>> {
-    return this.store.state;
-  }
 
   constructor(options: AdamWOptions) {
+    super();
     checkOptions('AdamW', options, [...STATE_OPTION_KEYS, 'beta1', 'beta2', 'eps', 'weightDecay']);
     this.beta1 = checkFiniteNumber('AdamW: beta1', options.beta1 ?? 0.9, 0);
     this.beta2 = checkFiniteNumber('AdamW: beta2', options.beta2 ?? 0.999, 0);

@@ -118,3 +118,20 @@ export function resolveStep(kind: string, args: OptimizerStepArgs): ResolvedStep
   }
   return { p, g, lr, start, end };
 }
+
+/**
+ * What SGD and AdamW share: their state arrays in an OptimizerStateStore, which each assigns in its
+ * constructor once its own options are checked (so a bad option is reported before bad state).
+ */
+export abstract class StatefulOptimizer {
+  protected store!: OptimizerStateStore;
+
+  /** Number of parameters, or undefined until the first step allocates the state. */
+  get size(): number | undefined {
+    return this.store.size;
+  }
+
+  get state(): Readonly<Record<string, Float32Array>> {
+    return this.store.state;
+  }
+}

@@ -1,5 +1,5 @@
 import { checkOptions, checkFiniteNumber } from '../options';
-import { Optimizer, OptimizerStateOptions, OptimizerStateStore, OptimizerStepArgs, resolveStep, STATE_OPTION_KEYS } from './optimizer';
+import { Optimizer, OptimizerStateOptions, OptimizerStateStore, OptimizerStepArgs, resolveStep, StatefulOptimizer, STATE_OPTION_KEYS } from './optimizer';
 
 export interface SGDOptions extends OptimizerStateOptions {
   /** Default 0 (plain SGD, no state used). */
@@ -18,23 +18,14 @@ export interface SGDOptions extends OptimizerStateOptions {
  *   p = p - lr * d
  * State: `momentumBuffer`. A step's `momentum` lets a one-cycle schedule vary momentum per step.
  */
-export class SGD implements Optimizer {
+export class SGD extends StatefulOptimizer implements Optimizer {
   readonly kind = 'SGD';
   readonly momentum: number;
   readonly nesterov: boolean;
   readonly weightDecay: number;
-  private readonly store: OptimizerStateStore;
-
-  /** Number of parameters, or undefined until the first step allocates the state. */
-  get size(): number | undefined {
-    return this.store.size;
-  }
-
-  get state(): Readonly<Record<string, Float32Array>> {
-    return this.store.state;
-  }
 
   constructor(options: SGDOptions) {
+    super();
     checkOptions('SGD', options, [...STATE_OPTION_KEYS, 'momentum', 'nesterov', 'weightDecay']);
     this.momentum = checkFiniteNumber('SGD: momentum', options.momentum ?? 0, 0);
     this.weightDecay = checkFiniteNumber('SGD: weightDecay', options.weightDecay ?? 0, 0);
