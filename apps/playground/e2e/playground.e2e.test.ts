@@ -140,4 +140,47 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       server.close();
     }
   });
+
+  it('replaces a Web Worker that fails between steps and goes on to the parameters of an unbroken run', async () => {
+    const steps = 12;
+    const broken: RunSettings = { ...run, limitTrain: 768, maxSteps: steps };
+    const work = mkdtempSync(join(tmpdir(), 'convoy-playground-fault-'));
+    const cli = trainWithCli(dataDir as string, broken, join(work, 'cli'));
+    expect(cli.status).toBe(0);
+    const cliCheckpoint = join(work, 'cli', LATEST_CHECKPOINT);
+    const expected = decodeCheckpoint(readFileSync(cliCheckpoint), cliCheckpoint);
+
+    const server = await previewServer(dataDir as string);
+    let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
+    try {
+      browser = await launchChromium();
+      const page = await browser.context.newPage();
+      const pageErrors: string[] = [];
+      const warnings: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      page.on('console', (message) => {
+        if (message.type() === 'warning') warnings.push(message.text());
+      });
+      await openWithServerData(page, server.url);
+      const training = trainInPage(page, broken);
+      await page.waitForFunction(() => Number(document.getElementById('run-status')?.dataset.step ?? 0) >= 2, undefined, { timeout: 300_000 });
+      const failedAt = Number(await page.locator('#run-status').getAttribute('data-step'));
+      expect(await page.evaluate(() => (window as unknown as { convoyFailWorker: (k: number) => boolean }).convoyFailWorker(1))).toBe(true);
+      const trained = await training;
+      // The failure came mid-run, the page replaced the worker, and the run finished.
+      expect(failedAt).toBeLessThan(steps);
+      expect(warnings).toContainEqual(expect.stringMatching(/^Web Worker 2 failed between tasks \(.*failure planted by the page's test hook in Web Worker 2\); a fresh one replaces it$/));
+      expect(trained.status).toBe(`done: ${steps} steps (stopped after ${steps})`);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      const pageCheckpoint = join(work, 'page-after-failure.msgpack');
+      await download.saveAs(pageCheckpoint);
+      const actual = decodeCheckpoint(readFileSync(pageCheckpoint), pageCheckpoint);
+      expect(actual.step).toBe(steps);
+      expect(relativeError(actual.params, expected.params)).toBeLessThan(1e-5);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser?.close();
+      server.close();
+    }
+  });
 });

@@ -18,6 +18,12 @@ scope.onmessage = (event) => {
     handle = createTaskHandler(message.setup, message.threadId);
     return;
   }
+  if (message.type === 'fail') {
+    setTimeout(() => {
+      throw new Error(message.message);
+    });
+    return;
+  }
   const { id, task } = message;
   if (!handle) {
     scope.postMessage({ type: 'error', id, message: 'the worker received a task before its setup' });

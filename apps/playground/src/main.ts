@@ -7,7 +7,8 @@ import { classify, decodeImageFile, type Classifier } from './classify';
 import { checkAgainstWasm } from './kernelParity';
 import { fetchServerCifar10, readPickedFiles, serverHasCifar10, type BrowserCifar10 } from './dataset';
 import { TrainingSession } from './trainingSession';
-import type { KernelWasm } from './workerMessages';
+import { liveWorkers } from './webWorkerRunner';
+import type { KernelWasm, ToWorker } from './workerMessages';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
@@ -376,6 +377,12 @@ async function start(): Promise<void> {
   $<HTMLButtonElement>('use-server').disabled = !available;
   $('server-note').textContent = available ? '(served from CIFAR10_DIR)' : '(the server has none: start it with CIFAR10_DIR set, or pick the files)';
   window.addEventListener('resize', redraw);
+  // The e2e test's hook: make Web Worker k of the live run fail between tasks (webWorkerRunner.ts).
+  (window as unknown as { convoyFailWorker: (k: number) => boolean }).convoyFailWorker = (k) => {
+    const worker = liveWorkers[k];
+    worker?.postMessage({ type: 'fail', message: `failure planted by the page's test hook in Web Worker ${k + 1}` } satisfies ToWorker);
+    return Boolean(worker);
+  };
 }
 
 void start();
