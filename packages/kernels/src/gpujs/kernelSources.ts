@@ -16,15 +16,23 @@
  * created once per geometry and cached.
  */
 
+/**
+ * The kernel's first lines: this.thread.x split into the coordinates `names` (outermost first) by
+ * the constants `divisors` (the size of everything inside each one). The +0.5 keeps the floor exact
+ * where a target hands the index over as a float.
+ */
+function threadCoordinates(names: string[], divisors: string[]): string {
+  const lines = ['  let rest = this.thread.x;'];
+  divisors.forEach((d, i) => {
+    lines.push(`  const ${names[i]} = Math.floor((rest + 0.5) / this.constants.${d});`);
+    lines.push(i < divisors.length - 1 ? `  rest = rest - ${names[i]} * this.constants.${d};` : `  const ${names[i + 1]} = rest - ${names[i]} * this.constants.${d};`);
+  });
+  return lines.join('\n');
+}
+
 /** output[n, oc, oy, ox] = bias[oc] + sum_{ic, ky, kx} input[n, ic, iy, ix] * weight[oc, ic, ky, kx]. */
 export const conv2dForwardSource = `function conv2dForward(input, weight, bias) {
-  let rest = this.thread.x;
-  const n = Math.floor((rest + 0.5) / this.constants.outImage);
-  rest = rest - n * this.constants.outImage;
-  const oc = Math.floor((rest + 0.5) / this.constants.outPlane);
-  rest = rest - oc * this.constants.outPlane;
-  const oy = Math.floor((rest + 0.5) / this.constants.outW);
-  const ox = rest - oy * this.constants.outW;
+${threadCoordinates(['n', 'oc', 'oy', 'ox'], ['outImage', 'outPlane', 'outW'])}
   const iy0 = oy * this.constants.sH - this.constants.pH;
   const ix0 = ox * this.constants.sW - this.constants.pW;
   let sum = bias[oc];
@@ -54,13 +62,7 @@ export const conv2dForwardSource = `function conv2dForward(input, weight, bias) 
  * every gpu.js target can run.
  */
 export const conv2dBackwardInputSource = `function conv2dBackwardInput(gradOutput, weight) {
-  let rest = this.thread.x;
-  const n = Math.floor((rest + 0.5) / this.constants.inImage);
-  rest = rest - n * this.constants.inImage;
-  const ic = Math.floor((rest + 0.5) / this.constants.inPlane);
-  rest = rest - ic * this.constants.inPlane;
-  const iy = Math.floor((rest + 0.5) / this.constants.inW);
-  const ix = rest - iy * this.constants.inW;
+${threadCoordinates(['n', 'ic', 'iy', 'ix'], ['inImage', 'inPlane', 'inW'])}
   let sum = 0.0;
   for (let ky = 0; ky < this.constants.kH; ky++) {
     const ty = iy + this.constants.pH - ky;
@@ -83,13 +85,7 @@ export const conv2dBackwardInputSource = `function conv2dBackwardInput(gradOutpu
 
 /** gradWeight[oc, ic, ky, kx] = sum_{n, oy, ox} gradOutput[n, oc, oy, ox] * input[n, ic, iy, ix]. */
 export const conv2dBackwardWeightsSource = `function conv2dBackwardWeights(input, gradOutput) {
-  let rest = this.thread.x;
-  const oc = Math.floor((rest + 0.5) / this.constants.filterSize);
-  rest = rest - oc * this.constants.filterSize;
-  const ic = Math.floor((rest + 0.5) / this.constants.kernelArea);
-  rest = rest - ic * this.constants.kernelArea;
-  const ky = Math.floor((rest + 0.5) / this.constants.kW);
-  const kx = rest - ky * this.constants.kW;
+${threadCoordinates(['oc', 'ic', 'ky', 'kx'], ['filterSize', 'kernelArea', 'kW'])}
   let sum = 0.0;
   for (let n = 0; n < this.constants.batch; n++) {
     const gradPlane = (n * this.constants.outC + oc) * this.constants.outH;
@@ -133,11 +129,7 @@ export const conv2dBackwardBiasSource = `function conv2dBackwardBias(gradOutput)
  * PyTorch, where the target honours IEEE comparisons (GL drivers may fold `x !== x` to false).
  */
 const maxPoolWindowWalk = `
-  let rest = this.thread.x;
-  const plane = Math.floor((rest + 0.5) / this.constants.outPlane);
-  rest = rest - plane * this.constants.outPlane;
-  const oy = Math.floor((rest + 0.5) / this.constants.outW);
-  const ox = rest - oy * this.constants.outW;
+${threadCoordinates(['plane', 'oy', 'ox'], ['outPlane', 'outW'])}
   const planeBase = plane * this.constants.inPlane;
   let best = 0.0;
   let bestIndex = -1.0;
@@ -170,11 +162,7 @@ export const maxPoolArgmaxSource = `function maxPoolArgmax(input) {${maxPoolWind
  * arrives as float (exact: plane indices are far below 2^24), the one array type every target reads.
  */
 export const maxPoolBackwardSource = `function maxPoolBackward(gradOutput, argmax) {
-  let rest = this.thread.x;
-  const plane = Math.floor((rest + 0.5) / this.constants.inPlane);
-  rest = rest - plane * this.constants.inPlane;
-  const iy = Math.floor((rest + 0.5) / this.constants.inW);
-  const ix = rest - iy * this.constants.inW;
+${threadCoordinates(['plane', 'iy', 'ix'], ['inPlane', 'inW'])}
   const target = iy * this.constants.inW + ix;
   let sum = 0.0;
   for (let ky = 0; ky < this.constants.kH; ky++) {
@@ -201,11 +189,7 @@ export const maxPoolBackwardSource = `function maxPoolBackward(gradOutput, argma
  * ceil_mode no window reaches past the padded input, so PyTorch's clipped divisor is always kH*kW.
  */
 export const avgPoolForwardSource = `function avgPoolForward(input) {
-  let rest = this.thread.x;
-  const plane = Math.floor((rest + 0.5) / this.constants.outPlane);
-  rest = rest - plane * this.constants.outPlane;
-  const oy = Math.floor((rest + 0.5) / this.constants.outW);
-  const ox = rest - oy * this.constants.outW;
+${threadCoordinates(['plane', 'oy', 'ox'], ['outPlane', 'outW'])}
   const planeBase = plane * this.constants.inPlane;
   let sum = 0.0;
   for (let ky = 0; ky < this.constants.kH; ky++) {
@@ -223,11 +207,7 @@ export const avgPoolForwardSource = `function avgPoolForward(input) {
 }`;
 
 export const avgPoolBackwardSource = `function avgPoolBackward(gradOutput) {
-  let rest = this.thread.x;
-  const plane = Math.floor((rest + 0.5) / this.constants.inPlane);
-  rest = rest - plane * this.constants.inPlane;
-  const iy = Math.floor((rest + 0.5) / this.constants.inW);
-  const ix = rest - iy * this.constants.inW;
+${threadCoordinates(['plane', 'iy', 'ix'], ['inPlane', 'inW'])}
   let sum = 0.0;
   for (let ky = 0; ky < this.constants.kH; ky++) {
     const ty = iy + this.constants.pH - ky;
