@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CIFAR10_CLASS_NAMES, CIFAR10_IMAGE_BYTES, CIFAR10_RECORD_BYTES } from '@convoy/data';

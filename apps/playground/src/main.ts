@@ -1,7 +1,7 @@
 import { provideKernelWasm } from '@convoy/kernels';
 import { configProblems, decodeCheckpoint, DEFAULT_RUN_CONFIG, encodeCheckpoint, LATEST_CHECKPOINT, type CheckpointState, type RunConfig } from '@convoy/run';
-import relaxedWasmUrl from '../../../packages/kernels/dist/kernels-relaxed.wasm?url';
-import plainWasmUrl from '../../../packages/kernels/dist/kernels.wasm?url';
+import relaxedWasmUrl from '@convoy/kernels/kernels-relaxed.wasm?url';
+import plainWasmUrl from '@convoy/kernels/kernels.wasm?url';
 import { drawChart, type Series } from './chart';
 import { classify, decodeImageFile, type Classifier } from './classify';
 import { checkAgainstWasm } from './kernelParity';

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // The BUILT `convoy` command (bin/convoy.js -> dist/cli.js): help, exit codes and --version as a
@@ -14,7 +15,7 @@ describe('the built convoy binary', () => {
   it('prints its version', () => {
     for (const flag of ['--version', '-V']) {
       const r = convoy([flag]);
-      expect(r).toEqual({ code: 0, out: `${require('../package.json').version}\n`, err: '' });
+      expect(r).toEqual({ code: 0, out: `${(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version}\n`, err: '' });
     }
   });
 

@@ -21,7 +21,7 @@ export function readEpochRecords(logPath: string): EpochPoint[] {
       if (line.trim() === '') return;
       let record: Record<string, unknown>;
       try {
-        record = JSON.parse(line);
+        record = JSON.parse(line) as Record<string, unknown>;
       } catch {
         throw new Error(`${logPath}:${i + 1}: not a JSON line`);
       }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
@@ -115,7 +115,7 @@ describe('convoy CLI flags', () => {
     expect(exitCodeOf(help.error)).toBe(0);
     const version = await run(['--version']);
     expect(exitCodeOf(version.error)).toBe(0);
-    expect(version.out).toBe(`${require('../package.json').version}\n`);
+    expect(version.out).toBe(`${(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version}\n`);
   });
 
   it('refuses to resume with flags that would change the run, naming them', async () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { affinityWarning, countCpuList, cpusAllowedList, readCpuAffinity } from '../src/cpuAffinity';
 
 describe('CPU affinity', () => {
@@ -16,7 +17,7 @@ describe('CPU affinity', () => {
 
   it("reads this process's affinity: as many CPUs as Node's availableParallelism()", () => {
     const affinity = readCpuAffinity();
-    expect(affinity.count).toBe(require('node:os').availableParallelism());
+    expect(affinity.count).toBe(availableParallelism());
     expect(affinity.count).toBeLessThanOrEqual(affinity.machine);
   });
 

@@ -155,7 +155,7 @@ export class Cluster {
         }
         call((err, code) => {
           if (timer) clearTimeout(timer);
-          if (err) reject(new Error(`${operation}: ${(err as Error).message ?? String(err)}`));
+          if (err) reject(new Error(`${operation}: ${err instanceof Error ? err.message : JSON.stringify(err)}`));
           else if (code !== MPI_SUCCESS) reject(new MpiCallError(operation, code, errorString(this.mpi, code)));
           else resolve();
         });

@@ -94,7 +94,7 @@ export function loadLibmpi(env: NodeJS.ProcessEnv = process.env): Libmpi {
   }
   const symbol = (name: string): Handle => {
     try {
-      return (lib as LibraryHandle).symbol(name) as Handle;
+      return (lib).symbol(name) as Handle;
     } catch {
       throw new MpiUnavailableError(
         `${path} is not Open MPI's libmpi (it has no symbol ${name}): convoy's MPI binding supports Open MPI only, ` +

@@ -94,7 +94,7 @@ interface Exchange {
   request: http.ClientRequest;
   response: http.IncomingMessage;
   /** True once the idle timeout fired (the errors that follow are then "aborted"/"socket hang up"). */
-  stalled(): boolean;
+  stalled: () => boolean;
 }
 
 // One GET with an idle-socket timeout that stays armed while the body streams: a server that

@@ -20,7 +20,6 @@ import {
 const dataDir = process.env.CIFAR10_DIR;
 const describeReal = dataDir ? describe : describe.skip;
 if (!dataDir) {
-  // eslint-disable-next-line no-console
   console.warn('realData.test.ts skipped: set CIFAR10_DIR to a folder with the CIFAR-10 binary files to run the real-data checks.');
 }
 

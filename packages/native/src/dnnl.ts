@@ -158,7 +158,7 @@ function bind(env: NodeJS.ProcessEnv): Dnnl {
     );
   }
 
-  const f = (definition: string) => (lib as LibraryHandle).func(definition);
+  const f = (definition: string) => lib.func(definition);
   const engineOut: Array<Pointer | null> = [null];
   check(f('int dnnl_engine_create(_Out_ void **engine, int kind, size_t index)')(engineOut, DNNL.engineCpu, 0), 'dnnl_engine_create');
 

@@ -12,7 +12,7 @@ export function anyDesc(dnnl: Dnnl, dims: number[]): Uint8Array {
 
 function memoryDesc(dnnl: Dnnl, dims: number[], tag: number): Uint8Array {
   const md = new Uint8Array(MEMORY_DESC_BYTES);
-  check(dnnl.memory_desc_init_by_tag(md, dims.length, BigInt64Array.from(dims.map(BigInt)), DNNL.f32, tag), `memory_desc_init_by_tag [${dims}]`);
+  check(dnnl.memory_desc_init_by_tag(md, dims.length, BigInt64Array.from(dims.map(BigInt)), DNNL.f32, tag), `memory_desc_init_by_tag [${dims.join(',')}]`);
   return md;
 }
 

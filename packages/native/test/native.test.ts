@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { Rng } from '@convoy/tensor';
 import { type Conv2dGeometry, type Pool2dGeometry, pool2dOutputHeight, pool2dOutputWidth, referenceBackend as ref } from '@convoy/kernels';
 import { NativeBackend, createNativeBackend, selectNativeBackend } from '../src';
@@ -156,7 +157,6 @@ describeNative('selection', () => {
 
   test('a library that is not oneDNN is refused with a one-line reason', () => {
     // loadDnnl remembers its first answer per process, so this runs in a fresh one.
-    const { execFileSync } = require('child_process') as typeof import('child_process');
     const script = "const { selectNativeBackend } = require('@convoy/native'); console.log(selectNativeBackend().reason)";
     const run = (lib: string) => execFileSync(process.execPath, ['-e', script], { env: { ...process.env, CONVOY_DNNL: lib }, encoding: 'utf8' }).trim();
     expect(run('/nonexistent/libdnnl.so.2')).toMatch(/^oneDNN not found \(\/nonexistent\/libdnnl\.so\.2: .*\); install oneDNN 2\.x .*CONVOY_DNNL/);

@@ -62,7 +62,7 @@ function checkClassNames(names: unknown, classes: number): string[] {
     throw new RangeError(`classNames must be a list of non-empty strings, got ${JSON.stringify(names)?.slice(0, 200)}`);
   }
   if (names.length !== classes) throw new RangeError(`classNames has ${names.length} names, modelSpec.classes is ${classes}`);
-  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  const duplicate = (names as string[]).find((n, i) => names.indexOf(n) !== i);
   if (duplicate !== undefined) throw new RangeError(`classNames lists ${JSON.stringify(duplicate)} twice`);
   return names as string[];
 }

@@ -42,7 +42,7 @@ export class Tensor {
 
   /** Wraps a Float32Array (no copy) or copies a plain number array into a new tensor. */
   static from(data: Float32Array | ArrayLike<number>, shape: Shape): Tensor {
-    const arr = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+    const arr = data instanceof Float32Array ? data : Float32Array.from(data);
     return new Tensor(arr, shape);
   }
 

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { fillBatch } from '@convoy/data';
 import { buildModel, softmaxCrossEntropy, type ModelSpec, type OptimizerSpec } from '@convoy/nn';
 import { referenceBackend } from '@convoy/kernels';
-import { ParameterArena, Rng, Tensor, relativeError } from '@convoy/tensor';
+import { ParameterArena, Tensor, relativeError } from '@convoy/tensor';
 import { createTaskHandler, GradientPool, type TaskRunnerFactory } from '@convoy/worker';
 import { createGradientPool, syntheticImageSet, WorkerTaskError, type CrossHostReducer, type PiscinaTaskRunner } from '@convoy/worker';
 

@@ -80,7 +80,8 @@ function probeByRunning(mode: GpuJsMode): GpuJsModeProbe {
   } catch (error) {
     return unavailable(mode, `gpu.js could not run a kernel in ${mode} mode: ${(error as Error).message}`);
   } finally {
-    gpu?.destroy();
+    // destroy() only releases the probe's context; a failure there says nothing about the mode.
+    gpu?.destroy().catch(() => undefined);
   }
 }
 
@@ -92,7 +93,7 @@ export function headlessGlUnavailableReason(): string | null {
   let createContext: (width: number, height: number, options?: object) => unknown;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    createContext = require('gl');
+    createContext = require('gl') as typeof createContext;
   } catch (error) {
     return (
       `the native module "gl" (headless-gl) does not load: ${firstLine(error)}. ` +
