@@ -5,7 +5,7 @@ import {
 import { ParameterArena, Rng, type ParameterSpec } from '@convoy/tensor';
 import { describeTask, taskIndex } from './protocol';
 import type {
-  ChunkResult, DescribeResult, EvaluateResult, GradientResult, LogitsResult, StepHyperparameters, WorkerSetup, WorkerTask,
+  DescribeResult, EvaluateResult, GradientResult, LogitsResult, StepHyperparameters, WorkerSetup, WorkerTask,
 } from './protocol';
 import { alignedChunks, splitBatch, splitRange } from './shards';
 import type { TaskRunner, TaskRunnerFactory } from './taskRunner';
@@ -127,7 +127,7 @@ export class WorkerTaskError extends Error {
 
 /** The message of an error from a worker (not `instanceof Error` when it crossed into another realm, e.g. jest's). */
 function messageOf(cause: unknown): string {
-  if (typeof cause === 'object' && cause !== null && 'message' in cause) return String((cause as { message: unknown }).message);
+  if (typeof cause === 'object' && cause !== null && 'message' in cause) return String((cause).message);
   return String(cause);
 }
 
@@ -300,7 +300,7 @@ export class GradientPool {
     if (this.groupRowSize > 0 && Math.ceil(globalBatch / g) * this.groupRowSize > this.groupRows.length) {
       throw new RangeError(`computeGradients: a global batch of ${globalBatch} exceeds the pool's maxGlobalBatch`);
     }
-    this.batchIndices.set(request.indices as ArrayLike<number>);
+    this.batchIndices.set(request.indices);
     // Rows of other hosts' groups stay 0, so the cross-host sum leaves every row exactly as its host wrote it.
     this.groupRows.fill(0);
     // Shards are contiguous whole ghost groups and the empty ones come last, so the filled ones are 0..filled-1.
