@@ -21,15 +21,8 @@ import {
   createGpuJsBackend,
   gpuJsModesAvailable,
 } from '@convoy/kernels';
+import { RECIPE_CONVS } from './recipeShapes';
 
-const RECIPE_3X3_CONVS = [
-  { inChannels: 3, outChannels: 32, side: 32 },
-  { inChannels: 32, outChannels: 32, side: 32 },
-  { inChannels: 32, outChannels: 64, side: 16 },
-  { inChannels: 64, outChannels: 64, side: 16 },
-  { inChannels: 64, outChannels: 128, side: 8 },
-  { inChannels: 128, outChannels: 128, side: 8 },
-] as const;
 
 const OPS = ['forward', 'backwardInput', 'backwardWeights'] as const;
 type Op = (typeof OPS)[number];
@@ -84,7 +77,7 @@ function randomArray(n: number, seed: number): Float32Array {
 }
 
 function benchmarkMode(backend: GpuJsBackend, mode: string, batch: number, report: (row: Row) => void): void {
-  for (const { inChannels, outChannels, side } of RECIPE_3X3_CONVS) {
+  for (const { inChannels, outChannels, side } of RECIPE_CONVS) {
     const g: Conv2dGeometry = {
       batch, inChannels, outChannels, inHeight: side, inWidth: side,
       kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1, padHeight: 1, padWidth: 1,
