@@ -21,7 +21,10 @@ function cliImagesPerSecond(checkpointDir: string): number {
   return (steps.length * run.batchSize) / seconds;
 }
 
-(dataDir && existsSync(join(dataDir, 'test_batch.bin')) ? test : test.skip)(`images/s: Chromium vs the CLI, ${WORKERS} workers`, async () => {
+const haveData = Boolean(dataDir && existsSync(join(dataDir, 'test_batch.bin')));
+if (!haveData) console.warn('imagesPerSecond.speed.ts skipped: set CIFAR10_DIR to a folder with the CIFAR-10 binary files to measure images/s.');
+
+(haveData ? test : test.skip)(`images/s: Chromium vs the CLI, ${WORKERS} workers`, async () => {
   const server = await previewServer(dataDir as string);
   let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
   const rows: Array<{ round: number; cli: number; chromium: number }> = [];
