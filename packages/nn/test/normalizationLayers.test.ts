@@ -34,6 +34,10 @@ describe('gradients of the new layers vs float64 finite differences', () => {
     const net = new Sequential([new BatchNorm2d(2, { affine: false, groupSize: 3 }), new Flatten(), new Linear(2 * 9, 3)]);
     expectGradients(gradCheck(net, [6, 2, 3, 3], { fillInput: (d, rng) => d.forEach((_, i) => { d[i] = 20 + 2 * rng.uniform(); }) }));
   });
+  it('BatchNorm2d with the ReLU after it fused into its passes (Sequential fuseReLU), and in eval mode', () => {
+    const make = () => new Sequential([new Conv2d(2, 3, 3, { padding: 1, bias: false }), new BatchNorm2d(3, { groupSize: 2 }), new ReLU(), new Flatten(), new Linear(3 * 16, 4)], { fuseReLU: true });
+    expectGradients(gradCheck(make(), [4, 2, 4, 4]));
+  });
   it('GELU', () => expectGradients(gradCheck(new GELU(), [2, 3, 4, 5], { fillInput: (d, rng) => d.forEach((_, i) => { d[i] = 8 * rng.uniform() - 4; }) })));
   it('Scale', () => expectGradients(gradCheck(new Sequential([new Linear(4, 3), new Scale(0.125)]), [2, 4])));
   it('Dropout (p = 0.3) in training', () => {

@@ -49,11 +49,14 @@ export class BatchNorm2d extends Module {
   private batchesTracked: Float32Array | null = null;
 
   private readonly output = new ReusableTensor();
-  private readonly normalized = new ReusableTensor();
+  private input: Tensor | null = null;
+  /** A ReLU after this layer runs in its output pass (see fuseReLUs in sequential.ts). */
+  private reluAfter = false;
   private readonly gradInput = new ReusableTensor();
   private lastOutput: Tensor | null = null;
-  /** Per (group, channel) of the last forward: 1/sqrt(var + eps). One entry per channel in eval. */
+  /** Per (group, channel) of the last forward: the mean and 1/sqrt(var + eps). One entry per channel in eval. */
   private invStd = new Float64Array(0);
+  private means = new Float64Array(0);
   /** Per (group, channel): mean, then unbiased variance; rows of 2C floats per group. */
   private groupStats = new Float32Array(0);
   private groups = 0;
@@ -106,6 +109,11 @@ export class BatchNorm2d extends Module {
     (this.bias as Float32Array).fill(0);
   }
 
+  /** Applies the ReLU that follows this layer in its own output pass, and masks the gradient by it in backward. */
+  fuseReLUAfter(): void {
+    this.reluAfter = true;
+  }
+
   override bufferSpecs(): ParameterSpec[] {
     return [
       { name: this.parameterName('running_mean'), shape: [this.numFeatures] },
@@ -156,7 +164,7 @@ export class BatchNorm2d extends Module {
 
   backward(gradOut: Tensor): Tensor {
     checkGradOut(this.label, gradOut, this.lastOutput);
-    return this.lastTrained ? this.backwardTraining(gradOut) : this.backwardEval(gradOut);
+    return this.backwardAll(gradOut);
   }
 
   /** [start, end) image ranges of this module's ghost groups, checked against the global batch. */
@@ -184,65 +192,52 @@ export class BatchNorm2d extends Module {
     const hw = h * w;
     const groups = this.groupCount(n, hw);
     const out = this.output.get(x.shape);
-    const xhat = this.normalized.get(x.shape);
-    if (this.invStd.length < groups * c) this.invStd = new Float64Array(groups * c);
+    if (this.invStd.length < groups * c) {
+      this.invStd = new Float64Array(groups * c);
+      this.means = new Float64Array(groups * c);
+    }
     if (this.groupStats.length < groups * 2 * c) this.groupStats = new Float32Array(groups * 2 * c);
     const xd = x.data;
-    const od = out.data;
-    const nd = xhat.data;
     const sum = this.sumA;
     const sq = this.sumB;
     for (let g = 0; g < groups; g++) {
       const first = g * this.groupSize;
       const last = Math.min(n, first + this.groupSize);
       const count = (last - first) * hw;
+      // One pass for both moments, shifted by a value of the channel (its first one in the group)
+      // so that sum of squares minus squared sum does not cancel when the mean is large.
       sum.fill(0);
-      for (let i = first; i < last; i++) {
-        for (let ch = 0; ch < c; ch++) {
-          const base = (i * c + ch) * hw;
-          let s = 0;
-          for (let k = 0; k < hw; k++) s += xd[base + k];
-          sum[ch] += s;
-        }
-      }
-      for (let ch = 0; ch < c; ch++) sum[ch] /= count;
-      // Two passes (mean, then squared deviations) keep the variance accurate for large means.
       sq.fill(0);
       for (let i = first; i < last; i++) {
         for (let ch = 0; ch < c; ch++) {
           const base = (i * c + ch) * hw;
-          const mean = sum[ch];
+          const shift = xd[(first * c + ch) * hw];
           let s = 0;
+          let q = 0;
           for (let k = 0; k < hw; k++) {
-            const d = xd[base + k] - mean;
-            s += d * d;
+            const d = xd[base + k] - shift;
+            s += d;
+            q += d * d;
           }
-          sq[ch] += s;
+          sum[ch] += s;
+          sq[ch] += q;
         }
       }
       const statsBase = g * 2 * c;
       for (let ch = 0; ch < c; ch++) {
-        this.invStd[g * c + ch] = 1 / Math.sqrt(sq[ch] / count + this.eps);
-        this.groupStats[statsBase + ch] = sum[ch];
-        this.groupStats[statsBase + c + ch] = sq[ch] / (count - 1);
+        const shift = xd[(first * c + ch) * hw];
+        const m = sum[ch] / count;
+        const variance = Math.max(0, sq[ch] / count - m * m);
+        this.means[g * c + ch] = shift + m;
+        this.invStd[g * c + ch] = 1 / Math.sqrt(variance + this.eps);
+        this.groupStats[statsBase + ch] = shift + m;
+        this.groupStats[statsBase + c + ch] = (variance * count) / (count - 1);
       }
-      for (let i = first; i < last; i++) {
-        for (let ch = 0; ch < c; ch++) {
-          const base = (i * c + ch) * hw;
-          const mean = sum[ch];
-          const inv = this.invStd[g * c + ch];
-          const scale = this.weight ? this.weight[ch] : 1;
-          const shift = this.bias ? this.bias[ch] : 0;
-          for (let k = 0; k < hw; k++) {
-            const v = (xd[base + k] - mean) * inv;
-            nd[base + k] = v;
-            od[base + k] = v * scale + shift;
-          }
-        }
-      }
+      this.normalize(xd, out.data, first, last, c, hw, g * c);
     }
     this.groups = groups;
     this.lastTrained = true;
+    this.input = x;
     this.lastOutput = out;
     if (!this.stepContext?.deferStatistics) {
       for (let g = 0; g < groups; g++) this.updateRunning(this.groupStats, g * 2 * c);
@@ -252,67 +247,86 @@ export class BatchNorm2d extends Module {
 
   private forwardEval(x: Tensor): Tensor {
     const [n, c, h, w] = x.shape;
-    const hw = h * w;
     const { mean, variance } = this.requireBuffers();
     const out = this.output.get(x.shape);
-    const xhat = this.normalized.get(x.shape);
-    if (this.invStd.length < c) this.invStd = new Float64Array(c);
-    for (let ch = 0; ch < c; ch++) this.invStd[ch] = 1 / Math.sqrt(variance[ch] + this.eps);
-    const xd = x.data;
-    const od = out.data;
-    const nd = xhat.data;
-    for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < c; ch++) {
-        const base = (i * c + ch) * hw;
-        const m = mean[ch];
-        const inv = this.invStd[ch];
-        const scale = this.weight ? this.weight[ch] : 1;
-        const shift = this.bias ? this.bias[ch] : 0;
-        for (let k = 0; k < hw; k++) {
-          const v = (xd[base + k] - m) * inv;
-          nd[base + k] = v;
-          od[base + k] = v * scale + shift;
-        }
-      }
+    if (this.invStd.length < c) {
+      this.invStd = new Float64Array(c);
+      this.means = new Float64Array(c);
     }
+    for (let ch = 0; ch < c; ch++) {
+      this.means[ch] = mean[ch];
+      this.invStd[ch] = 1 / Math.sqrt(variance[ch] + this.eps);
+    }
+    this.normalize(x.data, out.data, 0, n, c, h * w, 0);
     this.groups = 0;
     this.lastTrained = false;
+    this.input = x;
     this.lastOutput = out;
     return out;
   }
 
+  /** out = (x − mean)·invStd·weight + bias (then max(0, ·) with a fused ReLU) for images [first, last). */
+  private normalize(xd: Float32Array, od: Float32Array, first: number, last: number, c: number, hw: number, statsAt: number): void {
+    const relu = this.reluAfter;
+    for (let i = first; i < last; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const base = (i * c + ch) * hw;
+        const scale = this.invStd[statsAt + ch] * (this.weight ? this.weight[ch] : 1);
+        const shift = (this.bias ? this.bias[ch] : 0) - this.means[statsAt + ch] * scale;
+        if (relu) {
+          for (let k = 0; k < hw; k++) {
+            const v = xd[base + k] * scale + shift;
+            od[base + k] = v > 0 ? v : 0;
+          }
+        } else {
+          for (let k = 0; k < hw; k++) od[base + k] = xd[base + k] * scale + shift;
+        }
+      }
+    }
+  }
+
   /**
-   * dx = gamma·invStd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), the sums per channel over each group's m values;
-   * dgamma = Σ dy·x̂ and dbeta = Σ dy over the whole local batch (OVERWRITTEN, as every layer's).
+   * With x̂ = (x − mean)·invStd recomputed from the input and dy masked by a fused ReLU:
+   * dx = gamma·invStd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), the sums per channel over each group's m values
+   * (training), or dx = gamma·invStd·dy (eval); dgamma = Σ dy·x̂ and dbeta = Σ dy over the whole local
+   * batch (OVERWRITTEN, as every layer's).
    */
-  private backwardTraining(gradOut: Tensor): Tensor {
+  private backwardAll(gradOut: Tensor): Tensor {
     const [n, c, h, w] = gradOut.shape;
     const hw = h * w;
     const gradIn = this.gradInput.get(gradOut.shape);
     const dy = gradOut.data;
     const dx = gradIn.data;
-    const nd = this.normalized.get(gradOut.shape).data;
+    const xd = (this.input as Tensor).data;
+    const od = (this.lastOutput as Tensor).data;
+    const relu = this.reluAfter;
     const sumDy = this.sumA;
     const sumDyX = this.sumB;
+    const training = this.lastTrained;
+    const groups = training ? this.groups : 1;
+    const groupSize = training ? this.groupSize : n;
     if (this.gradWeight && this.gradBias) {
       this.gradWeight.fill(0);
       this.gradBias.fill(0);
     }
-    for (let g = 0; g < this.groups; g++) {
-      const first = g * this.groupSize;
-      const last = Math.min(n, first + this.groupSize);
+    for (let g = 0; g < groups; g++) {
+      const first = g * groupSize;
+      const last = Math.min(n, first + groupSize);
       const count = (last - first) * hw;
+      const statsAt = training ? g * c : 0;
       sumDy.fill(0);
       sumDyX.fill(0);
       for (let i = first; i < last; i++) {
         for (let ch = 0; ch < c; ch++) {
           const base = (i * c + ch) * hw;
+          const mean = this.means[statsAt + ch];
+          const inv = this.invStd[statsAt + ch];
           let s = 0;
           let sx = 0;
           for (let k = 0; k < hw; k++) {
-            const d = dy[base + k];
+            const d = relu && !(od[base + k] > 0) ? 0 : dy[base + k];
             s += d;
-            sx += d * nd[base + k];
+            sx += d * (xd[base + k] - mean) * inv;
           }
           sumDy[ch] += s;
           sumDyX[ch] += sx;
@@ -327,47 +341,22 @@ export class BatchNorm2d extends Module {
       for (let i = first; i < last; i++) {
         for (let ch = 0; ch < c; ch++) {
           const base = (i * c + ch) * hw;
-          const k1 = ((this.weight ? this.weight[ch] : 1) * this.invStd[g * c + ch]) / count;
-          const meanDy = sumDy[ch];
-          const meanDyX = sumDyX[ch];
-          for (let k = 0; k < hw; k++) dx[base + k] = k1 * (count * dy[base + k] - meanDy - nd[base + k] * meanDyX);
+          const mean = this.means[statsAt + ch];
+          const inv = this.invStd[statsAt + ch];
+          const gamma = this.weight ? this.weight[ch] : 1;
+          if (!training) {
+            const k0 = gamma * inv;
+            for (let k = 0; k < hw; k++) dx[base + k] = relu && !(od[base + k] > 0) ? 0 : dy[base + k] * k0;
+            continue;
+          }
+          const k1 = (gamma * inv) / count;
+          const a = sumDy[ch];
+          const b = sumDyX[ch] * inv;
+          for (let k = 0; k < hw; k++) {
+            const d = relu && !(od[base + k] > 0) ? 0 : dy[base + k];
+            dx[base + k] = k1 * (count * d - a - (xd[base + k] - mean) * b);
+          }
         }
-      }
-    }
-    return gradIn;
-  }
-
-  private backwardEval(gradOut: Tensor): Tensor {
-    const [n, c, h, w] = gradOut.shape;
-    const hw = h * w;
-    const gradIn = this.gradInput.get(gradOut.shape);
-    const dy = gradOut.data;
-    const dx = gradIn.data;
-    const nd = this.normalized.get(gradOut.shape).data;
-    const sumDy = this.sumA;
-    const sumDyX = this.sumB;
-    sumDy.fill(0);
-    sumDyX.fill(0);
-    for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < c; ch++) {
-        const base = (i * c + ch) * hw;
-        const k1 = (this.weight ? this.weight[ch] : 1) * this.invStd[ch];
-        let s = 0;
-        let sx = 0;
-        for (let k = 0; k < hw; k++) {
-          const d = dy[base + k];
-          s += d;
-          sx += d * nd[base + k];
-          dx[base + k] = d * k1;
-        }
-        sumDy[ch] += s;
-        sumDyX[ch] += sx;
-      }
-    }
-    if (this.gradWeight && this.gradBias) {
-      for (let ch = 0; ch < c; ch++) {
-        this.gradWeight[ch] = sumDyX[ch];
-        this.gradBias[ch] = sumDy[ch];
       }
     }
     return gradIn;

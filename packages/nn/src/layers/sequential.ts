@@ -1,5 +1,6 @@
 import type { ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
 import { Module } from '../module';
+import { BatchNorm2d } from './batchnorm2d';
 import { Conv2d } from './conv2d';
 import { MaxPool2d } from './pooling';
 import { ReLU } from './relu';
@@ -80,8 +81,18 @@ export class Sequential extends Module {
   }
 }
 
-/** Conv2d -> ReLU -> (Conv2d | MaxPool2d): the ReLU's two passes move into its neighbours' kernels. */
+/**
+ * Conv2d -> ReLU -> (Conv2d | MaxPool2d): the ReLU's two passes move into its neighbours' kernels.
+ * BatchNorm2d -> ReLU: the BatchNorm applies the ReLU in its output pass and masks its gradient.
+ */
 function fuseReLUs(modules: Module[]): void {
+  for (let i = 1; i < modules.length; i++) {
+    const [before, relu] = [modules[i - 1], modules[i]];
+    if (relu instanceof ReLU && before instanceof BatchNorm2d) {
+      before.fuseReLUAfter();
+      relu.fuse();
+    }
+  }
   for (let i = 1; i + 1 < modules.length; i++) {
     const [before, relu, after] = [modules[i - 1], modules[i], modules[i + 1]];
     if (!(relu instanceof ReLU) || !(before instanceof Conv2d)) continue;
