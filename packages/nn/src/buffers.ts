@@ -30,3 +30,17 @@ export class ReusableInt32 {
     return this.view;
   }
 }
+
+/** Int32Array views over Float32Arrays, remade only when a slot's array changes (no allocation per step). */
+export class Int32Views {
+  private readonly floats: (Float32Array | null)[] = [null, null, null, null];
+  private readonly ints: Int32Array[] = [];
+
+  of(slot: number, data: Float32Array): Int32Array {
+    if (this.floats[slot] !== data) {
+      this.floats[slot] = data;
+      this.ints[slot] = new Int32Array(data.buffer, data.byteOffset, data.length);
+    }
+    return this.ints[slot];
+  }
+}

@@ -1,5 +1,5 @@
 import { formatShape, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
-import { ReusableTensor } from '../buffers';
+import { Int32Views, ReusableTensor } from '../buffers';
 import { checkGradOut, checkImageInput } from '../checks';
 import { Module } from '../module';
 import { checkFiniteNumber, checkOptions, checkPositiveInteger } from '../options';
@@ -50,6 +50,8 @@ export class BatchNorm2d extends Module {
 
   private readonly output = new ReusableTensor();
   private input: Tensor | null = null;
+  private readonly maskedGrad = new ReusableTensor();
+  private readonly bits = new Int32Views();
   /** A ReLU after this layer runs in its output pass (see fuseReLUs in sequential.ts). */
   private reluAfter = false;
   private readonly gradInput = new ReusableTensor();
@@ -274,10 +276,8 @@ export class BatchNorm2d extends Module {
         const scale = this.invStd[statsAt + ch] * (this.weight ? this.weight[ch] : 1);
         const shift = (this.bias ? this.bias[ch] : 0) - this.means[statsAt + ch] * scale;
         if (relu) {
-          for (let k = 0; k < hw; k++) {
-            const v = xd[base + k] * scale + shift;
-            od[base + k] = v > 0 ? v : 0;
-          }
+          // Math.max is branch-free (maxsd); it gives +0 for -0 and keeps NaN, as PyTorch's ReLU.
+          for (let k = 0; k < hw; k++) od[base + k] = Math.max(xd[base + k] * scale + shift, 0);
         } else {
           for (let k = 0; k < hw; k++) od[base + k] = xd[base + k] * scale + shift;
         }
@@ -295,11 +295,9 @@ export class BatchNorm2d extends Module {
     const [n, c, h, w] = gradOut.shape;
     const hw = h * w;
     const gradIn = this.gradInput.get(gradOut.shape);
-    const dy = gradOut.data;
     const dx = gradIn.data;
     const xd = (this.input as Tensor).data;
-    const od = (this.lastOutput as Tensor).data;
-    const relu = this.reluAfter;
+    const dy = this.reluAfter ? this.maskByOutput(gradOut) : gradOut.data;
     const sumDy = this.sumA;
     const sumDyX = this.sumB;
     const training = this.lastTrained;
@@ -316,22 +314,22 @@ export class BatchNorm2d extends Module {
       const statsAt = training ? g * c : 0;
       sumDy.fill(0);
       sumDyX.fill(0);
+      // Σ dy and Σ dy·x per channel; Σ dy·x̂ = invStd·(Σ dy·x − mean·Σ dy).
       for (let i = first; i < last; i++) {
         for (let ch = 0; ch < c; ch++) {
           const base = (i * c + ch) * hw;
-          const mean = this.means[statsAt + ch];
-          const inv = this.invStd[statsAt + ch];
           let s = 0;
           let sx = 0;
           for (let k = 0; k < hw; k++) {
-            const d = relu && !(od[base + k] > 0) ? 0 : dy[base + k];
+            const d = dy[base + k];
             s += d;
-            sx += d * (xd[base + k] - mean) * inv;
+            sx += d * xd[base + k];
           }
           sumDy[ch] += s;
           sumDyX[ch] += sx;
         }
       }
+      for (let ch = 0; ch < c; ch++) sumDyX[ch] = this.invStd[statsAt + ch] * (sumDyX[ch] - this.means[statsAt + ch] * sumDy[ch]);
       if (this.gradWeight && this.gradBias) {
         for (let ch = 0; ch < c; ch++) {
           this.gradWeight[ch] += sumDyX[ch];
@@ -341,25 +339,39 @@ export class BatchNorm2d extends Module {
       for (let i = first; i < last; i++) {
         for (let ch = 0; ch < c; ch++) {
           const base = (i * c + ch) * hw;
-          const mean = this.means[statsAt + ch];
           const inv = this.invStd[statsAt + ch];
           const gamma = this.weight ? this.weight[ch] : 1;
           if (!training) {
             const k0 = gamma * inv;
-            for (let k = 0; k < hw; k++) dx[base + k] = relu && !(od[base + k] > 0) ? 0 : dy[base + k] * k0;
+            for (let k = 0; k < hw; k++) dx[base + k] = dy[base + k] * k0;
             continue;
           }
+          // dx = k1·(m·dy − Σdy − x̂·Σdy·x̂) = a·dy + b·x + c0, per channel.
           const k1 = (gamma * inv) / count;
-          const a = sumDy[ch];
-          const b = sumDyX[ch] * inv;
-          for (let k = 0; k < hw; k++) {
-            const d = relu && !(od[base + k] > 0) ? 0 : dy[base + k];
-            dx[base + k] = k1 * (count * d - a - (xd[base + k] - mean) * b);
-          }
+          const b = -k1 * sumDyX[ch] * inv;
+          const c0 = -k1 * sumDy[ch] - b * this.means[statsAt + ch];
+          const a = k1 * count;
+          for (let k = 0; k < hw; k++) dx[base + k] = a * dy[base + k] + b * xd[base + k] + c0;
         }
       }
     }
     return gradIn;
+  }
+
+  /**
+   * The output gradient zeroed where the fused ReLU's output is +0 (its backward), branch-free on
+   * the float bits as ReLU's own backward (see relu.ts: a data-dependent branch mispredicts half the time).
+   */
+  private maskByOutput(gradOut: Tensor): Float32Array {
+    const masked = this.maskedGrad.get(gradOut.shape);
+    const ob = this.bits.of(0, (this.lastOutput as Tensor).data);
+    const gb = this.bits.of(1, gradOut.data);
+    const mb = this.bits.of(2, masked.data);
+    for (let i = 0; i < mb.length; i++) {
+      const b = ob[i];
+      mb[i] = gb[i] & ((b | -b) >> 31);
+    }
+    return masked.data;
   }
 
   /** One group's momentum update (PyTorch: running = (1 − m)·running + m·batch, variance unbiased). */

@@ -1,5 +1,5 @@
 import { Tensor } from '@convoy/tensor';
-import { ReusableTensor } from '../buffers';
+import { Int32Views, ReusableTensor } from '../buffers';
 import { checkGradOut } from '../checks';
 import { Module } from '../module';
 import { checkOptions } from '../options';
@@ -60,19 +60,5 @@ export class ReLU extends Module {
       gxb[i] = gyb[i] & ((b | -b) >> 31);
     }
     return gradIn;
-  }
-}
-
-/** Int32Array views over Float32Arrays, remade only when a slot's array changes (no allocation per step). */
-class Int32Views {
-  private readonly floats: (Float32Array | null)[] = [null, null, null, null];
-  private readonly ints: Int32Array[] = [];
-
-  of(slot: number, data: Float32Array): Int32Array {
-    if (this.floats[slot] !== data) {
-      this.floats[slot] = data;
-      this.ints[slot] = new Int32Array(data.buffer, data.byteOffset, data.length);
-    }
-    return this.ints[slot];
   }
 }
