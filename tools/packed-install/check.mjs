@@ -155,7 +155,7 @@ function checkTypes(project) {
   const specifiers = packages.flatMap((p) => {
     const { exports = { '.': null } } = JSON.parse(readFileSync(join(project, 'node_modules', p.name, 'package.json'), 'utf8'));
     const subpaths = typeof exports === 'object' && Object.keys(exports).every((key) => key.startsWith('.')) ? Object.keys(exports) : ['.'];
-    return subpaths.filter((key) => !key.endsWith('.json') && !key.includes('*')).map((key) => p.name + key.slice(1));
+    return subpaths.filter((key) => !key.endsWith('.json') && !key.endsWith('.wasm') && !key.includes('*')).map((key) => p.name + key.slice(1));
   });
   const identifier = (specifier) => specifier.replace(/^@convoy\//, '').replace(/[^A-Za-z0-9_]/g, '_');
   writeFileSync(join(project, 'types.mts'), specifiers.map((s) => `import * as ${identifier(s)} from '${s}';\nconsole.log(${identifier(s)});\n`).join(''));
