@@ -7,7 +7,7 @@ import { dirname, join, posix } from 'node:path';
 
 /**
  * Metadata every publishable package carries, the same as the root's where the root says it:
- * license, engines, repository (+ its directory), publishConfig.access, sideEffects, README, LICENSE.
+ * license, engines, repository (+ its directory, or none while the root has none), publishConfig.access, sideEffects, README, LICENSE.
  */
 export function metadataProblems(pkg, location, root, files, rootDir) {
   const problems = [];
@@ -15,8 +15,12 @@ export function metadataProblems(pkg, location, root, files, rootDir) {
   if (pkg.engines?.node !== root.engines?.node) {
     problems.push(`engines.node is ${JSON.stringify(pkg.engines?.node)}; it must be the Node versions CI tests, as the root says: ${JSON.stringify(root.engines?.node)}`);
   }
-  if (pkg.repository?.url !== root.repository?.url || pkg.repository?.directory !== location) {
-    problems.push(`repository must be { url: ${JSON.stringify(root.repository?.url)}, directory: "${location}" }`);
+  // The repository address is the root's, with the package's folder; none while the root has none
+  // (no public address is known yet, and a made-up one would send users nowhere).
+  if (root.repository === undefined) {
+    if (pkg.repository !== undefined) problems.push('repository must be left out while the root package.json has none');
+  } else if (pkg.repository?.url !== root.repository.url || pkg.repository?.directory !== location) {
+    problems.push(`repository must be { url: ${JSON.stringify(root.repository.url)}, directory: "${location}" }`);
   }
   if (pkg.publishConfig?.access !== 'public') problems.push('publishConfig.access must be "public" (a scoped package is private by default)');
   if (typeof pkg.sideEffects !== 'boolean' && !Array.isArray(pkg.sideEffects)) problems.push('sideEffects is not declared');

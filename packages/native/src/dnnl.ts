@@ -32,7 +32,7 @@ export class NativeUnavailableError extends Error {
 }
 
 export const INSTALL_HINT =
-  'install oneDNN 2.x (Debian/Ubuntu: bash tools/ci/setup-native.sh, or apt-get install libdnnl2) or set CONVOY_DNNL to the path of libdnnl';
+  'install oneDNN 2.x (Debian/Ubuntu: apt-get install libdnnl2) or set CONVOY_DNNL to the path of libdnnl';
 
 /** oneDNN's file names, newest first; 3.x is found so that it can be refused with a reason. */
 export function dnnlCandidates(platform: NodeJS.Platform = process.platform): string[] {

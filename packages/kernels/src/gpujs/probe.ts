@@ -98,7 +98,7 @@ export function headlessGlUnavailableReason(): string | null {
     return (
       `the native module "gl" (headless-gl) does not load: ${firstLine(error)}. ` +
       'It builds from source during npm ci when its install script is allowed (root package.json ' +
-      '"allowScripts": {"gl": true}) and the X11 headers are installed (bash tools/ci/setup-gl.sh)'
+      '"allowScripts": {"gl": true}) and the X11 headers are installed (Debian/Ubuntu: apt-get install libx11-dev libxi-dev libxext-dev pkg-config python3 make g++)'
     );
   }
   let context: unknown = null;
