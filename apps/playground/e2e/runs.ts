@@ -16,10 +16,17 @@ export interface RunSettings {
   maxSteps: number;
 }
 
+/**
+ * The page runs the WebAssembly kernels, so the CLI is pinned to them too: `auto` takes the native
+ * backend where oneDNN is installed, whose rounding differs from wasm's by more than the 1e-5 these
+ * comparisons hold the two to.
+ */
+const SAME_KERNELS = ['--backend', 'wasm'];
+
 /** `convoy train` (the built CLI) on the same run, checkpointing into `checkpointDir`. */
 export function trainWithCli(dataDir: string, run: RunSettings, checkpointDir: string) {
   const args = [
-    join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', '--data-dir', dataDir, '--no-download', '--threads', String(run.workers),
+    join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', ...SAME_KERNELS, '--data-dir', dataDir, '--no-download', '--threads', String(run.workers),
     ...(run.classes ? ['--classes', run.classes] : []), '--limit-train', String(run.limitTrain), '--limit-test', '200', '--epochs', String(run.epochs),
     '--batch-size', String(run.batchSize), '--lr', String(run.lr), '--width', String(run.width), '--seed', String(run.seed),
     '--max-steps', String(run.maxSteps), '--checkpoint-dir', checkpointDir,
@@ -29,7 +36,7 @@ export function trainWithCli(dataDir: string, run: RunSettings, checkpointDir: s
 
 /** `convoy train --resume` of a checkpoint directory, up to `maxSteps` in total. */
 export function resumeWithCli(dataDir: string, checkpointDir: string, maxSteps: number) {
-  const args = [join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', '--data-dir', dataDir, '--no-download', '--threads', '2', '--limit-test', '200', '--resume', checkpointDir, '--max-steps', String(maxSteps)];
+  const args = [join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', ...SAME_KERNELS, '--data-dir', dataDir, '--no-download', '--threads', '2', '--limit-test', '200', '--resume', checkpointDir, '--max-steps', String(maxSteps)];
   return spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } });
 }
 
