@@ -13,7 +13,7 @@ if (!dataDir) throw new Error('the e2e checks need real CIFAR-10: set CIFAR10_DI
 
 const bin = join(__dirname, '..', 'bin', 'convoy.js');
 const env = { ...process.env, NX_TASK_TARGET_PROJECT: '' };
-const small = ['--data-dir', dataDir, '--no-download', '--limit-train', '64', '--limit-test', '100', '--batch-size', '16', '--width', '4', '--seed', '3'];
+const small = ['--backend', 'wasm', '--data-dir', dataDir, '--no-download', '--limit-train', '64', '--limit-test', '100', '--batch-size', '16', '--width', '4', '--seed', '3'];
 
 interface Run {
   code: number | null;
