@@ -141,10 +141,9 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
     }
   });
 
-  // Skipped, visibly: the failure is planted while the run goes on, so when the last steps finish
-  // before the worker's error event arrives no replacement is reported, and the check fails by
-  // timing (seen once in a clean-clone CI run). It needs the run paused around the planted failure.
-  it.skip('replaces a Web Worker that fails between steps and goes on to the parameters of an unbroken run', async () => {
+  // The run is paused around the planted failure, so the worker fails while it holds no task and
+  // the replacement is in place before the next step: no race with the run's end or a dispatch.
+  it('replaces a Web Worker that fails between steps and goes on to the parameters of an unbroken run', async () => {
     const steps = 12;
     const broken: RunSettings = { ...run, limitTrain: 768, maxSteps: steps };
     const work = mkdtempSync(join(tmpdir(), 'convoy-playground-fault-'));
@@ -161,14 +160,22 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       const pageErrors: string[] = [];
       const warnings: string[] = [];
       page.on('pageerror', (error) => pageErrors.push(error.message));
+      let replaced: () => void = () => undefined;
+      const replacement = new Promise<void>((resolve) => (replaced = resolve));
       page.on('console', (message) => {
-        if (message.type() === 'warning') warnings.push(message.text());
+        if (message.type() !== 'warning') return;
+        warnings.push(message.text());
+        if (message.text().includes('a fresh one replaces it')) replaced();
       });
       await openWithServerData(page, server.url);
       const training = trainInPage(page, broken);
       await page.waitForFunction(() => Number(document.getElementById('run-status')?.dataset.step ?? 0) >= 2, undefined, { timeout: 300_000 });
+      await page.click('#pause');
+      await page.locator('#run-status[data-state="paused"]').waitFor({ timeout: 300_000 });
       const failedAt = Number(await page.locator('#run-status').getAttribute('data-step'));
       expect(await page.evaluate(() => (window as unknown as { convoyFailWorker: (k: number) => boolean }).convoyFailWorker(1))).toBe(true);
+      await replacement;
+      await page.click('#pause');
       const trained = await training;
       // The failure came mid-run, the page replaced the worker, and the run finished.
       expect(failedAt).toBeLessThan(steps);
