@@ -17,8 +17,10 @@ export { LineProgress, NoProgress, TerminalProgress, createProgress, formatSecon
 export type { EpochProgress, ProgressReporter } from './progress';
 export { learningCurveSvg, readEpochRecords } from './learningCurve';
 export type { EpochPoint } from './learningCurve';
-export { encodeSafetensors } from './safetensors';
-export type { NamedTensor } from './safetensors';
+export { encodeSafetensors } from './export/safetensors';
+export type { NamedTensor } from './export/safetensors';
+export type { ExportSource } from './export/source';
+export type { TensorTable, TensorTableEntry } from './export/stateDict';
 export { exportSafetensors, EXPORT_FORMATS } from './commands/export';
 export type { ExportFormat, ExportOptions } from './commands/export';
 export { imageFiles, predictFiles, topClasses, IMAGE_EXTENSIONS } from './commands/predict';

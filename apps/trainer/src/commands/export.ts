@@ -1,10 +1,10 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import type { CheckpointState } from '@convoy/run';
 import { loadCheckpoint, writeFileAtomic } from '../checkpoint';
 import { userPath } from '../config';
 import { choiceFlag } from '../flagParsers';
-import { encodeSafetensors } from '../safetensors';
+import { encodeSafetensors } from '../export/safetensors';
+import { exportedStateDict, exportMetadata, type ExportSource } from '../export/source';
 
 export const EXPORT_FORMATS = ['safetensors'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -15,21 +15,14 @@ export interface ExportOptions {
 }
 
 /**
- * A checkpoint's parameters as safetensors: one F32 tensor per parameter under its PyTorch
- * `state_dict` name (convoy's parameter names are the recipe network's state_dict keys), in
- * parameter order, and the model's self-description as metadata (JSON strings, since safetensors
- * metadata values are strings): modelSpec, classNames, resolution, normalization.
+ * A network's tensors as safetensors: one tensor per entry of PyTorch's `state_dict` of the same
+ * network, under its key (convoy's parameter and buffer names are those keys), in state_dict order,
+ * BatchNorm's `num_batches_tracked` as int64; and the network's self-description as metadata
+ * (JSON strings, since safetensors metadata values are strings): modelSpec (the JSON
+ * tools/pytorch/convoy_export.py rebuilds the network from), classNames, resolution, normalization.
  */
-export function exportSafetensors(state: Pick<CheckpointState, 'modelSpec' | 'classNames' | 'resolution' | 'normalization' | 'parameters' | 'params'>): Uint8Array {
-  const tensors = state.parameters.map((p) => ({ name: p.name, shape: p.shape, data: state.params.subarray(p.offset, p.offset + p.size) }));
-  return encodeSafetensors(tensors, {
-    format: 'pt',
-    producer: 'convoy',
-    modelSpec: JSON.stringify(state.modelSpec),
-    classNames: JSON.stringify(state.classNames),
-    resolution: String(state.resolution),
-    normalization: JSON.stringify(state.normalization),
-  });
+export function exportSafetensors(source: ExportSource): Uint8Array {
+  return encodeSafetensors(exportedStateDict(source), { format: 'pt', producer: 'convoy', ...exportMetadata(source) });
 }
 
 /** Default output: beside the checkpoint, same name, `.safetensors` (`runs/x/latest.msgpack` -> `runs/x/latest.safetensors`). */
