@@ -39,7 +39,7 @@ describe('the built convoy binary', () => {
     [['train', '--frobnicate'], /error: unknown option '--frobnicate'/],
     [['train', '--momentum', '0', '--no-cycle-momentum', '--checkpoint-dir', join(__dirname, 'no-such-dir')], /error: --nesterov needs --momentum > 0/],
     [['eval'], /error: missing required argument 'checkpoint'/],
-    [['export', 'x.msgpack', '--format', 'onnx'], /error: option '--format <name>' argument 'onnx' is invalid\. --format must be one of safetensors/],
+    [['export', 'x.msgpack', '--format', 'tflite'], /error: option '--format <name>' argument 'tflite' is invalid\. --format must be one of safetensors, onnx/],
     [['frobnicate'], /error: unknown command 'frobnicate'/],
     [['predict', 'x.msgpack'], /error: missing required argument 'images'/],
     [['predict', 'x.msgpack', 'a.png', '--top-k', '0'], /--top-k must be at least 1, got 0/],

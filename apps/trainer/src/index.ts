@@ -21,7 +21,7 @@ export { encodeSafetensors } from './export/safetensors';
 export type { NamedTensor } from './export/safetensors';
 export type { ExportSource } from './export/source';
 export type { TensorTable, TensorTableEntry } from './export/stateDict';
-export { exportSafetensors, EXPORT_FORMATS } from './commands/export';
+export { exportOnnx, exportSafetensors, EXPORT_FORMATS } from './commands/export';
 export type { ExportFormat, ExportOptions } from './commands/export';
 export { imageFiles, predictFiles, topClasses, IMAGE_EXTENSIONS } from './commands/predict';
 export type { Prediction, PredictOptions } from './commands/predict';

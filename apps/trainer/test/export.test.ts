@@ -7,7 +7,7 @@ import { buildModel, createParameters, type ModelSpec } from '@convoy/nn';
 import { Rng, Tensor } from '@convoy/tensor';
 import { saveCheckpoint } from '../src/checkpoint';
 import { createProgram } from '../src/cli';
-import { exportSafetensors } from '../src/commands/export';
+import { exportOnnx, exportSafetensors } from '../src/commands/export';
 import { validCheckpoint } from '../../../packages/run/test/checkpointFixtures';
 
 /** Made by tools/pytorch/make_export_fixture.py: PyTorch's logits after load_state_dict of an exported file. */
@@ -80,5 +80,15 @@ describe('export to PyTorch (safetensors)', () => {
     expect(readFileSync(join(dir, 'latest.safetensors'))).toEqual(Buffer.from(exportSafetensors(checkpoint)));
     await createProgram().parseAsync(['node', 'convoy', 'export', join(dir, 'latest.msgpack'), '--format', 'safetensors', '-o', join(dir, 'm.safetensors')]);
     expect(readFileSync(join(dir, 'm.safetensors'))).toEqual(Buffer.from(exportSafetensors(checkpoint)));
+  });
+
+  it('convoy export --format onnx writes it beside the checkpoint (.onnx) or to -o, atomically', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convoy-export-'));
+    const checkpoint = validCheckpoint();
+    saveCheckpoint(join(dir, 'latest.msgpack'), checkpoint);
+    await createProgram().parseAsync(['node', 'convoy', 'export', dir, '--format', 'onnx']);
+    expect(readFileSync(join(dir, 'latest.onnx'))).toEqual(Buffer.from(exportOnnx(checkpoint)));
+    await createProgram().parseAsync(['node', 'convoy', 'export', dir, '--format', 'onnx', '-o', join(dir, 'm.onnx')]);
+    expect(readFileSync(join(dir, 'm.onnx'))).toEqual(Buffer.from(exportOnnx(checkpoint)));
   });
 });

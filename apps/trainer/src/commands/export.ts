@@ -4,9 +4,10 @@ import { loadCheckpoint, writeFileAtomic } from '../checkpoint';
 import { userPath } from '../config';
 import { choiceFlag } from '../flagParsers';
 import { encodeSafetensors } from '../export/safetensors';
-import { exportedStateDict, exportMetadata, type ExportSource } from '../export/source';
+import { encodeOnnxModel, onnxGraphOf } from '../export/onnx';
+import { exportedInputShape, exportedModel, exportedStateDict, exportMetadata, type ExportSource } from '../export/source';
 
-export const EXPORT_FORMATS = ['safetensors'] as const;
+export const EXPORT_FORMATS = ['safetensors', 'onnx'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportOptions {
@@ -25,29 +26,46 @@ export function exportSafetensors(source: ExportSource): Uint8Array {
   return encodeSafetensors(exportedStateDict(source), { format: 'pt', producer: 'convoy', ...exportMetadata(source) });
 }
 
-/** Default output: beside the checkpoint, same name, `.safetensors` (`runs/x/latest.msgpack` -> `runs/x/latest.safetensors`). */
-function defaultOutput(checkpointPath: string): string {
-  return join(dirname(checkpointPath), `${basename(checkpointPath, extname(checkpointPath))}.safetensors`);
+/**
+ * A network as an ONNX model (opset 17) of its eval-mode forward (see export/onnx.ts): input
+ * `input` [N, C, R, R] of pixels normalised as in training, output `logits` [N, classes]; the
+ * self-description as metadata_props, as in the safetensors export.
+ */
+export function exportOnnx(source: ExportSource): Uint8Array {
+  const model = exportedModel(source);
+  const graph = onnxGraphOf(model, exportedInputShape(source), exportedStateDict(source, model));
+  const doc = 'convoy network (eval mode). input: pixels p in [0, 255] as (p / 255 - mean[c]) / std[c], NCHW; output: logits; see metadata_props';
+  return encodeOnnxModel(graph, exportMetadata(source), doc);
+}
+
+const WRITERS: Record<ExportFormat, (source: ExportSource) => Uint8Array> = { safetensors: exportSafetensors, onnx: exportOnnx };
+
+/** Default output: beside the checkpoint, same name, the format's extension (`runs/x/latest.msgpack` -> `runs/x/latest.onnx`). */
+function defaultOutput(checkpointPath: string, format: ExportFormat): string {
+  return join(dirname(checkpointPath), `${basename(checkpointPath, extname(checkpointPath))}.${format}`);
 }
 
 function exportCheckpoint(checkpoint: string, opts: ExportOptions): void {
   const { path, state } = loadCheckpoint(userPath(checkpoint));
-  const output = opts.output ? userPath(opts.output) : defaultOutput(path);
-  const bytes = exportSafetensors(state);
+  const output = opts.output ? userPath(opts.output) : defaultOutput(path, opts.format);
+  const bytes = WRITERS[opts.format](state);
   writeFileAtomic(output, bytes);
   process.stdout.write(
-    `${output}: ${state.parameters.length} tensors, ${state.params.length} parameters (${state.classNames.length} classes: ${state.classNames.join(', ')}; ` +
+    `${output}: ${opts.format}, ${state.parameters.length} tensors, ${state.params.length} parameters (${state.classNames.length} classes: ${state.classNames.join(', ')}; ` +
       `${state.resolution}x${state.resolution} input) from ${path}\n`,
   );
 }
 
-/** `convoy export <checkpoint>`: the weights for PyTorch. */
+/** `convoy export <checkpoint>`: the network for PyTorch (safetensors) or any ONNX runtime. */
 export function addExportCommand(program: Command): void {
   program
     .command('export')
-    .description("write a checkpoint's weights for PyTorch: safetensors under state_dict names, with class names, resolution, normalisation and model spec as metadata")
+    .description(
+      "write a checkpoint's network for other frameworks: safetensors (PyTorch state_dict names; the network's JSON, class names, resolution and normalisation as metadata) " +
+        'or ONNX (opset 17, eval mode, the same metadata)',
+    )
     .argument('<checkpoint>', 'checkpoint file, or a directory holding latest.msgpack')
     .addOption(new Option('--format <name>', `output format: ${EXPORT_FORMATS.join(' | ')}`).argParser(choiceFlag('--format', EXPORT_FORMATS)).default('safetensors'))
-    .option('-o, --output <file>', 'where to write (default: beside the checkpoint, .safetensors instead of .msgpack)')
+    .option('-o, --output <file>', 'where to write (default: beside the checkpoint, .safetensors or .onnx instead of .msgpack)')
     .action((checkpoint: string, opts: ExportOptions) => exportCheckpoint(checkpoint, opts));
 }

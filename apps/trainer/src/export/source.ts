@@ -22,6 +22,13 @@ export function exportedModel(source: ExportSource): Module {
   return buildModel(source.modelSpec).eval();
 }
 
+/** Per-image input shape [C, R, R] of the network. */
+export function exportedInputShape(source: ExportSource): [number, number, number] {
+  const spec = source.modelSpec;
+  const channels = spec.kind === 'layers' ? spec.input.channels : (spec.inChannels ?? 3);
+  return [channels, source.resolution, source.resolution];
+}
+
 /** The source's tensors as PyTorch's state_dict of the same network (see stateDictOf). */
 export function exportedStateDict(source: ExportSource, model: Module = exportedModel(source)): NamedTensor[] {
   return stateDictOf(model, { entries: source.parameters, data: source.params }, source.buffers ?? NO_TENSORS);
