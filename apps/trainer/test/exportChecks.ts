@@ -38,6 +38,16 @@ print(json.dumps({'keys': list(state.keys()), 'dtypes': {k: str(v.dtype) for k, 
                   'logits': logits.flatten().tolist()}))
 `;
 
+/** PyTorch's reading of a safetensors export (PYTHON_READER) and its logits for `images`. */
+export function pytorchRun(bytes: Uint8Array, images: TestImages): { keys: string[]; dtypes: Record<string, string>; tracked: number[]; logits: number[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'convoy-export-'));
+  writeFileSync(join(dir, 'model.safetensors'), bytes);
+  writeFileSync(join(dir, 'pixels.u8'), images.pixels);
+  const run = spawnSync(PYTHON, ['-c', PYTHON_READER, TOOLS, join(dir, 'model.safetensors'), join(dir, 'pixels.u8')], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (run.status !== 0) throw new Error(`python failed:\n${run.stderr}`);
+  return JSON.parse(run.stdout) as { keys: string[]; dtypes: Record<string, string>; tracked: number[]; logits: number[] };
+}
+
 function safetensorsHeader(bytes: Uint8Array): Record<string, { dtype: string; shape: number[] }> {
   const length = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + length)).toString('utf8')) as Record<string, { dtype: string; shape: number[] }>;
@@ -62,12 +72,7 @@ export function describeSafetensorsExport(images: TestImages): void {
     });
 
     (problem ? it.skip : it)(`PyTorch's load_state_dict(strict=True) takes it, and its logits equal convoy's eval within 1e-4 on ${images.source}`, () => {
-      const dir = mkdtempSync(join(tmpdir(), 'convoy-export-'));
-      writeFileSync(join(dir, 'model.safetensors'), bytes);
-      writeFileSync(join(dir, 'pixels.u8'), images.pixels);
-      const run = spawnSync(PYTHON, ['-c', PYTHON_READER, TOOLS, join(dir, 'model.safetensors'), join(dir, 'pixels.u8')], { encoding: 'utf8', maxBuffer: 1 << 26 });
-      if (run.status !== 0) throw new Error(`python failed:\n${run.stderr}`);
-      const torch = JSON.parse(run.stdout) as { keys: string[]; dtypes: Record<string, string>; tracked: number[]; logits: number[] };
+      const torch = pytorchRun(bytes, images);
       expect(Object.keys(header)).toEqual(torch.keys);
       expect(torch.dtypes['layers.1.num_batches_tracked']).toBe('torch.int64');
       expect(torch.tracked).toEqual([37, 37, 37]);
@@ -83,7 +88,7 @@ export function describeSafetensorsExport(images: TestImages): void {
 }
 
 /** onnxruntime-web's run of the model on the images, normalised as convoy normalises them (in a Node process of its own: see onnxruntimeLogits.mjs). */
-function onnxruntimeRun(bytes: Uint8Array, images: TestImages, source: ExportSource): { inputs: string[]; outputs: string[]; dims: number[]; logits: number[] } {
+export function onnxruntimeRun(bytes: Uint8Array, images: TestImages, source: ExportSource): { inputs: string[]; outputs: string[]; dims: number[]; logits: number[] } {
   const [c, r] = [source.normalization.mean.length, source.resolution];
   const table = normalizationTable(source.normalization);
   const input = Float32Array.from(images.pixels, (v, i) => table[(Math.floor(i / (r * r)) % c) * 256 + v]);

@@ -1,8 +1,41 @@
-import { describeOnnxExport, describeSafetensorsExport } from './exportChecks';
-import { imagesForExportChecks } from './exportNetwork';
+import { exportOnnx, exportSafetensors } from '../src/commands/export';
+import { describeOnnxExport, describeSafetensorsExport, onnxruntimeRun, pytorchRun } from './exportChecks';
+import { convoyLogits, drawnImages, GREY_SPEC, imagesForExportChecks, largestDifference, pythonProblem, trainedLookingNetwork } from './exportNetwork';
 
 // Real CIFAR-10 test images when CIFAR10_DIR is set, seeded pixels otherwise (the e2e target runs
 // the same checks on real images always).
 const images = imagesForExportChecks(16);
 describeSafetensorsExport(images);
 describeOnnxExport(images);
+
+describe('both exports of a grey 28x28 network (one input channel, no resize)', () => {
+  const { model, source } = trainedLookingNetwork(GREY_SPEC, 13);
+  const grey = drawnImages(8, 1, 28, 6);
+  const ours = convoyLogits(model, grey, source.normalization, 28);
+
+  it("onnxruntime's logits equal convoy's within 1e-4", () => {
+    const theirs = onnxruntimeRun(exportOnnx(source), grey, source);
+    expect(theirs.dims).toEqual([8, 10]);
+    expect(largestDifference(ours, theirs.logits)).toBeLessThan(1e-4);
+  });
+
+  (pythonProblem(['torch', 'numpy']) ? it.skip : it)("PyTorch's logits equal convoy's within 1e-4", () => {
+    expect(largestDifference(ours, pytorchRun(exportSafetensors(source), grey).logits)).toBeLessThan(1e-4);
+  });
+});
+
+describe('exports refuse tensors that do not fit the network', () => {
+  const { source } = trainedLookingNetwork(GREY_SPEC, 13);
+
+  it('names a missing BatchNorm buffer', () => {
+    expect(() => exportSafetensors({ ...source, buffers: undefined })).toThrow("the buffers hold no 'layers.1.running_mean' (they hold none)");
+    expect(() => exportOnnx({ ...source, buffers: undefined })).toThrow("the buffers hold no 'layers.1.running_mean'");
+  });
+
+  it('names a parameter whose shape differs, and one the network lacks', () => {
+    const parameters = source.parameters.map((e) => (e.name === 'layers.0.weight' ? { ...e, shape: [6, 1, 25] } : e));
+    expect(() => exportSafetensors({ ...source, parameters })).toThrow("parameter 'layers.0.weight' has shape [6, 1, 25], the network's is [6, 1, 5, 5]");
+    const extra = [...source.parameters, { name: 'layers.9.weight', shape: [1], offset: 0, size: 1 }];
+    expect(() => exportOnnx({ ...source, parameters: extra })).toThrow('the network has no tensors named layers.9.weight');
+  });
+});

@@ -44,6 +44,27 @@ export const EVERY_LAYER_SPEC: LayerModelSpec = {
   ],
 };
 
+/** Grey 28×28 input, no resize: a 5×5 conv to 24×24, BatchNorm, a residual block, max-pool, MLP head. */
+export const GREY_SPEC: LayerModelSpec = {
+  kind: 'layers',
+  classes: 10,
+  input: { channels: 1, resolution: 28 },
+  layers: [
+    { type: 'conv2d', out: 6, kernel: 5 },
+    { type: 'batchnorm2d' },
+    { type: 'relu' },
+    { type: 'residual', layers: [{ type: 'conv2d', out: 6, kernel: 3, padding: 1 }, { type: 'relu' }] },
+    { type: 'maxpool2d', kernel: 2 },
+    { type: 'flatten' },
+    { type: 'linear', out: 32 },
+    { type: 'relu' },
+    { type: 'linear', out: 'classes' },
+  ],
+};
+
+/** A grey image set's normalisation (mean and std of MNIST-like digits). */
+export const GREY_NORMALIZATION = { mean: [0.1307], std: [0.3081] };
+
 export const CIFAR10_CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
 /**
@@ -79,7 +100,7 @@ export function trainedLookingNetwork(spec: LayerModelSpec, seed: number): { mod
       modelSpec: spec,
       classNames: CIFAR10_CLASS_NAMES.slice(0, spec.classes),
       resolution: spec.input.resolution,
-      normalization: CIFAR10_NORMALIZATION,
+      normalization: spec.input.channels === 1 ? GREY_NORMALIZATION : CIFAR10_NORMALIZATION,
       parameters: params.entries.map((e) => ({ name: e.name, shape: e.shape.slice(), offset: e.offset, size: e.size })),
       params: params.data,
       buffers: { entries: buffers.entries.map((e) => ({ name: e.name, shape: e.shape.slice(), offset: e.offset, size: e.size })), data: buffers.data },
