@@ -1,6 +1,6 @@
 import { allocateImageSet, fillBatch, type Normalization } from '@convoy/data';
 import { selectBackend } from '@convoy/kernels';
-import { buildModel, type ModelSpec } from '@convoy/nn';
+import { buildModel, modelInputOf, type ModelSpec } from '@convoy/nn';
 import { ParameterArena, Tensor } from '@convoy/tensor';
 
 export interface Prediction {
@@ -8,12 +8,13 @@ export interface Prediction {
   probability: number;
 }
 
-/** What classification needs of a model: a checkpoint's self-description and its parameters. */
+/** What classification needs of a model: a checkpoint's self-description, its parameters and its buffers (BatchNorm's running statistics). */
 export interface Classifier {
   modelSpec: ModelSpec;
   classNames: readonly string[];
   normalization: Normalization;
   params: Float32Array;
+  buffers: { data: Float32Array };
 }
 
 /**
@@ -47,8 +48,8 @@ export async function decodeImageFile(file: Blob, resolution: number): Promise<U
 /** The `count` most probable classes of one C x R x R image (softmax of the network's outputs). */
 export function classify(classifier: Classifier, pixels: Uint8Array, count = 3): Prediction[] {
   const { modelSpec } = classifier;
-  const channels = modelSpec.inChannels ?? 3;
-  const image = allocateImageSet(1, { channels, height: modelSpec.resolution, width: modelSpec.resolution });
+  const { channels, resolution } = modelInputOf(modelSpec);
+  const image = allocateImageSet(1, { channels, height: resolution, width: resolution });
   image.images.set(pixels);
   const x = new Float32Array(pixels.length);
   fillBatch(image, [0], 0, 1, x, new Int32Array(1), { augment: false, normalization: classifier.normalization });
@@ -57,7 +58,12 @@ export function classify(classifier: Classifier, pixels: Uint8Array, count = 3):
   const params = new ParameterArena(specs);
   params.data.set(classifier.params);
   model.bind(params, new ParameterArena(specs));
-  const logits = model.forward(new Tensor(x, [1, channels, modelSpec.resolution, modelSpec.resolution])).data;
+  const buffers = new ParameterArena(model.bufferSpecs());
+  buffers.data.set(classifier.buffers.data);
+  model.bindBuffers(buffers);
+  // Eval mode: BatchNorm normalises with its running statistics and dropout passes everything.
+  model.eval();
+  const logits = model.forward(new Tensor(x, [1, channels, resolution, resolution])).data;
   const top = Math.max(...logits);
   const exps = Array.from(logits, (v) => Math.exp(v - top));
   const total = exps.reduce((a, b) => a + b, 0);

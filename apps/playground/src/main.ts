@@ -1,4 +1,5 @@
 import { provideKernelWasm } from '@convoy/kernels';
+import { modelInputOf } from '@convoy/nn';
 import { configProblems, decodeCheckpoint, DEFAULT_RUN_CONFIG, encodeCheckpoint, LATEST_CHECKPOINT, type CheckpointState, type RunConfig } from '@convoy/run';
 import relaxedWasmUrl from '@convoy/kernels/kernels-relaxed.wasm?url';
 import plainWasmUrl from '@convoy/kernels/kernels.wasm?url';
@@ -260,9 +261,12 @@ async function loadCheckpoint(file: File): Promise<void> {
 function currentClassifier(): Classifier | null {
   if (session) {
     const c = session.checkpointState({});
-    return { modelSpec: c.modelSpec, classNames: c.classNames, normalization: c.normalization, params: c.params.slice() };
+    return { modelSpec: c.modelSpec, classNames: c.classNames, normalization: c.normalization, params: c.params.slice(), buffers: { data: c.buffers.data.slice() } };
   }
-  if (loaded) return { modelSpec: loaded.state.modelSpec, classNames: loaded.state.classNames, normalization: loaded.state.normalization, params: loaded.state.params };
+  if (loaded) {
+    const { state } = loaded;
+    return { modelSpec: state.modelSpec, classNames: state.classNames, normalization: state.normalization, params: state.params, buffers: state.buffers };
+  }
   return null;
 }
 
@@ -272,7 +276,7 @@ async function classifyFile(file: File): Promise<void> {
   try {
     const classifier = currentClassifier();
     if (!classifier) throw new Error('no model yet: train one or load a checkpoint first');
-    const r = classifier.modelSpec.resolution;
+    const r = modelInputOf(classifier.modelSpec).resolution;
     const pixels = await decodeImageFile(file, r);
     const preview = $<HTMLCanvasElement>('preview');
     preview.width = r;

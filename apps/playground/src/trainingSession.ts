@@ -89,7 +89,7 @@ export class TrainingSession {
         test: data.test ? selected.test : null,
         normalization: CIFAR10_NORMALIZATION,
         maxBatch: config.batchSize,
-        ...(resume ? { params: resume.params, optimizerState: resume.optimizer.state } : { rng }),
+        ...(resume ? { params: resume.params, buffers: resume.buffers.data, optimizerState: resume.optimizer.state } : { rng }),
       },
       webWorkerRunner(options.wasm),
     );
@@ -173,6 +173,7 @@ export class TrainingSession {
       classNames: this.classNames,
       normalization: CIFAR10_NORMALIZATION,
       params: this.pool.params,
+      buffers: this.pool.buffers,
       optimizerState: this.pool.optimizerState,
       position: { step: this.step, epoch: this.epoch, stepInEpoch: this.stepInEpoch },
       rngState: this.rngState,

@@ -17,6 +17,8 @@ export async function evaluateTestSet(pool: GradientPool, limit: number | undefi
 /** Evaluates parameters on a set with a fresh pool (the `eval` command). */
 export async function evaluateParameters(options: {
   params: Float32Array;
+  /** The network's buffers (a checkpoint's: BatchNorm's running statistics, which eval mode normalises with); empty without BatchNorm. */
+  buffers: Float32Array;
   /** The network the parameters belong to (a checkpoint's modelSpec). */
   modelSpec: ModelSpec;
   /** The normalisation the network was trained with; default CIFAR-10's. */
@@ -38,6 +40,7 @@ export async function evaluateParameters(options: {
       test: options.test,
       maxBatch: 1,
       params: options.params,
+      buffers: options.buffers,
       workerFile: options.workerFile,
     });
     const [first] = await pool.describe();

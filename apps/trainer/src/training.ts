@@ -1,6 +1,6 @@
 import { CIFAR10_NORMALIZATION, type ImageSet, type Normalization } from '@convoy/data';
 import { cifar10ClassNamesFor, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, type CheckpointState, type RunConfig } from '@convoy/run';
-import { buildModel, ghostGroupSize } from '@convoy/nn';
+import { buildModel, ghostGroupSize, type ModelSpec } from '@convoy/nn';
 import { Rng } from '@convoy/tensor';
 import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
@@ -24,6 +24,8 @@ export interface TrainingOptions {
   classNames?: readonly string[];
   /** Pixel normalisation for training and evaluation, recorded in checkpoints; default CIFAR-10's standard statistics. */
   normalization?: Normalization;
+  /** The network to train (a layer list from --model); default the recipe network of `config`. A resumed run trains its checkpoint's. */
+  modelSpec?: ModelSpec;
   /** Continue this checkpoint (already read and checked against `config`). */
   resume?: CheckpointState;
   reporter?: ProgressReporter;
@@ -46,6 +48,8 @@ export interface TrainingOutcome {
   epoch: number;
   stepInEpoch: number;
   params: Float32Array;
+  /** The network's buffers (BatchNorm's running statistics) at the end; empty without BatchNorm. */
+  buffers: Float32Array;
   /** The last test-set evaluation (null when none ran in this part of the run). */
   lastEvaluation: EvaluationResult | null;
   /** The checkpoint written last, if any. */
@@ -66,7 +70,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   const rng = new Rng(config.seed);
   const classNames = [...(options.classNames ?? cifar10ClassNamesFor(config))];
   const normalization = options.normalization ?? CIFAR10_NORMALIZATION;
-  const modelSpec = modelSpecFor(config, classNames.length);
+  const modelSpec = resume?.modelSpec ?? options.modelSpec ?? modelSpecFor(config, classNames.length);
   const placement = placeRun(config.batchSize, train.count, options.cluster ?? null, ghostGroupSize(buildModel(modelSpec)));
   const { cluster, lead, share } = placement;
   const reporter = lead ? (options.reporter ?? new NoProgress()) : new NoProgress();
@@ -83,12 +87,12 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     maxGlobalBatch: config.batchSize,
     workerFile: options.workerFile,
     ...(cluster ? { crossHost: cluster } : {}),
-    ...(resume ? { params: resume.params, optimizerState: resume.optimizer.state } : { rng }),
+    ...(resume ? { params: resume.params, buffers: resume.buffers.data, optimizerState: resume.optimizer.state } : { rng }),
   });
   const rngState = resume ? resume.rng.state : rng.getState();
   const checkpoints = new RunCheckpoints(
     lead ? execution.checkpointDir : null,
-    { config, modelSpec, classNames, normalization, params: pool.params, optimizerState: pool.optimizerState, rngState },
+    { config, modelSpec, classNames, normalization, params: pool.params, buffers: pool.buffers, optimizerState: pool.optimizerState, rngState },
     resume,
   );
   try {
@@ -142,7 +146,7 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
   const startedAt = performance.now();
   const finish = (status: TrainingStatus, saved: string | null): TrainingOutcome => {
     log.write({ type: status === 'completed' ? 'end' : 'stopped', status, ...position, time: new Date().toISOString() });
-    return { status, ...position, params: pool.params.data.slice(), lastEvaluation, checkpoint: saved, backend, trainSeconds };
+    return { status, ...position, params: pool.params.data.slice(), buffers: pool.buffers.data.slice(), lastEvaluation, checkpoint: saved, backend, trainSeconds };
   };
   const stoppedAt = (where: string, failedStep: number, err: unknown): TrainingStepError => {
     const kept = checkpoints.kept;

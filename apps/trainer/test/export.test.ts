@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normalizationTable } from '@convoy/data';
-import { buildModel, createParameters, type ModelSpec } from '@convoy/nn';
+import { buildModel, createParameters, type RecipeModelSpec } from '@convoy/nn';
 import { Rng, Tensor } from '@convoy/tensor';
 import { saveCheckpoint } from '../src/checkpoint';
 import { createProgram } from '../src/cli';
@@ -13,7 +13,7 @@ import { validCheckpoint } from '../../../packages/run/test/checkpointFixtures';
 /** Made by tools/pytorch/make_export_fixture.py: PyTorch's logits after load_state_dict of an exported file. */
 const fixture = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'export-recipe.json'), 'utf8')) as {
   seed: number;
-  spec: ModelSpec;
+  spec: RecipeModelSpec;
   classNames: string[];
   normalization: { mean: number[]; std: number[] };
   images: { count: number };

@@ -36,9 +36,9 @@ export {
 export type { HyperparameterSchedules, OneCycleOptions, Schedule, ScheduleSpec } from './optim/schedules';
 export { block, conv3, frontend, recipeNet, recipePlan, sequential, FRONTEND_MIN_RESOLUTION, MAX_RECIPE_WIDTH } from './recipe';
 export type { BuildOptions, RecipeOptions, RecipePlan } from './recipe';
-export { buildModel, initialParameters } from './model';
+export { buildModel, initialParameters, modelInputOf } from './model';
 export { buildLayerList } from './layerList';
 export type { LayerListSpec, LayerSpec } from './layerList';
-export type { LayerModelSpec, ModelSpec } from './model';
+export type { LayerModelSpec, ModelSpec, RecipeModelSpec } from './model';
 export { buildOptimizer, optimizerStateNames } from './optim/build';
 export type { OptimizerSpec } from './optim/build';

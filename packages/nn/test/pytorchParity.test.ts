@@ -3,7 +3,7 @@ import { join } from 'path';
 import { gunzipSync } from 'zlib';
 import { createWasmBackend } from '@convoy/kernels';
 import { relativeError, Rng, Tensor } from '@convoy/tensor';
-import { AdamW, buildModel, countParameters, createParameters, Module, ModelSpec, oneCycleMomentum, oneCycleSchedule, SGD, softmaxCrossEntropy, stepSchedule } from '../src';
+import { AdamW, buildModel, countParameters, createParameters, Module, RecipeModelSpec, oneCycleMomentum, oneCycleSchedule, SGD, softmaxCrossEntropy, stepSchedule } from '../src';
 
 /**
  * Parity with PyTorch 1.13 on the CIFAR recipe network, batch 8 (fixtures written by
@@ -19,7 +19,7 @@ interface FixtureParameter {
   grad: Stored; sgdDelta: Stored; adamwDelta: Stored;
 }
 interface Fixture {
-  seed: number; batch: number; spec: ModelSpec; parameterCount: number;
+  seed: number; batch: number; spec: RecipeModelSpec; parameterCount: number;
   labels: { values: number[] }; logits: number[]; loss: number;
   sgd: { momentum: number; nesterov: boolean; weightDecay: number; lrs: number[]; losses: number[] };
   adamw: { beta1: number; beta2: number; eps: number; weightDecay: number; lrs: number[]; losses: number[] };

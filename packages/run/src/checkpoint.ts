@@ -3,32 +3,42 @@ import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from '@noble/hashes/utils';
 import { CIFAR10_NORMALIZATION } from '@convoy/data';
 import type { ModelSpec } from '@convoy/nn';
-import { checkModelDescription, isRecord, modelMismatch, type CheckpointParameterEntry } from './checkpointModel';
+import { checkModelDescription, firstNonFinite, isRecord, modelMismatch, type CheckpointParameterEntry } from './checkpointModel';
 import { cifar10ClassNamesFor } from './config';
 
 /** Written into every checkpoint; readers refuse files without it. */
 export const CHECKPOINT_FORMAT = 'convoy-checkpoint';
 /**
  * Bumped whenever the payload layout changes incompatibly. Version 2 added `classNames`,
- * `resolution` and `normalization`; version 1 files (CIFAR-10 runs only) are migrated on reading.
+ * `resolution` and `normalization`; version 3 any network (a layer list as `modelSpec`) and its
+ * `buffers`. Older files are migrated on reading: version 1 held CIFAR-10 runs only, and versions
+ * 1 and 2 only the recipe network, which has no buffers.
  */
-export const CHECKPOINT_VERSION = 2;
+export const CHECKPOINT_VERSION = 3;
+
+/** A table of named tensors and their values, back to back in one array (a checkpoint's buffers). */
+export interface CheckpointTensors {
+  entries: CheckpointParameterEntry[];
+  data: Float32Array;
+}
 
 /** Everything needed to continue a run exactly, or to evaluate its parameters. */
 export interface CheckpointState {
   /** The run's configuration (plain JSON): what must not change when resuming. */
   config: Record<string, unknown>;
-  /** The model's JSON spec, as given to nn's buildModel: readers build the network from it. */
+  /** The model's JSON spec, as given to nn's buildModel (the recipe's, or a layer list with its defaults filled in): readers build the network from it. */
   modelSpec: ModelSpec;
   /** The name of each output of the network, in output (label) order; as many as modelSpec.classes. */
   classNames: string[];
-  /** Side R of the square input: images are resized (smaller side to R) and centre-cropped to R x R. Equals modelSpec.resolution. */
+  /** Side R of the square input: images are resized (smaller side to R) and centre-cropped to R x R. The modelSpec's input resolution. */
   resolution: number;
   /** Per-channel pixel normalisation the network was trained with: x -> (pixel/255 - mean[c]) / std[c]. */
   normalization: { mean: number[]; std: number[] };
   /** Layout of `params` (and of every optimizer state array). */
   parameters: CheckpointParameterEntry[];
   params: Float32Array;
+  /** The network's buffers as it reports them (BatchNorm's running_mean, running_var, num_batches_tracked); empty without BatchNorm. */
+  buffers: CheckpointTensors;
   optimizer: { name: string; state: Record<string, Float32Array> };
   /** Optimizer steps completed so far (global, over all epochs). */
   step: number;
@@ -82,6 +92,7 @@ export function encodeCheckpoint(state: CheckpointState): Uint8Array {
     normalization: { mean: [...state.normalization.mean], std: [...state.normalization.std] },
     parameters: state.parameters,
     params: floatsToBytes(state.params),
+    buffers: { entries: state.buffers.entries, data: floatsToBytes(state.buffers.data) },
     optimizer: { name: state.optimizer.name, state: optimizerState },
     step: state.step,
     epoch: state.epoch,
@@ -110,9 +121,9 @@ export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): Checkp
     throw new CheckpointError(`${file}: not a convoy checkpoint (expected format '${CHECKPOINT_FORMAT}')`);
   }
   const version = envelope.version;
-  if (version !== CHECKPOINT_VERSION && version !== 1) {
+  if (version !== 1 && version !== 2 && version !== CHECKPOINT_VERSION) {
     throw new CheckpointError(
-      `${file}: checkpoint format version ${String(version)} is not supported; this convoy reads versions 1 and ${CHECKPOINT_VERSION}`,
+      `${file}: checkpoint format version ${String(version)} is not supported; this convoy reads versions 1 to ${CHECKPOINT_VERSION}`,
     );
   }
   const payload = envelope.payload;
@@ -132,7 +143,7 @@ export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): Checkp
     throw new CheckpointError(`${file}: the payload cannot be decoded (${(err as Error).message})`);
   }
   if (!isRecord(decoded)) throw new CheckpointError(`${file}: the payload is not a map`);
-  const body = version === 1 ? migrateVersion1(decoded, file) : decoded;
+  const body = version === CHECKPOINT_VERSION ? decoded : migrateVersion2(version === 1 ? migrateVersion1(decoded, file) : decoded);
   if (!isRecord(body.config)) throw new CheckpointError(`${file}: config section is missing`);
   for (const key of ['step', 'epoch', 'stepInEpoch'] as const) {
     if (!Number.isInteger(body[key]) || (body[key] as number) < 0) {
@@ -156,17 +167,29 @@ export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): Checkp
     throw new CheckpointError(`${file}: ${(err as Error).message}`);
   }
   const optimizerBytes: Record<string, unknown> = optimizer.state;
+  const buffers = isRecord(body.buffers) ? body.buffers : {};
+  const byteLength = (v: unknown) => (v instanceof Uint8Array ? v.byteLength : v);
   const mismatch = modelMismatch(described, {
     parameters: body.parameters,
-    paramsBytes: body.params instanceof Uint8Array ? body.params.byteLength : body.params,
+    paramsBytes: byteLength(body.params),
+    buffers: buffers.entries,
+    buffersBytes: byteLength(buffers.data),
     optimizerName: optimizer.name,
-    optimizerStateBytes: Object.fromEntries(Object.entries(optimizerBytes).map(([name, v]) => [name, v instanceof Uint8Array ? v.byteLength : v])),
+    optimizerStateBytes: Object.fromEntries(Object.entries(optimizerBytes).map(([name, v]) => [name, byteLength(v)])),
     configOptimizer: body.config.optimizer,
   });
   if (mismatch) throw new CheckpointError(`${file}: does not match the network its modelSpec describes (${JSON.stringify(described.modelSpec)}): ${mismatch}`);
   const params = bytesToFloats(body.params, 'params', file);
+  const bufferValues = bytesToFloats(buffers.data, 'buffers', file);
   const optimizerState: Record<string, Float32Array> = {};
   for (const [name, value] of Object.entries(optimizerBytes)) optimizerState[name] = bytesToFloats(value, `optimizer state '${name}'`, file);
+  // A run never saves values that are not finite (a diverged step leaves the parameters untouched), so such a file was damaged or made by hand.
+  const nonFinite = [
+    ['parameter', firstNonFinite(params, described.parameters)],
+    ['buffer', firstNonFinite(bufferValues, described.buffers)],
+    ...Object.entries(optimizerState).map(([name, values]) => [`optimizer state '${name}'`, firstNonFinite(values, described.parameters)]),
+  ].find(([, found]) => found !== null);
+  if (nonFinite) throw new CheckpointError(`${file}: ${nonFinite[0]} ${nonFinite[1]}; a checkpoint holds finite values only (the file is damaged): use an earlier checkpoint`);
   return {
     config: body.config,
     modelSpec: described.modelSpec,
@@ -175,6 +198,7 @@ export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): Checkp
     normalization: described.normalization,
     parameters: described.parameters,
     params,
+    buffers: { entries: described.buffers, data: bufferValues },
     optimizer: { name: optimizer.name, state: optimizerState },
     step: body.step as number,
     epoch: body.epoch as number,
@@ -204,6 +228,14 @@ function migrateVersion1(body: Record<string, unknown>, file: string): Record<st
     resolution: 32,
     normalization: { mean: [...CIFAR10_NORMALIZATION.mean], std: [...CIFAR10_NORMALIZATION.std] },
   };
+}
+
+/**
+ * A version 2 payload in version 3's shape: version 2 stored only the recipe network, which has no
+ * buffers, so its buffer table is empty (and is then checked against the network like any other).
+ */
+function migrateVersion2(body: Record<string, unknown>): Record<string, unknown> {
+  return { ...body, buffers: { entries: [], data: new Uint8Array(0) } };
 }
 
 /** The file name `--resume DIR` picks inside a checkpoint directory. */

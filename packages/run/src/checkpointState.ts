@@ -1,5 +1,5 @@
 import type { Normalization } from '@convoy/data';
-import type { ModelSpec } from '@convoy/nn';
+import { modelInputOf, type ModelSpec } from '@convoy/nn';
 import type { CheckpointState } from './checkpoint';
 import type { CheckpointParameterEntry } from './checkpointModel';
 import type { RunConfig } from './config';
@@ -12,6 +12,8 @@ export interface CheckpointSource {
   normalization: Normalization;
   /** The parameter arena (a GradientPool's `params`): its layout and its values. */
   params: { entries: readonly CheckpointParameterEntry[]; data: Float32Array };
+  /** The network's buffers (a GradientPool's `buffers`: BatchNorm's running statistics), laid out as `params`. */
+  buffers: { entries: readonly CheckpointParameterEntry[]; data: Float32Array };
   optimizerState: Readonly<Record<string, Float32Array>>;
   position: { step: number; epoch: number; stepInEpoch: number };
   /** The coordinator's random generator state after parameter initialisation. */
@@ -30,10 +32,11 @@ export function checkpointStateOf(source: CheckpointSource): CheckpointState {
     config: { ...config },
     modelSpec,
     classNames: [...source.classNames],
-    resolution: modelSpec.resolution,
+    resolution: modelInputOf(modelSpec).resolution,
     normalization: { mean: [...normalization.mean], std: [...normalization.std] },
     parameters: source.params.entries.map((e) => ({ name: e.name, shape: e.shape.slice(), offset: e.offset, size: e.size })),
     params: source.params.data,
+    buffers: { entries: source.buffers.entries.map((e) => ({ name: e.name, shape: e.shape.slice(), offset: e.offset, size: e.size })), data: source.buffers.data },
     optimizer: { name: config.optimizer, state: { ...source.optimizerState } },
     step: position.step,
     epoch: position.epoch,

@@ -1,5 +1,5 @@
 import { CIFAR10_CLASS_NAMES, parseClasses } from '@convoy/data';
-import type { ModelSpec, OptimizerSpec } from '@convoy/nn';
+import type { OptimizerSpec, RecipeModelSpec } from '@convoy/nn';
 
 export const OPTIMIZERS = ['sgd', 'adamw'] as const;
 export const SCHEDULES = ['onecycle', 'cosine', 'step', 'constant'] as const;
@@ -87,7 +87,7 @@ export function cifar10ClassNamesFor(config: Partial<Pick<RunConfig, 'classes'>>
 }
 
 /** The recipe network of a run: `classCount` outputs (default: CIFAR-10's ten, or those of --classes) at the run's resolution. */
-export function modelSpecFor(config: Pick<RunConfig, 'width'> & Partial<Pick<RunConfig, 'classes' | 'resolution'>>, classCount = classCountOf(config)): ModelSpec {
+export function modelSpecFor(config: Pick<RunConfig, 'width'> & Partial<Pick<RunConfig, 'classes' | 'resolution'>>, classCount = classCountOf(config)): RecipeModelSpec {
   return { kind: 'recipe', resolution: config.resolution ?? 32, classes: classCount, width: config.width };
 }
 

@@ -6,8 +6,10 @@ export { hyperparameterSchedules } from './schedule';
 export {
   BEST_CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, LATEST_CHECKPOINT, decodeCheckpoint, encodeCheckpoint,
 } from './checkpoint';
-export type { CheckpointState } from './checkpoint';
+export type { CheckpointState, CheckpointTensors } from './checkpoint';
 export { checkpointStateOf } from './checkpointState';
 export type { CheckpointSource } from './checkpointState';
-export { checkModelDescription, modelMismatch, MAX_CHECKPOINT_CLASSES, MAX_CHECKPOINT_CHANNELS } from './checkpointModel';
+export {
+  checkModelDescription, firstNonFinite, modelMismatch, MAX_CHECKPOINT_CLASSES, MAX_CHECKPOINT_CHANNELS, MAX_CHECKPOINT_LAYERS, MAX_CHECKPOINT_LAYER_SIZE, MAX_CHECKPOINT_NESTING,
+} from './checkpointModel';
 export type { CheckpointParameterEntry, ModelDescription, StoredArrays } from './checkpointModel';

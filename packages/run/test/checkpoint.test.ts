@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { decode, encode } from '@msgpack/msgpack';
 import { CIFAR10_CLASS_NAMES, CIFAR10_NORMALIZATION } from '@convoy/data';
 import { CHECKPOINT_FORMAT, CheckpointError, CheckpointState, decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint';
-import { contradictoryCheckpoint, SELF_CONTRADICTIONS, validCheckpoint } from './checkpointFixtures';
+import { contradictoryCheckpoint, SELF_CONTRADICTIONS, TINY_LAYERS_SPEC, validCheckpoint } from './checkpointFixtures';
 
 function sampleState(): CheckpointState {
   const state = validCheckpoint();
@@ -24,6 +24,34 @@ describe('checkpoint format', () => {
     expect(back.params).toBeInstanceOf(Float32Array);
   });
 
+  it('round-trips a layer list with BatchNorm: its spec as given and its buffers, bit for bit', () => {
+    const state = validCheckpoint(TINY_LAYERS_SPEC);
+    expect(state.buffers.entries.map((e) => e.name)).toEqual(['layers.1.running_mean', 'layers.1.running_var', 'layers.1.num_batches_tracked']);
+    const back = decodeCheckpoint(encodeCheckpoint(state));
+    expect(back).toEqual(state);
+    expect(back.modelSpec).toEqual(TINY_LAYERS_SPEC);
+    expect(back.buffers.data).toBeInstanceOf(Float32Array);
+    expect(Buffer.from(back.buffers.data.buffer).equals(Buffer.from(state.buffers.data.buffer))).toBe(true);
+  });
+
+  it('reads a version 2 file (the recipe, no buffers) with an empty buffer table', () => {
+    const v3 = validCheckpoint();
+    const { buffers: _b, ...v2 } = v3;
+    const payload = encode({ ...v2, params: new Uint8Array(v2.params.buffer), optimizer: { name: 'sgd', state: { momentumBuffer: new Uint8Array(v2.optimizer.state.momentumBuffer.buffer) } } });
+    const read = decodeCheckpoint(encode({ format: CHECKPOINT_FORMAT, version: 2, sha256: sha256Hex(payload), payload }), 'v2.msgpack');
+    expect(read).toEqual(v3);
+    expect(read.buffers).toEqual({ entries: [], data: new Float32Array(0) });
+  });
+
+  it('refuses a version 2 file that claims a layer list (version 2 could not store its buffers)', () => {
+    const v3 = validCheckpoint(TINY_LAYERS_SPEC);
+    const { buffers: _b, ...v2 } = v3;
+    const payload = encode({ ...v2, params: new Uint8Array(v2.params.buffer), optimizer: { name: 'sgd', state: { momentumBuffer: new Uint8Array(v2.optimizer.state.momentumBuffer.buffer) } } });
+    expect(() => decodeCheckpoint(encode({ format: CHECKPOINT_FORMAT, version: 2, sha256: sha256Hex(payload), payload }), 'v2.msgpack')).toThrow(
+      /^v2\.msgpack: .*the buffer table has 0 entries; the network has 3 \(missing: 'layers\.1\.running_mean'/,
+    );
+  });
+
   it('detects a corrupted payload by its checksum', () => {
     const bytes = encodeCheckpoint(sampleState());
     const corrupted = bytes.slice();
@@ -39,7 +67,7 @@ describe('checkpoint format', () => {
     );
     expect(() => decodeCheckpoint(new Uint8Array(0), 'e')).toThrow(/e: the file is empty/);
     expect(() => decodeCheckpoint(encode({ hello: 'world' }), 'x')).toThrow(/x: not a convoy checkpoint/);
-    expect(() => decodeCheckpoint(encode({ format: CHECKPOINT_FORMAT, version: 99 }), 'v')).toThrow(/version 99 is not supported; this convoy reads versions 1 and 2/);
+    expect(() => decodeCheckpoint(encode({ format: CHECKPOINT_FORMAT, version: 99 }), 'v')).toThrow(/version 99 is not supported; this convoy reads versions 1 to 3/);
   });
 
   it.each(SELF_CONTRADICTIONS.map((c) => [c.kind, c.message]))('refuses %s, naming the file and the first mismatch', (kind, message) => {

@@ -1,6 +1,6 @@
 import type { ImageSet, Normalization } from '@convoy/data';
 import {
-  applyGroupStatisticsInOrder, buildModel, ghostGroupSize, initialParameters, optimizerStateNames, type LayerModelSpec, type Module, type ModelSpec, type OptimizerSpec,
+  applyGroupStatisticsInOrder, buildModel, ghostGroupSize, initialParameters, optimizerStateNames, type Module, type ModelSpec, type OptimizerSpec,
 } from '@convoy/nn';
 import { ParameterArena, Rng, type ParameterSpec } from '@convoy/tensor';
 import { describeTask, taskIndex } from './protocol';
@@ -23,7 +23,7 @@ export interface GradientPoolOptions {
   /** Worker threads (one batch shard and one parameter chunk each). One per core is the sweet spot. */
   threads: number;
   /** Plain-JSON model spec for nn's buildModel (the recipe's, or a layer list). */
-  modelSpec: ModelSpec | LayerModelSpec;
+  modelSpec: ModelSpec;
   /** Kernel backend each thread creates for itself. Default 'auto'. */
   backend?: string;
   /** The optimizer the threads step; leave it out for a pool that only evaluates. */

@@ -1,5 +1,5 @@
 import type { ImageSet, Normalization } from '@convoy/data';
-import type { LayerModelSpec, ModelSpec, OptimizerSpec } from '@convoy/nn';
+import type { ModelSpec, OptimizerSpec } from '@convoy/nn';
 
 /**
  * What crosses the thread boundary between a GradientPool (the coordinator side) and its piscina
@@ -15,7 +15,7 @@ import type { LayerModelSpec, ModelSpec, OptimizerSpec } from '@convoy/nn';
 
 /** Handed to every thread once, as piscina `workerData`. */
 export interface WorkerSetup {
-  modelSpec: ModelSpec | LayerModelSpec;
+  modelSpec: ModelSpec;
   /** Kernel backend name for backendChoice.ts: 'native' or a name kernels' selectBackend knows ('auto', 'wasm', 'reference', ...). */
   backend: string;
   /** Floats in one parameter arena. */

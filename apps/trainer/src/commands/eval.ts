@@ -45,7 +45,7 @@ async function evaluate(checkpoint: string, opts: EvalOptions): Promise<void> {
   const { path, state } = loadCheckpoint(userPath(checkpoint));
   const test = await testImagesOf(state, path, opts);
   const result = await evaluateParameters({
-    params: state.params, modelSpec: state.modelSpec, normalization: state.normalization, test, threads: opts.threads, backend: opts.backend,
+    params: state.params, buffers: state.buffers.data, modelSpec: state.modelSpec, normalization: state.normalization, test, threads: opts.threads, backend: opts.backend,
   });
   const line = { checkpoint: path, step: state.step, epoch: state.epoch, images: result.count, testLoss: result.loss, testAccuracy: result.accuracy, backend: result.backend };
   if (opts.json) process.stdout.write(`${JSON.stringify(line)}\n`);

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { allocateImageSet, decodeImageFile, ImageFileError } from '@convoy/data';
+import { modelInputOf } from '@convoy/nn';
 import { createGradientPool } from '@convoy/worker';
 import type { CheckpointState } from '@convoy/run';
 import { loadCheckpoint } from '../checkpoint';
@@ -88,6 +89,8 @@ export async function predictFiles(options: {
 }): Promise<void> {
   const { state, files } = options;
   const r = state.resolution;
+  const { channels } = modelInputOf(state.modelSpec);
+  if (channels !== 3) throw new UsageError(`the checkpoint's network takes ${channels}-channel images; predict decodes images as RGB (3 channels)`);
   // A round's pixels stay under MAX_ROUND_BYTES whatever --batch-size says (256 images of 3 x 4096 x 4096 would be 12 GiB).
   const perRound = Math.max(1, Math.min(options.batchSize, files.length, Math.floor(MAX_ROUND_BYTES / (3 * r * r))));
   const set = allocateImageSet(perRound, { channels: 3, height: r, width: r });
@@ -100,6 +103,7 @@ export async function predictFiles(options: {
     test: set,
     maxBatch: 1,
     params: state.params,
+    buffers: state.buffers.data,
   });
   const imageBytes = 3 * r * r;
   const classes = state.classNames.length;
