@@ -3,9 +3,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { CheckpointError } from '@convoy/run';
+import { ModelFileError } from '@convoy/nn';
 import { addCurveCommand } from './commands/curve';
 import { addEvalCommand } from './commands/eval';
 import { addExportCommand } from './commands/export';
+import { addModelCommand } from './commands/model';
 import { addPredictCommand } from './commands/predict';
 import { addScalingCommand } from './commands/scaling';
 import { addTrainCommand } from './commands/train';
@@ -53,6 +55,7 @@ export function createProgram(options: ProgramOptions = {}): Command {
   addExportCommand(program);
   addScalingCommand(program);
   addCurveCommand(program);
+  addModelCommand(program);
   return program;
 }
 
@@ -63,7 +66,7 @@ export function createProgram(options: ProgramOptions = {}): Command {
  */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
-  if (err instanceof UsageError) return USAGE_EXIT_CODE;
+  if (err instanceof UsageError || err instanceof ModelFileError) return USAGE_EXIT_CODE;
   return 1;
 }
 
@@ -80,7 +83,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     }
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`error: ${message}\n`);
-    if (!(err instanceof UsageError || err instanceof CheckpointError) && process.env.CONVOY_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    if (!(err instanceof UsageError || err instanceof ModelFileError || err instanceof CheckpointError) && process.env.CONVOY_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   }
 }
 

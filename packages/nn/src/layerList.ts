@@ -21,6 +21,8 @@ export type LayerSpec = { type: string } & Record<string, unknown>;
 
 /** The input a layer list starts from and the list itself. */
 export interface LayerListSpec {
+  /** Free text for the reader of the file. */
+  description?: string;
   input: { channels: number; resolution: number };
   layers: LayerSpec[];
 }

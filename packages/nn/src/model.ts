@@ -1,6 +1,7 @@
 import { referenceBackend } from '@convoy/kernels';
 import { ParameterArena, type Rng } from '@convoy/tensor';
 import { buildLayerList, type LayerListSpec } from './layerList';
+import { checkModelFile } from './modelFile';
 import type { Module } from './module';
 import { recipeNet, type BuildOptions } from './recipe';
 
@@ -32,6 +33,8 @@ export function buildModel(spec: ModelSpec, options: BuildOptions = {}): Module 
       return recipeNet(rest as Omit<RecipeModelSpec, 'kind'>, { backend: options.backend, inputGradient: options.inputGradient });
     case 'layers': {
       const { classes, ...list } = rest as Omit<LayerModelSpec, 'kind'>;
+      // Every path that builds a layer list gets the model file's checks and their layer paths.
+      checkModelFile(list, classes);
       return buildLayerList(list, classes, { backend: options.backend, inputGradient: options.inputGradient });
     }
     default:

@@ -1,0 +1,83 @@
+import { DEFAULT_GHOST_GROUP_SIZE } from '../layers/batchnorm2d';
+
+/**
+ * The fields each layer type of a model file takes, with PyTorch's defaults (docs/ARCHITECTURE.md,
+ * "The model file"). A field without a default is required.
+ */
+export type FieldKind = 'positiveInteger' | 'nonNegativeInteger' | 'boolean' | 'positiveNumber' | 'probability' | 'fraction' | 'finiteNumber' | 'outFeatures' | 'layers';
+
+export interface FieldRule {
+  kind: FieldKind;
+  /** Filled in when the field is absent; 'kernel' means "the layer's kernel" (pool stride). */
+  default?: number | boolean | 'kernel';
+}
+
+export const LAYER_FIELDS: Record<string, Record<string, FieldRule>> = {
+  conv2d: {
+    out: { kind: 'positiveInteger' },
+    kernel: { kind: 'positiveInteger' },
+    stride: { kind: 'positiveInteger', default: 1 },
+    padding: { kind: 'nonNegativeInteger', default: 0 },
+    bias: { kind: 'boolean', default: true },
+  },
+  batchnorm2d: {
+    eps: { kind: 'positiveNumber', default: 1e-5 },
+    momentum: { kind: 'fraction', default: 0.1 },
+    affine: { kind: 'boolean', default: true },
+    groupSize: { kind: 'positiveInteger', default: DEFAULT_GHOST_GROUP_SIZE },
+  },
+  relu: {},
+  gelu: {},
+  maxpool2d: {
+    kernel: { kind: 'positiveInteger' },
+    stride: { kind: 'positiveInteger', default: 'kernel' },
+    padding: { kind: 'nonNegativeInteger', default: 0 },
+  },
+  avgpool2d: {
+    kernel: { kind: 'positiveInteger' },
+    stride: { kind: 'positiveInteger', default: 'kernel' },
+    padding: { kind: 'nonNegativeInteger', default: 0 },
+  },
+  globalavgpool2d: {},
+  globalmaxpool2d: {},
+  flatten: {},
+  linear: {
+    out: { kind: 'outFeatures' },
+    bias: { kind: 'boolean', default: true },
+  },
+  dropout: { p: { kind: 'probability', default: 0.5 } },
+  residual: { layers: { kind: 'layers' } },
+  scale: { by: { kind: 'finiteNumber' } },
+};
+
+export const LAYER_TYPES = Object.keys(LAYER_FIELDS);
+
+const KIND_WORDS: Record<FieldKind, string> = {
+  positiveInteger: 'an integer >= 1',
+  nonNegativeInteger: 'an integer >= 0',
+  boolean: 'true or false',
+  positiveNumber: 'a number > 0',
+  probability: 'a number in [0, 1)',
+  fraction: 'a number in [0, 1]',
+  finiteNumber: 'a finite number',
+  outFeatures: 'an integer >= 1 or "classes"',
+  layers: 'a non-empty array of layers',
+};
+
+/** Whether `value` is of `kind`; the words for an error otherwise. */
+export function fieldProblem(kind: FieldKind, value: unknown): string | null {
+  const ok = (() => {
+    switch (kind) {
+      case 'positiveInteger': return Number.isInteger(value) && (value as number) >= 1;
+      case 'nonNegativeInteger': return Number.isInteger(value) && (value as number) >= 0;
+      case 'boolean': return typeof value === 'boolean';
+      case 'positiveNumber': return typeof value === 'number' && Number.isFinite(value) && value > 0;
+      case 'probability': return typeof value === 'number' && value >= 0 && value < 1;
+      case 'fraction': return typeof value === 'number' && value >= 0 && value <= 1;
+      case 'finiteNumber': return typeof value === 'number' && Number.isFinite(value);
+      case 'outFeatures': return value === 'classes' || (Number.isInteger(value) && (value as number) >= 1);
+      case 'layers': return Array.isArray(value) && value.length > 0;
+    }
+  })();
+  return ok ? null : `must be ${KIND_WORDS[kind]}, got ${JSON.stringify(value)}`;
+}

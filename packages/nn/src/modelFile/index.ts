@@ -1,0 +1,7 @@
+export { checkModelFile, checkModelInput, ModelFileError } from './parse';
+export type { CheckedModelFile, LayerRow } from './parse';
+export { formatModelSummary } from './summary';
+export { formatModelFile } from './format';
+export { MODEL_PRESETS, presetModelFile, recipeModelFile, recipeParameterNames } from './presets';
+export type { ModelPreset, RecipePresetOptions } from './presets';
+export { LAYER_FIELDS, LAYER_TYPES } from './fields';

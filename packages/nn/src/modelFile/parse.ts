@@ -1,0 +1,196 @@
+import type { LayerListSpec, LayerSpec } from '../layerList';
+import { fieldProblem, LAYER_FIELDS, LAYER_TYPES } from './fields';
+
+/**
+ * A model file that cannot be built: `path` names the layer (`layers[3].layers[0]`) or the field
+ * (`input.channels`) at fault, and the message says what is wrong and what would fit.
+ */
+export class ModelFileError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(`${path}: ${message}`);
+    this.name = 'ModelFileError';
+  }
+}
+
+/** One layer of a checked model file, as a summary prints it. */
+export interface LayerRow {
+  /** `layers[3]`, `layers[3].layers[0]`. */
+  path: string;
+  type: string;
+  /** 0 at the top level, 1 inside a residual, ... */
+  depth: number;
+  inShape: number[];
+  outShape: number[];
+  /** Trainable parameters of the layer (a residual: of its body). */
+  parameters: number;
+  /** Multiply-adds of one image's forward pass: convolutions and linear layers (a residual: its body's). */
+  multiplyAdds: number;
+}
+
+export interface CheckedModelFile {
+  /** The file with every default filled in (what a checkpoint stores). */
+  spec: LayerListSpec;
+  rows: LayerRow[];
+  parameters: number;
+  multiplyAdds: number;
+}
+
+const TOP_LEVEL_FIELDS = ['input', 'layers', 'description'];
+
+/**
+ * Checks a model file (parsed JSON) before any work and fills in the defaults: unknown types and
+ * fields, values of the wrong kind, and shapes that do not fit (a pool that shrinks a side below 1,
+ * a residual whose body changes the shape, a linear layer before a flatten, a network that does not
+ * end in `classes` outputs) are ModelFileErrors naming the layer's path and the shapes in and out.
+ * `"out": "classes"` stays as written in the spec and counts as `classes` here.
+ */
+export function checkModelFile(json: unknown, classes: number): CheckedModelFile {
+  if (!isRecord(json)) throw new ModelFileError('model file', `must be a JSON object { "input": {...}, "layers": [...] }, got ${describe(json)}`);
+  unknownFields(json, TOP_LEVEL_FIELDS, 'model file');
+  if (json.description !== undefined && typeof json.description !== 'string') throw new ModelFileError('description', `must be a string, got ${describe(json.description)}`);
+  const input = json.input;
+  if (!isRecord(input)) throw new ModelFileError('input', `must be an object { "channels": 3, "resolution": 32 }, got ${describe(input)}`);
+  unknownFields(input, ['channels', 'resolution'], 'input');
+  for (const key of ['channels', 'resolution'] as const) {
+    const problem = fieldProblem('positiveInteger', input[key]);
+    if (problem) throw new ModelFileError(`input.${key}`, problem);
+  }
+  const channels = input.channels as number;
+  const resolution = input.resolution as number;
+  const rows: LayerRow[] = [];
+  const { layers, shape } = checkLayers(json.layers, [channels, resolution, resolution], classes, 'layers', 0, rows);
+  if (shape.length !== 1 || shape[0] !== classes) {
+    throw new ModelFileError('layers', `the network ends in [${shape.join(', ')}], not the ${classes} class scores: end it with { "type": "flatten" } (if needed) and { "type": "linear", "out": "classes" }`);
+  }
+  const leaves = rows.filter((r) => r.type !== 'residual');
+  return {
+    spec: { ...(json.description !== undefined ? { description: json.description } : {}), input: { channels, resolution }, layers },
+    rows,
+    parameters: leaves.reduce((sum, r) => sum + r.parameters, 0),
+    multiplyAdds: leaves.reduce((sum, r) => sum + r.multiplyAdds, 0),
+  };
+}
+
+/**
+ * The data's images against the file's `input`: a usage problem when the channels or the side
+ * differ (`source` names the data, e.g. "CIFAR-10" or the folder).
+ */
+export function checkModelInput(spec: LayerListSpec, data: { channels: number; resolution: number }, source: string): void {
+  if (spec.input.channels !== data.channels) {
+    throw new ModelFileError('input.channels', `the model file takes ${spec.input.channels}-channel images but ${source} has ${data.channels} channels: set "channels": ${data.channels}`);
+  }
+  if (spec.input.resolution !== data.resolution) {
+    throw new ModelFileError('input.resolution', `the model file takes ${spec.input.resolution} x ${spec.input.resolution} images but ${source} gives ${data.resolution} x ${data.resolution}: set "resolution": ${data.resolution}${source === 'CIFAR-10' ? '' : ` or train with --resolution ${spec.input.resolution}`}`);
+  }
+}
+
+function checkLayers(value: unknown, shape: number[], classes: number, path: string, depth: number, rows: LayerRow[]): { layers: LayerSpec[]; shape: number[] } {
+  const problem = fieldProblem('layers', value);
+  if (problem) throw new ModelFileError(path, problem);
+  const layers: LayerSpec[] = [];
+  (value as unknown[]).forEach((raw, i) => {
+    const where = `${path}[${i}]`;
+    const { layer, outShape } = checkLayer(raw, shape, classes, where, depth, rows);
+    layers.push(layer);
+    shape = outShape;
+  });
+  return { layers, shape };
+}
+
+function checkLayer(raw: unknown, inShape: number[], classes: number, where: string, depth: number, rows: LayerRow[]): { layer: LayerSpec; outShape: number[] } {
+  if (!isRecord(raw)) throw new ModelFileError(where, `a layer must be an object with a "type", got ${describe(raw)}`);
+  const type = raw.type;
+  if (typeof type !== 'string' || !(type in LAYER_FIELDS)) {
+    throw new ModelFileError(where, `unknown layer type ${JSON.stringify(type)}; the types are ${LAYER_TYPES.join(', ')}`);
+  }
+  const rules = LAYER_FIELDS[type];
+  unknownFields(raw, ['type', ...Object.keys(rules)], where, type);
+  const layer: LayerSpec = { type };
+  for (const [key, rule] of Object.entries(rules)) {
+    if (rule.kind === 'layers') continue;
+    let v = raw[key];
+    if (v === undefined) {
+      if (rule.default === undefined) throw new ModelFileError(where, `${type} needs "${key}" (${fieldProblem(rule.kind, undefined)?.replace(/, got .*$/, '').replace(/^must be /, '')})`);
+      v = rule.default === 'kernel' ? raw.kernel : rule.default;
+    }
+    const problem = fieldProblem(rule.kind, v);
+    if (problem) throw new ModelFileError(where, `${type}'s "${key}" ${problem}`);
+    layer[key] = v;
+  }
+  const row = (outShape: number[], parameters = 0, multiplyAdds = 0): { layer: LayerSpec; outShape: number[] } => {
+    rows.push({ path: where, type, depth, inShape, outShape, parameters, multiplyAdds });
+    return { layer, outShape };
+  };
+  const spatial = (): [number, number, number] => {
+    if (inShape.length !== 3) throw new ModelFileError(where, `${type} needs an image input [channels, height, width], got [${inShape.join(', ')}] (it comes after a flatten or linear layer)`);
+    return inShape as [number, number, number];
+  };
+  const side = (size: number, kernel: number, stride: number, padding: number): number => {
+    const out = Math.floor((size + 2 * padding - kernel) / stride) + 1;
+    if (out < 1) throw new ModelFileError(where, `${type} (kernel ${kernel}, stride ${stride}, padding ${padding}) shrinks the input [${inShape.join(', ')}] below 1 pixel: use a smaller kernel or stride, or fewer pooling layers before it`);
+    return out;
+  };
+  switch (type) {
+    case 'conv2d': {
+      const [c, h, w] = spatial();
+      const { out, kernel, stride, padding, bias } = layer as unknown as { out: number; kernel: number; stride: number; padding: number; bias: boolean };
+      const outShape = [out, side(h, kernel, stride, padding), side(w, kernel, stride, padding)];
+      return row(outShape, out * c * kernel * kernel + (bias ? out : 0), out * outShape[1] * outShape[2] * c * kernel * kernel);
+    }
+    case 'batchnorm2d': {
+      const [c] = spatial();
+      return row(inShape, layer.affine ? 2 * c : 0);
+    }
+    case 'maxpool2d':
+    case 'avgpool2d': {
+      const [c, h, w] = spatial();
+      const { kernel, stride, padding } = layer as unknown as { kernel: number; stride: number; padding: number };
+      if (2 * padding > kernel) throw new ModelFileError(where, `${type}'s "padding" ${padding} is more than half its kernel ${kernel} (PyTorch refuses that too)`);
+      return row([c, side(h, kernel, stride, padding), side(w, kernel, stride, padding)]);
+    }
+    case 'globalavgpool2d':
+    case 'globalmaxpool2d':
+      return row([spatial()[0], 1, 1]);
+    case 'flatten':
+      return row([inShape.reduce((a, b) => a * b, 1)]);
+    case 'linear': {
+      if (inShape.length !== 1) throw new ModelFileError(where, `linear needs a flat input, got [${inShape.join(', ')}]: put { "type": "flatten" } before it`);
+      const out = layer.out === 'classes' ? classes : (layer.out as number);
+      return row([out], inShape[0] * out + (layer.bias ? out : 0), inShape[0] * out);
+    }
+    case 'residual': {
+      const start = rows.length;
+      rows.push({ path: where, type, depth, inShape, outShape: inShape, parameters: 0, multiplyAdds: 0 });
+      const body = checkLayers(raw.layers, inShape, classes, `${where}.layers`, depth + 1, rows);
+      if (body.shape.join() !== inShape.join()) {
+        throw new ModelFileError(where, `a residual's body must keep the shape of its input (output = input + body(input)); it maps [${inShape.join(', ')}] to [${body.shape.join(', ')}]`);
+      }
+      const inner = rows.slice(start + 1).filter((r) => r.type !== 'residual');
+      rows[start].parameters = inner.reduce((sum, r) => sum + r.parameters, 0);
+      rows[start].multiplyAdds = inner.reduce((sum, r) => sum + r.multiplyAdds, 0);
+      layer.layers = body.layers;
+      return { layer, outShape: inShape };
+    }
+    default: // relu, gelu, dropout, scale keep the shape
+      return row(inShape);
+  }
+}
+
+function unknownFields(object: Record<string, unknown>, allowed: string[], where: string, type?: string): void {
+  for (const key of Object.keys(object)) {
+    if (!allowed.includes(key)) {
+      const fields = allowed.filter((k) => k !== 'type');
+      const known = fields.length ? `the fields are ${fields.join(', ')}` : `${type ?? 'it'} takes no fields`;
+      throw new ModelFileError(where, `${type ? `${type} has an ` : ''}unknown field "${key}"; ${known}`);
+    }
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  return value === undefined ? 'nothing' : JSON.stringify(value);
+}

@@ -1,0 +1,132 @@
+import { referenceBackend } from '@convoy/kernels';
+import { Rng, Tensor } from '@convoy/tensor';
+import {
+  buildModel, checkModelFile, checkModelInput, createParameters, formatModelSummary, Module, ModelFileError, recipeModelFile, recipeParameterNames, recipePlan, SGD, softmaxCrossEntropy,
+} from '../src';
+
+const net = (layers: unknown[], input: unknown = { channels: 3, resolution: 8 }) => ({ input, layers });
+const head = [{ type: 'globalavgpool2d' }, { type: 'flatten' }, { type: 'linear', out: 'classes' }];
+
+/** The ModelFileError `json` raises, for matching its path and message. */
+function failure(json: unknown, classes = 10): ModelFileError {
+  try {
+    checkModelFile(json, classes);
+  } catch (error) {
+    if (error instanceof ModelFileError) return error;
+    throw error;
+  }
+  throw new Error('the model file was accepted');
+}
+
+describe('checkModelFile', () => {
+  it('fills in PyTorch defaults and keeps "classes" symbolic', () => {
+    const { spec } = checkModelFile(net([{ type: 'conv2d', out: 4, kernel: 3 }, { type: 'batchnorm2d' }, { type: 'maxpool2d', kernel: 2 }, { type: 'dropout' }, ...head]), 10);
+    expect(spec.layers.slice(0, 4)).toEqual([
+      { type: 'conv2d', out: 4, kernel: 3, stride: 1, padding: 0, bias: true },
+      { type: 'batchnorm2d', eps: 1e-5, momentum: 0.1, affine: true, groupSize: 32 },
+      { type: 'maxpool2d', kernel: 2, stride: 2, padding: 0 },
+      { type: 'dropout', p: 0.5 },
+    ]);
+    expect(spec.layers.at(-1)).toEqual({ type: 'linear', out: 'classes', bias: true });
+    // The filled-in file checks again to itself (what a checkpoint stores and reloads).
+    expect(checkModelFile(spec, 10).spec).toEqual(spec);
+  });
+
+  it.each([
+    ['not an object', [], 'model file', /JSON object/],
+    ['an unknown top-level field', { ...net(head), name: 'x' }, 'model file', /unknown field "name"/],
+    ['no input', { layers: head }, 'input', /must be an object/],
+    ['a fractional channel count', net(head, { channels: 2.5, resolution: 8 }), 'input.channels', /integer >= 1, got 2.5/],
+    ['no layers', net([]), 'layers', /non-empty array/],
+    ['an unknown type', net([{ type: 'conv3d', out: 4, kernel: 3 }, ...head]), 'layers[0]', /unknown layer type "conv3d"; the types are conv2d, batchnorm2d/],
+    ['an unknown field', net([{ type: 'conv2d', out: 4, kernel: 3, dilation: 2 }, ...head]), 'layers[0]', /conv2d has an unknown field "dilation"; the fields are out, kernel, stride, padding, bias/],
+    ['a field on a layer that takes none', net([{ type: 'relu', inplace: true }, ...head]), 'layers[0]', /relu takes no fields/],
+    ['a missing field', net([{ type: 'conv2d', kernel: 3 }, ...head]), 'layers[0]', /conv2d needs "out"/],
+    ['a wrong kind', net([{ type: 'conv2d', out: 4, kernel: 3, bias: 'no' }, ...head]), 'layers[0]', /"bias" must be true or false, got "no"/],
+    ['dropout p of 1', net([{ type: 'dropout', p: 1 }, ...head]), 'layers[0]', /"p" must be a number in \[0, 1\)/],
+    ['a pool that shrinks a side below 1', net([{ type: 'maxpool2d', kernel: 4 }, { type: 'maxpool2d', kernel: 4 }, ...head]), 'layers[1]', /shrinks the input \[3, 2, 2\] below 1 pixel/],
+    ['pool padding over half the kernel', net([{ type: 'avgpool2d', kernel: 2, padding: 2 }, ...head]), 'layers[0]', /more than half its kernel/],
+    ['a linear layer before a flatten', net([{ type: 'linear', out: 10 }]), 'layers[0]', /linear needs a flat input, got \[3, 8, 8\]: put \{ "type": "flatten" \} before it/],
+    ['a conv after a flatten', net([{ type: 'flatten' }, { type: 'conv2d', out: 4, kernel: 1 }, ...head]), 'layers[1]', /image input.*got \[192\]/],
+    ['a residual body that changes the shape', net([{ type: 'residual', layers: [{ type: 'conv2d', out: 8, kernel: 3, padding: 1 }] }, ...head]), 'layers[0]', /maps \[3, 8, 8\] to \[8, 8, 8\]/],
+    ['an error inside a residual', net([{ type: 'residual', layers: [{ type: 'relu' }, { type: 'conv2d', out: 3 }] }, ...head]), 'layers[0].layers[1]', /conv2d needs "kernel"/],
+    ['an end that is not the class scores', net([{ type: 'globalavgpool2d' }, { type: 'flatten' }, { type: 'linear', out: 7 }]), 'layers', /ends in \[7\], not the 10 class scores/],
+  ])('refuses %s, naming the path', (_what, json, path, message) => {
+    const error = failure(json);
+    expect(error.path).toBe(path);
+    expect(error.message.startsWith(`${path}: `)).toBe(true);
+    expect(error.message).toMatch(message);
+  });
+
+  it('is what buildModel checks for a layer list', () => {
+    expect(() => buildModel({ kind: 'layers', classes: 10, ...net([{ type: 'linear', out: 10 }]) } as never)).toThrow(ModelFileError);
+  });
+
+  it('checks the data against the input', () => {
+    const { spec } = checkModelFile(net(head, { channels: 1, resolution: 28 }), 10);
+    expect(() => checkModelInput(spec, { channels: 1, resolution: 28 }, 'folder x')).not.toThrow();
+    expect(() => checkModelInput(spec, { channels: 3, resolution: 28 }, 'CIFAR-10')).toThrow(/input.channels: .*1-channel.*CIFAR-10 has 3 channels/);
+    expect(() => checkModelInput(spec, { channels: 1, resolution: 32 }, 'folder x')).toThrow(/input.resolution: .*28 x 28.*32 x 32.*--resolution 28/);
+  });
+});
+
+describe('the layer table', () => {
+  it.each([32, 224])('counts the recipe network at R=%i as recipePlan does', (resolution) => {
+    const checked = checkModelFile(recipeModelFile({ resolution, width: 32 }), 10);
+    const model = buildModel({ kind: 'recipe', resolution, classes: 10, width: 32 });
+    const parameters = model.parameterSpecs().reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+    expect(checked.parameters).toBe(parameters);
+    expect(checked.multiplyAdds).toBe(recipePlan({ resolution, width: 32, classes: 10 }).multiplyAdds);
+    if (resolution === 32) expect(parameters).toBe(288_298);
+  });
+
+  it('prints a row per layer, residual bodies indented, and the totals', () => {
+    const checked = checkModelFile(net([
+      { type: 'conv2d', out: 4, kernel: 3, padding: 1, bias: false },
+      { type: 'residual', layers: [{ type: 'conv2d', out: 4, kernel: 3, padding: 1 }, { type: 'relu' }] },
+      ...head,
+    ]), 10);
+    const text = formatModelSummary(checked, 10);
+    expect(text).toMatch(/^input \[3, 8, 8\], 10 classes$/m);
+    expect(text).toMatch(/^layers\[0\]\s+conv2d\s+\[4, 8, 8\]\s+108\s+6,912$/m);
+    expect(text).toMatch(/^layers\[1\]\s+residual\s+\[4, 8, 8\]\s+\(148\)\s+\(9,216\)$/m);
+    expect(text).toMatch(/^ {2}layers\[1\]\.layers\[0\]\s+conv2d\s+\[4, 8, 8\]\s+148\s+9,216$/m);
+    expect(text).toMatch(/^layers\[4\]\s+linear\s+\[10\]\s+50\s+40$/m);
+    expect(text).toMatch(/^total: 306 parameters, 16,168 multiply-adds per image \(forward\)$/m);
+  });
+});
+
+describe('the recipe preset', () => {
+  /** Parameters after `steps` SGD steps on random images from the same seed. */
+  function train(model: Module, steps: number, resolution: number): Float32Array {
+    const { params, grads } = createParameters(model, { seed: 5 });
+    const sgd = new SGD({ size: params.size, momentum: 0.9, weightDecay: 5e-4 });
+    const rng = new Rng(9);
+    for (let step = 1; step <= steps; step++) {
+      const x = Tensor.zeros([4, 3, resolution, resolution]);
+      for (let i = 0; i < x.size; i++) x.data[i] = 2 * rng.uniform() - 1;
+      const y = Int32Array.from({ length: 4 }, () => rng.int(10));
+      grads.data.fill(0);
+      const { gradLogits } = softmaxCrossEntropy(model.forward(x), y);
+      model.backward(gradLogits);
+      sgd.step({ params, grads, lr: 0.05, step });
+    }
+    return params.data.slice();
+  }
+
+  it.each([[16, 4], [112, 2]])('trains to recipeNet\'s parameters bit for bit (R=%i, width %i), under the mapped names', (resolution, width) => {
+    const recipe = buildModel({ kind: 'recipe', resolution, classes: 10, width }, { backend: referenceBackend });
+    const preset = buildModel({ kind: 'layers', classes: 10, ...recipeModelFile({ resolution, width }) }, { backend: referenceBackend });
+    const names = recipeParameterNames({ resolution, width });
+    expect(recipe.parameterSpecs().map((s) => s.name)).toEqual(names.map((n) => n.recipe));
+    expect(preset.parameterSpecs().map((s) => s.name)).toEqual(names.map((n) => n.layers));
+    expect(preset.parameterSpecs().map((s) => s.shape)).toEqual(recipe.parameterSpecs().map((s) => s.shape));
+    expect(train(preset, 3, resolution)).toEqual(train(recipe, 3, resolution));
+  });
+
+  it('has a BatchNorm variant: conv without bias, batchnorm2d, relu', () => {
+    const { layers } = recipeModelFile({ resolution: 32, width: 8, batchNorm: true });
+    expect(layers.slice(0, 3)).toEqual([{ type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false }, { type: 'batchnorm2d' }, { type: 'relu' }]);
+    expect(checkModelFile({ input: { channels: 3, resolution: 32 }, layers }, 10).rows.filter((r) => r.type === 'batchnorm2d')).toHaveLength(6);
+  });
+});
