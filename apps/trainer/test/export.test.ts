@@ -8,7 +8,10 @@ import { Rng, Tensor } from '@convoy/tensor';
 import { saveCheckpoint } from '../src/checkpoint';
 import { createProgram } from '../src/cli';
 import { exportOnnx, exportSafetensors } from '../src/commands/export';
-import { validCheckpoint } from '../../../packages/run/test/checkpointFixtures';
+import { TINY_LAYERS_SPEC, validCheckpoint } from '../../../packages/run/test/checkpointFixtures';
+import type { TensorTable } from '../src/export/stateDict';
+import { onnxruntimeRun, pytorchRun } from './exportChecks';
+import { convoyLogits, drawnImages, largestDifference, pythonProblem } from './exportNetwork';
 
 /** Made by tools/pytorch/make_export_fixture.py: PyTorch's logits after load_state_dict of an exported file. */
 const fixture = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'export-recipe.json'), 'utf8')) as {
@@ -90,5 +93,51 @@ describe('export to PyTorch (safetensors)', () => {
     expect(readFileSync(join(dir, 'latest.onnx'))).toEqual(Buffer.from(exportOnnx(checkpoint)));
     await createProgram().parseAsync(['node', 'convoy', 'export', dir, '--format', 'onnx', '-o', join(dir, 'm.onnx')]);
     expect(readFileSync(join(dir, 'm.onnx'))).toEqual(Buffer.from(exportOnnx(checkpoint)));
+  });
+});
+
+describe('convoy export of a layer-list checkpoint (BatchNorm buffers in the file)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convoy-export-'));
+  const checkpoint = validCheckpoint(TINY_LAYERS_SPEC);
+  saveCheckpoint(join(dir, 'latest.msgpack'), checkpoint);
+  const images = drawnImages(6, 3, 8, 9);
+
+  /** The checkpoint's network in eval mode, its parameters and buffers copied in by name. */
+  function checkpointNetwork() {
+    const model = buildModel(checkpoint.modelSpec).eval();
+    const { params, buffers } = createParameters(model);
+    const copy = (to: TensorTable, from: TensorTable) => {
+      for (const e of to.entries) {
+        const source = from.entries.find((f) => f.name === e.name)!;
+        to.data.set(from.data.subarray(source.offset, source.offset + source.size), e.offset);
+      }
+    };
+    copy(params, { entries: checkpoint.parameters, data: checkpoint.params });
+    copy(buffers, checkpoint.buffers);
+    return model;
+  }
+
+  it('writes the running statistics under their state_dict names', async () => {
+    await createProgram().parseAsync(['node', 'convoy', 'export', dir]);
+    const bytes = readFileSync(join(dir, 'latest.safetensors'));
+    const length = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + length).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+    const mean = checkpoint.buffers.entries.find((e) => e.name === 'layers.1.running_mean')!;
+    const at = 8 + length + header['layers.1.running_mean'].data_offsets[0];
+    expect(new Float32Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + 16))).toEqual(checkpoint.buffers.data.subarray(mean.offset, mean.offset + 4));
+    expect(header['layers.1.num_batches_tracked']).toMatchObject({ dtype: 'I64', shape: [] });
+  });
+
+  (pythonProblem(['torch', 'numpy']) ? it.skip : it)("PyTorch's logits from that file equal convoy's eval of the checkpoint within 1e-4", async () => {
+    await createProgram().parseAsync(['node', 'convoy', 'export', dir, '-o', join(dir, 'for-torch.safetensors')]);
+    const ours = convoyLogits(checkpointNetwork(), images, checkpoint.normalization, 8);
+    expect(largestDifference(ours, pytorchRun(readFileSync(join(dir, 'for-torch.safetensors')), images).logits)).toBeLessThan(1e-4);
+  });
+
+  it("--format onnx: onnxruntime's logits equal convoy's eval of the checkpoint within 1e-4", async () => {
+    await createProgram().parseAsync(['node', 'convoy', 'export', join(dir, 'latest.msgpack'), '--format', 'onnx']);
+    const theirs = onnxruntimeRun(readFileSync(join(dir, 'latest.onnx')), images, checkpoint);
+    expect(theirs.dims).toEqual([6, 2]);
+    expect(largestDifference(convoyLogits(checkpointNetwork(), images, checkpoint.normalization, 8), theirs.logits)).toBeLessThan(1e-4);
   });
 });

@@ -50,9 +50,10 @@ function exportCheckpoint(checkpoint: string, opts: ExportOptions): void {
   const output = opts.output ? userPath(opts.output) : defaultOutput(path, opts.format);
   const bytes = WRITERS[opts.format](state);
   writeFileAtomic(output, bytes);
+  const buffers = state.buffers.entries.length > 0 ? `, ${state.buffers.entries.length} buffers (BatchNorm statistics)` : '';
   process.stdout.write(
-    `${output}: ${opts.format}, ${state.parameters.length} tensors, ${state.params.length} parameters (${state.classNames.length} classes: ${state.classNames.join(', ')}; ` +
-      `${state.resolution}x${state.resolution} input) from ${path}\n`,
+    `${output}: ${opts.format}, ${state.parameters.length} parameter tensors (${state.params.length} values)${buffers}; ` +
+      `${state.classNames.length} classes (${state.classNames.join(', ')}), ${state.resolution}x${state.resolution} input; from ${path}\n`,
   );
 }
 

@@ -1,4 +1,4 @@
-import { buildModel, type LayerModelSpec, type Module, type ModelSpec } from '@convoy/nn';
+import { buildModel, modelInputOf, type Module, type ModelSpec } from '@convoy/nn';
 import type { NamedTensor } from './safetensors';
 import { NO_TENSORS, stateDictOf, type TensorTable, type TensorTableEntry } from './stateDict';
 
@@ -8,7 +8,7 @@ import { NO_TENSORS, stateDictOf, type TensorTable, type TensorTableEntry } from
  * absent only for a network without buffers.
  */
 export interface ExportSource {
-  modelSpec: ModelSpec | LayerModelSpec;
+  modelSpec: ModelSpec;
   classNames: readonly string[];
   resolution: number;
   normalization: { readonly mean: readonly number[]; readonly std: readonly number[] };
@@ -24,9 +24,8 @@ export function exportedModel(source: ExportSource): Module {
 
 /** Per-image input shape [C, R, R] of the network. */
 export function exportedInputShape(source: ExportSource): [number, number, number] {
-  const spec = source.modelSpec;
-  const channels = spec.kind === 'layers' ? spec.input.channels : (spec.inChannels ?? 3);
-  return [channels, source.resolution, source.resolution];
+  const { channels, resolution } = modelInputOf(source.modelSpec);
+  return [channels, resolution, resolution];
 }
 
 /** The source's tensors as PyTorch's state_dict of the same network (see stateDictOf). */
