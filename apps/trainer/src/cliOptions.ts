@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { BACKEND_NAMES } from '@convoy/kernels';
-import { NATIVE_BACKEND } from '@convoy/worker';
+import { NATIVE_BACKEND, NATIVE_BF16_BACKEND } from '@convoy/worker';
 import { choiceFlag, integerFlag } from './flagParsers';
 
 /**
@@ -19,7 +19,7 @@ import { choiceFlag, integerFlag } from './flagParsers';
 export const CORES = availableParallelism();
 
 /** `--backend`: `native` (oneDNN, @convoy/native), a kernels backend name, or `gpujs:<mode>`. */
-const BACKEND_CHOICES = [BACKEND_NAMES[0], NATIVE_BACKEND, ...BACKEND_NAMES.slice(1)];
+const BACKEND_CHOICES = [BACKEND_NAMES[0], NATIVE_BACKEND, NATIVE_BF16_BACKEND, ...BACKEND_NAMES.slice(1)];
 /** The plain-TS oracle's former name: scripts and saved commands used `--backend js`, so the flag still takes it. */
 const FORMER_REFERENCE_NAME = 'js';
 export function backendFlag(value: string): string {
@@ -65,7 +65,7 @@ export function addThreadsOption(cmd: Command, help = 'worker threads (one per c
 }
 
 export function addBackendOption(cmd: Command): Command {
-  return cmd.addOption(new Option('--backend <name>', `kernel backend: ${BACKEND_CHOICES.join(' | ')} | gpujs:<mode> (auto: native oneDNN when installed and it passes a parity check, else WebAssembly; js: the former name of reference)`).argParser(backendFlag).default('auto'));
+  return cmd.addOption(new Option('--backend <name>', `kernel backend: ${BACKEND_CHOICES.join(' | ')} | gpujs:<mode> (auto: native oneDNN when installed and it passes a parity check, else WebAssembly; native:bf16: oneDNN with bfloat16 convolutions, float32 weights and accumulation, never chosen by auto; js: the former name of reference)`).argParser(backendFlag).default('auto'));
 }
 
 export function addComputeOptions(cmd: Command, threadsHelp?: string): Command {

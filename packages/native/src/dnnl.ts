@@ -48,6 +48,7 @@ export const OP_DESC_BYTES = 8192;
 /** dnnl_types.h (2.x) constants. */
 export const DNNL = {
   success: 0,
+  bf16: 2,
   f32: 3,
   tag: { any: 1, x: 2, nchw: 5, oihw: 5, nhwc: 20 },
   prop: { forwardTraining: 64, forwardInference: 96, backwardData: 160, backwardWeights: 192, backward: 128 },

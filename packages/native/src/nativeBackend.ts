@@ -29,16 +29,44 @@ export interface NativeBackendOptions {
    * convolutions run on NCHW/OIHW as given.
    */
   layout?: 'blocked' | 'plain';
+  /**
+   * `f32` (default); `bf16`: convolutions read their inputs (activations, weights, output gradients)
+   * as bfloat16, converted on the way in, and accumulate and write float32, so master weights and
+   * every other op stay float32 (oneDNN's mixed-precision training; fast where the CPU has
+   * avx512_bf16 or AMX). Not bit-compatible with the other backends: an option, never a default.
+   */
+  precision?: NativePrecision;
 }
 
+export type NativePrecision = 'f32' | 'bf16';
+
+/** The element type of each convolution argument for one direction of one precision. */
+interface ConvTypes { src: number; weights: number; dst: number }
+
+/** Input channels from which a convolution runs in bf16 under that precision. */
+const BF16_MIN_IN_CHANNELS = 16;
+
+const F32_TYPES: ConvTypes = { src: DNNL.f32, weights: DNNL.f32, dst: DNNL.f32 };
+
+/** bf16 convolutions: the operands read are bfloat16, what is written (and accumulated) float32. */
+const BF16_TYPES: Record<'forward' | 'backwardData' | 'backwardWeights', ConvTypes> = {
+  forward: { src: DNNL.bf16, weights: DNNL.bf16, dst: DNNL.f32 },
+  backwardData: { src: DNNL.f32, weights: DNNL.bf16, dst: DNNL.bf16 },
+  backwardWeights: { src: DNNL.bf16, weights: DNNL.f32, dst: DNNL.bf16 },
+};
+
 export class NativeBackend implements KernelBackend {
-  readonly name = 'native';
+  readonly name: string;
   readonly layout: 'blocked' | 'plain';
+  readonly precision: NativePrecision;
   private readonly stream: Pointer;
   private readonly cache = new Map<string, Primitive>();
 
   constructor(private readonly dnnl: Dnnl = loadDnnl(), options: NativeBackendOptions = {}) {
     this.layout = options.layout ?? 'blocked';
+    this.precision = options.precision ?? 'f32';
+    this.name = this.precision === 'bf16' ? 'native:bf16' : 'native';
+    if (this.precision === 'bf16' && this.layout === 'plain') throw new RangeError("the native backend's bf16 precision needs the blocked layout");
     dnnl.setOmpThreads?.(1);
     const streamOut: Array<Pointer | null> = [null];
     check(dnnl.stream_create(streamOut, dnnl.engine, DNNL.streamDefault), 'stream_create');
@@ -59,7 +87,7 @@ export class NativeBackend implements KernelBackend {
     const relu = epilogue?.relu === true;
     const withBias = bias !== null;
     const prim = this.cached(`conv:${convKey(g)}:${withBias ? 'b' : ''}${relu ? 'r' : ''}`, () => {
-      const d = convDescs(this.dnnl, g, this.layout);
+      const d = convDescs(this.dnnl, g, this.layout, this.convTypes('forward', g));
       const op = newOpDesc();
       check(
         this.dnnl.convolution_forward_desc_init(op, DNNL.prop.forwardTraining, DNNL.alg.convDirect, d.op.src, d.op.weights, withBias ? d.bias : null, d.op.dst, d.strides, d.padL, d.padR),
@@ -76,8 +104,8 @@ export class NativeBackend implements KernelBackend {
 
   conv2dBackwardInput(g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array, reluMask?: Float32Array | null): void {
     const prim = this.cached(`convBwdData:${convKey(g)}`, () => {
-      const d = convDescs(this.dnnl, g, this.layout);
-      const hint = this.forwardHint(d);
+      const d = convDescs(this.dnnl, g, this.layout, this.convTypes('backwardData', g));
+      const hint = this.forwardHint(g);
       try {
         const op = newOpDesc();
         check(this.dnnl.convolution_backward_data_desc_init(op, DNNL.alg.convDirect, d.op.src, d.op.weights, d.op.dst, d.strides, d.padL, d.padR), 'convolution_backward_data_desc_init');
@@ -94,8 +122,8 @@ export class NativeBackend implements KernelBackend {
   conv2dBackwardWeights(g: Conv2dGeometry, input: Float32Array, gradOutput: Float32Array, gradWeight: Float32Array, gradBias: Float32Array | null): void {
     const withBias = gradBias !== null;
     const prim = this.cached(`convBwdWeights:${convKey(g)}:${withBias ? 'b' : ''}`, () => {
-      const d = convDescs(this.dnnl, g, this.layout);
-      const hint = this.forwardHint(d);
+      const d = convDescs(this.dnnl, g, this.layout, this.convTypes('backwardWeights', g));
+      const hint = this.forwardHint(g);
       try {
         const op = newOpDesc();
         check(
@@ -166,7 +194,17 @@ export class NativeBackend implements KernelBackend {
   private readonly maxPool = new MaxPool(this);
 
   /** The forward-training descriptor the backward primitives take as their hint (destroyed by the caller). */
-  private forwardHint(d: ConvDescs): Pointer {
+  /**
+   * bf16 where it pays: a convolution with few input channels (a network's first, on RGB or grey
+   * images) runs slower in oneDNN's bf16 kernels than in float32 ones, so it stays float32.
+   */
+  private convTypes(direction: keyof typeof BF16_TYPES, g: Conv2dGeometry): ConvTypes {
+    return this.precision === 'bf16' && g.inChannels >= BF16_MIN_IN_CHANNELS ? BF16_TYPES[direction] : F32_TYPES;
+  }
+
+  /** The forward primitive descriptor a backward one is created against (its layouts). */
+  private forwardHint(g: Conv2dGeometry): Pointer {
+    const d = convDescs(this.dnnl, g, this.layout, this.convTypes('forward', g));
     const op = newOpDesc();
     check(this.dnnl.convolution_forward_desc_init(op, DNNL.prop.forwardTraining, DNNL.alg.convDirect, d.op.src, d.op.weights, d.bias, d.op.dst, d.strides, d.padL, d.padR), 'convolution_forward_desc_init (hint)');
     return createPrimitiveDesc(this.dnnl, op);
@@ -262,7 +300,7 @@ interface ConvDescs {
   padR: BigInt64Array;
 }
 
-function convDescs(dnnl: Dnnl, g: Conv2dGeometry, layout: 'blocked' | 'plain'): ConvDescs {
+function convDescs(dnnl: Dnnl, g: Conv2dGeometry, layout: 'blocked' | 'plain', types: ConvTypes): ConvDescs {
   const outH = conv2dOutputHeight(g);
   const outW = conv2dOutputWidth(g);
   const srcDims = [g.batch, g.inChannels, g.inHeight, g.inWidth];
@@ -272,7 +310,7 @@ function convDescs(dnnl: Dnnl, g: Conv2dGeometry, layout: 'blocked' | 'plain'): 
   const weights = plainDesc(dnnl, weightDims);
   const dst = plainDesc(dnnl, dstDims);
   return {
-    op: layout === 'plain' ? { src, weights, dst } : { src: anyDesc(dnnl, srcDims), weights: anyDesc(dnnl, weightDims), dst: anyDesc(dnnl, dstDims) },
+    op: layout === 'plain' ? { src, weights, dst } : { src: anyDesc(dnnl, srcDims, types.src), weights: anyDesc(dnnl, weightDims, types.weights), dst: anyDesc(dnnl, dstDims, types.dst) },
     src,
     weights,
     bias: plainDesc(dnnl, [g.outChannels]),

@@ -5,14 +5,17 @@ export function plainDesc(dnnl: Dnnl, dims: number[]): Uint8Array {
   return memoryDesc(dnnl, dims, dims.length === 1 ? DNNL.tag.x : DNNL.tag.nchw);
 }
 
-/** A float32 descriptor that lets the primitive choose its layout (`format_tag_any`). */
-export function anyDesc(dnnl: Dnnl, dims: number[]): Uint8Array {
-  return memoryDesc(dnnl, dims, DNNL.tag.any);
+/**
+ * A descriptor that lets the primitive choose its layout (`format_tag_any`), of float32 or (for the
+ * bf16 precision's inputs) bfloat16 elements.
+ */
+export function anyDesc(dnnl: Dnnl, dims: number[], dataType: number = DNNL.f32): Uint8Array {
+  return memoryDesc(dnnl, dims, DNNL.tag.any, dataType);
 }
 
-function memoryDesc(dnnl: Dnnl, dims: number[], tag: number): Uint8Array {
+function memoryDesc(dnnl: Dnnl, dims: number[], tag: number, dataType: number = DNNL.f32): Uint8Array {
   const md = new Uint8Array(MEMORY_DESC_BYTES);
-  check(dnnl.memory_desc_init_by_tag(md, dims.length, BigInt64Array.from(dims.map(BigInt)), DNNL.f32, tag), `memory_desc_init_by_tag [${dims.join(',')}]`);
+  check(dnnl.memory_desc_init_by_tag(md, dims.length, BigInt64Array.from(dims.map(BigInt)), dataType, tag), `memory_desc_init_by_tag [${dims.join(',')}]`);
   return md;
 }
 

@@ -1,5 +1,5 @@
 import { loadDnnl, NativeUnavailableError } from './dnnl';
-import { NativeBackend } from './nativeBackend';
+import { NativeBackend, type NativePrecision } from './nativeBackend';
 import { recipeParityProblem } from './parity';
 
 /** A native backend and why, or null and the one-line reason it cannot run here. */
@@ -10,10 +10,10 @@ export type NativeSelection = { backend: NativeBackend; reason: string } | { bac
  * and, with `checkParity` (what `--backend auto` asks for), agreeing with the plain-TS reference on
  * the recipe network's shapes. Never throws: a missing or refused library is a reason, not an error.
  */
-export function selectNativeBackend({ checkParity = false }: { checkParity?: boolean } = {}): NativeSelection {
+export function selectNativeBackend({ checkParity = false, precision = 'f32' }: { checkParity?: boolean; precision?: NativePrecision } = {}): NativeSelection {
   let backend: NativeBackend;
   try {
-    backend = new NativeBackend(loadDnnl());
+    backend = new NativeBackend(loadDnnl(), { precision });
   } catch (error) {
     const reason = error instanceof NativeUnavailableError ? error.message : `oneDNN failed to start: ${(error as Error).message.split('\n')[0]}`;
     return { backend: null, reason };
@@ -31,5 +31,5 @@ export function selectNativeBackend({ checkParity = false }: { checkParity?: boo
     }
     return { backend, reason: `native backend on ${backend.library}, parity with the reference checked on the recipe shapes` };
   }
-  return { backend, reason: `native backend on ${backend.library}` };
+  return { backend, reason: `native backend on ${backend.library}${precision === 'bf16' ? ', bf16 convolutions (float32 weights and accumulation)' : ''}` };
 }

@@ -163,3 +163,45 @@ describeNative('selection', () => {
     expect(run('libm.so.6')).toMatch(/^oneDNN could not be bound: .*dnnl_version/);
   });
 });
+
+describeNative('bf16 precision (an option)', () => {
+  const bf16 = selectNativeBackend({ precision: 'bf16' });
+  const relativeToReference = (g: Conv2dGeometry) => {
+    const rng = new Rng(7);
+    const x = randomArray(g.batch * g.inChannels * g.inHeight * g.inWidth, rng);
+    const w = randomArray(g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, rng);
+    const b = randomArray(g.outChannels, rng);
+    const outSize = g.batch * g.outChannels * g.inHeight * g.inWidth;
+    const [ours, theirs] = [new Float32Array(outSize), new Float32Array(outSize)];
+    (bf16.backend as NativeBackend).conv2d(g, x, w, b, ours);
+    ref.conv2d(g, x, w, b, theirs);
+    const gy = randomArray(outSize, rng);
+    const [gwOurs, gwTheirs, gbOurs, gbTheirs] = [new Float32Array(w.length), new Float32Array(w.length), new Float32Array(b.length), new Float32Array(b.length)];
+    (bf16.backend as NativeBackend).conv2dBackwardWeights(g, x, gy, gwOurs, gbOurs);
+    ref.conv2dBackwardWeights(g, x, gy, gwTheirs, gbTheirs);
+    const [giOurs, giTheirs] = [new Float32Array(x.length), new Float32Array(x.length)];
+    (bf16.backend as NativeBackend).conv2dBackwardInput(g, gy, w, giOurs);
+    ref.conv2dBackwardInput(g, gy, w, giTheirs);
+    return { forward: relativeMaxError(ours, theirs), weights: relativeMaxError(gwOurs, gwTheirs), input: relativeMaxError(giOurs, giTheirs) };
+  };
+  const same = { batch: 4, kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1, padHeight: 1, padWidth: 1 };
+
+  test('names itself and its precision', () => {
+    expect(bf16.backend?.name).toBe('native:bf16');
+    expect(bf16.reason).toMatch(/bf16 convolutions \(float32 weights and accumulation\)$/);
+  });
+
+  test('convolutions with 16 or more input channels read bfloat16: within its rounding of the reference, not float32 exact', () => {
+    const errors = relativeToReference({ ...same, inChannels: 32, outChannels: 16, inHeight: 8, inWidth: 8 });
+    for (const e of Object.values(errors)) {
+      expect(e).toBeLessThan(2e-2);
+      expect(e).toBeGreaterThan(TOLERANCE);
+    }
+    expect(Object.values((bf16.backend as NativeBackend).implementations()).some((name) => /bf16/.test(name))).toBe(true);
+  });
+
+  test('a first conv (3 input channels) stays float32', () => {
+    const errors = relativeToReference({ ...same, inChannels: 3, outChannels: 8, inHeight: 8, inWidth: 8 });
+    for (const e of Object.values(errors)) expect(e).toBeLessThan(TOLERANCE);
+  });
+});

@@ -8,7 +8,7 @@ export { GradientPool, WorkerTaskError } from './gradientPool';
 export type {
   BatchRequest, CrossHostReducer, EvaluationResult, GradientPoolOptions, GradientSummary, StepTimings, TrainStepRequest, TrainStepResult,
 } from './gradientPool';
-export { NATIVE_BACKEND, selectWorkerBackend } from './backendChoice';
+export { NATIVE_BACKEND, NATIVE_BF16_BACKEND, selectWorkerBackend } from './backendChoice';
 export { constantLearningRate, scheduledStep, StepDivergedError } from './trainingStep';
 export type { ScheduledStepRequest, ScheduledStepResult } from './trainingStep';
 export { createTaskHandler } from './taskHandler';
