@@ -39,7 +39,7 @@ describe('convoy CLI flags', () => {
     [['--weight-decay', '-1'], /--weight-decay must be at least 0, got -1/],
     [['--optimizer', 'rmsprop'], /--optimizer must be one of sgd, adamw; got 'rmsprop'/],
     [['--schedule', 'linear'], /--schedule must be one of onecycle, cosine, step, constant; got 'linear'/],
-    [['--backend', 'cuda'], /--backend must be one of auto, native, wasm, gpujs, reference, gpujs:<mode>; got 'cuda'/],
+    [['--backend', 'cuda'], /--backend must be one of auto, native, native:bf16, wasm, gpujs, reference, gpujs:<mode>; got 'cuda'/],
     [['--width', '0'], /--width must be between 1 and 512, got 0/],
     [['--limit-train', '0'], /--limit-train must be at least 1, got 0/],
     [['--max-steps', 'NaN'], /--max-steps expects a whole number, got 'NaN'/],
