@@ -13,3 +13,7 @@ export {
   checkModelDescription, firstNonFinite, modelMismatch, MAX_CHECKPOINT_CLASSES, MAX_CHECKPOINT_CHANNELS, MAX_CHECKPOINT_LAYERS, MAX_CHECKPOINT_LAYER_SIZE, MAX_CHECKPOINT_NESTING,
 } from './checkpointModel';
 export type { CheckpointParameterEntry, ModelDescription, StoredArrays } from './checkpointModel';
+export {
+  CHANCE_ACCURACY_SIGMAS, CHANCE_LOSS_TOLERANCE, chanceAccuracyBound, chanceLevel, describeCollapse, detectCollapse, warmupEpochs,
+} from './collapse';
+export type { ChanceLevel, Collapse, EpochSignals } from './collapse';
