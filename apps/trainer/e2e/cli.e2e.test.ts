@@ -30,7 +30,8 @@ describe('convoy on real CIFAR-10 (built CLI)', () => {
     expect(a.err).toBe('');
     expect(a.code).toBe(0);
     expect(a.out).toMatch(/epoch 2\/2: train loss [\d.]+ acc [\d.]+% \| test loss [\d.]+ acc [\d.]+% \(200 images\)/);
-    expect(a.out).toMatch(/completed: step 20, epoch 2\/2/);
+    // 640 images for 2 epochs have not learned yet: the summary may say so (the collapse check below).
+    expect(a.out).toMatch(/completed( AT CHANCE \(collapsed\))?: step 20, epoch 2\/2/);
 
     const b1 = convoy(['train', ...small, '--epochs', '2', '--checkpoint-dir', parts, '--max-steps', '13']);
     expect(b1.code).toBe(0);
@@ -55,6 +56,37 @@ describe('convoy on real CIFAR-10 (built CLI)', () => {
 
     const log = readFileSync(join(parts, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log.filter((r) => r.type === 'step').map((r) => r.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('says when a run collapses (--lr 1: loss back at ln 10, test accuracy at chance) in the log, the metrics and the summary, and not when it learns', () => {
+    const collapsedDir = join(dir, 'collapsed');
+    const collapsed = convoy(['train', ...small, '--epochs', '2', '--lr', '1', '--checkpoint-dir', collapsedDir]);
+    expect(collapsed.err).toBe('');
+    expect(collapsed.code).toBe(0); // a collapse is a result, not a failure: README, "Exit codes"
+    expect(collapsed.out).toMatch(
+      /WARNING: epoch 2 is at chance: training loss 2\.\d{4} is at the loss of a constant guess \(2\.3026\); test accuracy \d+\.\d\d% on 200 images is at chance \(10\.00%; up to 16\.36% is within 3 standard errors of it\)\. The network is not learning\. Try a lower --lr \(e\.g\. 0\.5; this run: 1\), a longer warm-up \(--warmup 0\.5; this run: 0\.3\), or another --seed \(this run: 1\)/,
+    );
+    expect(collapsed.out).toMatch(/^completed AT CHANCE \(collapsed\): step 20, epoch 2\/2 \| test accuracy/m);
+    expect(collapsed.out).toMatch(/^WARNING: this run collapsed: training loss 2\.\d{4} is at the loss of a constant guess/m);
+    expect(collapsed.out).not.toMatch(/^completed:/m);
+    const records = readFileSync(join(collapsedDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lastEpoch = records.filter((r) => r.type === 'epoch').at(-1);
+    const end = records.at(-1);
+    expect(lastEpoch.collapse).toMatchObject({ epoch: 2, lossAtChance: true, accuracyAtChance: true, testCount: 200, chanceAccuracy: 0.1 });
+    expect(lastEpoch.collapse.chanceLoss).toBeCloseTo(Math.log(10), 6);
+    expect(end).toMatchObject({ type: 'end', status: 'completed', collapse: lastEpoch.collapse });
+
+    // The control: two easy classes, the default --lr, learn well above chance in 2 epochs; no warning.
+    const learnedDir = join(dir, 'learned');
+    const learned = convoy([
+      'train', '--data-dir', dataDir, '--threads', '2', '--classes', 'airplane,frog', '--limit-train', '1024', '--limit-test', '400', '--batch-size', '64',
+      '--width', '16', '--epochs', '2', '--no-download', '--checkpoint-dir', learnedDir,
+    ]);
+    expect(learned.code).toBe(0);
+    expect(learned.out).toMatch(/^completed: step 32, epoch 2\/2/m);
+    expect(learned.out).not.toMatch(/WARNING|AT CHANCE/);
+    const learnedEnd = readFileSync(join(learnedDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
+    expect(learnedEnd).toMatchObject({ type: 'end', status: 'completed', collapse: null });
   });
 
   it('predicts CIFAR-10 test images written as PNG exactly as eval scores them (same accuracy; same outputs as the binary images)', async () => {

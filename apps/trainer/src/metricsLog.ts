@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Collapse } from '@convoy/run';
 
 /** One line per optimizer step. */
 export interface StepRecord {
@@ -25,6 +26,8 @@ export interface EpochRecord {
   imagesPerSecond: number;
   epochSeconds: number;
   elapsed: number;
+  /** Whether the epoch's training loss or test accuracy was at chance (@convoy/run's detectCollapse), and the numbers; null when not. */
+  collapse: Collapse | null;
 }
 
 export type MetricsRecord = StepRecord | EpochRecord | ({ type: 'start' | 'end' | 'stopped' } & Record<string, unknown>);
@@ -38,7 +41,10 @@ export function csvPathFor(logPath: string): string {
  * The CSV columns: one row per epoch, the columns PyTorch Lightning's CSVLogger users look for
  * (snake_case, epoch and step first). `test_*` is the held-out set the run evaluates on.
  */
-export const CSV_COLUMNS: ReadonlyArray<[string, keyof EpochRecord]> = [
+/** The numeric fields of an epoch record: the CSV's columns come from these. */
+type EpochNumber = { [K in keyof EpochRecord]: EpochRecord[K] extends number ? K : never }[keyof EpochRecord];
+
+export const CSV_COLUMNS: ReadonlyArray<[string, EpochNumber]> = [
   ['epoch', 'epoch'],
   ['step', 'step'],
   ['train_loss', 'trainLoss'],

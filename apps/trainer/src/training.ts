@@ -1,10 +1,13 @@
 import { CIFAR10_NORMALIZATION, type ImageSet, type Normalization } from '@convoy/data';
-import { cifar10ClassNamesFor, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, type CheckpointState, type RunConfig } from '@convoy/run';
+import {
+  chanceLevel, cifar10ClassNamesFor, detectCollapse, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, warmupEpochs, type ChanceLevel, type CheckpointState, type Collapse, type RunConfig,
+} from '@convoy/run';
 import { buildModel, ghostGroupSize, type ModelSpec } from '@convoy/nn';
 import { Rng } from '@convoy/tensor';
 import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
 import type { ExecutionConfig } from './config';
+import { collapseWarning } from './collapseWarning';
 import { checkSameDataset, datasetFingerprint } from './datasetCheck';
 import { trainEpoch, type EpochTotals } from './epochLoop';
 import { evaluateTestSet } from './evaluation';
@@ -57,6 +60,8 @@ export interface TrainingOutcome {
   backend: string;
   /** Wall seconds of this invocation's training steps. */
   trainSeconds: number;
+  /** The last epoch's collapse (its training loss or test accuracy at chance; see @convoy/run's detectCollapse), or null. */
+  collapse: Collapse | null;
 }
 
 /**
@@ -97,7 +102,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   );
   try {
     const backend = await startRun(options, placement, pool, log, reporter);
-    return await trainEpochs(options, { placement, pool, log, reporter, checkpoints, backend });
+    return await trainEpochs(options, { placement, pool, log, reporter, checkpoints, backend, classes: classNames.length });
   } finally {
     await pool.close();
   }
@@ -134,6 +139,8 @@ interface RunParts {
   reporter: ProgressReporter;
   checkpoints: RunCheckpoints;
   backend: string;
+  /** Classes the network predicts. */
+  classes: number;
 }
 
 /** Epochs from the run's position to the end (or to a stop): each trained, evaluated, logged and checkpointed. */
@@ -142,11 +149,15 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
   const { placement, pool, log, reporter, checkpoints, backend } = parts;
   const position: RunPosition = { step: resume?.step ?? 0, epoch: resume?.epoch ?? 0, stepInEpoch: resume?.stepInEpoch ?? 0 };
   let lastEvaluation: EvaluationResult | null = null;
+  let lastCollapse: Collapse | null = null;
+  // What a network that learned nothing scores, for the collapse check after each epoch; worked out
+  // after the first epoch, so that a bad label is reported by the step that meets it.
+  let chance: ChanceLevel | null = null;
   let trainSeconds = 0;
   const startedAt = performance.now();
   const finish = (status: TrainingStatus, saved: string | null): TrainingOutcome => {
-    log.write({ type: status === 'completed' ? 'end' : 'stopped', status, ...position, time: new Date().toISOString() });
-    return { status, ...position, params: pool.params.data.slice(), buffers: pool.buffers.data.slice(), lastEvaluation, checkpoint: saved, backend, trainSeconds };
+    log.write({ type: status === 'completed' ? 'end' : 'stopped', status, ...position, collapse: lastCollapse, time: new Date().toISOString() });
+    return { status, ...position, params: pool.params.data.slice(), buffers: pool.buffers.data.slice(), lastEvaluation, checkpoint: saved, backend, trainSeconds, collapse: lastCollapse };
   };
   const stoppedAt = (where: string, failedStep: number, err: unknown): TrainingStepError => {
     const kept = checkpoints.kept;
@@ -177,8 +188,14 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
       throw stoppedAt(`the test-set evaluation after epoch ${position.epoch + 1} (step ${position.step})`, position.step, err);
     }
     const record = epochRecord(position, totals, lastEvaluation, context.elapsed());
-    log.write(record);
+    chance ??= chanceLevel(train.labels.subarray(0, train.count), options.test ? options.test.labels.subarray(0, options.test.count) : null, parts.classes);
+    lastCollapse = detectCollapse(chance, {
+      epoch: record.epoch, epochs: config.epochs, warmupEpochs: warmupEpochs(config), trainLoss: record.trainLoss,
+      test: lastEvaluation ? { accuracy: lastEvaluation.accuracy, count: lastEvaluation.count } : null,
+    });
+    log.write({ ...record, collapse: lastCollapse });
     reporter.log(epochLine(record, config.epochs, lastEvaluation));
+    if (lastCollapse) reporter.log(collapseWarning(lastCollapse, config));
     position.epoch++;
     position.stepInEpoch = 0;
     const isBest = checkpoints.recordEpoch(record.testAccuracy, position.epoch);

@@ -2,9 +2,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import {
-  CheckpointError, configProblems, DEFAULT_RUN_CONFIG, LATEST_CHECKPOINT, modelSpecFor, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, type CheckpointState, type RunConfig,
+  CheckpointError, configProblems, DEFAULT_RUN_CONFIG, describeCollapse, LATEST_CHECKPOINT, modelSpecFor, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, type CheckpointState, type RunConfig,
 } from '@convoy/run';
 import { loadCheckpoint } from '../checkpoint';
+import { collapseAdvice } from '../collapseWarning';
 import {
   addComputeOptions, addDataOptions, addImageFolderOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type ImageFolderOptions, type TestSubsetOptions,
 } from '../cliOptions';
@@ -243,10 +244,13 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
     reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${execution.log}`);
     const outcome = await runTraining({ config, execution, train: trainSet, test, classNames, normalization, resume, reporter, signal: controller.signal, cluster, onStep });
     const accuracy = outcome.lastEvaluation ? ` | test accuracy ${(100 * outcome.lastEvaluation.accuracy).toFixed(2)}%` : '';
+    // A run that ended at chance is not reported as a plain success; its exit code stays 0 (see README, "Exit codes").
+    const status = outcome.status === 'completed' && outcome.collapse ? 'completed AT CHANCE (collapsed)' : outcome.status;
     reporter.log(
-      `${outcome.status}: step ${outcome.step}, epoch ${outcome.epoch}/${config.epochs}${accuracy} | ${outcome.trainSeconds.toFixed(1)} s training` +
+      `${status}: step ${outcome.step}, epoch ${outcome.epoch}/${config.epochs}${accuracy} | ${outcome.trainSeconds.toFixed(1)} s training` +
         (outcome.checkpoint ? ` | checkpoint ${outcome.checkpoint}` : ''),
     );
+    if (outcome.status === 'completed' && outcome.collapse) reporter.log(`WARNING: this run collapsed: ${describeCollapse(outcome.collapse)}. ${collapseAdvice(config)}`);
     return outcome.status === 'interrupted' ? 130 : 0;
   } finally {
     removeSignalHandlers();
