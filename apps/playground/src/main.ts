@@ -1,6 +1,9 @@
 import { provideKernelWasm } from '@convoy/kernels';
 import { modelInputOf } from '@convoy/nn';
-import { configProblems, decodeCheckpoint, DEFAULT_RUN_CONFIG, encodeCheckpoint, LATEST_CHECKPOINT, type CheckpointState, type RunConfig } from '@convoy/run';
+import {
+  configProblems, decodeCheckpoint, DEFAULT_RUN_CONFIG, describeCollapse, encodeCheckpoint, LATEST_CHECKPOINT, type CheckpointState, type RunConfig,
+} from '@convoy/run';
+import type { EvaluationResult } from '@convoy/worker/portable';
 import relaxedWasmUrl from '@convoy/kernels/kernels-relaxed.wasm?url';
 import plainWasmUrl from '@convoy/kernels/kernels.wasm?url';
 import { drawChart, type Series } from './chart';
@@ -155,6 +158,9 @@ async function train(): Promise<void> {
   const maxSteps = optionalInteger('max-steps');
   const evalEvery = Number(input('eval-every').value) || 25;
   let evaluatedAt = -1;
+  let lastEvaluation: EvaluationResult | null = null;
+  /** The losses of the last epoch's steps, for the collapse check at the end. */
+  const epochLosses: number[] = [];
   try {
     session = await TrainingSession.create({
       data,
@@ -179,6 +185,7 @@ async function train(): Promise<void> {
       const result = s.evaluate();
       if (!result || evaluatedAt === s.step) return;
       const r = await result;
+      lastEvaluation = r;
       evaluatedAt = s.step;
       series[2].points.push([s.step, r.accuracy]);
       log(`step ${s.step}: test loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(1)}% on ${r.count} images`);
@@ -193,6 +200,8 @@ async function train(): Promise<void> {
         seconds += report.result.timings.total;
       }
       series[0].points.push([report.step, report.loss]);
+      epochLosses.push(report.loss);
+      if (epochLosses.length > s.stepsPerEpoch) epochLosses.shift();
       const previous = series[1].points.at(-1)?.[1] ?? report.accuracy;
       series[1].points.push([report.step, 0.9 * previous + 0.1 * report.accuracy]);
       if (report.step % evalEvery === 0) await evaluate();
@@ -205,6 +214,8 @@ async function train(): Promise<void> {
     }
     await evaluate();
     redraw();
+    const collapse = s.finished && epochLosses.length > 0 ? s.collapseAtEnd(epochLosses.reduce((a, b) => a + b, 0) / epochLosses.length, lastEvaluation) : null;
+    if (collapse) log(`WARNING: this run ended at chance: ${describeCollapse(collapse)}. Try a lower lr, a longer warm-up or another seed.`);
     setStatus('run-status', `done: ${s.step} steps${maxSteps !== null && !s.finished ? ` (stopped after ${maxSteps})` : ''}`, 'done');
     $('run-status').dataset.step = String(s.step);
     log($('run-status').textContent ?? '');

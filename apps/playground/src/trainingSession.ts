@@ -1,6 +1,8 @@
 import { batchCount, batchSlice, CIFAR10_NORMALIZATION, epochOrder, selectSubsets, type ImageSet } from '@convoy/data';
 import type { HyperparameterSchedules } from '@convoy/nn';
-import { checkpointStateOf, cifar10ClassNamesFor, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, type CheckpointState, type RunConfig } from '@convoy/run';
+import {
+  chanceLevel, checkpointStateOf, cifar10ClassNamesFor, detectCollapse, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, warmupEpochs, type CheckpointState, type Collapse, type RunConfig,
+} from '@convoy/run';
 import { Rng } from '@convoy/tensor';
 import { GradientPool, scheduledStep, StepDivergedError, type DescribeResult, type EvaluationResult, type TrainStepResult } from '@convoy/worker/portable';
 import type { BrowserCifar10 } from './dataset';
@@ -136,6 +138,20 @@ export class TrainingSession {
       this.stepInEpoch = 0;
     }
     return report;
+  }
+
+  /**
+   * The finished run judged as `convoy train` judges its last epoch (@convoy/run's detectCollapse):
+   * `trainLoss` is the mean loss of the last epoch's steps, `evaluation` the last test pass. Null
+   * when the run learned.
+   */
+  collapseAtEnd(trainLoss: number, evaluation: EvaluationResult | null): Collapse | null {
+    const { config } = this.options;
+    const chance = chanceLevel(this.train.labels.subarray(0, this.train.count), this.test ? this.test.labels.subarray(0, this.test.count) : null, this.classNames.length);
+    return detectCollapse(chance, {
+      epoch: config.epochs, epochs: config.epochs, warmupEpochs: warmupEpochs(config), trainLoss,
+      test: evaluation ? { accuracy: evaluation.accuracy, count: evaluation.count } : null,
+    });
   }
 
   get finished(): boolean {
