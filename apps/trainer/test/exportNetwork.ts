@@ -111,6 +111,8 @@ export function trainedLookingNetwork(spec: LayerModelSpec, seed: number): { mod
 /** Uint8 pixels (NCHW) of `count` images and where they came from. */
 export interface TestImages {
   pixels: Uint8Array;
+  /** Their classes, where known (real images). */
+  labels?: Uint8Array;
   count: number;
   source: string;
 }
@@ -127,7 +129,7 @@ export function cifar10TestImages(dir: string, count: number): TestImages {
   }
   const set = allocateImageSet(count);
   parseBatchRecords(bytes, set, 0, file);
-  return { pixels: Uint8Array.from(set.images), count, source: `the first ${count} CIFAR-10 test images (${file})` };
+  return { pixels: Uint8Array.from(set.images), labels: Uint8Array.from(set.labels), count, source: `the first ${count} CIFAR-10 test images (${file})` };
 }
 
 /** Eval-mode logits of `model` for uint8 pixels normalised as in training, [count, classes] flattened. */
@@ -137,6 +139,23 @@ export function convoyLogits(model: Module, images: TestImages, normalization: {
   const plane = resolution * resolution;
   const input = Float32Array.from(images.pixels, (v, i) => table[(Math.floor(i / plane) % channels) * 256 + v]);
   return Float32Array.from(model.forward(new Tensor(input, [images.count, channels, resolution, resolution])).data);
+}
+
+/** Mean softmax cross-entropy and accuracy of [count, classes] logits against labels. */
+export function lossAndAccuracy(logits: ArrayLike<number>, labels: Uint8Array): { loss: number; accuracy: number } {
+  const classes = logits.length / labels.length;
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    let max = -Infinity;
+    let best = 0;
+    for (let k = 0; k < classes; k++) if (logits[i * classes + k] > max) [max, best] = [logits[i * classes + k], k];
+    let sum = 0;
+    for (let k = 0; k < classes; k++) sum += Math.exp(logits[i * classes + k] - max);
+    loss += Math.log(sum) + max - logits[i * classes + labels[i]];
+    if (best === labels[i]) correct++;
+  }
+  return { loss: loss / labels.length, accuracy: correct / labels.length };
 }
 
 /** Largest |a[i] - b[i]|; the lengths must agree. */
