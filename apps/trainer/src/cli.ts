@@ -72,19 +72,28 @@ export function exitCodeOf(err: unknown): number {
 
 /** Runs the CLI; errors become one `error: ...` line on stderr and a non-zero exit code. */
 export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = createProgram();
   try {
-    await createProgram().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (err) {
     process.exitCode = exitCodeOf(err);
     if (err instanceof CommanderError) {
-      // Commander printed its message (or the help) already. A bare `convoy` lands here too.
-      if (err.code === 'commander.help') process.stderr.write('error: no command given; training is `convoy train` (see `convoy train --help`)\n');
+      // Commander printed its message (or the help) already. A bare `convoy` (or `convoy model`) lands here too.
+      if (err.code === 'commander.help') process.stderr.write(`${noCommandMessage(program, argv)}\n`);
       return;
     }
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`error: ${message}\n`);
     if (!(err instanceof UsageError || err instanceof ModelFileError || err instanceof CheckpointError) && process.env.CONVOY_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   }
+}
+
+/** What a command line that names no command to run lacks: `convoy`, or a command group such as `convoy model`. */
+function noCommandMessage(program: Command, argv: string[]): string {
+  const group = program.commands.find((c) => c.name() === argv[2] && c.commands.length > 0);
+  if (!group) return 'error: no command given; training is `convoy train` (see `convoy train --help`)';
+  const names = group.commands.map((c) => c.name()).filter((n) => n !== 'help');
+  return `error: no ${group.name()} command given; one of ${names.join(', ')} (see \`convoy ${group.name()} --help\`)`;
 }
 
 if (require.main === module) void main();

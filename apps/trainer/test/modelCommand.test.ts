@@ -43,6 +43,10 @@ describe('convoy model', () => {
     expect(r.out).toMatch(new RegExp(`^total: ${parameters.toLocaleString('en-US')} parameters, [\\d,]+ multiply-adds per image \\(forward\\)$`, 'm'));
   });
 
+  it('says which commands `convoy model` has when given none, with exit code 2', () => {
+    expect(convoy([])).toMatchObject({ code: 2, err: expect.stringMatching(/^error: no model command given; one of recipe, recipe-bn, summary \(see `convoy model --help`\)$/m) });
+  });
+
   it('refuses a file that does not fit, naming the layer, with exit code 2', () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ input: { channels: 3, resolution: 32 }, layers: [{ type: 'conv2d', out: 8, kernel: 3 }, { type: 'linear', out: 'classes' }] }));
