@@ -9,6 +9,7 @@ import { ReLU } from './layers/relu';
 import { Residual } from './layers/residual';
 import { Scale } from './layers/scale';
 import { Sequential } from './layers/sequential';
+import { checkModelFile, type LayerRow } from './modelFile/parse';
 import type { Module } from './module';
 import type { BuildOptions } from './recipe';
 
@@ -30,90 +31,53 @@ export interface LayerListSpec {
 /**
  * Builds the network of a layer list as torch.nn.Sequential would run it, named as the PyTorch module
  * that tools/pytorch/model_file.py builds from the same list: `layers.{i}.weight`, inside a residual
- * `layers.{i}.layers.{j}.weight`. Infers each layer's input channels and features; a conv2d
- * followed by relu uses the fused conv+ReLU kernels. Errors name the layer's path (`layers[3].layers[0]`).
+ * `layers.{i}.layers.{j}.weight`. A conv2d followed by relu uses the fused conv+ReLU kernels.
+ *
+ * The list goes through the model file's one check first (checkModelFile: fields, defaults, shapes;
+ * errors name the layer's path, `layers[3].layers[0]`), and each layer is built from the filled-in
+ * entry and the input shape that check found for it, so nothing here checks again.
  */
 export function buildLayerList(spec: LayerListSpec, classes: number, options: BuildOptions = {}): Module {
-  const { channels, resolution } = spec.input;
-  const { layers } = buildLayers(spec.layers, [channels, resolution, resolution], classes, options, 'layers', true);
+  const checked = checkModelFile(spec, classes);
+  const rows = new Map(checked.rows.map((r) => [r.path, r]));
+  const layers = buildLayers(checked.spec.layers, 'layers', rows, options, true);
   return new Sequential({ layers: new Sequential(layers, { fuseReLU: true }) });
 }
 
-function buildLayers(
-  specs: LayerSpec[], shape: number[], classes: number, options: BuildOptions, path: string, first: boolean,
-): { layers: Module[]; shape: number[] } {
-  if (!Array.isArray(specs) || specs.length === 0) throw new RangeError(`${path}: expected a non-empty array of layers`);
+/** Filled-in layer entries as the checker leaves them (its fields have the kinds of modelFile/fields.ts). */
+interface CheckedLayer {
+  type: string; out: number; kernel: number; stride: number; padding: number; bias: boolean;
+  eps: number; momentum: number; affine: boolean; groupSize: number; p: number; by: number; layers: LayerSpec[];
+}
+
+function buildLayers(specs: LayerSpec[], path: string, rows: Map<string, LayerRow>, options: BuildOptions, first: boolean): Module[] {
   const backend = options.backend;
-  const layers: Module[] = [];
-  specs.forEach((s, i) => {
+  return specs.map((spec, i): Module => {
     const where = `${path}[${i}]`;
-    const num = (k: string, d?: number): number => {
-      const v = s[k] ?? d;
-      if (typeof v !== 'number') throw new RangeError(`${where}: ${s.type} needs a number '${k}', got ${JSON.stringify(s[k])}`);
-      return v;
-    };
-    const spatial = (): [number, number, number] => {
-      if (shape.length !== 3) throw new RangeError(`${where}: ${s.type} needs an input [C, H, W], got [${shape.join(', ')}] (it comes after a flatten)`);
-      return shape as [number, number, number];
-    };
-    const out = (k: number, stride: number, pad: number, side: number): number => {
-      const o = Math.floor((side + 2 * pad - k) / stride) + 1;
-      if (o < 1) throw new RangeError(`${where}: ${s.type} shrinks a side of ${side} below 1 (kernel ${k}, stride ${stride}, padding ${pad})`);
-      return o;
-    };
-    try {
-      switch (s.type) {
-        case 'conv2d': {
-          const [c, h, w] = spatial();
-          const [k, stride, pad] = [num('kernel'), num('stride', 1), num('padding', 0)];
-          const bias = (s.bias as boolean | undefined) ?? true;
-          const inputGradient = first && i === 0 ? options.inputGradient : undefined;
-          layers.push(new Conv2d(c, num('out'), k, { stride, padding: pad, bias, backend, inputGradient }));
-          shape = [num('out'), out(k, stride, pad, h), out(k, stride, pad, w)];
-          break;
-        }
-        case 'batchnorm2d':
-          layers.push(new BatchNorm2d(spatial()[0], { eps: s.eps as number | undefined, momentum: s.momentum as number | undefined, affine: s.affine as boolean | undefined, groupSize: s.groupSize as number | undefined }));
-          break;
-        case 'relu': layers.push(new ReLU()); break;
-        case 'gelu': layers.push(new GELU()); break;
-        case 'maxpool2d':
-        case 'avgpool2d': {
-          const [c, h, w] = spatial();
-          const k = num('kernel');
-          const [stride, pad] = [num('stride', k), num('padding', 0)];
-          const options2 = { stride, padding: pad, backend };
-          layers.push(s.type === 'maxpool2d' ? new MaxPool2d(k, options2) : new AvgPool2d(k, options2));
-          shape = [c, out(k, stride, pad, h), out(k, stride, pad, w)];
-          break;
-        }
-        case 'globalavgpool2d': layers.push(new GlobalAvgPool2d({ backend })); shape = [spatial()[0], 1, 1]; break;
-        case 'globalmaxpool2d': layers.push(new GlobalMaxPool2d({ backend })); shape = [spatial()[0], 1, 1]; break;
-        case 'flatten': layers.push(new Flatten()); shape = [shape.reduce((a, b) => a * b, 1)]; break;
-        case 'linear': {
-          if (shape.length !== 1) throw new RangeError(`${where}: linear needs a flat input; add { "type": "flatten" } before it (input [${shape.join(', ')}])`);
-          const n = s.out === 'classes' ? classes : num('out');
-          layers.push(new Linear(shape[0], n, { bias: (s.bias as boolean | undefined) ?? true }));
-          shape = [n];
-          break;
-        }
-        case 'dropout': layers.push(new Dropout(num('p', 0.5))); break;
-        case 'scale': layers.push(new Scale(num('by'))); break;
-        case 'residual': {
-          const body = buildLayers(s.layers as LayerSpec[], shape, classes, options, `${where}.layers`, false);
-          if (body.shape.join() !== shape.join()) {
-            throw new RangeError(`${where}: a residual body must keep the shape; it maps [${shape.join(', ')}] to [${body.shape.join(', ')}]`);
-          }
-          layers.push(new Residual(body.layers, { fuseReLU: true }));
-          break;
-        }
-        default:
-          throw new RangeError(`${where}: unknown layer type ${JSON.stringify(s.type)}`);
+    const row = rows.get(where);
+    if (!row) throw new Error(`buildLayerList: the check left no row for ${where}`);
+    const layer = spec as unknown as CheckedLayer;
+    const inFeatures = row.inShape[0];
+    switch (layer.type) {
+      case 'conv2d': {
+        // Only the network's first layer sees its input, so only it takes `inputGradient`.
+        const inputGradient = first && i === 0 ? options.inputGradient : undefined;
+        return new Conv2d(inFeatures, layer.out, layer.kernel, { stride: layer.stride, padding: layer.padding, bias: layer.bias, backend, inputGradient });
       }
-    } catch (e) {
-      if (e instanceof Error && !e.message.startsWith(path)) e.message = `${where}: ${e.message}`;
-      throw e;
+      case 'batchnorm2d':
+        return new BatchNorm2d(inFeatures, { eps: layer.eps, momentum: layer.momentum, affine: layer.affine, groupSize: layer.groupSize });
+      case 'relu': return new ReLU();
+      case 'gelu': return new GELU();
+      case 'maxpool2d': return new MaxPool2d(layer.kernel, { stride: layer.stride, padding: layer.padding, backend });
+      case 'avgpool2d': return new AvgPool2d(layer.kernel, { stride: layer.stride, padding: layer.padding, backend });
+      case 'globalavgpool2d': return new GlobalAvgPool2d({ backend });
+      case 'globalmaxpool2d': return new GlobalMaxPool2d({ backend });
+      case 'flatten': return new Flatten();
+      case 'linear': return new Linear(inFeatures, row.outShape[0], { bias: layer.bias });
+      case 'dropout': return new Dropout(layer.p);
+      case 'scale': return new Scale(layer.by);
+      case 'residual': return new Residual(buildLayers(layer.layers, `${where}.layers`, rows, options, false), { fuseReLU: true });
+      default: throw new Error(`buildLayerList: the check passed a layer of type ${JSON.stringify(layer.type)} that nothing builds`);
     }
   });
-  return { layers, shape };
 }

@@ -1,7 +1,6 @@
 import { referenceBackend } from '@convoy/kernels';
 import { ParameterArena, type Rng } from '@convoy/tensor';
 import { buildLayerList, type LayerListSpec } from './layerList';
-import { checkModelFile } from './modelFile';
 import type { Module } from './module';
 import { recipeNet, type BuildOptions } from './recipe';
 
@@ -33,8 +32,7 @@ export function buildModel(spec: ModelSpec, options: BuildOptions = {}): Module 
       return recipeNet(rest as Omit<RecipeModelSpec, 'kind'>, { backend: options.backend, inputGradient: options.inputGradient });
     case 'layers': {
       const { classes, ...list } = rest as Omit<LayerModelSpec, 'kind'>;
-      // Every path that builds a layer list gets the model file's checks and their layer paths.
-      checkModelFile(list, classes);
+      // buildLayerList runs the model file's checks (with their layer paths) on every list it builds.
       return buildLayerList(list, classes, { backend: options.backend, inputGradient: options.inputGradient });
     }
     default:

@@ -1,7 +1,7 @@
 import { referenceBackend } from '@convoy/kernels';
 import { Rng, Tensor } from '@convoy/tensor';
 import {
-  buildModel, checkModelFile, checkModelInput, createParameters, formatModelSummary, Module, ModelFileError, recipeModelFile, recipeParameterNames, recipePlan, SGD, softmaxCrossEntropy,
+  buildLayerList, buildModel, checkModelFile, checkModelInput, createParameters, formatModelSummary, Module, ModelFileError, recipeModelFile, recipeParameterNames, recipePlan, SGD, softmaxCrossEntropy,
 } from '../src';
 
 const net = (layers: unknown[], input: unknown = { channels: 3, resolution: 8 }) => ({ input, layers });
@@ -50,6 +50,19 @@ describe('checkModelFile', () => {
     ['a conv after a flatten', net([{ type: 'flatten' }, { type: 'conv2d', out: 4, kernel: 1 }, ...head]), 'layers[1]', /image input.*got \[192\]/],
     ['a residual body that changes the shape', net([{ type: 'residual', layers: [{ type: 'conv2d', out: 8, kernel: 3, padding: 1 }] }, ...head]), 'layers[0]', /maps \[3, 8, 8\] to \[8, 8, 8\]/],
     ['an error inside a residual', net([{ type: 'residual', layers: [{ type: 'relu' }, { type: 'conv2d', out: 3 }] }, ...head]), 'layers[0].layers[1]', /conv2d needs "kernel"/],
+    ['an unknown field in input', net(head, { channels: 3, resolution: 8, size: 8 }), 'input', /unknown field "size"; the fields are channels, resolution/],
+    ['a layer that is not an object', net(['relu', ...head]), 'layers[0]', /a layer must be an object with a "type", got "relu"/],
+    ['a layer without a type', net([{ out: 3 }, ...head]), 'layers[0]', /unknown layer type undefined; the types are conv2d/],
+    ['a fractional out', net([{ type: 'conv2d', out: 2.5, kernel: 3 }, ...head]), 'layers[0]', /"out" must be an integer >= 1, got 2.5/],
+    ['a negative padding', net([{ type: 'conv2d', out: 4, kernel: 3, padding: -1 }, ...head]), 'layers[0]', /"padding" must be an integer >= 0, got -1/],
+    ['a BatchNorm momentum over 1', net([{ type: 'batchnorm2d', momentum: 1.5 }, ...head]), 'layers[0]', /"momentum" must be a number in \[0, 1\], got 1.5/],
+    ['a BatchNorm eps of 0', net([{ type: 'batchnorm2d', eps: 0 }, ...head]), 'layers[0]', /"eps" must be a number > 0, got 0/],
+    ['a ghost group of 0 images', net([{ type: 'batchnorm2d', groupSize: 0 }, ...head]), 'layers[0]', /"groupSize" must be an integer >= 1, got 0/],
+    ['a scale without its factor', net([{ type: 'scale' }, ...head]), 'layers[0]', /scale needs "by"/],
+    ['a linear out that is neither a count nor "classes"', net([{ type: 'flatten' }, { type: 'linear', out: 'labels' }]), 'layers[1]', /"out" must be an integer >= 1 or "classes", got "labels"/],
+    ['an empty residual body', net([{ type: 'residual', layers: [] }, ...head]), 'layers[0].layers', /non-empty array/],
+    ['a BatchNorm after a flatten', net([{ type: 'flatten' }, { type: 'batchnorm2d' }, ...head]), 'layers[1]', /batchnorm2d needs an image input \[channels, height, width\], got \[192\]/],
+    ['a conv bigger than its input, inside a residual', net([{ type: 'residual', layers: [{ type: 'conv2d', out: 3, kernel: 9 }] }, ...head]), 'layers[0].layers[0]', /conv2d \(kernel 9, stride 1, padding 0\) shrinks the input \[3, 8, 8\] below 1 pixel/],
     ['an end that is not the class scores', net([{ type: 'globalavgpool2d' }, { type: 'flatten' }, { type: 'linear', out: 7 }]), 'layers', /ends in \[7\], not the 10 class scores/],
   ])('refuses %s, naming the path', (_what, json, path, message) => {
     const error = failure(json);
@@ -58,8 +71,15 @@ describe('checkModelFile', () => {
     expect(error.message).toMatch(message);
   });
 
-  it('is what buildModel checks for a layer list', () => {
+  it('is what buildModel and buildLayerList check a layer list with, and builds from', () => {
     expect(() => buildModel({ kind: 'layers', classes: 10, ...net([{ type: 'linear', out: 10 }]) } as never)).toThrow(ModelFileError);
+    expect(() => buildLayerList(net([{ type: 'residual', layers: [{ type: 'conv2d', out: 4, kernel: 1 }] }, ...head]) as never, 10)).toThrow(/^layers\[0\]: a residual's body/);
+    // Built from the checked entries: defaults filled (a pool's stride is its kernel), channels and features from the inferred shapes.
+    const model = buildLayerList(net([{ type: 'conv2d', out: 4, kernel: 3 }, { type: 'maxpool2d', kernel: 3 }, { type: 'flatten' }, { type: 'linear', out: 'classes' }]) as never, 10);
+    expect(model.parameterSpecs()).toEqual([
+      { name: 'layers.0.weight', shape: [4, 3, 3, 3] }, { name: 'layers.0.bias', shape: [4] },
+      { name: 'layers.3.weight', shape: [10, 16] }, { name: 'layers.3.bias', shape: [10] },
+    ]);
   });
 
   it('checks the data against the input', () => {
