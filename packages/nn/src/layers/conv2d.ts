@@ -1,10 +1,10 @@
 import {
   Conv2dGeometry, conv2dOutputHeight, conv2dOutputWidth, ConvEpilogue, KernelBackend, referenceBackend, validateConv2dGeometry,
 } from '@convoy/kernels';
-import { biasUniform, kaimingUniform, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
+import { Tensor } from '@convoy/tensor';
 import { ReusableTensor } from '../buffers';
 import { checkFiniteInput, checkGradOut, checkImageInput } from '../checks';
-import { Module } from '../module';
+import { WeightedModule } from './weighted';
 import { checkOptions, checkPositiveInteger, Size2, toPair } from '../options';
 
 export interface Conv2dOptions {
@@ -35,7 +35,7 @@ export const NO_INPUT_GRADIENT: Tensor = Tensor.zeros([0]);
  * 2-D convolution as torch.nn.Conv2d (groups=1, dilation=1): weight [outC, inC, kH, kW], bias [outC],
  * PyTorch's default initialisation. The arithmetic is delegated to a KernelBackend.
  */
-export class Conv2d extends Module {
+export class Conv2d extends WeightedModule {
   readonly kind = 'Conv2d';
   readonly inChannels: number;
   readonly outChannels: number;
@@ -48,10 +48,6 @@ export class Conv2d extends Module {
   readonly inputGradient: boolean;
   private readonly checkFinite: boolean;
 
-  private weight: Tensor | null = null;
-  private bias: Tensor | null = null;
-  private gradWeight: Tensor | null = null;
-  private gradBias: Tensor | null = null;
   private readonly output = new ReusableTensor();
   private readonly gradInput = new ReusableTensor();
   private input: Tensor | null = null;
@@ -99,22 +95,8 @@ export class Conv2d extends Module {
     return this.inChannels * this.kernelSize[0] * this.kernelSize[1];
   }
 
-  override parameterSpecs(): ParameterSpec[] {
-    const specs = [{ name: this.parameterName('weight'), shape: [this.outChannels, this.inChannels, ...this.kernelSize] }];
-    if (this.hasBias) specs.push({ name: this.parameterName('bias'), shape: [this.outChannels] });
-    return specs;
-  }
-
-  override bind(params: ParameterArena, grads: ParameterArena): void {
-    const [w, b] = this.parameterSpecs();
-    ({ value: this.weight, grad: this.gradWeight } = this.bindParameter(params, grads, w));
-    if (b) ({ value: this.bias, grad: this.gradBias } = this.bindParameter(params, grads, b));
-  }
-
-  override initialize(rng: Rng): void {
-    const { weight } = this.bound();
-    kaimingUniform(weight.data, this.fanIn, rng);
-    if (this.bias) biasUniform(this.bias.data, this.fanIn, rng);
+  protected weightShape(): number[] {
+    return [this.outChannels, this.inChannels, ...this.kernelSize];
   }
 
   forward(x: Tensor): Tensor {
@@ -165,12 +147,5 @@ export class Conv2d extends Module {
     }
     this.geometry = g;
     return g;
-  }
-
-  private bound(): { weight: Tensor; gradWeight: Tensor } {
-    if (!this.weight || !this.gradWeight) {
-      throw new Error(`${this.label}: parameters are not bound; call bind(params, grads) (or createParameters(model)) first`);
-    }
-    return { weight: this.weight, gradWeight: this.gradWeight };
   }
 }

@@ -1,7 +1,7 @@
-import { biasUniform, formatShape, kaimingUniform, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
+import { formatShape, Tensor } from '@convoy/tensor';
 import { ReusableTensor } from '../buffers';
 import { checkFiniteInput, checkGradOut } from '../checks';
-import { Module } from '../module';
+import { WeightedModule } from './weighted';
 import { checkOptions, checkPositiveInteger } from '../options';
 
 export interface LinearOptions {
@@ -15,16 +15,12 @@ export interface LinearOptions {
  * y = x W^T + b as torch.nn.Linear: weight [outFeatures, inFeatures]. Plain TS loops: in the recipe
  * network this layer is tiny (128 x 10), far below the cost of any convolution.
  */
-export class Linear extends Module {
+export class Linear extends WeightedModule {
   readonly kind = 'Linear';
   readonly inFeatures: number;
   readonly outFeatures: number;
   readonly hasBias: boolean;
   private readonly checkFinite: boolean;
-  private weight: Tensor | null = null;
-  private bias: Tensor | null = null;
-  private gradWeight: Tensor | null = null;
-  private gradBias: Tensor | null = null;
   private readonly output = new ReusableTensor();
   private readonly gradInput = new ReusableTensor();
   private input: Tensor | null = null;
@@ -42,22 +38,12 @@ export class Linear extends Module {
     this.checkFinite = options.checkFinite ?? true;
   }
 
-  override parameterSpecs(): ParameterSpec[] {
-    const specs = [{ name: this.parameterName('weight'), shape: [this.outFeatures, this.inFeatures] }];
-    if (this.hasBias) specs.push({ name: this.parameterName('bias'), shape: [this.outFeatures] });
-    return specs;
+  get fanIn(): number {
+    return this.inFeatures;
   }
 
-  override bind(params: ParameterArena, grads: ParameterArena): void {
-    const [w, b] = this.parameterSpecs();
-    ({ value: this.weight, grad: this.gradWeight } = this.bindParameter(params, grads, w));
-    if (b) ({ value: this.bias, grad: this.gradBias } = this.bindParameter(params, grads, b));
-  }
-
-  override initialize(rng: Rng): void {
-    const { weight } = this.bound();
-    kaimingUniform(weight.data, this.inFeatures, rng);
-    if (this.bias) biasUniform(this.bias.data, this.inFeatures, rng);
+  protected weightShape(): number[] {
+    return [this.outFeatures, this.inFeatures];
   }
 
   forward(x: Tensor): Tensor {
@@ -132,12 +118,5 @@ export class Linear extends Module {
       }
     }
     return gradIn;
-  }
-
-  private bound(): { weight: Tensor; gradWeight: Tensor } {
-    if (!this.weight || !this.gradWeight) {
-      throw new Error(`${this.label}: parameters are not bound; call bind(params, grads) (or createParameters(model)) first`);
-    }
-    return { weight: this.weight, gradWeight: this.gradWeight };
   }
 }
