@@ -1,11 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCifar10, selectSubsets } from '@convoy/data';
+import { checkModelFile } from '@convoy/nn';
 import { loadCheckpoint } from '../src/checkpoint';
-import { onnxruntimeRun, pytorchRun, describeOnnxExport, describeSafetensorsExport } from '../test/exportChecks';
-import { cifar10TestImages, lossAndAccuracy, pythonProblem, type TestImages } from '../test/exportNetwork';
+import { exportOnnx, exportSafetensors } from '../src/commands/export';
+import { describeOnnxExport, describeSafetensorsExport, onnxChecker, onnxruntimeRun, pytorchRun } from '../test/exportChecks';
+import {
+  cifar10TestImages, convoyLogits, drawnImages, largestDifference, lossAndAccuracy, pythonProblem, trainedLookingNetwork, type TestImages,
+} from '../test/exportNetwork';
 
 const dataDir = process.env.CIFAR10_DIR;
 if (!dataDir) throw new Error('the e2e checks need real CIFAR-10: set CIFAR10_DIR to the folder holding test_batch.bin');
@@ -14,6 +18,29 @@ if (!dataDir) throw new Error('the e2e checks need real CIFAR-10: set CIFAR10_DI
 const images = cifar10TestImages(dataDir, 100);
 describeSafetensorsExport(images);
 describeOnnxExport(images);
+
+const MODELS = join(__dirname, '..', '..', '..', 'models');
+const torchProblem = pythonProblem(['torch', 'numpy']);
+const checkerProblem = pythonProblem(['onnx']);
+
+// Every example model file, with weights and BatchNorm statistics away from their initial values.
+describe.each(readdirSync(MODELS).filter((f) => f.endsWith('.json')).sort())('the example model file models/%s, exported', (file) => {
+  const checked = checkModelFile(JSON.parse(readFileSync(join(MODELS, file), 'utf8')), 10);
+  const { model, source } = trainedLookingNetwork({ kind: 'layers', classes: 10, ...checked.spec }, 17);
+  const { channels, resolution } = checked.spec.input;
+  const examples = drawnImages(3, channels, resolution, 8);
+  const ours = convoyLogits(model, examples, source.normalization, resolution);
+
+  it("to ONNX: onnxruntime's logits equal convoy's within 1e-4, and onnx's checker takes it", () => {
+    const bytes = exportOnnx(source);
+    expect(largestDifference(ours, onnxruntimeRun(bytes, examples, source).logits)).toBeLessThan(1e-4);
+    if (!checkerProblem) expect(onnxChecker(bytes).outputShape).toBe("['N', 10]");
+  });
+
+  (torchProblem ? it.skip : it)("to safetensors: rebuilt in PyTorch from the file alone, logits equal convoy's within 1e-4", () => {
+    expect(largestDifference(ours, pytorchRun(exportSafetensors(source), examples).logits)).toBeLessThan(1e-4);
+  });
+});
 
 const bin = join(__dirname, '..', 'bin', 'convoy.js');
 
@@ -58,7 +85,7 @@ describe("a network trained by the built CLI, exported, scores on CIFAR-10 test 
     expect(Math.abs(theirs.accuracy - evaluated.testAccuracy)).toBeLessThanOrEqual(2 / test.count + 1e-9);
   });
 
-  (pythonProblem(['torch', 'numpy']) ? it.skip : it)('safetensors rebuilt in PyTorch: the same test loss (1e-4) and accuracy (up to 2 near-ties)', () => {
+  (torchProblem ? it.skip : it)('safetensors rebuilt in PyTorch: the same test loss (1e-4) and accuracy (up to 2 near-ties)', () => {
     const out = convoy(['export', run]);
     expect(out.code).toBe(0);
     const theirs = lossAndAccuracy(pytorchRun(readFileSync(join(run, 'latest.safetensors')), test).logits, test.labels!);

@@ -101,7 +101,7 @@ export function onnxruntimeRun(bytes: Uint8Array, images: TestImages, source: Ex
 }
 
 /** onnx.checker.check_model with full_check (which runs ONNX's shape inference too); throws with its message. */
-function onnxChecker(bytes: Uint8Array): { opset: number; outputShape: string } {
+export function onnxChecker(bytes: Uint8Array): { opset: number; outputShape: string } {
   const dir = mkdtempSync(join(tmpdir(), 'convoy-onnx-'));
   writeFileSync(join(dir, 'model.onnx'), bytes);
   const script = [
