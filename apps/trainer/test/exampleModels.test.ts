@@ -42,9 +42,18 @@ describe('the example model files', () => {
     expect(resnet.rows.filter((r) => r.type === 'batchnorm2d')).toHaveLength(8);
   });
 
+  /** Sizes as [height, width] pairs (not in an example file): checked against PyTorch with the files. */
+  const pairs = {
+    input: { channels: 3, resolution: 12 },
+    layers: [
+      { type: 'conv2d', out: 6, kernel: [1, 3], stride: [1, 2], padding: [0, 1] }, { type: 'relu' },
+      { type: 'maxpool2d', kernel: [2, 1] }, { type: 'avgpool2d', kernel: 3, stride: [2, 1], padding: [1, 0] },
+      { type: 'flatten' }, { type: 'linear', out: 'classes' },
+    ],
+  } as LayerListSpec;
   /** Each file built and run by convoy: its checked form, the model, its parameters and its eval logits on two images. */
-  const runs = new Map(files.map((file) => {
-    const json = read(file);
+  const runs = new Map([...files, 'pairs'].map((file) => {
+    const json = file === 'pairs' ? pairs : read(file);
     const checked = checkModelFile(json, CLASSES);
     const model = buildModel({ kind: 'layers', classes: CLASSES, ...checked.spec }, { backend: createWasmBackend() });
     const { params } = createParameters(model, { seed: SEED });
@@ -71,9 +80,10 @@ describe('the example model files', () => {
   });
 
   const problem = pythonProblem(['torch', 'numpy']);
-  (problem ? it.skip : it)(`are the same networks in PyTorch (tools/pytorch/model_file.py): state_dict names and shapes, eval logits within 1e-4${problem ? ` — skipped: ${problem}` : ''}`, () => {
+  (problem ? it.skip : it)(`are the same networks in PyTorch (tools/pytorch/model_file.py): state_dict names and shapes, eval logits within 1e-4 (and a network with [height, width] sizes)${problem ? ` — skipped: ${problem}` : ''}`, () => {
     const float32 = (values: Float32Array): string => Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
-    const jobs = files.map((file) => {
+    const checked = [...files, 'pairs'];
+    const jobs = checked.map((file) => {
       const { json, model, params, x } = runs.get(file)!;
       const parameters = model.parameterSpecs().map((s) => ({ name: s.name, shape: s.shape, float32: float32(params.tensor(s.name).data) }));
       return { model: json, classes: CLASSES, input: { shape: x.shape, float32: float32(x.data) }, parameters };
@@ -82,7 +92,7 @@ describe('the example model files', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const { results } = JSON.parse(run.stdout) as { results: { names: { name: string; shape: number[] }[]; logits: number[] }[] };
-    files.forEach((file, i) => {
+    checked.forEach((file, i) => {
       const { model, logits } = runs.get(file)!;
       const torchNames = Object.fromEntries(results[i].names.map((n) => [n.name, n.shape]));
       const convoyNames = Object.fromEntries([...model.parameterSpecs(), ...model.bufferSpecs()].map((s) => [s.name, s.shape]));

@@ -11,6 +11,7 @@ import { Scale } from './layers/scale';
 import { Sequential } from './layers/sequential';
 import { checkModelFile, type LayerRow } from './modelFile/parse';
 import type { Module } from './module';
+import type { Size2 } from './options';
 import type { BuildOptions } from './recipe';
 
 /**
@@ -46,7 +47,7 @@ export function buildLayerList(spec: LayerListSpec, classes: number, options: Bu
 
 /** Filled-in layer entries as the checker leaves them (its fields have the kinds of modelFile/fields.ts). */
 interface CheckedLayer {
-  type: string; out: number; kernel: number; stride: number; padding: number; bias: boolean;
+  type: string; out: number; kernel: Size2; stride: Size2; padding: Size2; bias: boolean;
   eps: number; momentum: number; affine: boolean; groupSize: number; p: number; by: number; layers: LayerSpec[];
 }
 

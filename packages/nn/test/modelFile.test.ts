@@ -54,7 +54,7 @@ describe('checkModelFile', () => {
     ['a layer that is not an object', net(['relu', ...head]), 'layers[0]', /a layer must be an object with a "type", got "relu"/],
     ['a layer without a type', net([{ out: 3 }, ...head]), 'layers[0]', /unknown layer type undefined; the types are conv2d/],
     ['a fractional out', net([{ type: 'conv2d', out: 2.5, kernel: 3 }, ...head]), 'layers[0]', /"out" must be an integer >= 1, got 2.5/],
-    ['a negative padding', net([{ type: 'conv2d', out: 4, kernel: 3, padding: -1 }, ...head]), 'layers[0]', /"padding" must be an integer >= 0, got -1/],
+    ['a negative padding', net([{ type: 'conv2d', out: 4, kernel: 3, padding: -1 }, ...head]), 'layers[0]', /"padding" must be an integer >= 0 or a pair \[height, width\] of them, got -1/],
     ['a BatchNorm momentum over 1', net([{ type: 'batchnorm2d', momentum: 1.5 }, ...head]), 'layers[0]', /"momentum" must be a number in \[0, 1\], got 1.5/],
     ['a BatchNorm eps of 0', net([{ type: 'batchnorm2d', eps: 0 }, ...head]), 'layers[0]', /"eps" must be a number > 0, got 0/],
     ['a ghost group of 0 images', net([{ type: 'batchnorm2d', groupSize: 0 }, ...head]), 'layers[0]', /"groupSize" must be an integer >= 1, got 0/],
@@ -80,6 +80,27 @@ describe('checkModelFile', () => {
       { name: 'layers.0.weight', shape: [4, 3, 3, 3] }, { name: 'layers.0.bias', shape: [4] },
       { name: 'layers.3.weight', shape: [10, 16] }, { name: 'layers.3.bias', shape: [10] },
     ]);
+  });
+
+  it('takes a kernel, stride or padding as [height, width], as PyTorch does', () => {
+    const checked = checkModelFile(net([
+      { type: 'conv2d', out: 4, kernel: [1, 3], padding: [0, 1] },
+      { type: 'maxpool2d', kernel: [2, 1] },
+      { type: 'avgpool2d', kernel: 3, stride: [1, 2], padding: [1, 0] },
+      ...head,
+    ]), 10);
+    expect(checked.spec.layers.slice(0, 2)).toEqual([
+      { type: 'conv2d', out: 4, kernel: [1, 3], stride: 1, padding: [0, 1], bias: true },
+      { type: 'maxpool2d', kernel: [2, 1], stride: [2, 1], padding: 0 },
+    ]);
+    expect(checked.rows.slice(0, 3).map((r) => r.outShape)).toEqual([[4, 8, 8], [4, 4, 8], [4, 4, 3]]);
+    expect(checked.rows[0]).toMatchObject({ parameters: 4 * 3 * 3 + 4, multiplyAdds: 4 * 8 * 8 * 3 * 3 });
+    const model = buildModel({ kind: 'layers', classes: 10, ...checked.spec });
+    createParameters(model, { seed: 1 });
+    expect(model.forward(Tensor.zeros([2, 3, 8, 8])).shape).toEqual([2, 10]);
+    expect(failure(net([{ type: 'conv2d', out: 4, kernel: [3, 3, 3] }, ...head])).message).toMatch(/^layers\[0\]: conv2d's "kernel" must be an integer >= 1 or a pair \[height, width\] of them, got \[3,3,3\]/);
+    expect(failure(net([{ type: 'maxpool2d', kernel: [2, 2], padding: [0, 2] }, ...head])).message).toMatch(/"padding" 0x2 is more than half its kernel 2x2/);
+    expect(failure(net([{ type: 'conv2d', out: 4, kernel: [1, 9] }, ...head])).message).toMatch(/kernel 1x9, stride 1, padding 0\) shrinks the input \[3, 8, 8\] below 1 pixel/);
   });
 
   it('checks the data against the input', () => {

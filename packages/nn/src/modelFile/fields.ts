@@ -4,7 +4,7 @@ import { DEFAULT_GHOST_GROUP_SIZE } from '../layers/batchnorm2d';
  * The fields each layer type of a model file takes, with PyTorch's defaults (docs/ARCHITECTURE.md,
  * "The model file"). A field without a default is required.
  */
-export type FieldKind = 'positiveInteger' | 'nonNegativeInteger' | 'boolean' | 'positiveNumber' | 'probability' | 'fraction' | 'finiteNumber' | 'outFeatures' | 'layers';
+export type FieldKind = 'positiveInteger' | 'nonNegativeInteger' | 'size' | 'padding' | 'boolean' | 'positiveNumber' | 'probability' | 'fraction' | 'finiteNumber' | 'outFeatures' | 'layers';
 
 export interface FieldRule {
   kind: FieldKind;
@@ -15,9 +15,9 @@ export interface FieldRule {
 export const LAYER_FIELDS: Record<string, Record<string, FieldRule>> = {
   conv2d: {
     out: { kind: 'positiveInteger' },
-    kernel: { kind: 'positiveInteger' },
-    stride: { kind: 'positiveInteger', default: 1 },
-    padding: { kind: 'nonNegativeInteger', default: 0 },
+    kernel: { kind: 'size' },
+    stride: { kind: 'size', default: 1 },
+    padding: { kind: 'padding', default: 0 },
     bias: { kind: 'boolean', default: true },
   },
   batchnorm2d: {
@@ -29,14 +29,14 @@ export const LAYER_FIELDS: Record<string, Record<string, FieldRule>> = {
   relu: {},
   gelu: {},
   maxpool2d: {
-    kernel: { kind: 'positiveInteger' },
-    stride: { kind: 'positiveInteger', default: 'kernel' },
-    padding: { kind: 'nonNegativeInteger', default: 0 },
+    kernel: { kind: 'size' },
+    stride: { kind: 'size', default: 'kernel' },
+    padding: { kind: 'padding', default: 0 },
   },
   avgpool2d: {
-    kernel: { kind: 'positiveInteger' },
-    stride: { kind: 'positiveInteger', default: 'kernel' },
-    padding: { kind: 'nonNegativeInteger', default: 0 },
+    kernel: { kind: 'size' },
+    stride: { kind: 'size', default: 'kernel' },
+    padding: { kind: 'padding', default: 0 },
   },
   globalavgpool2d: {},
   globalmaxpool2d: {},
@@ -55,6 +55,8 @@ export const LAYER_TYPES = Object.keys(LAYER_FIELDS);
 const KIND_WORDS: Record<FieldKind, string> = {
   positiveInteger: 'an integer >= 1',
   nonNegativeInteger: 'an integer >= 0',
+  size: 'an integer >= 1 or a pair [height, width] of them',
+  padding: 'an integer >= 0 or a pair [height, width] of them',
   boolean: 'true or false',
   positiveNumber: 'a number > 0',
   probability: 'a number in [0, 1)',
@@ -70,6 +72,8 @@ export function fieldProblem(kind: FieldKind, value: unknown): string | null {
     switch (kind) {
       case 'positiveInteger': return Number.isInteger(value) && (value as number) >= 1;
       case 'nonNegativeInteger': return Number.isInteger(value) && (value as number) >= 0;
+      case 'size': return isSize(value, 1);
+      case 'padding': return isSize(value, 0);
       case 'boolean': return typeof value === 'boolean';
       case 'positiveNumber': return typeof value === 'number' && Number.isFinite(value) && value > 0;
       case 'probability': return typeof value === 'number' && value >= 0 && value < 1;
@@ -80,4 +84,15 @@ export function fieldProblem(kind: FieldKind, value: unknown): string | null {
     }
   })();
   return ok ? null : `must be ${KIND_WORDS[kind]}, got ${JSON.stringify(value)}`;
+}
+
+/** An integer >= `min`, or a pair [height, width] of them (as PyTorch's kernel_size, stride, padding). */
+function isSize(value: unknown, min: number): boolean {
+  const ok = (v: unknown) => Number.isInteger(v) && (v as number) >= min;
+  return ok(value) || (Array.isArray(value) && value.length === 2 && ok(value[0]) && ok(value[1]));
+}
+
+/** A size field (an integer or [height, width]) as [height, width]. */
+export function sizePair(value: number | readonly [number, number]): [number, number] {
+  return typeof value === 'number' ? [value, value] : [value[0], value[1]];
 }

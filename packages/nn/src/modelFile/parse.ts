@@ -1,5 +1,8 @@
 import type { LayerListSpec, LayerSpec } from '../layerList';
-import { fieldProblem, LAYER_FIELDS, LAYER_TYPES } from './fields';
+import { fieldProblem, LAYER_FIELDS, LAYER_TYPES, sizePair } from './fields';
+
+/** A size field of a checked layer: an integer or [height, width]. */
+type Size = number | [number, number];
 
 /**
  * A model file that cannot be built: `path` names the layer (`layers[3].layers[0]`) or the field
@@ -115,7 +118,8 @@ function checkLayer(raw: unknown, inShape: number[], classes: number, where: str
     }
     const problem = fieldProblem(rule.kind, v);
     if (problem) throw new ModelFileError(where, `${type}'s "${key}" ${problem}`);
-    layer[key] = v;
+    // A pair is copied, so the filled-in file shares no arrays with what it was read from (or pool stride with kernel).
+    layer[key] = Array.isArray(v) ? [...(v as unknown[])] : v;
   }
   const row = (outShape: number[], parameters = 0, multiplyAdds = 0): { layer: LayerSpec; outShape: number[] } => {
     rows.push({ path: where, type, depth, inShape, outShape, parameters, multiplyAdds });
@@ -125,17 +129,21 @@ function checkLayer(raw: unknown, inShape: number[], classes: number, where: str
     if (inShape.length !== 3) throw new ModelFileError(where, `${type} needs an image input [channels, height, width], got [${inShape.join(', ')}] (it comes after a flatten or linear layer)`);
     return inShape as [number, number, number];
   };
-  const side = (size: number, kernel: number, stride: number, padding: number): number => {
-    const out = Math.floor((size + 2 * padding - kernel) / stride) + 1;
-    if (out < 1) throw new ModelFileError(where, `${type} (kernel ${kernel}, stride ${stride}, padding ${padding}) shrinks the input [${inShape.join(', ')}] below 1 pixel: use a smaller kernel or stride, or fewer pooling layers before it`);
+  const words = (v: number | [number, number]): string => (typeof v === 'number' ? String(v) : v.join('x'));
+  /** The output sides of a window (conv or pool) over [h, w]; each must stay at least 1. */
+  const sides = (h: number, w: number, kernel: Size, stride: Size, padding: Size): [number, number] => {
+    const [k, s, p] = [sizePair(kernel), sizePair(stride), sizePair(padding)];
+    const out: [number, number] = [Math.floor((h + 2 * p[0] - k[0]) / s[0]) + 1, Math.floor((w + 2 * p[1] - k[1]) / s[1]) + 1];
+    if (out[0] < 1 || out[1] < 1) throw new ModelFileError(where, `${type} (kernel ${words(kernel)}, stride ${words(stride)}, padding ${words(padding)}) shrinks the input [${inShape.join(', ')}] below 1 pixel: use a smaller kernel or stride, or fewer pooling layers before it`);
     return out;
   };
   switch (type) {
     case 'conv2d': {
       const [c, h, w] = spatial();
-      const { out, kernel, stride, padding, bias } = layer as unknown as { out: number; kernel: number; stride: number; padding: number; bias: boolean };
-      const outShape = [out, side(h, kernel, stride, padding), side(w, kernel, stride, padding)];
-      return row(outShape, out * c * kernel * kernel + (bias ? out : 0), out * outShape[1] * outShape[2] * c * kernel * kernel);
+      const { out, kernel, stride, padding, bias } = layer as unknown as { out: number; kernel: Size; stride: Size; padding: Size; bias: boolean };
+      const [kh, kw] = sizePair(kernel);
+      const outShape = [out, ...sides(h, w, kernel, stride, padding)];
+      return row(outShape, out * c * kh * kw + (bias ? out : 0), out * outShape[1] * outShape[2] * c * kh * kw);
     }
     case 'batchnorm2d': {
       const [c] = spatial();
@@ -144,9 +152,10 @@ function checkLayer(raw: unknown, inShape: number[], classes: number, where: str
     case 'maxpool2d':
     case 'avgpool2d': {
       const [c, h, w] = spatial();
-      const { kernel, stride, padding } = layer as unknown as { kernel: number; stride: number; padding: number };
-      if (2 * padding > kernel) throw new ModelFileError(where, `${type}'s "padding" ${padding} is more than half its kernel ${kernel} (PyTorch refuses that too)`);
-      return row([c, side(h, kernel, stride, padding), side(w, kernel, stride, padding)]);
+      const { kernel, stride, padding } = layer as unknown as { kernel: Size; stride: Size; padding: Size };
+      const [k, p] = [sizePair(kernel), sizePair(padding)];
+      if (2 * p[0] > k[0] || 2 * p[1] > k[1]) throw new ModelFileError(where, `${type}'s "padding" ${words(padding)} is more than half its kernel ${words(kernel)} (PyTorch refuses that too)`);
+      return row([c, ...sides(h, w, kernel, stride, padding)]);
     }
     case 'globalavgpool2d':
     case 'globalmaxpool2d':
