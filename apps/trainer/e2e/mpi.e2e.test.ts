@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localMpirunArgs } from '@convoy/cluster';
@@ -72,6 +72,43 @@ describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-1
     const [single, split] = [epochRecord(`1x1-${augment}`), epochRecord(`2x1-${augment}`)];
     expect(split?.testAccuracy).toBe(single?.testAccuracy);
     expect(split?.testLoss).toBeCloseTo(single?.testLoss ?? Number.NaN, 4);
+  });
+
+  it('trains a model file with BatchNorm (ghost groups of 8), a residual block and dropout the same on 1 x 1 thread, 1 x 2 and 2 processes x 1: parameters, running statistics, test accuracy', () => {
+    const modelFile = join(dir, 'bn.json');
+    writeFileSync(modelFile, JSON.stringify({
+      input: { channels: 3, resolution: 32 },
+      layers: [
+        { type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false },
+        { type: 'batchnorm2d', groupSize: 8 },
+        { type: 'relu' },
+        { type: 'residual', layers: [{ type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false }, { type: 'batchnorm2d', groupSize: 8 }, { type: 'relu' }] },
+        { type: 'maxpool2d', kernel: 2 },
+        { type: 'dropout', p: 0.3 },
+        { type: 'globalavgpool2d' },
+        { type: 'flatten' },
+        { type: 'linear', out: 'classes' },
+      ],
+    }));
+    const args = (name: string) => [
+      '--backend', 'wasm', '--data-dir', dataDir, '--no-download', '--limit-train', '128', '--limit-test', '100', '--batch-size', '32', '--seed', '3',
+      '--model', modelFile, '--epochs', '1', '--checkpoint-dir', join(dir, `bn-${name}`),
+    ];
+    const runs = [train({ ranks: 1, threads: 1 }, args('1x1')), train({ ranks: 1, threads: 2 }, args('1x2')), train({ ranks: 2, threads: 1 }, args('2x1'))];
+    for (const run of runs) expect({ code: run.code, err: run.err }).toEqual({ code: 0, err: expect.any(String) });
+    const [a, b, c] = ['1x1', '1x2', '2x1'].map((name) => checkpointOf(`bn-${name}`));
+    expect(a.modelSpec.kind).toBe('layers');
+    expect(a.buffers.entries.map((e) => e.name)).toEqual([
+      'layers.1.running_mean', 'layers.1.running_var', 'layers.1.num_batches_tracked',
+      'layers.3.layers.1.running_mean', 'layers.3.layers.1.running_var', 'layers.3.layers.1.num_batches_tracked',
+    ]);
+    // 4 steps of 4 ghost groups each, per BatchNorm layer.
+    expect(a.buffers.data[16]).toBe(16);
+    for (const other of [b, c]) {
+      expect(worstTensorError(other, a)).toBeLessThan(1e-5);
+      expect(relativeError(other.buffers.data, a.buffers.data)).toBeLessThan(1e-5);
+      expect(other.summary.testAccuracy).toBe(a.summary.testAccuracy);
+    }
   });
 
   it("gives each rank its host's cores (--bind-to none), and warns with the fix when mpirun binds a rank to one core", () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
@@ -66,6 +66,35 @@ describe('convoy CLI flags', () => {
     expect(exitCodeOf(error)).toBe(2);
     expect((error as Error).message).toMatch(message);
     expect(existsSync(dir)).toBe(false);
+  });
+
+  it.each([
+    ['a side other than the data\'s', { input: { channels: 3, resolution: 28 } }, [], /--model \S+net\.json: input\.resolution: the model file takes 28 x 28 images but CIFAR-10 gives 32 x 32/],
+    ['a channel count other than the data\'s', { input: { channels: 1, resolution: 32 } }, [], /--model \S+net\.json: input\.channels: the model file takes 1-channel images but CIFAR-10 has 3 channels/],
+    ['an output other than the classes', { layers: [{ type: 'flatten' }, { type: 'linear', out: 7 }] }, [], /--model \S+net\.json: layers: the network ends in \[7\], not the 10 class scores/],
+    ['10 outputs for --classes cat,dog', { layers: [{ type: 'flatten' }, { type: 'linear', out: 10 }] }, ['--classes', 'cat,dog'], /--model \S+net\.json: layers: the network ends in \[10\], not the 2 class scores/],
+    ['an unknown layer type', { layers: [{ type: 'conv3d', out: 4, kernel: 3 }, { type: 'flatten' }, { type: 'linear', out: 'classes' }] }, [], /--model \S+net\.json: layers\[0\]: unknown layer type "conv3d"/],
+    ['--width beside --model', {}, ['--width', '64'], /--width sets the recipe network's width \(and the recipe presets'\); a model file gives every layer's size/],
+  ])('train --model with %s is a usage error before any work, leaving no run folder', async (_what, change, extra, message) => {
+    const root = mkdtempSync(join(tmpdir(), 'convoy-cli-'));
+    const file = join(root, 'net.json');
+    writeFileSync(file, JSON.stringify({ input: { channels: 3, resolution: 32 }, layers: [{ type: 'globalavgpool2d' }, { type: 'flatten' }, { type: 'linear', out: 'classes' }], ...change }));
+    const dir = join(root, 'run');
+    const { error } = await run(['train', '--model', file, ...extra, '--checkpoint-dir', dir, '--data-dir', join(root, 'no-data'), '--no-download']);
+    expect(error).toBeInstanceOf(UsageError);
+    expect(exitCodeOf(error)).toBe(2);
+    expect((error as Error).message).toMatch(message);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('train --model names a missing or malformed file', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'convoy-cli-'));
+    const missing = await run(['train', '--model', join(root, 'none.json'), '--checkpoint-dir', join(root, 'run')]);
+    expect((missing.error as Error).message).toMatch(/model file \S+none\.json not found; give a JSON model file .* or a preset: recipe, recipe-bn/);
+    writeFileSync(join(root, 'bad.json'), '{ "input": ');
+    const malformed = await run(['train', '--model', join(root, 'bad.json'), '--checkpoint-dir', join(root, 'run')]);
+    expect(malformed.error).toBeInstanceOf(UsageError);
+    expect((malformed.error as Error).message).toMatch(/model file \S+bad\.json is not valid JSON/);
   });
 
   it('validates scaling and eval flags too', async () => {

@@ -85,8 +85,9 @@ function checkLayerBounds(layers: unknown, path: string, depth: number, count: {
 }
 
 function checkLayerSpec(spec: Record<string, unknown>): LayerModelSpec {
-  const unknown = Object.keys(spec).filter((k) => !['kind', 'classes', 'input', 'layers'].includes(k));
+  const unknown = Object.keys(spec).filter((k) => !['kind', 'classes', 'description', 'input', 'layers'].includes(k));
   if (unknown.length > 0) throw new RangeError(`modelSpec has fields this convoy does not know: ${unknown.join(', ')}`);
+  if (spec.description !== undefined && typeof spec.description !== 'string') throw new RangeError(`modelSpec.description must be a string, got ${JSON.stringify(spec.description)?.slice(0, 120)}`);
   const input = spec.input;
   if (!isRecord(input)) throw new RangeError(`modelSpec.input must be { channels, resolution }, got ${JSON.stringify(input)}`);
   const classes = integerIn('modelSpec.classes', spec.classes, 1, MAX_CHECKPOINT_CLASSES);
@@ -95,7 +96,9 @@ function checkLayerSpec(spec: Record<string, unknown>): LayerModelSpec {
     resolution: integerIn('modelSpec.input.resolution', input.resolution, 1, MAX_RESOLUTION),
   };
   checkLayerBounds(spec.layers, 'modelSpec.layers', 0, { layers: 0 });
-  return { kind: 'layers', classes, input: checkedInput, layers: spec.layers as LayerModelSpec['layers'] };
+  return {
+    kind: 'layers', classes, ...(spec.description !== undefined ? { description: spec.description } : {}), input: checkedInput, layers: spec.layers as LayerModelSpec['layers'],
+  };
 }
 
 function checkModelSpec(spec: unknown): ModelSpec {

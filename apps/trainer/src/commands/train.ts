@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import {
-  CheckpointError, configProblems, DEFAULT_RUN_CONFIG, describeCollapse, LATEST_CHECKPOINT, modelSpecFor, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, type CheckpointState, type RunConfig,
+  CheckpointError, classCountOf, configProblems, DEFAULT_RUN_CONFIG, describeCollapse, LATEST_CHECKPOINT, modelSpecFor, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, type CheckpointState, type RunConfig,
 } from '@convoy/run';
 import { loadCheckpoint } from '../checkpoint';
 import { collapseAdvice } from '../collapseWarning';
@@ -19,6 +19,9 @@ import type { CommandContext } from './context';
 import { affinityWarning, readCpuAffinity } from '../cpuAffinity';
 import { abortJob, joinCluster, launcherKind, shareCheckpoint, stopOnLauncherSignals } from './distributed';
 import { loadData, loadImageFolderData, selectData, type TrainingData } from './data';
+import { declaredResolution, modelSpecForData, readModelChoice } from '../modelChoice';
+import { modelInputOf } from '@convoy/nn';
+import { CIFAR10_SHAPE } from '@convoy/data';
 
 /**
  * The flags that decide a run's numbers, as parsed: RunConfig's fields, except that the optional
@@ -37,7 +40,12 @@ export interface OutputOptions {
   log?: string;
 }
 
-export type TrainOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & RunOptions & OutputOptions;
+/** Which network trains: a model file instead of the recipe network. */
+export interface ModelOptions {
+  model?: string;
+}
+
+export type TrainOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & RunOptions & OutputOptions & ModelOptions;
 
 function addRunOptions(cmd: Command): Command {
   const d = DEFAULT_RUN_CONFIG;
@@ -57,8 +65,9 @@ function addRunOptions(cmd: Command): Command {
     .option('--no-cycle-momentum', 'keep momentum fixed under --schedule onecycle')
     .option('--step-epochs <n>', 'step schedule: epochs between lr drops', integerFlag('--step-epochs', 1), d.stepEpochs)
     .option('--gamma <number>', 'step schedule: lr factor at each drop', numberFlag('--gamma', { min: 0, minExclusive: true, max: 1 }), d.gamma)
-    .option('--width <n>', 'feature maps of the first block (doubling per block, at most 512)', integerFlag('--width', 1, 512), d.width)
-    .option('--resolution <R>', 'with --data: resize each image so its smaller side is R, then centre-crop R x R (the 7x7 stride-2 front end is used from R = 100); CIFAR-10 is 32', integerFlag('--resolution', 8, 4096), d.resolution)
+    .option('--model <file|preset>', 'train the network of a model file (JSON: input and layers, docs/ARCHITECTURE.md "The model file"; it must take the data\'s channels and side, "out": "classes" is the data\'s class count) or of a preset, recipe | recipe-bn (built for --resolution and --width), instead of the recipe network')
+    .option('--width <n>', 'feature maps of the recipe network\'s first block (doubling per block, at most 512)', integerFlag('--width', 1, 512), d.width)
+    .option('--resolution <R>', 'with --data: resize each image so its smaller side is R, then centre-crop R x R (the 7x7 stride-2 front end is used from R = 100; with --model the file\'s input side is the default); CIFAR-10 is 32', integerFlag('--resolution', 8, 4096), d.resolution)
     .option('--val-split <fraction>', 'with --data <folder>/<class>/*: hold out this fraction of each class for testing (seeded by --seed), e.g. 0.1', numberFlag('--val-split', { min: 0, minExclusive: true, max: 0.99 }))
     .option('--augment', 'random crop (padding R/8: 4 pixels at 32) + horizontal flip, keyed by (seed, epoch, sample) (default: on)')
     .option('--no-augment', 'train without augmentation')
@@ -130,7 +139,7 @@ function resumedRun(loaded: { path: string; state: CheckpointState }, cmd: Comma
     );
   }
   const spec = modelSpecFor(saved, loaded.state.classNames.length);
-  if (JSON.stringify(spec) !== JSON.stringify(loaded.state.modelSpec)) {
+  if (loaded.state.modelSpec.kind === 'recipe' && JSON.stringify(spec) !== JSON.stringify(loaded.state.modelSpec)) {
     throw new CheckpointError(`${loaded.path}: its modelSpec ${JSON.stringify(loaded.state.modelSpec)} is not the network its config describes (${JSON.stringify(spec)}); it cannot be resumed`);
   }
   if (loaded.state.epoch >= saved.epochs) {
@@ -191,6 +200,17 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
 async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command, onStep?: (where: string) => void, launcherStop?: AbortController): Promise<number> {
   const lead = !cluster || cluster.rank === 0;
   let config = runConfigFrom(opts);
+  const modelChoice = opts.model ? readModelChoice(opts.model, { resolution: config.resolution, width: config.width }) : null;
+  if (modelChoice) {
+    if (!modelChoice.preset && cmd.getOptionValueSource('width') === 'cli') {
+      throw new UsageError('--width sets the recipe network\'s width (and the recipe presets\'); a model file gives every layer\'s size. Drop one of them.');
+    }
+    // An image folder is decoded to the file's input side unless --resolution says otherwise.
+    const side = declaredResolution(modelChoice);
+    if (opts.data && cmd.getOptionValueSource('resolution') !== 'cli' && side !== null) config = { ...config, resolution: side };
+    // CIFAR-10's shape and class count are known now: a file that does not fit fails before the data loads.
+    if (!opts.data) modelSpecForData(modelChoice, { classes: classCountOf(config), channels: CIFAR10_SHAPE.channels, resolution: CIFAR10_SHAPE.height, name: 'CIFAR-10' });
+  }
   let checkpointDir = userPath(opts.checkpointDir);
   let resume: CheckpointState | undefined;
   if (opts.resume) {
@@ -231,18 +251,28 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
         log: (line) => reporter.log(line),
       })
     : await loadData(opts);
-  if (lead) mkdirSync(checkpointDir, { recursive: true }); // only once the data loaded: a bad --data leaves no empty run folder
   const { train: trainSet, test, classNames, normalization } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: execution.limitTest });
   if (resume && resume.classNames.join(',') !== classNames.join(',')) {
     throw new CheckpointError(`${opts.resume}: its classes (${resume.classNames.join(', ')}) are not those of the data (${classNames.join(', ')}); it cannot be resumed on this data`);
   }
+  const dataName = opts.data ? `--data ${opts.data}` : 'CIFAR-10';
+  const modelSpec = modelChoice ? modelSpecForData(modelChoice, { classes: classNames.length, channels: trainSet.channels, resolution: trainSet.height, name: dataName }) : undefined;
+  if (resume && modelSpec && JSON.stringify(modelSpec) !== JSON.stringify(resume.modelSpec)) {
+    throw new UsageError(`--resume continues ${opts.resume}'s network, which is not the one of --model ${opts.model}; drop --model (the checkpoint's network is used) or start a new run`);
+  }
+  const dataInput = { channels: trainSet.channels, resolution: trainSet.height };
+  const trained = modelInputOf(resume?.modelSpec ?? modelSpec ?? modelSpecFor(config, classNames.length));
+  if (trained.channels !== dataInput.channels || trained.resolution !== dataInput.resolution) {
+    throw new UsageError(`the network takes ${trained.channels}-channel ${trained.resolution}x${trained.resolution} images; ${dataName} has ${dataInput.channels}-channel ${dataInput.resolution}x${dataInput.resolution} images`);
+  }
+  if (lead) mkdirSync(checkpointDir, { recursive: true }); // only once the data loaded and the network fits it: a bad --data or --model leaves no empty run folder
 
   // Under MPI the launcher's signals are handled by the caller (the ranks vote to stop after the same step).
   const controller = launcherStop ?? new AbortController();
   const removeSignalHandlers = launcherStop ? () => undefined : stopOnSignals(controller);
   try {
     reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${execution.log}`);
-    const outcome = await runTraining({ config, execution, train: trainSet, test, classNames, normalization, resume, reporter, signal: controller.signal, cluster, onStep });
+    const outcome = await runTraining({ config, execution, train: trainSet, test, classNames, normalization, modelSpec, resume, reporter, signal: controller.signal, cluster, onStep });
     const accuracy = outcome.lastEvaluation ? ` | test accuracy ${(100 * outcome.lastEvaluation.accuracy).toFixed(2)}%` : '';
     // A run that ended at chance is not reported as a plain success; its exit code stays 0 (see README, "Exit codes").
     const status = outcome.status === 'completed' && outcome.collapse ? 'completed AT CHANCE (collapsed)' : outcome.status;
@@ -269,7 +299,7 @@ function imageFolderProblems(opts: TrainOptions, config: RunConfig): string[] {
 
 /** `convoy train`: the recipe network on CIFAR-10 with the default run configuration. */
 export function addTrainCommand(program: Command, context: CommandContext): void {
-  const cmd = program.command('train').description('train the recipe network on CIFAR-10, or on a folder of images with --data (defaults = the 15-epoch CIFAR-10 run configuration)');
+  const cmd = program.command('train').description('train the recipe network (or a model file\'s, --model) on CIFAR-10, or on a folder of images with --data (defaults = the 15-epoch CIFAR-10 run configuration)');
   addDataOptions(cmd);
   addImageFolderOptions(cmd);
   addComputeOptions(cmd);
