@@ -14,3 +14,4 @@ export function heapBase(): usize {
 export { winogradWeights } from './winogradWeights';
 export { conv3x3Winograd } from './winogradForward';
 export { conv3x3WeightGradWinograd } from './winogradWeightGrad';
+export { batchNormForward, batchNormBackward } from './batchNorm';

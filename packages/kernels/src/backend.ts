@@ -1,4 +1,4 @@
-import type { Conv2dGeometry, Pool2dGeometry } from './shapes';
+import type { BatchNormGeometry, Conv2dGeometry, Pool2dGeometry } from './shapes';
 
 /** What conv2d applies to every output element after the bias, inside its output pass. */
 export interface ConvEpilogue {
@@ -59,6 +59,32 @@ export interface KernelBackend {
   /** Global average pooling: [N, C, H, W] -> [N, C]. */
   globalAvgPool(batch: number, channels: number, height: number, width: number, input: Float32Array, output: Float32Array): void;
   globalAvgPoolBackward(batch: number, channels: number, height: number, width: number, gradOutput: Float32Array, gradInput: Float32Array): void;
+
+  /**
+   * Batch normalisation of `g.batch` images of `g.channels` planes of `g.planeSize` floats. Training:
+   * per ghost group (consecutive runs of `g.groupSize` images, the last may be shorter) and channel,
+   * writes the mean and the biased variance to mean/variance[group * channels + channel] and
+   * normalises the group with them. Eval (`training` false): normalises every image with the
+   * given mean/variance[channel]. output = (x − mean)/sqrt(variance + eps)·weight + bias (weight 1
+   * and bias 0 when null), then the epilogue (a fused ReLU) when given.
+   */
+  batchNormForward(
+    g: BatchNormGeometry, input: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number,
+    mean: Float32Array, variance: Float32Array, output: Float32Array, training: boolean, epilogue?: ConvEpilogue,
+  ): void;
+
+  /**
+   * The gradients of batchNormForward, with the statistics it used (as it wrote or read them). The
+   * output gradient is first zeroed where `reluOutput` (the forward's output, when it fused a ReLU)
+   * is +0. gradInput per group (training: through the group's mean and variance; eval: the
+   * statistics are constants); gradWeight (Σ dy·x̂) and gradBias (Σ dy) over the whole batch, when
+   * not null.
+   */
+  batchNormBackward(
+    g: BatchNormGeometry, input: Float32Array, gradOutput: Float32Array, reluOutput: Float32Array | null,
+    weight: Float32Array | null, eps: number, mean: Float32Array, variance: Float32Array, training: boolean,
+    gradInput: Float32Array, gradWeight: Float32Array | null, gradBias: Float32Array | null,
+  ): void;
 
   /** Frees workspaces and device resources. Optional for CPU backends. */
   dispose?(): void;

@@ -87,3 +87,19 @@ export function validatePool2dGeometry(g: Pool2dGeometry): void {
     throw new RangeError(`pool2d: kernel ${g.kernelHeight}x${g.kernelWidth} does not fit input ${g.inHeight}x${g.inWidth}`);
   }
 }
+
+/** A batch-norm call: `batch` images of `channels` planes of `planeSize` floats, in ghost groups of `groupSize` images. */
+export interface BatchNormGeometry {
+  batch: number;
+  channels: number;
+  planeSize: number;
+  groupSize: number;
+}
+
+/** How many ghost groups a batch-norm geometry has (the last may hold fewer images); throws on a bad geometry. */
+export function batchNormGroups(g: BatchNormGeometry): number {
+  for (const key of ['batch', 'channels', 'planeSize', 'groupSize'] as const) {
+    if (!Number.isInteger(g[key]) || g[key] < 1) throw new RangeError(`batch norm geometry: ${key} must be a positive integer, got ${g[key]}`);
+  }
+  return Math.ceil(g.batch / g.groupSize);
+}

@@ -1,10 +1,12 @@
 import {
+  type BatchNormGeometry,
   type ConvEpilogue,
   type Conv2dGeometry,
   type KernelBackend,
   type Pool2dGeometry,
   conv2dOutputHeight,
   conv2dOutputWidth,
+  createWasmBackend,
   maskByReluOutput,
   pool2dOutputHeight,
   pool2dOutputWidth,
@@ -61,6 +63,11 @@ export class NativeBackend implements KernelBackend {
   readonly precision: NativePrecision;
   private readonly stream: Pointer;
   private readonly cache = new Map<string, Primitive>();
+  /**
+   * BatchNorm runs the wasm SIMD kernels: oneDNN's batch normalization primitive takes the statistics
+   * of the whole batch, not per ghost group, and would need one call (and a reorder) per group.
+   */
+  private readonly vectorKernels = createWasmBackend();
 
   constructor(private readonly dnnl: Dnnl = loadDnnl(), options: NativeBackendOptions = {}) {
     this.layout = options.layout ?? 'blocked';
@@ -164,6 +171,21 @@ export class NativeBackend implements KernelBackend {
 
   globalAvgPoolBackward(batch: number, channels: number, height: number, width: number, gradOutput: Float32Array, gradInput: Float32Array): void {
     this.avgPool2dBackward(globalPool(batch, channels, height, width), gradOutput, gradInput);
+  }
+
+  batchNormForward(
+    g: BatchNormGeometry, input: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number,
+    mean: Float32Array, variance: Float32Array, output: Float32Array, training: boolean, epilogue?: ConvEpilogue,
+  ): void {
+    this.vectorKernels.batchNormForward(g, input, weight, bias, eps, mean, variance, output, training, epilogue);
+  }
+
+  batchNormBackward(
+    g: BatchNormGeometry, input: Float32Array, gradOutput: Float32Array, reluOutput: Float32Array | null,
+    weight: Float32Array | null, eps: number, mean: Float32Array, variance: Float32Array, training: boolean,
+    gradInput: Float32Array, gradWeight: Float32Array | null, gradBias: Float32Array | null,
+  ): void {
+    this.vectorKernels.batchNormBackward(g, input, gradOutput, reluOutput, weight, eps, mean, variance, training, gradInput, gradWeight, gradBias);
   }
 
   dispose(): void {

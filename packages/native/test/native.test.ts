@@ -121,6 +121,38 @@ describeNative('native pooling matches the reference', () => {
   });
 });
 
+describeNative('native batch norm matches the reference', () => {
+  const cases = [
+    { batch: 8, channels: 5, planeSize: 49, groupSize: 3 },
+    { batch: 32, channels: 16, planeSize: 64, groupSize: 32 },
+    { batch: 4, channels: 3, planeSize: 1, groupSize: 4 },
+  ];
+  test.each(cases.flatMap((g) => [[true, g], [false, g]] as const))('training %s, %j', (training, g) => {
+    const rng = new Rng(g.channels * 7 + g.planeSize);
+    const size = g.batch * g.channels * g.planeSize;
+    const stats = (training ? Math.ceil(g.batch / g.groupSize) : 1) * g.channels;
+    const x = randomArray(size, rng);
+    const dy = randomArray(size, rng);
+    const weight = randomArray(g.channels, rng);
+    const bias = randomArray(g.channels, rng);
+    const given = randomArray(2 * stats, rng).map((v) => v * v + 0.5);
+    const results = [ref, native].map((backend) => {
+      const mean = given.slice(0, stats);
+      const variance = given.slice(stats);
+      const out = new Float32Array(size).fill(Number.NaN);
+      backend.batchNormForward(g, x, weight, bias, 1e-5, mean, variance, out, training, { relu: true });
+      const dx = new Float32Array(size).fill(Number.NaN);
+      const dw = new Float32Array(g.channels).fill(Number.NaN);
+      const db = new Float32Array(g.channels).fill(Number.NaN);
+      backend.batchNormBackward(g, x, dy, out, weight, 1e-5, mean, variance, training, dx, dw, db);
+      return { out, mean, variance, dx, dw, db };
+    });
+    for (const key of ['out', 'mean', 'variance', 'dx', 'dw', 'db'] as const) {
+      expect(relativeMaxError(results[1][key], results[0][key])).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+});
+
 describeNative('buffers', () => {
   test('arrays on SharedArrayBuffers and views at an offset are read and written in place', () => {
     const g = convCases[convCases.length - 2];

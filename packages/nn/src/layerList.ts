@@ -66,7 +66,7 @@ function buildLayers(specs: LayerSpec[], path: string, rows: Map<string, LayerRo
         return new Conv2d(inFeatures, layer.out, layer.kernel, { stride: layer.stride, padding: layer.padding, bias: layer.bias, backend, inputGradient });
       }
       case 'batchnorm2d':
-        return new BatchNorm2d(inFeatures, { eps: layer.eps, momentum: layer.momentum, affine: layer.affine, groupSize: layer.groupSize });
+        return new BatchNorm2d(inFeatures, { eps: layer.eps, momentum: layer.momentum, affine: layer.affine, groupSize: layer.groupSize, backend });
       case 'relu': return new ReLU();
       case 'gelu': return new GELU();
       case 'maxpool2d': return new MaxPool2d(layer.kernel, { stride: layer.stride, padding: layer.padding, backend });

@@ -1,6 +1,7 @@
 import { GPU, type IKernelRunShortcut } from 'gpu.js';
 import type { ConvEpilogue, KernelBackend } from '../backend';
 import { maskByReluOutput, reluInPlace } from '../epilogue';
+import { batchNormBackward, batchNormForward } from '../reference/batchNorm';
 import {
   type Conv2dGeometry,
   type Pool2dGeometry,
@@ -190,6 +191,10 @@ export class GpuJsBackend implements KernelBackend {
     expectLength('avgPool2dBackward gradInput', gradInput, inLength, '[N, C, H, W]');
     this.runInto(this.kernel('avgPool2dBackward', g, avgPoolBackwardSource, inLength, c, [c.kH, c.kW]), [gradOutput], gradInput);
   }
+
+  /** BatchNorm is memory-bound: it runs on the CPU (the reference kernels), where its operands already are. */
+  readonly batchNormForward = batchNormForward;
+  readonly batchNormBackward = batchNormBackward;
 
   globalAvgPool(batch: number, channels: number, height: number, width: number, input: Float32Array, output: Float32Array): void {
     const c = globalPoolConstants(batch, channels, height, width);

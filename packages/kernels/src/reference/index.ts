@@ -2,6 +2,7 @@ import type { KernelBackend } from '../backend';
 import { maskByReluOutput, reluInPlace } from '../epilogue';
 import { conv2dOutputHeight, conv2dOutputWidth } from '../shapes';
 import { avgPool2d, avgPool2dBackward } from './avgPool2d';
+import { batchNormBackward, batchNormForward } from './batchNorm';
 import { conv2d } from './conv2d';
 import { conv2dBackwardInput } from './conv2dBackwardInput';
 import { conv2dBackwardWeights } from './conv2dBackwardWeights';
@@ -26,6 +27,8 @@ export const referenceBackend: KernelBackend = {
   avgPool2dBackward,
   globalAvgPool,
   globalAvgPoolBackward,
+  batchNormForward,
+  batchNormBackward,
 };
 
-export { avgPool2d, avgPool2dBackward, conv2d, conv2dBackwardInput, conv2dBackwardWeights, globalAvgPool, globalAvgPoolBackward, maxPool2d, maxPool2dBackward };
+export { avgPool2d, avgPool2dBackward, batchNormBackward, batchNormForward, conv2d, conv2dBackwardInput, conv2dBackwardWeights, globalAvgPool, globalAvgPoolBackward, maxPool2d, maxPool2dBackward };

@@ -72,6 +72,14 @@ export interface KernelExports {
   ): void;
   globalAvgPool(x: number, out: number, planes: number, planeSize: number): void;
   globalAvgPoolBackward(dy: number, dx: number, planes: number, planeSize: number): void;
+  batchNormForward(
+    x: number, weight: number, bias: number, eps: number, mean: number, variance: number, out: number,
+    batch: number, channels: number, planeSize: number, groupSize: number, training: boolean, relu: boolean,
+  ): void;
+  batchNormBackward(
+    x: number, dy: number, reluOut: number, weight: number, eps: number, mean: number, variance: number, dx: number, gradWeight: number, gradBias: number,
+    batch: number, channels: number, planeSize: number, groupSize: number, training: boolean,
+  ): void;
 }
 
 /**
@@ -193,6 +201,7 @@ const KERNEL_PARAMETERS: { [K in KernelFunction]: Arity<KernelExports[K]> } = {
   heapBase: 0, gemmPacked: 8, packA: 6, packB: 5, conv2dForward: 19, conv2dBackwardInput: 18, conv2dBackwardWeights: 19,
   winogradWeights: 5, conv3x3Winograd: 15, conv3x3WeightGradWinograd: 15, biasGradient: 5, maxPool2d: 12, maxPool2dBackward: 7,
   avgPool2d: 11, avgPool2dBackward: 11, globalAvgPool: 4, globalAvgPoolBackward: 4,
+  batchNormForward: 13, batchNormBackward: 15,
 };
 
 function checkContract(exports: Record<string, unknown>, variant: WasmVariant): void {

@@ -1,5 +1,7 @@
 import type { ConvEpilogue, KernelBackend } from '../backend';
 import {
+  BatchNormGeometry,
+  batchNormGroups,
   Conv2dGeometry,
   Pool2dGeometry,
   conv2dOutputHeight,
@@ -262,6 +264,50 @@ export class WasmBackend implements KernelBackend {
     this.call([input(gradOutput, planes), output(gradInput, planes * planeSize)], (dy, dx) => this.kernels.globalAvgPoolBackward(dy, dx, planes, planeSize));
   }
 
+  batchNormForward(
+    g: BatchNormGeometry, inputs: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number,
+    mean: Float32Array, variance: Float32Array, outputs: Float32Array, training: boolean, epilogue?: ConvEpilogue,
+  ): void {
+    const d = batchNormDims(g, training, 'batchNormForward');
+    requireLength(inputs, d.size, 'batchNormForward input', d.shape);
+    requireLength(outputs, d.size, 'batchNormForward output', d.shape);
+    requireLength(mean, d.statistics, 'batchNormForward mean', d.statisticsShape);
+    requireLength(variance, d.statistics, 'batchNormForward variance', d.statisticsShape);
+    if (weight) requireLength(weight, g.channels, 'batchNormForward weight', `[${g.channels}]`);
+    if (bias) requireLength(bias, g.channels, 'batchNormForward bias', `[${g.channels}]`);
+    const statistic = training ? output : input;
+    this.call(
+      [input(inputs, d.size), input(weight, g.channels), input(bias, g.channels), statistic(mean, d.statistics), statistic(variance, d.statistics), output(outputs, d.size)],
+      (x, w, b, m, v, out) => this.kernels.batchNormForward(
+        x, w, b, eps, m, v, out, g.batch, g.channels, g.planeSize, g.groupSize, training, epilogue?.relu ?? false,
+      ),
+    );
+  }
+
+  batchNormBackward(
+    g: BatchNormGeometry, inputs: Float32Array, gradOutput: Float32Array, reluOutput: Float32Array | null,
+    weight: Float32Array | null, eps: number, mean: Float32Array, variance: Float32Array, training: boolean,
+    gradInput: Float32Array, gradWeight: Float32Array | null, gradBias: Float32Array | null,
+  ): void {
+    const d = batchNormDims(g, training, 'batchNormBackward');
+    requireLength(inputs, d.size, 'batchNormBackward input', d.shape);
+    requireLength(gradOutput, d.size, 'batchNormBackward gradOutput', d.shape);
+    if (reluOutput) requireLength(reluOutput, d.size, 'batchNormBackward reluOutput', d.shape);
+    requireLength(gradInput, d.size, 'batchNormBackward gradInput', d.shape);
+    requireLength(mean, d.statistics, 'batchNormBackward mean', d.statisticsShape);
+    requireLength(variance, d.statistics, 'batchNormBackward variance', d.statisticsShape);
+    for (const [array, what] of [[weight, 'weight'], [gradWeight, 'gradWeight'], [gradBias, 'gradBias']] as const) {
+      if (array) requireLength(array, g.channels, `batchNormBackward ${what}`, `[${g.channels}]`);
+    }
+    this.call(
+      [input(inputs, d.size), input(gradOutput, d.size), input(reluOutput, d.size), input(weight, g.channels),
+        input(mean, d.statistics), input(variance, d.statistics), output(gradInput, d.size), output(gradWeight, g.channels), output(gradBias, g.channels)],
+      (x, dy, r, w, m, v, dx, dw, db) => this.kernels.batchNormBackward(
+        x, dy, r, w, eps, m, v, dx, dw, db, g.batch, g.channels, g.planeSize, g.groupSize, training,
+      ),
+    );
+  }
+
   /** Bytes of wasm linear memory this backend holds (its workspaces at their high-water mark). */
   get memoryBytes(): number {
     return this.arena.byteLength;
@@ -320,6 +366,22 @@ function poolDims(g: Pool2dGeometry, op: string): { inputSize: number; outputSiz
     planes,
     inputSize: planes * g.inHeight * g.inWidth,
     outputSize: planes * pool2dOutputHeight(g) * pool2dOutputWidth(g),
+  };
+}
+
+/** Floats of the tensors and of the statistics ([groups, channels] in training, [channels] in eval). */
+function batchNormDims(g: BatchNormGeometry, training: boolean, op: string): { size: number; statistics: number; shape: string; statisticsShape: string } {
+  let groups: number;
+  try {
+    groups = training ? batchNormGroups(g) : 1;
+  } catch (error) {
+    throw new RangeError(`${op}: ${(error as Error).message}`);
+  }
+  return {
+    size: g.batch * g.channels * g.planeSize,
+    statistics: groups * g.channels,
+    shape: `[${g.batch}, ${g.channels}, H×W = ${g.planeSize}]`,
+    statisticsShape: training ? `[${groups}, ${g.channels}]` : `[${g.channels}]`,
   };
 }
 

@@ -1,5 +1,6 @@
 import { formatShape, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
-import { Int32Views, ReusableTensor } from '../buffers';
+import { referenceBackend, type ConvEpilogue, type KernelBackend } from '@convoy/kernels';
+import { ReusableTensor } from '../buffers';
 import { checkGradOut, checkImageInput } from '../checks';
 import { Module } from '../module';
 import { checkFiniteNumber, checkOptions, checkPositiveInteger } from '../options';
@@ -17,9 +18,11 @@ export interface BatchNorm2dOptions {
    * whatever one thread holds, so 1 thread, N threads and N hosts compute the same numbers.
    */
   groupSize?: number;
+  /** Kernel backend for the normalisation passes; default the plain-TS reference. */
+  backend?: KernelBackend;
 }
 
-const BATCHNORM_OPTIONS = ['eps', 'momentum', 'affine', 'groupSize'] as const;
+const BATCHNORM_OPTIONS = ['eps', 'momentum', 'affine', 'groupSize', 'backend'] as const;
 export const DEFAULT_GHOST_GROUP_SIZE = 32;
 
 /**
@@ -50,22 +53,24 @@ export class BatchNorm2d extends Module {
 
   private readonly output = new ReusableTensor();
   private input: Tensor | null = null;
-  private readonly maskedGrad = new ReusableTensor();
-  private readonly bits = new Int32Views();
   /** A ReLU after this layer runs in its output pass (see fuseReLUs in sequential.ts). */
   private reluAfter = false;
+  private epilogue: ConvEpilogue | undefined = undefined;
+  private readonly backend: KernelBackend;
   private readonly gradInput = new ReusableTensor();
   private lastOutput: Tensor | null = null;
-  /** Per (group, channel) of the last forward: the mean and 1/sqrt(var + eps). One entry per channel in eval. */
-  private invStd = new Float64Array(0);
-  private means = new Float64Array(0);
+  /** Per (group, channel) of the last training forward: the mean and the biased variance. */
+  private means = new Float32Array(0);
+  private variances = new Float32Array(0);
+  /** The running statistics an eval forward normalised with. */
+  private evalMean = new Float32Array(0);
+  private evalVariance = new Float32Array(0);
+  /** The statistics the last forward used, for its backward. */
+  private lastStatistics: { mean: Float32Array; variance: Float32Array } | null = null;
   /** Per (group, channel): mean, then unbiased variance; rows of 2C floats per group. */
   private groupStats = new Float32Array(0);
   private groups = 0;
   private lastTrained = false;
-  /** Per-channel sums reused by forward and backward (no allocation per call). */
-  private sumA = new Float64Array(0);
-  private sumB = new Float64Array(0);
 
   constructor(numFeatures: number, options: BatchNorm2dOptions = {}) {
     super();
@@ -80,8 +85,7 @@ export class BatchNorm2d extends Module {
     }
     this.affine = options.affine ?? true;
     this.groupSize = checkPositiveInteger('BatchNorm2d: groupSize', options.groupSize ?? DEFAULT_GHOST_GROUP_SIZE);
-    this.sumA = new Float64Array(numFeatures);
-    this.sumB = new Float64Array(numFeatures);
+    this.backend = options.backend ?? referenceBackend;
   }
 
   override parameterSpecs(): ParameterSpec[] {
@@ -114,6 +118,7 @@ export class BatchNorm2d extends Module {
   /** Applies the ReLU that follows this layer in its own output pass, and masks the gradient by it in backward. */
   fuseReLUAfter(): void {
     this.reluAfter = true;
+    this.epilogue = { relu: true };
   }
 
   override bufferSpecs(): ParameterSpec[] {
@@ -194,55 +199,28 @@ export class BatchNorm2d extends Module {
     const hw = h * w;
     const groups = this.groupCount(n, hw);
     const out = this.output.get(x.shape);
-    if (this.invStd.length < groups * c) {
-      this.invStd = new Float64Array(groups * c);
-      this.means = new Float64Array(groups * c);
+    if (this.means.length < groups * c) {
+      this.means = new Float32Array(groups * c);
+      this.variances = new Float32Array(groups * c);
     }
     if (this.groupStats.length < groups * 2 * c) this.groupStats = new Float32Array(groups * 2 * c);
-    const xd = x.data;
-    const sum = this.sumA;
-    const sq = this.sumB;
-    for (let g = 0; g < groups; g++) {
-      const first = g * this.groupSize;
-      const last = Math.min(n, first + this.groupSize);
-      const count = (last - first) * hw;
-      // One pass for both moments, shifted by a value of the channel (its first one in the group)
-      // so that sum of squares minus squared sum does not cancel when the mean is large.
-      sum.fill(0);
-      sq.fill(0);
-      for (let i = first; i < last; i++) {
-        for (let ch = 0; ch < c; ch++) {
-          const base = (i * c + ch) * hw;
-          const shift = xd[(first * c + ch) * hw];
-          let s = 0;
-          let q = 0;
-          for (let k = 0; k < hw; k++) {
-            const d = xd[base + k] - shift;
-            s += d;
-            q += d * d;
-          }
-          sum[ch] += s;
-          sq[ch] += q;
-        }
-      }
-      const statsBase = g * 2 * c;
+    const g = { batch: n, channels: c, planeSize: hw, groupSize: this.groupSize };
+    this.backend.batchNormForward(g, x.data, this.weight, this.bias, this.eps, this.means, this.variances, out.data, true, this.epilogue);
+    for (let grp = 0; grp < groups; grp++) {
+      const count = (Math.min(n, (grp + 1) * this.groupSize) - grp * this.groupSize) * hw;
+      const statsBase = grp * 2 * c;
       for (let ch = 0; ch < c; ch++) {
-        const shift = xd[(first * c + ch) * hw];
-        const m = sum[ch] / count;
-        const variance = Math.max(0, sq[ch] / count - m * m);
-        this.means[g * c + ch] = shift + m;
-        this.invStd[g * c + ch] = 1 / Math.sqrt(variance + this.eps);
-        this.groupStats[statsBase + ch] = shift + m;
-        this.groupStats[statsBase + c + ch] = (variance * count) / (count - 1);
+        this.groupStats[statsBase + ch] = this.means[grp * c + ch];
+        this.groupStats[statsBase + c + ch] = (this.variances[grp * c + ch] * count) / (count - 1);
       }
-      this.normalize(xd, out.data, first, last, c, hw, g * c);
     }
     this.groups = groups;
     this.lastTrained = true;
+    this.lastStatistics = { mean: this.means, variance: this.variances };
     this.input = x;
     this.lastOutput = out;
     if (!this.stepContext?.deferStatistics) {
-      for (let g = 0; g < groups; g++) this.updateRunning(this.groupStats, g * 2 * c);
+      for (let grp = 0; grp < groups; grp++) this.updateRunning(this.groupStats, grp * 2 * c);
     }
     return out;
   }
@@ -251,127 +229,38 @@ export class BatchNorm2d extends Module {
     const [n, c, h, w] = x.shape;
     const { mean, variance } = this.requireBuffers();
     const out = this.output.get(x.shape);
-    if (this.invStd.length < c) {
-      this.invStd = new Float64Array(c);
-      this.means = new Float64Array(c);
-    }
-    for (let ch = 0; ch < c; ch++) {
-      this.means[ch] = mean[ch];
-      this.invStd[ch] = 1 / Math.sqrt(variance[ch] + this.eps);
-    }
-    this.normalize(x.data, out.data, 0, n, c, h * w, 0);
+    const g = { batch: n, channels: c, planeSize: h * w, groupSize: n };
+    this.backend.batchNormForward(g, x.data, this.weight, this.bias, this.eps, mean, variance, out.data, false, this.epilogue);
     this.groups = 0;
     this.lastTrained = false;
+    // copies: the running statistics may move (a later training forward) before this backward
+    if (this.evalMean.length < c) {
+      this.evalMean = new Float32Array(c);
+      this.evalVariance = new Float32Array(c);
+    }
+    this.evalMean.set(mean.subarray(0, c));
+    this.evalVariance.set(variance.subarray(0, c));
+    this.lastStatistics = { mean: this.evalMean, variance: this.evalVariance };
     this.input = x;
     this.lastOutput = out;
     return out;
   }
 
-  /** out = (x − mean)·invStd·weight + bias (then max(0, ·) with a fused ReLU) for images [first, last). */
-  private normalize(xd: Float32Array, od: Float32Array, first: number, last: number, c: number, hw: number, statsAt: number): void {
-    const relu = this.reluAfter;
-    for (let i = first; i < last; i++) {
-      for (let ch = 0; ch < c; ch++) {
-        const base = (i * c + ch) * hw;
-        const scale = this.invStd[statsAt + ch] * (this.weight ? this.weight[ch] : 1);
-        const shift = (this.bias ? this.bias[ch] : 0) - this.means[statsAt + ch] * scale;
-        if (relu) {
-          // Math.max is branch-free (maxsd); it gives +0 for -0 and keeps NaN, as PyTorch's ReLU.
-          for (let k = 0; k < hw; k++) od[base + k] = Math.max(xd[base + k] * scale + shift, 0);
-        } else {
-          for (let k = 0; k < hw; k++) od[base + k] = xd[base + k] * scale + shift;
-        }
-      }
-    }
-  }
-
   /**
-   * With x̂ = (x − mean)·invStd recomputed from the input and dy masked by a fused ReLU:
-   * dx = gamma·invStd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), the sums per channel over each group's m values
-   * (training), or dx = gamma·invStd·dy (eval); dgamma = Σ dy·x̂ and dbeta = Σ dy over the whole local
-   * batch (OVERWRITTEN, as every layer's).
+   * dx through the statistics of the last forward (per ghost group in training, constants in eval),
+   * the output gradient masked by a fused ReLU; dgamma = Σ dy·x̂ and dbeta = Σ dy over the whole
+   * local batch (OVERWRITTEN, as every layer's).
    */
   private backwardAll(gradOut: Tensor): Tensor {
     const [n, c, h, w] = gradOut.shape;
-    const hw = h * w;
     const gradIn = this.gradInput.get(gradOut.shape);
-    const dx = gradIn.data;
-    const xd = (this.input as Tensor).data;
-    const dy = this.reluAfter ? this.maskByOutput(gradOut) : gradOut.data;
-    const sumDy = this.sumA;
-    const sumDyX = this.sumB;
-    const training = this.lastTrained;
-    const groups = training ? this.groups : 1;
-    const groupSize = training ? this.groupSize : n;
-    if (this.gradWeight && this.gradBias) {
-      this.gradWeight.fill(0);
-      this.gradBias.fill(0);
-    }
-    for (let g = 0; g < groups; g++) {
-      const first = g * groupSize;
-      const last = Math.min(n, first + groupSize);
-      const count = (last - first) * hw;
-      const statsAt = training ? g * c : 0;
-      sumDy.fill(0);
-      sumDyX.fill(0);
-      // Σ dy and Σ dy·x per channel; Σ dy·x̂ = invStd·(Σ dy·x − mean·Σ dy).
-      for (let i = first; i < last; i++) {
-        for (let ch = 0; ch < c; ch++) {
-          const base = (i * c + ch) * hw;
-          let s = 0;
-          let sx = 0;
-          for (let k = 0; k < hw; k++) {
-            const d = dy[base + k];
-            s += d;
-            sx += d * xd[base + k];
-          }
-          sumDy[ch] += s;
-          sumDyX[ch] += sx;
-        }
-      }
-      for (let ch = 0; ch < c; ch++) sumDyX[ch] = this.invStd[statsAt + ch] * (sumDyX[ch] - this.means[statsAt + ch] * sumDy[ch]);
-      if (this.gradWeight && this.gradBias) {
-        for (let ch = 0; ch < c; ch++) {
-          this.gradWeight[ch] += sumDyX[ch];
-          this.gradBias[ch] += sumDy[ch];
-        }
-      }
-      for (let i = first; i < last; i++) {
-        for (let ch = 0; ch < c; ch++) {
-          const base = (i * c + ch) * hw;
-          const inv = this.invStd[statsAt + ch];
-          const gamma = this.weight ? this.weight[ch] : 1;
-          if (!training) {
-            const k0 = gamma * inv;
-            for (let k = 0; k < hw; k++) dx[base + k] = dy[base + k] * k0;
-            continue;
-          }
-          // dx = k1·(m·dy − Σdy − x̂·Σdy·x̂) = a·dy + b·x + c0, per channel.
-          const k1 = (gamma * inv) / count;
-          const b = -k1 * sumDyX[ch] * inv;
-          const c0 = -k1 * sumDy[ch] - b * this.means[statsAt + ch];
-          const a = k1 * count;
-          for (let k = 0; k < hw; k++) dx[base + k] = a * dy[base + k] + b * xd[base + k] + c0;
-        }
-      }
-    }
+    const { mean, variance } = this.lastStatistics as { mean: Float32Array; variance: Float32Array };
+    const g = { batch: n, channels: c, planeSize: h * w, groupSize: this.lastTrained ? this.groupSize : n };
+    this.backend.batchNormBackward(
+      g, (this.input as Tensor).data, gradOut.data, this.reluAfter ? (this.lastOutput as Tensor).data : null,
+      this.weight, this.eps, mean, variance, this.lastTrained, gradIn.data, this.gradWeight, this.gradBias,
+    );
     return gradIn;
-  }
-
-  /**
-   * The output gradient zeroed where the fused ReLU's output is +0 (its backward), branch-free on
-   * the float bits as ReLU's own backward (see relu.ts: a data-dependent branch mispredicts half the time).
-   */
-  private maskByOutput(gradOut: Tensor): Float32Array {
-    const masked = this.maskedGrad.get(gradOut.shape);
-    const ob = this.bits.of(0, (this.lastOutput as Tensor).data);
-    const gb = this.bits.of(1, gradOut.data);
-    const mb = this.bits.of(2, masked.data);
-    for (let i = 0; i < mb.length; i++) {
-      const b = ob[i];
-      mb[i] = gb[i] & ((b | -b) >> 31);
-    }
-    return masked.data;
   }
 
   /** One group's momentum update (PyTorch: running = (1 − m)·running + m·batch, variance unbiased). */
