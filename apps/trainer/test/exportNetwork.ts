@@ -44,7 +44,7 @@ export const EVERY_LAYER_SPEC: LayerModelSpec = {
   ],
 };
 
-/** Grey 28×28 input, no resize: a 5×5 conv to 24×24, BatchNorm, a residual block, max-pool, MLP head. */
+/** Grey 28×28 input, no resize: a 5×5 conv to 24×24, BatchNorm, a residual block with a 3×1 conv, max-pool, MLP head. */
 export const GREY_SPEC: LayerModelSpec = {
   kind: 'layers',
   classes: 10,
@@ -53,7 +53,7 @@ export const GREY_SPEC: LayerModelSpec = {
     { type: 'conv2d', out: 6, kernel: 5 },
     { type: 'batchnorm2d' },
     { type: 'relu' },
-    { type: 'residual', layers: [{ type: 'conv2d', out: 6, kernel: 3, padding: 1 }, { type: 'relu' }] },
+    { type: 'residual', layers: [{ type: 'conv2d', out: 6, kernel: [3, 1], padding: [1, 0] }, { type: 'relu' }] },
     { type: 'maxpool2d', kernel: 2 },
     { type: 'flatten' },
     { type: 'linear', out: 32 },
