@@ -1,14 +1,16 @@
 import type { ImageSet } from '@convoy/data';
 import type { Cluster } from '@convoy/cluster';
-import { constantLearningRate, createGradientPool, scheduledStep, splitRange, type GradientPool } from '@convoy/worker';
-import { modelSpecFor, optimizerSpecFor, DEFAULT_RUN_CONFIG } from '@convoy/run';
+import { buildModel, ghostGroupSize, type ModelSpec } from '@convoy/nn';
+import { constantLearningRate, createGradientPool, scheduledStep, splitBatch, type GradientPool } from '@convoy/worker';
+import { optimizerSpecFor, DEFAULT_RUN_CONFIG } from '@convoy/run';
 import { lineChartSvg } from './svgChart';
 
 export interface ScalingOptions {
   /** Thread counts to measure, in order; the first is the speed-up baseline (normally 1). */
   threadCounts: number[];
   batchSize: number;
-  width: number;
+  /** The network whose training step is measured (the recipe's, or a model file's). */
+  modelSpec: ModelSpec;
   backend: string;
   /** Timed steps per thread count, after `warmupSteps` untimed ones (threads build models, JIT warms up). */
   steps: number;
@@ -64,7 +66,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
       pools.push(
         await createGradientPool({
           threads,
-          modelSpec: modelSpecFor({ width: options.width }),
+          modelSpec: options.modelSpec,
           backend: options.backend,
           optimizer: optimizerSpecFor(DEFAULT_RUN_CONFIG),
           train: options.train,
@@ -183,14 +185,17 @@ export async function measureAcrossRanks(options: RankScalingOptions): Promise<R
   const { cluster } = options;
   const count = options.train.count;
   if (count < options.batchSize) throw new RangeError(`scaling: --batch-size ${options.batchSize} is larger than the ${count} training images`);
-  const share = splitRange(options.batchSize, cluster.size)[cluster.rank];
+  // Ranks take whole BatchNorm ghost groups of the global batch, as in training (runPlacement).
+  const share = splitBatch(options.batchSize, cluster.size, ghostGroupSize(buildModel(options.modelSpec)))[cluster.rank];
+  if (share.end <= share.start) throw new RangeError(`scaling: a global batch of ${options.batchSize} leaves rank ${cluster.rank} of ${cluster.size} no whole BatchNorm ghost group; raise --batch-size`);
   const pool = await createGradientPool({
     threads: options.threads,
-    modelSpec: modelSpecFor({ width: options.width }),
+    modelSpec: options.modelSpec,
     backend: options.backend,
     optimizer: optimizerSpecFor(DEFAULT_RUN_CONFIG),
     train: options.train,
     maxBatch: Math.max(1, share.end - share.start),
+    maxGlobalBatch: options.batchSize,
     seed: options.seed,
     workerFile: options.workerFile,
     crossHost: cluster,
@@ -206,7 +211,7 @@ export async function measureAcrossRanks(options: RankScalingOptions): Promise<R
         const start = (n * options.batchSize) % (count - options.batchSize + 1);
         const indices = Array.from({ length: share.end - share.start }, (_, i) => start + share.start + i);
         const wall0 = performance.now();
-        const r = await scheduledStep(pool, MEASURED_LR, { indices, globalBatch: options.batchSize, epoch: 0, seed: options.seed, augment: options.augment, step: n });
+        const r = await scheduledStep(pool, MEASURED_LR, { indices, globalBatch: options.batchSize, batchOffset: share.start, epoch: 0, seed: options.seed, augment: options.augment, step: n });
         total += (performance.now() - wall0) / 1000;
         allReduce += r.timings.allReduce;
         crossHost += r.timings.crossHost;

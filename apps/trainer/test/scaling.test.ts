@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syntheticImageSet } from '@convoy/worker';
 import { learningCurveSvg, readEpochRecords } from '../src/learningCurve';
+import { modelSpecFor } from '@convoy/run';
 import { measureScaling, scalingChartSvg, scalingTable, threadLadder } from '../src/scaling';
 
 describe('scaling', () => {
@@ -18,7 +19,7 @@ describe('scaling', () => {
     const results = await measureScaling({
       threadCounts: [1, 2],
       batchSize: 16,
-      width: 4,
+      modelSpec: modelSpecFor({ width: 4 }),
       backend: 'auto',
       steps: 2,
       warmupSteps: 1,

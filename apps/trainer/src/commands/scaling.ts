@@ -6,7 +6,10 @@ import { initCluster, mpiLaunch } from '@convoy/cluster';
 import type { ImageSet } from '@convoy/data';
 import { syntheticImageSet } from '@convoy/worker';
 import { addBackendOption, addDataOptions, CORES, type ComputeOptions, type DataOptions, type JsonOptions } from '../cliOptions';
-import { DEFAULT_RUN_CONFIG } from '@convoy/run';
+import { DEFAULT_RUN_CONFIG, modelSpecFor } from '@convoy/run';
+import { CIFAR10_SHAPE } from '@convoy/data';
+import type { ModelSpec } from '@convoy/nn';
+import { modelSpecForData, readModelChoice } from '../modelChoice';
 import { userPath } from '../config';
 import { integerFlag } from '../flagParsers';
 import { measureAcrossRanks, measureScaling, scalingChartSvg, scalingTable, threadLadder, type RankScalingResult, type ScalingResult } from '../scaling';
@@ -20,6 +23,7 @@ export interface ScalingFlags {
   rounds: number;
   batchSize: number;
   width: number;
+  model?: string;
   /** false with --no-augment. */
   augment: boolean;
   seed: number;
@@ -34,22 +38,31 @@ export interface ScalingFlags {
 /** --threads is not a scaling flag (--max-threads is), but --backend is. */
 export type ScalingOptions = DataOptions & Pick<ComputeOptions, 'backend'> & ScalingFlags & JsonOptions;
 
+/** The measured network: --model's (checked against CIFAR-10's shape and ten classes, before any work), else the recipe of --width. */
+function measuredNetwork(opts: ScalingOptions): { modelSpec: ModelSpec; name: string } {
+  if (!opts.model) return { modelSpec: modelSpecFor({ width: opts.width }), name: `width ${opts.width}` };
+  const choice = readModelChoice(opts.model, { resolution: CIFAR10_SHAPE.height, width: opts.width });
+  const modelSpec = modelSpecForData(choice, { classes: 10, channels: CIFAR10_SHAPE.channels, resolution: CIFAR10_SHAPE.height, name: 'CIFAR-10' });
+  return { modelSpec, name: `model ${opts.model}` };
+}
+
 async function scaling(opts: ScalingOptions): Promise<void> {
+  const { modelSpec, name: network } = measuredNetwork(opts);
   const train = opts.synthetic
     ? syntheticImageSet({ count: Math.max(2048, opts.batchSize * 4), seed: opts.seed })
     : (await loadData(opts)).train;
   if (opts.ranks !== undefined) {
     const launch = mpiLaunch(process.env);
-    if (launch && launch.size > 1) return scalingRank(opts, train);
-    return scalingAcrossRanks(opts, opts.ranks, train);
+    if (launch && launch.size > 1) return scalingRank(opts, train, modelSpec);
+    return scalingAcrossRanks(opts, opts.ranks, train, modelSpec, network);
   }
   const ladder = threadLadder(opts.maxThreads);
   const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
-  say(`scaling: ${opts.rounds} round(s) of ${opts.steps} timed steps (+${opts.warmupSteps} warm-up) of batch ${opts.batchSize}, width ${opts.width}, threads ${ladder.join(', ')} on ${CORES} cores`);
+  say(`scaling: ${opts.rounds} round(s) of ${opts.steps} timed steps (+${opts.warmupSteps} warm-up) of batch ${opts.batchSize}, ${network}, threads ${ladder.join(', ')} on ${CORES} cores`);
   const results = await measureScaling({
     threadCounts: ladder,
     batchSize: opts.batchSize,
-    width: opts.width,
+    modelSpec,
     backend: opts.backend,
     steps: opts.steps,
     warmupSteps: opts.warmupSteps,
@@ -62,7 +75,7 @@ async function scaling(opts: ScalingOptions): Promise<void> {
   say(scalingTable(results));
   const svgPath = userPath(opts.svg);
   mkdirSync(dirname(svgPath), { recursive: true });
-  writeFileSync(svgPath, scalingChartSvg(results, `convoy scaling: batch ${opts.batchSize}, width ${opts.width}, ${CORES} cores`));
+  writeFileSync(svgPath, scalingChartSvg(results, `convoy scaling: batch ${opts.batchSize}, ${network}, ${CORES} cores`));
   say(`chart: ${svgPath}`);
   if (opts.json) {
     process.stdout.write(
@@ -71,6 +84,7 @@ async function scaling(opts: ScalingOptions): Promise<void> {
         allReduceShare: Math.max(...results.map((r) => r.allReduceShare)),
         batchSize: opts.batchSize,
         width: opts.width,
+        model: opts.model ?? null,
         steps: opts.steps,
         rounds: opts.rounds,
         backend: results[0]?.backend,
@@ -85,11 +99,11 @@ async function scaling(opts: ScalingOptions): Promise<void> {
 const RANK_RESULT = 'convoy-scaling-ranks:';
 
 /** One rank of `convoy scaling --ranks N` under mpirun: every rank measures, rank 0 prints the result line. */
-async function scalingRank(opts: ScalingOptions, train: ImageSet): Promise<void> {
+async function scalingRank(opts: ScalingOptions, train: ImageSet, modelSpec: ModelSpec): Promise<void> {
   const cluster = initCluster({ timeoutSeconds: opts.stepTimeout });
   try {
     const result = await measureAcrossRanks({
-      cluster, threads: 1, batchSize: opts.batchSize, width: opts.width, backend: opts.backend, steps: opts.steps,
+      cluster, threads: 1, batchSize: opts.batchSize, modelSpec, backend: opts.backend, steps: opts.steps,
       warmupSteps: opts.warmupSteps, rounds: opts.rounds, train, seed: opts.seed, augment: opts.augment,
     });
     if (cluster.rank === 0) process.stdout.write(`${RANK_RESULT}${JSON.stringify(result)}\n`);
@@ -104,14 +118,14 @@ async function scalingRank(opts: ScalingOptions, train: ImageSet): Promise<void>
  * and after, averaged), N processes x 1 thread under mpirun in between (on --hosts, one process each; default all on 127.0.0.1), with
  * the images/s, the speed-up over one thread, and the all-reduce's share of the step.
  */
-async function scalingAcrossRanks(opts: ScalingOptions, ranks: number, train: ImageSet): Promise<void> {
+async function scalingAcrossRanks(opts: ScalingOptions, ranks: number, train: ImageSet, modelSpec: ModelSpec, network: string): Promise<void> {
   const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
-  say(`scaling: ${opts.rounds} round(s) of ${opts.steps} timed steps (+${opts.warmupSteps} warm-up) of batch ${opts.batchSize}, width ${opts.width}; 1 and ${ranks} thread(s), then ${ranks} processes x 1 thread`);
+  say(`scaling: ${opts.rounds} round(s) of ${opts.steps} timed steps (+${opts.warmupSteps} warm-up) of batch ${opts.batchSize}, ${network}; 1 and ${ranks} thread(s), then ${ranks} processes x 1 thread`);
   // The in-process figures are measured before and after the mpirun run and averaged, so a change
   // of background load during the run does not land on one side of the comparison only.
   const measureLocal = () =>
     measureScaling({
-      threadCounts: [1, ranks], batchSize: opts.batchSize, width: opts.width, backend: opts.backend, steps: opts.steps,
+      threadCounts: [1, ranks], batchSize: opts.batchSize, modelSpec, backend: opts.backend, steps: opts.steps,
       warmupSteps: opts.warmupSteps, rounds: opts.rounds, train, seed: opts.seed, augment: opts.augment,
     });
   const before = await measureLocal();
@@ -171,7 +185,8 @@ export function addScalingCommand(program: Command): void {
     .option('--warmup-steps <n>', 'untimed steps first (threads build their model, JIT warms up)', integerFlag('--warmup-steps', 0), 2)
     .option('--rounds <n>', 'interleaved rounds over the thread counts; each figure is the median round (evens out background load)', integerFlag('--rounds', 1), 3)
     .option('--batch-size <n>', 'global batch size', integerFlag('--batch-size', 1), DEFAULT_RUN_CONFIG.batchSize)
-    .option('--width <n>', 'feature maps of the first block', integerFlag('--width', 1, 512), DEFAULT_RUN_CONFIG.width);
+    .option('--width <n>', 'feature maps of the recipe network\'s first block', integerFlag('--width', 1, 512), DEFAULT_RUN_CONFIG.width)
+    .option('--model <file|preset>', 'measure the network of a model file (for 32x32 RGB images, ten classes) or a preset (recipe, recipe-bn at --width) instead of the recipe network');
   addBackendOption(cmd);
   cmd
     .option('--no-augment', 'measure without crop + flip')
