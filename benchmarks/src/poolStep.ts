@@ -1,5 +1,5 @@
 import { constantLearningRate, createGradientPool, scheduledStep, syntheticImageSet } from '@convoy/worker';
-import type { StepMeasurement, StepNetwork } from './trainingStep';
+import { stepModelSpec, type StepMeasurement, type StepNetwork } from './trainingStep';
 
 /**
  * The trainer's data-parallel training step on `threads` worker threads (@convoy/worker's
@@ -13,7 +13,7 @@ export async function measurePoolStep(
   const train = syntheticImageSet({ count: batch * 2, resolution: network.resolution });
   const pool = await createGradientPool({
     threads,
-    modelSpec: { kind: 'recipe', resolution: network.resolution, classes: 10, width: network.width },
+    modelSpec: stepModelSpec(network),
     backend,
     optimizer: { name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
     train,

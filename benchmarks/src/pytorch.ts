@@ -1,13 +1,16 @@
 /**
- * convoy against PyTorch: the recipe network's training step, both frameworks interleaved in one
- * run (PyTorch from tools/pytorch/step_benchmark.py in a child process, convoy in this one), per
- * case convoy images/s / PyTorch images/s. PyTorch runs in both memory formats (NCHW and
+ * convoy against PyTorch: a network's training step, both frameworks interleaved in one run
+ * (PyTorch from tools/pytorch/step_benchmark.py in a child process, convoy in this one), per case
+ * convoy images/s / PyTorch images/s. Networks: `recipe` (the recipe network at each case's R) and
+ * `resnet` (models/resnet9-half.json: conv-BatchNorm-ReLU layers and residual blocks, R=32 cases
+ * only; PyTorch builds the same file with tools/pytorch/model_file.py, ghost groups included). PyTorch runs in both memory formats (NCHW and
  * channels-last) every round; both are printed and the faster one is the yardstick.
  *
  *   npx nx run benchmarks:pytorch                         # table
  *   node benchmarks/dist/pytorch.js --json                # + one JSON line on stdout with pytorchRatio
  *   node benchmarks/dist/pytorch.js --cases 32x128 --threads 1 --rounds 1
  *   node benchmarks/dist/pytorch.js --backend native      # convoy's kernels: auto (default), native, wasm, ...
+ *   node benchmarks/dist/pytorch.js --networks resnet --cases 32x32 --threads 1
  *
  * One thread: convoy's step in this thread (as benchmarks:kernels) against torch.set_num_threads(1).
  * More threads: the trainer's worker pool (data-parallel, one shard per thread) against PyTorch's
@@ -15,15 +18,18 @@
  * One-thread cases are also compared by process CPU time, which a busy shared machine distorts less.
  */
 import { spawnSync } from 'child_process';
+import { readFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { KernelBackend } from '@convoy/kernels';
+import type { LayerListSpec } from '@convoy/nn';
 import { selectWorkerBackend } from '@convoy/worker';
 import { positiveInteger, positiveNumber, readFlags } from './args';
 import { measurePoolStep } from './poolStep';
 import { measureTrainingStep, type StepNetwork } from './trainingStep';
 
 interface Case {
+  network: NetworkName;
   resolution: number;
   batch: number;
   threads: number;
@@ -32,6 +38,7 @@ interface Case {
 interface Options {
   json: boolean;
   cases: Array<{ resolution: number; batch: number }>;
+  networks: NetworkName[];
   threads: number[];
   width: number;
   rounds: number;
@@ -41,16 +48,27 @@ interface Options {
   backend: string;
 }
 
+/** The networks a run can time: the recipe at any R, or a model file at its own R. */
+const NETWORK_FILES = { recipe: null, resnet: 'resnet9-half.json' } as const;
+type NetworkName = keyof typeof NETWORK_FILES;
+const MODELS_DIR = path.resolve(__dirname, '..', '..', 'models');
+
+/** The model file path of a network (null: the recipe, built from --width). */
+function networkFile(name: NetworkName): string | null {
+  const file = NETWORK_FILES[name];
+  return file === null ? null : path.join(MODELS_DIR, file);
+}
+
 const MEMORY_FORMATS = ['nchw', 'channels_last'] as const;
 type MemoryFormat = (typeof MEMORY_FORMATS)[number];
 
 const USAGE =
-  'usage: pytorch [--json] [--backend auto|native|wasm|...] [--cases 32x128,224x32] [--threads 1,2] [--width 32] [--rounds 3] [--budget 2] [--python /usr/bin/python3]';
+  'usage: pytorch [--json] [--backend auto|native|wasm|...] [--networks recipe,resnet] [--cases 32x128,224x32] [--threads 1,2] [--width 32] [--rounds 3] [--budget 2] [--python /usr/bin/python3]';
 const STEP_SCRIPT = path.resolve(__dirname, '..', '..', 'tools', 'pytorch', 'step_benchmark.py');
 
 function parseArgs(rawArgv: string[]): Options {
   const options: Options = {
-    json: false, cases: [{ resolution: 32, batch: 128 }, { resolution: 224, batch: 32 }], threads: [1, 2], width: 32, rounds: 3,
+    json: false, cases: [{ resolution: 32, batch: 128 }, { resolution: 224, batch: 32 }], networks: ['recipe', 'resnet'], threads: [1, 2], width: 32, rounds: 3,
     budgetSeconds: 2, python: '/usr/bin/python3', backend: 'auto',
   };
   readFlags(rawArgv, USAGE, (flag, args) => {
@@ -60,6 +78,11 @@ function parseArgs(rawArgv: string[]): Options {
         const m = /^(\d+)x(\d+)$/.exec(c);
         if (!m) throw new Error(`--cases wants RESOLUTIONxBATCH items such as 32x128, got ${c}; ${USAGE}`);
         return { resolution: positiveInteger('--cases resolution', m[1]), batch: positiveInteger('--cases batch', m[2]) };
+      });
+    } else if (flag === '--networks') {
+      options.networks = args.value().split(',').filter(Boolean).map((n) => {
+        if (!(n in NETWORK_FILES)) throw new Error(`--networks takes ${Object.keys(NETWORK_FILES).join(', ')}, got ${n}; ${USAGE}`);
+        return n as NetworkName;
       });
     } else if (flag === '--threads') options.threads = args.value().split(',').filter(Boolean).map((t) => positiveInteger(flag, t));
     else if (flag === '--width') options.width = positiveInteger(flag, args.value());
@@ -93,14 +116,16 @@ function measurePytorchStep(options: Options, c: Case, format: MemoryFormat): Py
     STEP_SCRIPT, '--resolution', String(c.resolution), '--width', String(options.width), '--batch', String(c.batch),
     '--threads', String(c.threads), '--seconds', String(options.budgetSeconds), '--memory-format', format,
   ];
+  const file = networkFile(c.network);
+  if (file !== null) args.push('--model', file);
   const run = spawnSync(options.python, args, { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`${options.python} ${args.join(' ')} failed (status ${run.status}): ${run.stderr}`);
   return JSON.parse(run.stdout.trim().split('\n').pop() as string) as PytorchStep;
 }
 
 /** images/s by wall time, and (one thread only: this process's CPU time) by CPU time. */
-async function measureConvoyStep(options: Options, backend: KernelBackend, c: Case): Promise<{ wall: number; cpu: number | null }> {
-  const network: StepNetwork = { resolution: c.resolution, width: options.width };
+async function measureConvoyStep(options: Options, backend: KernelBackend, c: Case, model: LayerListSpec | undefined): Promise<{ wall: number; cpu: number | null }> {
+  const network: StepNetwork = { resolution: c.resolution, width: options.width, model };
   if (c.threads === 1) {
     const step = measureTrainingStep(backend, c.batch, options.budgetSeconds, network);
     return { wall: step.imagesPerSecond, cpu: step.imagesPerCpuSecond };
@@ -114,8 +139,9 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** `r32-b128-t1` for the recipe (the keys of earlier runs), `resnet-r32-b128-t1` for the others. */
 function caseKey(c: Case): string {
-  return `r${c.resolution}-b${c.batch}-t${c.threads}`;
+  return `${c.network === 'recipe' ? '' : `${c.network}-`}r${c.resolution}-b${c.batch}-t${c.threads}`;
 }
 
 async function main(): Promise<void> {
@@ -129,7 +155,18 @@ async function main(): Promise<void> {
   const skipped = pytorchUnavailable(options.python);
   if (skipped) log(`PyTorch: skipped (${skipped})`);
 
-  const cases: Case[] = options.cases.flatMap((c) => options.threads.map((threads) => ({ ...c, threads })));
+  const models = new Map<NetworkName, LayerListSpec>();
+  for (const name of options.networks) {
+    const file = networkFile(name);
+    if (file !== null) models.set(name, JSON.parse(readFileSync(file, 'utf8')) as LayerListSpec);
+  }
+  // A model file's network runs at its own input side only.
+  const fits = (name: NetworkName, resolution: number) => !models.has(name) || models.get(name)!.input.resolution === resolution;
+  const cases: Case[] = options.networks.flatMap((network) => options.cases.filter((c) => fits(network, c.resolution))
+    .flatMap((c) => options.threads.map((threads) => ({ network, ...c, threads }))));
+  for (const name of options.networks) {
+    if (!cases.some((c) => c.network === name)) log(`${name}: no case at its input side (R=${models.get(name)?.input.resolution}); add one to --cases`);
+  }
   type Samples = { convoy: number[]; pytorch: Record<MemoryFormat, number[]>; convoyCpu: number[]; pytorchCpu: Record<MemoryFormat, number[]>; convoySkipped?: string };
   const samples = new Map<string, Samples>();
   let torchInfo: PytorchStep | null = null;
@@ -147,7 +184,7 @@ async function main(): Promise<void> {
       }
       if (!s.convoySkipped) {
         try {
-          const convoy = await measureConvoyStep(options, backend, c);
+          const convoy = await measureConvoyStep(options, backend, c, models.get(c.network));
           s.convoy.push(convoy.wall);
           if (convoy.cpu !== null) s.convoyCpu.push(convoy.cpu);
         } catch (error) {
@@ -156,14 +193,14 @@ async function main(): Promise<void> {
       }
       const last = (xs: number[]) => (xs.length ? xs[xs.length - 1].toFixed(1) : 'n/a');
       const torchLast = skipped ? 'skipped' : `${last(s.pytorch.nchw)} (NCHW) / ${last(s.pytorch.channels_last)} (channels-last)`;
-      log(`round ${round}/${options.rounds} R=${c.resolution} batch ${c.batch} ${c.threads} thread(s): convoy ${s.convoySkipped ? 'skipped' : last(s.convoy)}, PyTorch ${torchLast} images/s`);
+      log(`round ${round}/${options.rounds} ${c.network} R=${c.resolution} batch ${c.batch} ${c.threads} thread(s): convoy ${s.convoySkipped ? 'skipped' : last(s.convoy)}, PyTorch ${torchLast} images/s`);
     }
   }
   if (torchInfo) log(`PyTorch ${torchInfo.torch} (its own kernels dispatch to ${torchInfo.cpuCapability}; oneDNN convolutions pick their own ISA); * marks the faster memory format, the one each ratio is against`);
 
   log('');
-  log('| R | batch | threads | convoy images/s | PyTorch NCHW images/s | PyTorch channels-last images/s | convoy / PyTorch (faster format) | by CPU time (1 thread): convoy / PyTorch images per CPU-s, ratio |');
-  log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  log('| network | R | batch | threads | convoy images/s | PyTorch NCHW images/s | PyTorch channels-last images/s | convoy / PyTorch (faster format) | by CPU time (1 thread): convoy / PyTorch images per CPU-s, ratio |');
+  log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const medianOrNull = (xs: number[]) => (xs.length ? median(xs) : null);
   const results = cases.map((c) => {
     const s = samples.get(caseKey(c))!;
@@ -179,9 +216,9 @@ async function main(): Promise<void> {
     const cpuRatio = convoyCpu !== null && pytorchCpu !== null ? convoyCpu / pytorchCpu : null;
     const cpuCell = cpuRatio !== null ? `${convoyCpu!.toFixed(1)} / ${pytorchCpu!.toFixed(1)}, ${cpuRatio.toFixed(2)}` : 'n/a';
     const mark = (format: MemoryFormat, value: number | null) => (value === null ? 'skipped' : `${value.toFixed(1)}${format === fasterFormat ? ' *' : ''}`);
-    log(`| ${c.resolution} | ${c.batch} | ${c.threads} | ${convoy?.toFixed(1) ?? `skipped (${s.convoySkipped})`} | ${mark('nchw', pytorchNchw)} | ${mark('channels_last', pytorchChannelsLast)} | ${ratio?.toFixed(2) ?? 'n/a'} | ${cpuCell} |`);
+    log(`| ${c.network} | ${c.resolution} | ${c.batch} | ${c.threads} | ${convoy?.toFixed(1) ?? `skipped (${s.convoySkipped})`} | ${mark('nchw', pytorchNchw)} | ${mark('channels_last', pytorchChannelsLast)} | ${ratio?.toFixed(2) ?? 'n/a'} | ${cpuCell} |`);
     return {
-      key: caseKey(c), ...c, width: options.width, convoyImagesPerSecond: round(convoy), pytorchImagesPerSecond: round(pytorch),
+      key: caseKey(c), ...c, width: c.network === 'recipe' ? options.width : null, convoyImagesPerSecond: round(convoy), pytorchImagesPerSecond: round(pytorch),
       pytorchMemoryFormat: pytorch === null ? null : fasterFormat, pytorchNchwImagesPerSecond: round(pytorchNchw), pytorchChannelsLastImagesPerSecond: round(pytorchChannelsLast),
       pytorchRatio: round(ratio, 3),
       convoyImagesPerCpuSecond: round(convoyCpu), pytorchImagesPerCpuSecond: round(pytorchCpu), pytorchRatioCpuTime: round(cpuRatio, 3), convoySkipped: s.convoySkipped,

@@ -1,5 +1,5 @@
 import type { KernelBackend } from '@convoy/kernels';
-import { SGD, createParameters, recipeNet, softmaxCrossEntropy } from '@convoy/nn';
+import { SGD, buildModel, createParameters, softmaxCrossEntropy, type LayerListSpec, type ModelSpec } from '@convoy/nn';
 import { Tensor } from '@convoy/tensor';
 import { timeCall } from './timing';
 
@@ -13,16 +13,29 @@ export interface StepMeasurement {
   steps: number;
 }
 
-/** The recipe network a step benchmark trains: input side R and the first block's width. */
+/**
+ * The network a step benchmark trains: the recipe at input side R and first-block width, or, with
+ * `model`, that model file's layer list (its input side must be `resolution`).
+ */
 export interface StepNetwork {
   resolution: number;
   width: number;
+  model?: LayerListSpec;
+}
+
+/** The model spec of a step network, for 10 classes: what a worker pool rebuilds. */
+export function stepModelSpec(network: StepNetwork): ModelSpec {
+  if (!network.model) return { kind: 'recipe', resolution: network.resolution, classes: 10, width: network.width };
+  if (network.model.input.resolution !== network.resolution) {
+    throw new RangeError(`the model file takes ${network.model.input.resolution}x${network.model.input.resolution} images, not ${network.resolution}`);
+  }
+  return { kind: 'layers', classes: 10, ...network.model };
 }
 
 export const CIFAR_NETWORK: StepNetwork = { resolution: 32, width: 32 };
 
 /**
- * One training step of the recipe network (@convoy/nn's recipeNet) on this thread: forward,
+ * One training step of the network (the recipe, @convoy/nn's recipeNet, unless a model file is given) on this thread: forward,
  * softmax cross-entropy, backward (parameter gradients, and input gradients of every layer but the
  * first, as the trainer's workers do) and an SGD update
  * (Nesterov momentum 0.9, weight decay 5e-4), on a fixed batch.
@@ -30,8 +43,8 @@ export const CIFAR_NETWORK: StepNetwork = { resolution: 32, width: 32 };
 export function measureTrainingStep(
   backend: KernelBackend, batch: number, budgetSeconds: number, network: StepNetwork = CIFAR_NETWORK,
 ): StepMeasurement {
-  const { resolution, width } = network;
-  const model = recipeNet({ resolution, classes: 10, width }, { backend, inputGradient: false });
+  const { resolution } = network;
+  const model = buildModel(stepModelSpec(network), { backend, inputGradient: false });
   const { params, grads } = createParameters(model, { seed: 1 });
   const optimizer = new SGD({ size: params.size, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
   const images = Tensor.zeros([batch, 3, resolution, resolution]);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Training-step throughput of the recipe network in PyTorch: the yardstick convoy is measured against.
+"""Training-step throughput of the recipe network (or of a model file's network) in PyTorch: the yardstick convoy is measured against.
 
 Run with Debian's PyTorch (see README.md):
 
@@ -11,6 +11,8 @@ convoy). After `--warmup` untimed steps it times steps until both `--min-steps` 
 reached and prints one JSON line on stdout: the median step's images/s (by wall time and by process
 CPU time), plus the settings, the torch version and the CPU capability PyTorch dispatches to.
 `--memory-format channels_last` runs model and batch in NHWC, often PyTorch's faster layout on a CPU.
+`--model FILE` times that model file's network instead (built by model_file.py as convoy builds it:
+its BatchNorm normalises each ghost group of images on its own, one F.batch_norm per group).
 """
 import argparse
 import json
@@ -25,6 +27,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import recipe_net  # noqa: E402  (the builders that mirror packages/nn/src/recipe.ts)
+import model_file  # noqa: E402  (layer lists, as packages/nn builds them)
 
 
 def positive_int(text):
@@ -47,6 +50,7 @@ def parse_args(argv):
     parser.add_argument('--seed', type=int, default=1, help='torch.manual_seed (default 1)')
     parser.add_argument('--memory-format', choices=['nchw', 'channels_last'], default='nchw',
                         help='layout of the model and batch: nchw (torch.contiguous_format, default) or channels_last (NHWC, often faster for oneDNN)')
+    parser.add_argument('--model', help='a model file (JSON layer list, see models/) to time instead of the recipe; --width is then unused')
     args = parser.parse_args(argv)
     if args.resolution < 8:
         parser.error(f'--resolution must be at least 8, got {args.resolution}')
@@ -63,12 +67,22 @@ def main(argv):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model = recipe_net(args.resolution, args.classes, args.width)
+    if args.model:
+        with open(args.model, encoding='utf-8') as f:
+            spec = json.load(f)
+        side = spec['input']['resolution']
+        if side != args.resolution:
+            sys.exit(f'{args.model} takes {side}x{side} images; pass --resolution {side}')
+        model = model_file.build(spec, args.classes)
+        channels = spec['input']['channels']
+    else:
+        model = recipe_net(args.resolution, args.classes, args.width)
+        channels = 3
     if args.memory_format == 'channels_last':
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()
-    images = torch.randn(args.batch, 3, args.resolution, args.resolution)
+    images = torch.randn(args.batch, channels, args.resolution, args.resolution)
     if args.memory_format == 'channels_last':
         images = images.contiguous(memory_format=torch.channels_last)
     labels = torch.arange(args.batch) % args.classes
@@ -97,7 +111,8 @@ def main(argv):
         'torch': torch.__version__,
         'cpuCapability': cpu_capability(),
         'resolution': args.resolution,
-        'width': args.width,
+        'width': None if args.model else args.width,
+        'model': args.model,
         'batch': args.batch,
         'memoryFormat': args.memory_format,
         'threads': torch.get_num_threads(),
