@@ -90,6 +90,15 @@ function boundaryConfigs(projects) {
 
 const typeScriptFiles = ['**/*.ts', '**/*.mts', '**/*.cts'];
 
+/** The no-unsafe-* rules, off where `any` is the boundary itself (see each use). */
+const UNSAFE_ANY_OFF = {
+  '@typescript-eslint/no-unsafe-argument': 'off',
+  '@typescript-eslint/no-unsafe-return': 'off',
+  '@typescript-eslint/no-unsafe-assignment': 'off',
+  '@typescript-eslint/no-unsafe-member-access': 'off',
+  '@typescript-eslint/no-unsafe-call': 'off',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -126,26 +135,14 @@ export default tseslint.config(
     // are the type boundary, and their wrappers return typed values. The no-unsafe rules would flag
     // every call into libmpi and oneDNN.
     files: ['packages/cluster/src/cluster.ts', 'packages/cluster/src/libmpi.ts', 'packages/native/src/**/*.ts'],
-    rules: {
-      '@typescript-eslint/no-unsafe-argument': 'off',
-      '@typescript-eslint/no-unsafe-return': 'off',
-      '@typescript-eslint/no-unsafe-assignment': 'off',
-      '@typescript-eslint/no-unsafe-member-access': 'off',
-      '@typescript-eslint/no-unsafe-call': 'off',
-    },
+    rules: UNSAFE_ANY_OFF,
   },
   {
     // Tests read JSON: the CLI's JSON-lines output, fixture files, child-process messages.
     // JSON.parse's `any` is the very value under test, and jest's expect checks its shape at run
     // time; typing every parsed line would restate the assertions as casts.
     files: ['**/test/**/*.ts', '**/e2e/**/*.ts'],
-    rules: {
-      '@typescript-eslint/no-unsafe-argument': 'off',
-      '@typescript-eslint/no-unsafe-return': 'off',
-      '@typescript-eslint/no-unsafe-assignment': 'off',
-      '@typescript-eslint/no-unsafe-member-access': 'off',
-      '@typescript-eslint/no-unsafe-call': 'off',
-    },
+    rules: UNSAFE_ANY_OFF,
   },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],

@@ -1,7 +1,8 @@
 import { buildModel, createParameters, softmaxCrossEntropy, type LayerModelSpec, type OptimizerSpec } from '@convoy/nn';
 import { fillBatch } from '@convoy/data';
 import { relativeError, Tensor } from '@convoy/tensor';
-import { createGradientPool, splitBatch, syntheticImageSet, type CrossHostReducer, type GradientPool } from '@convoy/worker';
+import { createGradientPool, splitBatch, syntheticImageSet, type GradientPool } from '@convoy/worker';
+import { inProcessHosts } from './inProcessHosts';
 
 /**
  * A network with BatchNorm (ghost groups of 4 images), a residual block and dropout trains to the
@@ -40,25 +41,6 @@ function batchOf(step: number): number[] {
   return Array.from({ length: BATCH }, (_, i) => (step * 37 + i * 5) % train.count);
 }
 
-/** Sums over in-process "hosts" in host order, as MPI_Allreduce over processes would. */
-function inProcessHosts(hosts: number): CrossHostReducer[] {
-  let waiting: Array<{ host: number; values: Float32Array; done: () => void }> = [];
-  return Array.from({ length: hosts }, (_, host) => ({
-    allReduce: (values: Float32Array) =>
-      new Promise<void>((done) => {
-        waiting.push({ host, values, done });
-        if (waiting.length < hosts) return;
-        const ordered = waiting.sort((a, b) => a.host - b.host);
-        waiting = [];
-        const sum = new Float32Array(values.length);
-        for (const w of ordered) for (let i = 0; i < sum.length; i++) sum[i] += w.values[i];
-        for (const w of ordered) {
-          w.values.set(sum);
-          w.done();
-        }
-      }),
-  }));
-}
 
 interface Trained { params: Float32Array; buffers: Float32Array; evaluation: { loss: number; correct: number } }
 

@@ -5,7 +5,8 @@ import { buildModel, softmaxCrossEntropy, type ModelSpec, type OptimizerSpec } f
 import { referenceBackend } from '@convoy/kernels';
 import { ParameterArena, Tensor, relativeError } from '@convoy/tensor';
 import { createTaskHandler, GradientPool, type TaskRunnerFactory } from '@convoy/worker';
-import { createGradientPool, syntheticImageSet, WorkerTaskError, type CrossHostReducer, type PiscinaTaskRunner } from '@convoy/worker';
+import { createGradientPool, syntheticImageSet, WorkerTaskError, type PiscinaTaskRunner } from '@convoy/worker';
+import { inProcessHosts } from './inProcessHosts';
 
 const modelSpec: ModelSpec = { kind: 'recipe', resolution: 32, classes: 10, width: 4 };
 const sgd: OptimizerSpec = { name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 };
@@ -29,29 +30,6 @@ async function trainSteps(threads: number, steps: number, augment: boolean, back
   }
 }
 
-/**
- * `hosts` pools in this process standing for hosts: each one's reducer waits for all, then gives
- * every one the sum in host order (what MPI_Allreduce does over processes; @convoy/cluster's
- * tests run the real thing under mpirun).
- */
-function inProcessHosts(hosts: number): CrossHostReducer[] {
-  let waiting: Array<{ host: number; values: Float32Array; done: () => void }> = [];
-  return Array.from({ length: hosts }, (_, host) => ({
-    allReduce: (values: Float32Array) =>
-      new Promise<void>((done) => {
-        waiting.push({ host, values, done });
-        if (waiting.length < hosts) return;
-        const ordered = waiting.sort((a, b) => a.host - b.host);
-        waiting = [];
-        const sum = new Float32Array(values.length);
-        for (const w of ordered) for (let i = 0; i < sum.length; i++) sum[i] += w.values[i];
-        for (const w of ordered) {
-          w.values.set(sum);
-          w.done();
-        }
-      }),
-  }));
-}
 
 /** 5 steps with the global batch split over `hosts` pools of `threads` threads; the parameters of every host. */
 async function trainStepsOnHosts(hosts: number, threads: number, steps: number): Promise<Float32Array[]> {
