@@ -8,6 +8,7 @@ import { addCurveCommand } from './commands/curve';
 import { addEvalCommand } from './commands/eval';
 import { addExportCommand } from './commands/export';
 import { addModelCommand } from './commands/model';
+import { addPackCommand } from './commands/pack';
 import { addPredictCommand } from './commands/predict';
 import { addScalingCommand } from './commands/scaling';
 import { addTrainCommand } from './commands/train';
@@ -53,6 +54,7 @@ export function createProgram(options: ProgramOptions = {}): Command {
   addEvalCommand(program);
   addPredictCommand(program, { onExitCode });
   addExportCommand(program);
+  addPackCommand(program);
   addScalingCommand(program);
   addCurveCommand(program);
   addModelCommand(program);

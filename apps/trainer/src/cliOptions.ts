@@ -44,13 +44,15 @@ export function addDataOptions(cmd: Command): Command {
 export interface ImageFolderOptions {
   data?: string;
   skipBadImages?: boolean;
+  skipBadShards?: boolean;
   imageCache: boolean;
 }
 
 export function addImageFolderOptions(cmd: Command): Command {
   return cmd
-    .option('--data <folder>', 'a folder of JPEG/PNG/WebP images instead of CIFAR-10: <folder>/train/<class>/* and <folder>/test/<class>/*, or <folder>/<class>/* with --val-split')
+    .option('--data <folder>', 'a folder of JPEG/PNG/WebP images instead of CIFAR-10: <folder>/train/<class>/* and <folder>/test/<class>/*, or <folder>/<class>/* with --val-split; or a folder written by `convoy pack`')
     .option('--skip-bad-images', 'with --data: leave out (and count) empty, corrupt or non-image files instead of stopping')
+    .option('--skip-bad-shards', 'with a packed --data folder: leave out damaged or missing shards (and say how many images that lost) instead of stopping')
     .option('--no-image-cache', 'with --data: decode every image again instead of reading ~/.cache/convoy/image-folders (and write no cache)');
 }
 

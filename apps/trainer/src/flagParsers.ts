@@ -41,3 +41,16 @@ export function choiceFlag<T extends string>(flag: string, choices: readonly T[]
     return value as T;
   };
 }
+
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** A size in bytes: a whole number with an optional K, M, G or T suffix (powers of 1024), e.g. 256M. */
+export function sizeFlag(flag: string, min = 1): (value: string) => number {
+  return (value: string) => {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$/i.exec(value);
+    if (!match) throw new InvalidArgumentError(`${flag} expects a size such as 256M, 2G or 1048576 (bytes), got '${value}'.`);
+    const n = Math.floor(Number(match[1]) * SIZE_UNITS[match[2].toUpperCase()]);
+    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be at least ${min} bytes, got '${value}'.`);
+    return n;
+  };
+}

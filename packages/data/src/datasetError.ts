@@ -18,7 +18,8 @@ export type DatasetErrorCode =
   | 'NOT_AN_IMAGE'
   | 'CORRUPT_IMAGE'
   | 'BAD_IMAGE_FOLDER'
-  | 'BAD_IMAGES';
+  | 'BAD_IMAGES'
+  | 'BAD_SHARD';
 
 export class DatasetError extends Error {
   readonly code: DatasetErrorCode;

@@ -24,14 +24,25 @@ export const CIFAR10_NORMALIZATION: Normalization = Object.freeze({
  */
 export function computeChannelStats(set: ImageSet): Normalization {
   if (set.count === 0) throw new RangeError('computeChannelStats: the set has no images');
+  return normalizationFromSums(channelSums(set));
+}
+
+/** Per-channel integer sums of the pixel bytes and of their squares, and the pixels per channel: statistics that add over parts of a set. */
+export interface ChannelSums {
+  readonly sum: number[];
+  readonly sumSq: number[];
+  readonly pixels: number;
+}
+
+/** The ChannelSums of `set`. Integer sums are exact (< 2^53 for any realistic set), so no float drift over millions of pixels. */
+export function channelSums(set: ImageSet): ChannelSums {
   const plane = set.height * set.width;
   const stride = imageBytes(set);
-  const mean: number[] = [];
-  const std: number[] = [];
+  const sum: number[] = [];
+  const sumSq: number[] = [];
   for (let c = 0; c < set.channels; c++) {
-    // Integer sums are exact (< 2^53 for any realistic set), so no float drift over 51 M pixels.
-    let sum = 0;
-    let sumSq = 0;
+    let total = 0;
+    let totalSq = 0;
     for (let i = 0; i < set.count; i++) {
       const base = i * stride + c * plane;
       let s = 0;
@@ -41,14 +52,35 @@ export function computeChannelStats(set: ImageSet): Normalization {
         s += v;
         s2 += v * v;
       }
-      sum += s;
-      sumSq += s2;
+      total += s;
+      totalSq += s2;
     }
-    const n = set.count * plane;
-    const m = sum / n;
-    mean.push(m / 255);
-    std.push(Math.max(1, Math.sqrt(Math.max(0, sumSq / n - m * m))) / 255);
+    sum.push(total);
+    sumSq.push(totalSq);
   }
+  return { sum, sumSq, pixels: set.count * plane };
+}
+
+/** The sums of parts, as the sums of the whole. */
+export function addChannelSums(parts: readonly ChannelSums[]): ChannelSums {
+  const channels = parts[0]?.sum.length ?? 0;
+  const add = (key: 'sum' | 'sumSq') => Array.from({ length: channels }, (_, c) => parts.reduce((t, p) => t + p[key][c], 0));
+  return { sum: add('sum'), sumSq: add('sumSq'), pixels: parts.reduce((t, p) => t + p.pixels, 0) };
+}
+
+/**
+ * Population mean and std per channel on the [0, 1] scale from the sums; a channel with no
+ * variation gets std 1/255 (one level) instead of 0, so normalising stays finite.
+ */
+export function normalizationFromSums(sums: ChannelSums): Normalization {
+  if (sums.pixels === 0) throw new RangeError('normalizationFromSums: no pixels');
+  const mean: number[] = [];
+  const std: number[] = [];
+  sums.sum.forEach((s, c) => {
+    const m = s / sums.pixels;
+    mean.push(m / 255);
+    std.push(Math.max(1, Math.sqrt(Math.max(0, sums.sumSq[c] / sums.pixels - m * m))) / 255);
+  });
   return { mean, std };
 }
 

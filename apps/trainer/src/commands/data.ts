@@ -1,4 +1,4 @@
-import { loadCifar10, loadImageFolder, selectSubsets, type Cifar10, type Normalization } from '@convoy/data';
+import { consoleCountProgress, isPackedDataset, loadCifar10, loadImageFolder, readPackedDataset, readPackedIndex, selectSubsets, type Cifar10, type Normalization, type PackedSplit } from '@convoy/data';
 import type { CheckpointState } from '@convoy/run';
 import type { DataOptions } from '../cliOptions';
 import { userPath } from '../config';
@@ -22,15 +22,45 @@ export interface ImageFolderFlags {
   seed: number;
   skipBadImages: boolean;
   imageCache: boolean;
+  /** A packed folder: leave out damaged or missing shards (counted) instead of stopping. */
+  skipBadShards: boolean;
+  /** A packed folder: the splits to read (eval reads only 'test'). */
+  splits?: readonly PackedSplit[];
   threads: number;
   log: (line: string) => void;
 }
 
+/** The resolution of a packed --data folder (fixed when it was packed), or null for an image folder. */
+export function packedResolution(folder: string): number | null {
+  const dir = userPath(folder);
+  return isPackedDataset(dir) ? readPackedIndex(dir).resolution : null;
+}
+
+/** A packed --data folder (see `convoy pack`), held whole in memory, every shard checked against its SHA-256. */
+function loadPackedData(flags: ImageFolderFlags): TrainingData {
+  const started = performance.now();
+  const packed = readPackedDataset(userPath(flags.folder), { skipBadShards: flags.skipBadShards, splits: flags.splits, onProgress: consoleCountProgress('Reading packed shards') });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  flags.log(
+    `convoy: ${packed.train.count} training and ${packed.test.count} test images of ${packed.classNames.length} classes (${packed.classNames.join(', ')}) ` +
+      `at ${packed.resolution}x${packed.resolution} from the packed dataset ${packed.root}, ${(packed.bytesRead / 1024 / 1024).toFixed(1)} MB read in ${seconds} s`,
+  );
+  if (packed.lost.shards.length > 0) {
+    flags.log(
+      `convoy: --skip-bad-shards left out ${packed.lost.shards.length} shard${packed.lost.shards.length > 1 ? 's' : ''} holding ${packed.lost.images} images: ` +
+        packed.lost.shards.map((s) => `${s.file} (${s.reason})`).join('; '),
+    );
+  }
+  return { train: packed.train, test: packed.test, classNames: packed.classNames, dataDir: packed.root, normalization: packed.normalization };
+}
+
 /**
- * The --data folder: decoded at --resolution (or read from the image cache), split by --val-split
+ * The --data folder: a packed dataset (read whole), or an image folder decoded at --resolution (or read from the image cache), split by --val-split
  * when it has no train/ and test/. Says where the pixels came from and what was skipped.
  */
 export async function loadImageFolderData(flags: ImageFolderFlags): Promise<TrainingData> {
+  if (isPackedDataset(userPath(flags.folder))) return loadPackedData(flags);
+  if (flags.skipBadShards) throw new UsageError(`--skip-bad-shards is for a packed --data folder (see \`convoy pack\`); ${flags.folder} is an image folder (use --skip-bad-images)`);
   // sharp decodes on libuv's thread pool (4 threads unless set before its first use): one per worker thread.
   process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, flags.threads));
   const started = performance.now();

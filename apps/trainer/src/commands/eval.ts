@@ -9,7 +9,7 @@ import {
 import { userPath } from '../config';
 import { UsageError } from '../usageError';
 import { evaluateParameters } from '../evaluation';
-import { cifar10ClassesOf, loadData, loadImageFolderData, selectData } from './data';
+import { cifar10ClassesOf, loadData, loadImageFolderData, packedResolution, selectData } from './data';
 
 export type EvalOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & JsonOptions;
 
@@ -24,6 +24,10 @@ async function testImagesOf(state: CheckpointState, path: string, opts: EvalOpti
     return selectData(data, { classes: cifar10ClassesOf(state, path, data.classNames), limitTest: opts.limitTest }).test;
   }
   if (opts.dataDir) throw new UsageError('--data (an image folder) and --data-dir (the CIFAR-10 folder) exclude each other; pass one');
+  const packedR = packedResolution(opts.data);
+  if (packedR !== null && packedR !== state.resolution) {
+    throw new UsageError(`${opts.data} was packed at ${packedR}x${packedR}; ${path} is a model of ${state.resolution}x${state.resolution} images. Pack the test images again at --resolution ${state.resolution}`);
+  }
   const config = state.config as Partial<RunConfig>;
   const folder = await loadImageFolderData({
     folder: opts.data,
@@ -31,6 +35,8 @@ async function testImagesOf(state: CheckpointState, path: string, opts: EvalOpti
     valSplit: config.valSplit ?? null,
     seed: config.seed ?? DEFAULT_RUN_CONFIG.seed,
     skipBadImages: opts.skipBadImages === true,
+    skipBadShards: opts.skipBadShards === true,
+    splits: ['test'],
     imageCache: opts.imageCache !== false,
     threads: opts.threads,
     log: (line) => process.stderr.write(`${line}\n`),

@@ -18,7 +18,7 @@ import { UsageError } from '../usageError';
 import type { CommandContext } from './context';
 import { affinityWarning, readCpuAffinity } from '../cpuAffinity';
 import { abortJob, joinCluster, launcherKind, shareCheckpoint, stopOnLauncherSignals } from './distributed';
-import { loadData, loadImageFolderData, selectData, type TrainingData } from './data';
+import { loadData, loadImageFolderData, packedResolution, selectData, type TrainingData } from './data';
 import { declaredResolution, modelSpecForData, readModelChoice } from '../modelChoice';
 import { modelInputOf } from '@convoy/nn';
 import { CIFAR10_SHAPE } from '@convoy/data';
@@ -226,6 +226,8 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
         'or pass --checkpoint-dir <new dir>, or --overwrite to start over there.',
     );
   }
+  const packedR = opts.data ? packedResolution(opts.data) : null;
+  if (packedR !== null) config = packedConfig(config, packedR, opts, cmd);
   const problems = [...configProblems(config), ...imageFolderProblems(opts, config)];
   if (problems.length > 0) throw new UsageError(problems.join('; '));
   const execution: ExecutionConfig = {
@@ -246,6 +248,7 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
         valSplit: config.valSplit,
         seed: config.seed,
         skipBadImages: opts.skipBadImages === true,
+        skipBadShards: opts.skipBadShards === true,
         imageCache: opts.imageCache !== false,
         threads: execution.threads,
         log: (line) => reporter.log(line),
@@ -287,6 +290,22 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
   }
 }
 
+/**
+ * A packed --data folder was decoded at one resolution and split when it was packed: the run takes
+ * its R (a different --resolution, or a resumed run of another R, is an error) and no --val-split.
+ */
+function packedConfig(config: RunConfig, packedR: number, opts: TrainOptions, cmd: Command): RunConfig {
+  const fix = `pack it again with \`convoy pack <source> --resolution ${config.resolution}\``;
+  if (opts.resume && config.resolution !== packedR) {
+    throw new UsageError(`${opts.data} was packed at ${packedR}x${packedR}, but the run resumed from ${opts.resume} trains at ${config.resolution}x${config.resolution}; ${fix}`);
+  }
+  if (!opts.resume && cmd.getOptionValueSource('resolution') === 'cli' && config.resolution !== packedR) {
+    throw new UsageError(`${opts.data} was packed at ${packedR}x${packedR}, so --resolution ${config.resolution} cannot apply: drop --resolution, or ${fix}`);
+  }
+  if (config.valSplit !== null) throw new UsageError(`${opts.data} is packed: its test split was chosen when it was packed (convoy pack --val-split), so --val-split cannot apply here`);
+  return { ...config, resolution: packedR };
+}
+
 /** Flags that only mean something with --data (or that --data cannot take). */
 function imageFolderProblems(opts: TrainOptions, config: RunConfig): string[] {
   if (opts.data) return opts.dataDir ? ['--data (an image folder) and --data-dir (the CIFAR-10 folder) exclude each other; pass one'] : [];
@@ -294,6 +313,7 @@ function imageFolderProblems(opts: TrainOptions, config: RunConfig): string[] {
   if (config.resolution !== 32) problems.push(`CIFAR-10 images are 32x32, so --resolution ${config.resolution} needs --data <image folder>`);
   if (config.valSplit !== null) problems.push('--val-split needs --data <folder of class folders> (CIFAR-10 has its own test set)');
   if (opts.skipBadImages) problems.push('--skip-bad-images needs --data <image folder>');
+  if (opts.skipBadShards) problems.push('--skip-bad-shards needs --data <packed folder>');
   return problems;
 }
 

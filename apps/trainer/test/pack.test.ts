@@ -1,0 +1,94 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { CommanderError } from 'commander';
+import { DatasetError, type PackedIndex } from '@convoy/data';
+import { createProgram, exitCodeOf, UsageError } from '../src/cli';
+
+/** Parses argv (after `convoy`) with exits turned into exceptions; returns what was printed. */
+async function run(args: string[]): Promise<{ out: string; err: string; error: unknown }> {
+  let out = '';
+  let err = '';
+  const program = createProgram({ writeOut: (t) => (out += t), writeErr: (t) => (err += t), onExitCode: () => undefined });
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((t: string) => ((out += t), true));
+  try {
+    await program.parseAsync(['node', 'convoy', ...args]);
+    return { out, err, error: null };
+  } catch (error) {
+    return { out, err, error };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+const work = mkdtempSync(join(tmpdir(), 'convoy-pack-cli-'));
+const source = join(work, 'photos');
+const packed = join(work, 'packed');
+
+beforeAll(async () => {
+  for (const [split, n] of [['train', 12], ['test', 4]] as const) {
+    for (const [label, cls] of ['ant', 'bee'].entries()) {
+      mkdirSync(join(source, split, cls), { recursive: true });
+      for (let i = 0; i < n; i++) {
+        const raw = Buffer.alloc(20 * 20 * 3, (label * 120 + i * 9) % 256);
+        writeFileSync(join(source, split, cls, `${i}.png`), await sharp(raw, { raw: { width: 20, height: 20, channels: 3 } }).png().toBuffer());
+      }
+    }
+  }
+});
+
+describe('convoy pack and train --data <packed folder>', () => {
+  it('packs a folder into shards of --shard-size with an index, and says when it is already packed', async () => {
+    const first = await run(['pack', source, '--resolution', '16', '-o', packed, '--shard-size', '4K', '--threads', '2']);
+    expect(first.error).toBeNull();
+    expect(first.out).toMatch(/packed 24 training and 8 test images of 2 classes at 16x16 into 7 shards .* images\/s\ntrain on it with: convoy train --data /);
+    const index = JSON.parse(readFileSync(join(packed, 'index.json'), 'utf8')) as PackedIndex;
+    expect(index.splits.train.shards.map((s) => s.count)).toEqual([5, 5, 5, 5, 4]);
+    expect((await run(['pack', source, '--resolution', '16', '-o', packed, '--shard-size', '4K'])).out).toMatch(/already holds this packing \(32 images in 7 shards\); nothing to do/);
+  });
+
+  it.each([
+    [['pack', 'photos', '-o', 'out'], /required option '--resolution <R>' not specified/],
+    [['pack', 'photos', '--resolution', '32'], /required option '-o, --output <dir>' not specified/],
+    [['pack', 'photos', '--resolution', '32', '-o', 'x', '--shard-size', '10X'], /--shard-size expects a size such as 256M/],
+  ])('pack %j is a usage error', async (args, message) => {
+    const { err, error } = await run(args);
+    expect(error).toBeInstanceOf(CommanderError);
+    expect(exitCodeOf(error)).toBe(2);
+    expect(err).toMatch(message);
+  });
+
+  it.each([
+    [() => ['--data', packed, '--resolution', '32'], /was packed at 16x16, so --resolution 32 cannot apply: drop --resolution, or pack it again/],
+    [() => ['--data', packed, '--val-split', '0.2'], /is packed: its test split was chosen when it was packed/],
+    [() => ['--data', source, '--skip-bad-shards'], /--skip-bad-shards is for a packed --data folder/],
+    [() => ['--skip-bad-shards'], /--skip-bad-shards needs --data <packed folder>/],
+  ])('train %#: flags a packed folder cannot take are usage errors, before any work', async (args, message) => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'convoy-cli-')), 'run');
+    const { error } = await run(['train', ...args(), '--checkpoint-dir', dir, '--no-download']);
+    expect(error).toBeInstanceOf(UsageError);
+    expect(exitCodeOf(error)).toBe(2);
+    expect((error as Error).message).toMatch(message);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('a cut shard stops training before it starts, naming the file; --skip-bad-shards trains without it and says what was lost', async () => {
+    const damaged = join(work, 'damaged');
+    expect((await run(['pack', source, '--resolution', '16', '-o', damaged, '--shard-size', '4K'])).error).toBeNull();
+    truncateSync(join(damaged, 'train-00002.shard'), 30);
+    const dir = join(work, 'run-damaged');
+    const common = ['train', '--data', damaged, '--threads', '1', '--batch-size', '4', '--epochs', '1', '--max-steps', '1', '--checkpoint-dir', dir];
+    const stopped = await run(common);
+    expect(stopped.error).toBeInstanceOf(DatasetError);
+    expect((stopped.error as Error).message).toContain(`${join(damaged, 'train-00002.shard')}: 30 bytes`);
+    expect((stopped.error as Error).message).toContain('shard 3 of 5 of the train split, 5 images');
+    expect(existsSync(dir)).toBe(false);
+    const skipped = await run([...common, '--skip-bad-shards']);
+    expect(skipped.error).toBeNull();
+    expect(skipped.out).toMatch(/19 training and 8 test images of 2 classes \(ant, bee\) at 16x16 from the packed dataset/);
+    expect(skipped.out).toMatch(/--skip-bad-shards left out 1 shard holding 5 images: .*train-00002\.shard/);
+    expect(existsSync(join(dir, 'latest.msgpack'))).toBe(true);
+  }, 60_000);
+});
