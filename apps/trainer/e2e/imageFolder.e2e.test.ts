@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { localMpirunArgs } from '@convoy/cluster';
@@ -112,5 +112,48 @@ describe('convoy train --data (built CLI, real JPEGs)', () => {
     expect(skip.code).toBe(0);
     expect(skip.out).toMatch(/--skip-bad-images left out 1 bad file: train\/dog\/broken.jpg \(the file is empty \(0 bytes\)\)/);
     expect(skip.out).toMatch(/64 training and 16 test images/);
+  });
+});
+
+describe('convoy pack, then train and eval --data <packed folder> (built CLI, real JPEGs)', () => {
+  const mpi = (args: string[]) =>
+    spawnSync('mpirun', localMpirunArgs(2, [process.execPath, bin, ...args]), {
+      encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '', XDG_CACHE_HOME: cacheHome }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+
+  it('under mpirun on 2 ranks (127.0.0.1) a packed folder gives the parameters of 1 process x 2 threads; eval reads its test shards', () => {
+    const packed = join(work, 'packed');
+    const pack = convoy(['pack', linkedSubset('to-pack', { train: 48, test: 20 }), '--resolution', '32', '-o', packed, '--shard-size', '64K']);
+    expect(pack.code).toBe(0);
+    expect(pack.out).toMatch(/packed 96 training and 40 test images of 2 classes at 32x32 into 7 shards/);
+    const args = (name: string, threads: number) => ['train', '--data', packed, '--threads', String(threads), '--batch-size', '32', '--epochs', '2', '--width', '8', '--checkpoint-dir', join(work, name)];
+    const twoRanks = mpi(args('packed-2x1', 1));
+    expect({ code: twoRanks.status, err: twoRanks.stderr }).toEqual({ code: 0, err: expect.stringMatching(/rank 1\/2 on host/) });
+    expect(twoRanks.stdout).toMatch(/96 training and 40 test images of 2 classes \(cat, dog\) at 32x32 from the packed dataset /);
+    const oneProcess = convoy(args('packed-1x2', 2));
+    expect(oneProcess.code).toBe(0);
+    const [split, whole] = [loadCheckpoint(join(work, 'packed-2x1')).state, loadCheckpoint(join(work, 'packed-1x2')).state];
+    expect(split.step).toBe(6);
+    expect(split.normalization).toEqual(whole.normalization);
+    expect(relativeError(split.params, whole.params)).toBeLessThan(1e-5);
+    const scored = convoy(['eval', join(work, 'packed-1x2'), '--data', packed, '--json']);
+    expect(scored.code).toBe(0);
+    expect(JSON.parse(scored.out)).toMatchObject({ images: 40 });
+  });
+
+  it('under mpirun, a changed byte in a shard ends the job naming the shard; --skip-bad-shards trains without it', () => {
+    const packed = join(work, 'packed-damaged');
+    expect(convoy(['pack', linkedSubset('to-damage', { train: 32, test: 8 }), '--resolution', '32', '-o', packed, '--shard-size', '32K']).code).toBe(0);
+    const shard = join(packed, 'train-00001.shard');
+    const bytes = readFileSync(shard);
+    bytes[bytes.length - 100] ^= 0x10;
+    writeFileSync(shard, bytes);
+    const args = ['train', '--data', packed, '--threads', '1', '--batch-size', '16', '--epochs', '1', '--width', '8', '--checkpoint-dir', join(work, 'packed-damaged-run')];
+    const stopped = mpi(args);
+    expect(stopped.status).not.toBe(0);
+    expect(stopped.stderr).toContain(`${shard}: its SHA-256 is not the index's: damaged (a changed byte) (shard 2 of 7 of the train split, 10 images)`);
+    const skipped = mpi([...args, '--skip-bad-shards']);
+    expect({ code: skipped.status, err: skipped.stderr }).toEqual({ code: 0, err: expect.any(String) });
+    expect(skipped.stdout).toMatch(/--skip-bad-shards left out 1 shard holding \d+ images: .*train-00001\.shard/);
   });
 });
