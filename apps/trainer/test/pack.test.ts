@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { CommanderError } from 'commander';
 import { DatasetError, type PackedIndex } from '@convoy/data';
 import { createProgram, exitCodeOf, UsageError } from '../src/cli';
+import { loadCheckpoint } from '../src/checkpoint';
 
 /** Parses argv (after `convoy`) with exits turned into exceptions; returns what was printed. */
 async function run(args: string[]): Promise<{ out: string; err: string; error: unknown }> {
@@ -91,4 +92,17 @@ describe('convoy pack and train --data <packed folder>', () => {
     expect(skipped.out).toMatch(/--skip-bad-shards left out 1 shard holding 5 images: .*train-00002\.shard/);
     expect(existsSync(join(dir, 'latest.msgpack'))).toBe(true);
   }, 60_000);
+
+  it('--resume in the middle of an epoch on a packed folder continues exactly (the parameters of an unbroken run)', async () => {
+    const common = ['train', '--data', packed, '--threads', '2', '--batch-size', '4', '--epochs', '2', '--width', '4', '--no-download'];
+    const unbroken = join(work, 'unbroken');
+    expect((await run([...common, '--checkpoint-dir', unbroken])).error).toBeNull();
+    const broken = join(work, 'broken');
+    expect((await run([...common, '--max-steps', '3', '--checkpoint-dir', broken])).error).toBeNull();
+    expect(loadCheckpoint(broken).state.step).toBe(3);
+    expect((await run(['train', '--resume', broken, '--data', packed, '--threads', '2'])).error).toBeNull();
+    const [a, b] = [loadCheckpoint(unbroken).state, loadCheckpoint(broken).state];
+    expect(b.step).toBe(12);
+    expect(b.params).toEqual(a.params);
+  }, 120_000);
 });
