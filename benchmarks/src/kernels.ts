@@ -5,8 +5,11 @@
  *   npx nx run benchmarks:kernels                    # table
  *   npx nx run benchmarks:kernels -- --json          # one JSON line on stdout (progress on stderr)
  *   node benchmarks/dist/kernels.js --backends wasm,wasm:plain --batch 32 --budget 1.5
+ *   npx nx run benchmarks:kernels -- --model models/resnet9.json   # the step of a model file's network (ten classes)
  */
+import { readFileSync } from 'fs';
 import * as os from 'os';
+import { checkModelFile, presetModelFile, type LayerModelSpec } from '@convoy/nn';
 import { KernelBackend, WasmBackend, selectBackend } from '@convoy/kernels';
 import { positiveInteger, positiveNumber, readFlags } from './args';
 import { measureConvNetJsStep } from './convnetjsStep';
@@ -18,17 +21,26 @@ interface Options {
   backends: string[];
   batch: number;
   budgetSeconds: number;
+  /** A model file or preset (recipe, recipe-bn) whose training step is measured instead of the recipe network's. */
+  model: string | null;
 }
 
-const USAGE = 'usage: kernels [--json] [--backends wasm,wasm:plain,wasm:im2col,reference,gpujs] [--batch 32] [--budget 1.5]';
+const USAGE = 'usage: kernels [--json] [--backends wasm,wasm:plain,wasm:im2col,reference,gpujs] [--batch 32] [--budget 1.5] [--model <file|recipe|recipe-bn>]';
+
+/** The network of --model for ten classes: a preset at CIFAR-10's side, or a JSON model file, checked by nn's checkModelFile. */
+function modelOf(name: string): LayerModelSpec {
+  const json = presetModelFile(name, { resolution: 32, width: 32 }) ?? (JSON.parse(readFileSync(name, 'utf8')) as unknown);
+  return { kind: 'layers', classes: 10, ...checkModelFile(json, 10).spec };
+}
 
 function parseArgs(rawArgv: string[]): Options {
-  const options: Options = { json: false, backends: ['wasm', 'wasm:plain', 'wasm:im2col', 'reference', 'gpujs'], batch: 32, budgetSeconds: 1.5 };
+  const options: Options = { json: false, backends: ['wasm', 'wasm:plain', 'wasm:im2col', 'reference', 'gpujs'], batch: 32, budgetSeconds: 1.5, model: null };
   readFlags(rawArgv, USAGE, (flag, args) => {
     if (flag === '--json') options.json = args.optionalBoolean();
     else if (flag === '--backends') options.backends = args.value().split(',').filter(Boolean);
     else if (flag === '--batch') options.batch = positiveInteger(flag, args.value());
     else if (flag === '--budget') options.budgetSeconds = positiveNumber(flag, args.value());
+    else if (flag === '--model') options.model = args.value();
     else return false;
     return true;
   });
@@ -39,6 +51,8 @@ const CONV_OPS: OpName[] = ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeig
 
 function main(): void {
   const options = parseArgs(process.argv.slice(2));
+  // Checked before anything is measured: a bad file fails at once.
+  const model = options.model ? modelOf(options.model) : null;
   const log = (line: string) => (options.json ? process.stderr : process.stdout).write(line + '\n');
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.arch()}, Node ${process.version}, load ${os.loadavg()[0].toFixed(2)}`;
   log(`machine: ${machine}`);
@@ -71,23 +85,28 @@ function main(): void {
   const convGflops = Object.fromEntries(CONV_OPS.map((op) => [op, convTotalGflops(cpuRows, op, cpu.name)])) as Record<OpName, number>;
   const convCpuGflops = Object.fromEntries(CONV_OPS.map((op) => [op, convTotalGflops(cpuRows, op, cpu.name, true)])) as Record<OpName, number>;
 
-  log(`training step (recipe net, batch ${options.batch}, ${cpu.name}) ...`);
-  const step = measureTrainingStep(cpu, options.batch, Math.max(2, options.budgetSeconds * 2));
-  log('ConvNetJS step ...');
-  const convnetjs = measureConvNetJsStep(Math.max(3, options.budgetSeconds * 2));
-  const ratio = step.imagesPerSecond / convnetjs.imagesPerSecond;
-  const cpuRatio = step.imagesPerCpuSecond / convnetjs.imagesPerCpuSecond;
+  const network = options.model ? `model ${options.model}` : 'recipe net';
+  log(`training step (${network}, batch ${options.batch}, ${cpu.name}) ...`);
+  const step = measureTrainingStep(cpu, options.batch, Math.max(2, options.budgetSeconds * 2), model ?? undefined);
+  // ConvNetJS runs the recipe network only: the comparison means something for it alone.
+  log(model ? 'ConvNetJS step: skipped (it runs the recipe network, not --model\'s)' : 'ConvNetJS step ...');
+  const convnetjs = model ? null : measureConvNetJsStep(Math.max(3, options.budgetSeconds * 2));
+  const ratio = convnetjs ? step.imagesPerSecond / convnetjs.imagesPerSecond : Number.NaN;
+  const cpuRatio = convnetjs ? step.imagesPerCpuSecond / convnetjs.imagesPerCpuSecond : Number.NaN;
 
   log('');
   log(`3x3 convs of the recipe net, ${cpu.name}, one thread: forward ${convGflops.conv2d.toFixed(1)} GFLOP/s, ` +
     `backward-input ${convGflops.conv2dBackwardInput.toFixed(1)}, backward-weights ${convGflops.conv2dBackwardWeights.toFixed(1)}`);
-  log(`training step (forward + backward + SGD, batch ${step.batch}, one thread, ${cpu.name}): ` +
+  log(`training step of the ${network} (forward + backward + SGD, batch ${step.batch}, one thread, ${cpu.name}): ` +
     `${(step.secondsPerStep * 1e3).toFixed(1)} ms = ${step.imagesPerSecond.toFixed(1)} images/s (median of ${step.steps})`);
-  log(`ConvNetJS 0.3, same network, one thread: ${convnetjs.imagesPerSecond.toFixed(2)} images/s (${convnetjs.images} images)`);
-  log(`speed-up over ConvNetJS: ${ratio.toFixed(1)}x`);
+  if (convnetjs) {
+    log(`ConvNetJS 0.3, same network, one thread: ${convnetjs.imagesPerSecond.toFixed(2)} images/s (${convnetjs.images} images)`);
+    log(`speed-up over ConvNetJS: ${ratio.toFixed(1)}x`);
+  }
   log(`by CPU time (robust on a shared machine): forward ${convCpuGflops.conv2d.toFixed(1)} GFLOP/s, ` +
     `backward-input ${convCpuGflops.conv2dBackwardInput.toFixed(1)}, backward-weights ${convCpuGflops.conv2dBackwardWeights.toFixed(1)}; ` +
-    `step ${step.imagesPerCpuSecond.toFixed(1)} images/s; ConvNetJS ${convnetjs.imagesPerCpuSecond.toFixed(2)} images/s; ${cpuRatio.toFixed(1)}x`);
+    `step ${step.imagesPerCpuSecond.toFixed(1)} images/s` +
+    (convnetjs ? `; ConvNetJS ${convnetjs.imagesPerCpuSecond.toFixed(2)} images/s; ${cpuRatio.toFixed(1)}x` : ''));
 
   if (options.json) {
     const summary = {
@@ -100,16 +119,17 @@ function main(): void {
       conv3x3ForwardGflops: round(convGflops.conv2d),
       conv3x3BackwardInputGflops: round(convGflops.conv2dBackwardInput),
       conv3x3BackwardWeightsGflops: round(convGflops.conv2dBackwardWeights),
+      model: options.model,
       stepImagesPerSecond: round(step.imagesPerSecond),
-      convnetjsStepImagesPerSecond: round(convnetjs.imagesPerSecond, 3),
-      speedupOverConvnetjs: round(ratio),
+      convnetjsStepImagesPerSecond: convnetjs ? round(convnetjs.imagesPerSecond, 3) : null,
+      speedupOverConvnetjs: convnetjs ? round(ratio) : null,
       cpuTime: {
         conv3x3ForwardGflops: round(convCpuGflops.conv2d),
         conv3x3BackwardInputGflops: round(convCpuGflops.conv2dBackwardInput),
         conv3x3BackwardWeightsGflops: round(convCpuGflops.conv2dBackwardWeights),
         stepImagesPerSecond: round(step.imagesPerCpuSecond),
-        convnetjsStepImagesPerSecond: round(convnetjs.imagesPerCpuSecond, 3),
-        speedupOverConvnetjs: round(cpuRatio),
+        convnetjsStepImagesPerSecond: convnetjs ? round(convnetjs.imagesPerCpuSecond, 3) : null,
+        speedupOverConvnetjs: convnetjs ? round(cpuRatio) : null,
       },
       ops: rows.map((r) => ({
         op: r.op, shape: r.shape, backend: r.backend, ms: round(r.seconds * 1e3, 3), gflops: round(r.gflops), cpuGflops: round(r.flops / r.cpuSeconds / 1e9),

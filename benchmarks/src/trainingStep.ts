@@ -1,5 +1,5 @@
 import type { KernelBackend } from '@convoy/kernels';
-import { SGD, buildModel, createParameters, softmaxCrossEntropy, type LayerListSpec, type ModelSpec } from '@convoy/nn';
+import { SGD, buildModel, createBuffers, createParameters, modelInputOf, softmaxCrossEntropy, type LayerListSpec, type ModelSpec } from '@convoy/nn';
 import { Tensor } from '@convoy/tensor';
 import { timeCall } from './timing';
 
@@ -35,24 +35,30 @@ export function stepModelSpec(network: StepNetwork): ModelSpec {
 export const CIFAR_NETWORK: StepNetwork = { resolution: 32, width: 32 };
 
 /**
- * One training step of the network (the recipe, @convoy/nn's recipeNet, unless a model file is given) on this thread: forward,
- * softmax cross-entropy, backward (parameter gradients, and input gradients of every layer but the
- * first, as the trainer's workers do) and an SGD update
+ * One training step of the network (the recipe, @convoy/nn's recipeNet, unless a model file or a
+ * model spec is given; a layer list runs in training mode: BatchNorm over its ghost groups, dropout
+ * keyed by the step) on this thread: forward, softmax cross-entropy, backward (parameter gradients,
+ * and input gradients of every layer but the first, as the trainer's workers do) and an SGD update
  * (Nesterov momentum 0.9, weight decay 5e-4), on a fixed batch.
  */
 export function measureTrainingStep(
-  backend: KernelBackend, batch: number, budgetSeconds: number, network: StepNetwork = CIFAR_NETWORK,
+  backend: KernelBackend, batch: number, budgetSeconds: number, network: StepNetwork | ModelSpec = CIFAR_NETWORK,
 ): StepMeasurement {
-  const { resolution } = network;
-  const model = buildModel(stepModelSpec(network), { backend, inputGradient: false });
+  const spec: ModelSpec = 'kind' in network ? network : stepModelSpec(network);
+  const { channels, resolution } = modelInputOf(spec);
+  const classes = spec.classes;
+  const model = buildModel(spec, { backend, inputGradient: false });
   const { params, grads } = createParameters(model, { seed: 1 });
+  createBuffers(model);
+  model.train();
   const optimizer = new SGD({ size: params.size, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
-  const images = Tensor.zeros([batch, 3, resolution, resolution]);
+  const images = Tensor.zeros([batch, channels, resolution, resolution]);
   for (let i = 0; i < images.data.length; i++) images.data[i] = Math.sin(i * 0.37) * 1.5;
-  const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7) % 10);
-  const gradLogits = Tensor.zeros([batch, 10]);
+  const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7) % classes);
+  const gradLogits = Tensor.zeros([batch, classes]);
   let step = 0;
   const trainStep = () => {
+    model.setStepContext({ seed: 1, step });
     const logits = model.forward(images);
     const loss = softmaxCrossEntropy(logits, labels, 'mean', gradLogits);
     model.backward(loss.gradLogits);
