@@ -6,14 +6,16 @@
  * their images/s is printed per round and as the median.
  *
  *   npx nx run benchmarks:batchnorm -- --batch 32 --rounds 5 --backend wasm
+ *   node benchmarks/dist/batchNormStep.js --backend native
  */
-import { selectBackend, type KernelBackend } from '@convoy/kernels';
+import type { KernelBackend } from '@convoy/kernels';
 import { buildLayerList, createParameters, SGD, softmaxCrossEntropy, type LayerSpec } from '@convoy/nn';
 import { Tensor } from '@convoy/tensor';
+import { selectWorkerBackend } from '@convoy/worker';
 import { positiveInteger, positiveNumber, readFlags } from './args';
 import { timeCall } from './timing';
 
-const USAGE = 'usage: node dist/batchNormStep.js [--batch 32] [--rounds 5] [--budget 3 (seconds per network per round)] [--backend wasm]';
+const USAGE = 'usage: node dist/batchNormStep.js [--batch 32] [--rounds 5] [--budget 3 (seconds per network per round)] [--backend wasm|native|auto|...]';
 
 function recipeLayers(batchNorm: boolean): LayerSpec[] {
   const layers: LayerSpec[] = [];
@@ -66,7 +68,8 @@ function main(): void {
     else return false;
     return true;
   });
-  const backend = selectBackend(backendName).backend;
+  // the choice a trainer's worker makes for this name: wasm, native (oneDNN), auto, ...
+  const backend = selectWorkerBackend(backendName).backend;
   const plain = stepOf(false, backend, batch);
   const normalised = stepOf(true, backend, batch);
   const ratios: number[] = [];
