@@ -55,7 +55,7 @@ async function evalSubset(n: number): Promise<TestImages> {
   return { pixels: test.images, labels: test.labels, count: test.count, source: `convoy eval's ${n} CIFAR-10 test images (--limit-test ${n})` };
 }
 
-describe("a network trained by the built CLI, exported, scores on CIFAR-10 test images as convoy eval does", () => {
+describe('a BatchNorm network trained by the built CLI (--model recipe-bn), exported, scores on CIFAR-10 test images as convoy eval does', () => {
   const dir = mkdtempSync(join(tmpdir(), 'convoy-export-e2e-'));
   const run = join(dir, 'run');
   const limitTest = 2000;
@@ -63,9 +63,9 @@ describe("a network trained by the built CLI, exported, scores on CIFAR-10 test 
   let evaluated: { images: number; testLoss: number; testAccuracy: number };
 
   beforeAll(async () => {
-    // AdamW: the width-8 recipe learns something in two short epochs (SGD's one-cycle stays at chance there), so the outputs compared are not a constant.
-    const train = convoy(['train', '--data-dir', dataDir, '--no-download', '--threads', '2', '--width', '8', '--epochs', '2', '--limit-train', '2560', '--limit-test', '200',
-      '--batch-size', '64', '--optimizer', 'adamw', '--lr', '0.003', '--checkpoint-dir', run]);
+    // recipe-bn: the recipe with a BatchNorm after every conv, so the running statistics travel from training through the checkpoint into both exports.
+    const train = convoy(['train', '--data-dir', dataDir, '--no-download', '--threads', '2', '--model', 'recipe-bn', '--width', '8', '--epochs', '2', '--limit-train', '2560',
+      '--limit-test', '200', '--batch-size', '64', '--checkpoint-dir', run]);
     if (train.code !== 0) throw new Error(`convoy train failed:\n${train.err}`);
     const ev = convoy(['eval', run, '--data-dir', dataDir, '--no-download', '--threads', '2', '--limit-test', String(limitTest), '--json']);
     if (ev.code !== 0) throw new Error(`convoy eval failed:\n${ev.err}`);
@@ -79,6 +79,7 @@ describe("a network trained by the built CLI, exported, scores on CIFAR-10 test 
     const out = convoy(['export', run, '--format', 'onnx']);
     expect(out.code).toBe(0);
     const { state } = loadCheckpoint(run);
+    expect(state.buffers.entries.filter((e) => e.name.endsWith('running_var')).length).toBe(6);
     const theirs = lossAndAccuracy(onnxruntimeRun(readFileSync(join(run, 'latest.onnx')), test, state).logits, test.labels!);
     console.log(`onnxruntime on ${test.count} test images: loss ${theirs.loss.toFixed(6)} acc ${(100 * theirs.accuracy).toFixed(2)}%; convoy eval: loss ${evaluated.testLoss.toFixed(6)} acc ${(100 * evaluated.testAccuracy).toFixed(2)}%`);
     expect(Math.abs(theirs.loss - evaluated.testLoss)).toBeLessThan(1e-4);
