@@ -93,6 +93,16 @@ describe('convoy pack and train --data <packed folder>', () => {
     expect(existsSync(join(dir, 'latest.msgpack'))).toBe(true);
   }, 60_000);
 
+  it('an interrupted packing given to --data says to finish it', async () => {
+    const unfinished = join(work, 'unfinished');
+    mkdirSync(unfinished);
+    writeFileSync(join(unfinished, 'pack-state.json'), '{"key":"x","shards":{}}');
+    const { error } = await run(['train', '--data', unfinished, '--checkpoint-dir', join(work, 'never')]);
+    expect(error).toBeInstanceOf(DatasetError);
+    expect((error as Error).message).toMatch(/is a packing that was interrupted \(it has no index.json yet\)\. Fix: run the same `convoy pack/);
+    expect(existsSync(join(work, 'never'))).toBe(false);
+  });
+
   it('--resume in the middle of an epoch on a packed folder continues exactly (the parameters of an unbroken run)', async () => {
     const common = ['train', '--data', packed, '--threads', '2', '--batch-size', '4', '--epochs', '2', '--width', '4', '--no-download'];
     const unbroken = join(work, 'unbroken');

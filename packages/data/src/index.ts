@@ -34,7 +34,7 @@ export { loadImageFolder } from './loadImageFolder';
 export type { ImageFolder, LoadImageFolderOptions } from './loadImageFolder';
 export { DEFAULT_SHARD_BYTES, PACKED_INDEX, isPackedDataset, shardFileName } from './packedFormat';
 export type { PackedIndex, PackedShard, PackedSplit } from './packedFormat';
-export { packDataset } from './packDataset';
+export { packDataset, isUnfinishedPacking } from './packDataset';
 export type { PackDatasetOptions, PackResult } from './packDataset';
 export { readPackedDataset, readPackedIndex, missingOrCutShards } from './readPackedDataset';
 export type { PackedDataset, ReadPackedOptions } from './readPackedDataset';

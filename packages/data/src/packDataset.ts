@@ -51,6 +51,11 @@ export interface PackResult {
 
 /** The packing in progress: finished shards (with their training statistics), so an interrupted run resumes. */
 const PACK_STATE = 'pack-state.json';
+
+/** True when `dir` holds an interrupted packing (its state file and no index yet). */
+export function isUnfinishedPacking(dir: string): boolean {
+  return fs.existsSync(path.join(dir, PACK_STATE)) && !fs.existsSync(path.join(dir, PACKED_INDEX));
+}
 // Keeps the packing shuffle's stream apart from every other Rng.forKey stream.
 const PACK_STREAM = 0x5041434b; // "PACK"
 

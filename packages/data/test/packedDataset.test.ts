@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { DatasetError, imageBytes, loadImageFolder, packDataset, readPackedDataset, type ImageSet, type PackDatasetOptions } from '../src';
+import { DatasetError, imageBytes, isUnfinishedPacking, loadImageFolder, packDataset, readPackedDataset, type ImageSet, type PackDatasetOptions } from '../src';
 import { fileSha256 } from '../src/packedFormat';
 import { makeTempDir } from './helpers';
 import { encodeImage, rawPixels, writeFile } from './imageFiles';
@@ -86,6 +86,7 @@ describe('convoy pack: an image folder into shards and an index', () => {
     expect(interrupted?.message).toBe('interrupted');
     expect(fs.existsSync(path.join(out, 'index.json'))).toBe(false);
     expect(fs.existsSync(path.join(out, 'pack-state.json'))).toBe(true);
+    expect(isUnfinishedPacking(out)).toBe(true);
     const second = path.join(out, 'train-00001.shard');
     const bytes = fs.readFileSync(second);
     bytes[100] ^= 0xff;
@@ -94,6 +95,7 @@ describe('convoy pack: an image folder into shards and an index', () => {
     expect(resumed).toMatchObject({ outcome: 'packed', reused: 2, written: 7 });
     expect(resumed.index).toEqual({ ...fresh.index });
     expect(fs.existsSync(path.join(out, 'pack-state.json'))).toBe(false);
+    expect(isUnfinishedPacking(out)).toBe(false);
   });
 
   it('refuses to pack into a folder that holds something else, and names bad image files', async () => {

@@ -1,4 +1,4 @@
-import { consoleCountProgress, isPackedDataset, loadCifar10, loadImageFolder, readPackedDataset, readPackedIndex, selectSubsets, type Cifar10, type Normalization, type PackedSplit } from '@convoy/data';
+import { consoleCountProgress, DatasetError, isPackedDataset, isUnfinishedPacking, loadCifar10, loadImageFolder, readPackedDataset, readPackedIndex, selectSubsets, type Cifar10, type Normalization, type PackedSplit } from '@convoy/data';
 import type { CheckpointState } from '@convoy/run';
 import type { DataOptions } from '../cliOptions';
 import { userPath } from '../config';
@@ -60,6 +60,9 @@ function loadPackedData(flags: ImageFolderFlags): TrainingData {
  */
 export async function loadImageFolderData(flags: ImageFolderFlags): Promise<TrainingData> {
   if (isPackedDataset(userPath(flags.folder))) return loadPackedData(flags);
+  if (isUnfinishedPacking(userPath(flags.folder))) {
+    throw new DatasetError('BAD_SHARD', `${userPath(flags.folder)} is a packing that was interrupted (it has no index.json yet). Fix: run the same \`convoy pack ... -o ${flags.folder}\` again to finish it (the shards it wrote are kept).`);
+  }
   if (flags.skipBadShards) throw new UsageError(`--skip-bad-shards is for a packed --data folder (see \`convoy pack\`); ${flags.folder} is an image folder (use --skip-bad-images)`);
   // sharp decodes on libuv's thread pool (4 threads unless set before its first use): one per worker thread.
   process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, flags.threads));
