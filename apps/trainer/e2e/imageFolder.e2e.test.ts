@@ -51,7 +51,9 @@ describe('convoy train --data (built CLI, real JPEGs)', () => {
     const state = loadCheckpoint(ckpt).state;
     expect(state.classNames).toEqual(['cat', 'dog']);
     expect(state.resolution).toBe(32);
-    expect(state.modelSpec).toMatchObject({ resolution: 32, classes: 2 });
+    // The folder's default network: the recipe with BatchNorm (recipe-bn) for 3-channel 32x32 input.
+    expect(state.modelSpec).toMatchObject({ kind: 'layers', classes: 2, input: { channels: 3, resolution: 32 } });
+    expect((state.modelSpec as { layers: Array<{ type: string }> }).layers.slice(0, 3).map((l) => l.type)).toEqual(['conv2d', 'batchnorm2d', 'relu']);
     expect(state.normalization.mean).toHaveLength(3);
     expect(state.normalization.mean).not.toEqual(CIFAR10_NORMALIZATION.mean);
     const b = convoy([...common, '--overwrite']);
@@ -62,19 +64,20 @@ describe('convoy train --data (built CLI, real JPEGs)', () => {
 
   it('under mpirun on 2 ranks (127.0.0.1) gives the parameters of 1 process x 2 threads; the cache both ranks wrote reads back', () => {
     const data = linkedSubset('ranks', { train: 48, test: 20 });
-    const args = (name: string, threads: number) => ['train', '--data', data, '--threads', String(threads), '--batch-size', '32', '--epochs', '2', '--width', '8', '--checkpoint-dir', join(work, name)];
+    const args = (name: string, threads: number) => ['train', '--data', data, '--threads', String(threads), '--batch-size', '64', '--epochs', '2', '--width', '8', '--checkpoint-dir', join(work, name)];
     const twoRanks = spawnSync('mpirun', localMpirunArgs(2, [process.execPath, bin, ...args('ranks-2x1', 1)]), {
       encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '', XDG_CACHE_HOME: cacheHome }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     expect({ code: twoRanks.status, err: twoRanks.stderr }).toEqual({ code: 0, err: expect.stringMatching(/rank 1\/2 on host/) });
     expect(twoRanks.stdout).toMatch(/96 training and 40 test images of 2 classes \(cat, dog\) at 32x32/);
-    expect(twoRanks.stdout).toMatch(/2 ranks x 1 thread\(s\) \(this rank: 16 images per step\)/);
+    // The folder's default network has BatchNorm: each rank takes a whole ghost group of 32.
+    expect(twoRanks.stdout).toMatch(/2 ranks x 1 thread\(s\) \(this rank: 32 images per step\)/);
     const oneProcess = convoy(args('ranks-1x2', 2));
     expect(oneProcess.code).toBe(0);
     // The two ranks decoded the folder at once and both wrote the cache (atomically): what is there is whole.
     expect(oneProcess.out).toMatch(/read from the image cache /);
     const [split, whole] = [loadCheckpoint(join(work, 'ranks-2x1')).state, loadCheckpoint(join(work, 'ranks-1x2')).state];
-    expect(split.step).toBe(6);
+    expect(split.step).toBe(2); // 96 images: one step of 64 per epoch
     expect(split.classNames).toEqual(['cat', 'dog']);
     expect(split.normalization).toEqual(whole.normalization);
     expect(relativeError(split.params, whole.params)).toBeLessThan(1e-5);
@@ -126,7 +129,8 @@ describe('convoy pack, then train and eval --data <packed folder> (built CLI, re
     const pack = convoy(['pack', linkedSubset('to-pack', { train: 48, test: 20 }), '--resolution', '32', '-o', packed, '--shard-size', '64K']);
     expect(pack.code).toBe(0);
     expect(pack.out).toMatch(/packed 96 training and 40 test images of 2 classes at 32x32 into 7 shards/);
-    const args = (name: string, threads: number) => ['train', '--data', packed, '--threads', String(threads), '--batch-size', '32', '--epochs', '2', '--width', '8', '--checkpoint-dir', join(work, name)];
+    // --model recipe: this checks the packed data under MPI; a batch of 32 is one BatchNorm ghost group, too few for 2 ranks with the folder's default network.
+    const args = (name: string, threads: number) => ['train', '--data', packed, '--model', 'recipe', '--threads', String(threads), '--batch-size', '32', '--epochs', '2', '--width', '8', '--checkpoint-dir', join(work, name)];
     const twoRanks = mpi(args('packed-2x1', 1));
     expect({ code: twoRanks.status, err: twoRanks.stderr }).toEqual({ code: 0, err: expect.stringMatching(/rank 1\/2 on host/) });
     expect(twoRanks.stdout).toMatch(/96 training and 40 test images of 2 classes \(cat, dog\) at 32x32 from the packed dataset /);
@@ -148,7 +152,8 @@ describe('convoy pack, then train and eval --data <packed folder> (built CLI, re
     const bytes = readFileSync(shard);
     bytes[bytes.length - 100] ^= 0x10;
     writeFileSync(shard, bytes);
-    const args = ['train', '--data', packed, '--threads', '1', '--batch-size', '16', '--epochs', '1', '--width', '8', '--checkpoint-dir', join(work, 'packed-damaged-run')];
+    // --model recipe: a batch of 16 is less than one BatchNorm ghost group, too few for 2 ranks with the folder's default network.
+    const args = ['train', '--data', packed, '--model', 'recipe', '--threads', '1', '--batch-size', '16', '--epochs', '1', '--width', '8', '--checkpoint-dir', join(work, 'packed-damaged-run')];
     const stopped = mpi(args);
     expect(stopped.status).not.toBe(0);
     expect(stopped.stderr).toContain(`${shard}: its SHA-256 is not the index's: damaged (a changed byte) (shard 2 of 7 of the train split, 10 images)`);

@@ -6,6 +6,7 @@ import {
 } from '@convoy/run';
 import { loadCheckpoint } from '../checkpoint';
 import { collapseAdvice } from '../collapseWarning';
+import { defaultModelSpec, IMAGE_FOLDER_MODEL } from '../defaultModel';
 import {
   addComputeOptions, addDataOptions, addImageFolderOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type ImageFolderOptions, type TestSubsetOptions,
 } from '../cliOptions';
@@ -65,8 +66,8 @@ function addRunOptions(cmd: Command): Command {
     .option('--no-cycle-momentum', 'keep momentum fixed under --schedule onecycle')
     .option('--step-epochs <n>', 'step schedule: epochs between lr drops', integerFlag('--step-epochs', 1), d.stepEpochs)
     .option('--gamma <number>', 'step schedule: lr factor at each drop', numberFlag('--gamma', { min: 0, minExclusive: true, max: 1 }), d.gamma)
-    .option('--model <file|preset>', 'train the network of a model file (JSON: input and layers, docs/ARCHITECTURE.md "The model file"; it must take the data\'s channels and side, "out": "classes" is the data\'s class count) or of a preset, recipe | recipe-bn (built for --resolution and --width), instead of the recipe network')
-    .option('--width <n>', 'feature maps of the recipe network\'s first block (doubling per block, at most 512)', integerFlag('--width', 1, 512), d.width)
+    .option('--model <file|preset>', 'train the network of a model file (JSON: input and layers, docs/ARCHITECTURE.md "The model file"; it must take the data\'s channels and side, "out": "classes" is the data\'s class count) or of a preset, recipe | recipe-bn (built for --resolution and --width); default: recipe on CIFAR-10, recipe-bn (BatchNorm after every conv) on --data')
+    .option('--width <n>', 'feature maps of the first block of the recipe and recipe-bn networks (doubling per block, at most 512)', integerFlag('--width', 1, 512), d.width)
     .option('--resolution <R>', 'with --data: resize each image so its smaller side is R, then centre-crop R x R (the 7x7 stride-2 front end is used from R = 100; with --model the file\'s input side is the default); CIFAR-10 is 32', integerFlag('--resolution', 8, 4096), d.resolution)
     .option('--val-split <fraction>', 'with --data <folder>/<class>/*: hold out this fraction of each class for testing (seeded by --seed), e.g. 0.1', numberFlag('--val-split', { min: 0, minExclusive: true, max: 0.99 }))
     .option('--augment', 'random crop (padding R/8: 4 pixels at 32) + horizontal flip, keyed by (seed, epoch, sample) (default: on)')
@@ -259,7 +260,9 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
     throw new CheckpointError(`${opts.resume}: its classes (${resume.classNames.join(', ')}) are not those of the data (${classNames.join(', ')}); it cannot be resumed on this data`);
   }
   const dataName = opts.data ? `--data ${opts.data}` : 'CIFAR-10';
-  const modelSpec = modelChoice ? modelSpecForData(modelChoice, { classes: classNames.length, channels: trainSet.channels, resolution: trainSet.height, name: dataName }) : undefined;
+  const modelSpec = modelChoice
+    ? modelSpecForData(modelChoice, { classes: classNames.length, channels: trainSet.channels, resolution: trainSet.height, name: dataName })
+    : resume ? undefined : defaultModelSpec(config, { imageFolder: Boolean(opts.data), classes: classNames.length, channels: trainSet.channels });
   if (resume && modelSpec && JSON.stringify(modelSpec) !== JSON.stringify(resume.modelSpec)) {
     throw new UsageError(`--resume continues ${opts.resume}'s network, which is not the one of --model ${opts.model}; drop --model (the checkpoint's network is used) or start a new run`);
   }
@@ -319,7 +322,9 @@ function imageFolderProblems(opts: TrainOptions, config: RunConfig): string[] {
 
 /** `convoy train`: the recipe network on CIFAR-10 with the default run configuration. */
 export function addTrainCommand(program: Command, context: CommandContext): void {
-  const cmd = program.command('train').description('train the recipe network (or a model file\'s, --model) on CIFAR-10, or on a folder of images with --data (defaults = the 15-epoch CIFAR-10 run configuration)');
+  const cmd = program.command('train').description(
+    `train the recipe network (or a model file's, --model) on CIFAR-10, or by default the recipe with BatchNorm after every conv (the ${IMAGE_FOLDER_MODEL} preset of \`convoy model\`) on a folder of images with --data (defaults = the 15-epoch CIFAR-10 run configuration)`,
+  );
   addDataOptions(cmd);
   addImageFolderOptions(cmd);
   addComputeOptions(cmd);
