@@ -77,8 +77,13 @@ function checkLayerBounds(layers: unknown, path: string, depth: number, count: {
     if (++count.layers > MAX_CHECKPOINT_LAYERS) throw new RangeError(`${path}: more than ${MAX_CHECKPOINT_LAYERS} layers`);
     for (const [key, value] of Object.entries(layer)) {
       if (key === 'layers') checkLayerBounds(value, `${where}.layers`, depth + 1, count);
-      else if (typeof value === 'number' && !(Number.isFinite(value) && Math.abs(value) <= MAX_CHECKPOINT_LAYER_SIZE)) {
-        throw new RangeError(`${where}.${key} must be a finite number of at most ${MAX_CHECKPOINT_LAYER_SIZE}, got ${value}`);
+      else {
+        // Sizes are numbers or [height, width] pairs: every number in either is bounded.
+        for (const n of Array.isArray(value) ? value : [value]) {
+          if (typeof n === 'number' && !(Number.isFinite(n) && Math.abs(n) <= MAX_CHECKPOINT_LAYER_SIZE)) {
+            throw new RangeError(`${where}.${key} must hold finite numbers of at most ${MAX_CHECKPOINT_LAYER_SIZE}, got ${JSON.stringify(value)}`);
+          }
+        }
       }
     }
   });

@@ -232,7 +232,16 @@ export const SELF_CONTRADICTIONS: Array<{ kind: string; change: (s: CheckpointSt
       const spec = s.modelSpec as LayerModelSpec;
       s.modelSpec = { ...spec, layers: [{ ...spec.layers[0], out: 1e12 }, ...spec.layers.slice(1)] };
     },
-    message: /modelSpec\.layers\[0\]\.out must be a finite number of at most 1048576, got 1000000000000/,
+    message: /modelSpec\.layers\[0\]\.out must hold finite numbers of at most 1048576, got 1000000000000/,
+  },
+  {
+    kind: 'a layer list with an absurd [height, width] kernel',
+    base: 'layers',
+    change: (s) => {
+      const spec = s.modelSpec as LayerModelSpec;
+      s.modelSpec = { ...spec, layers: [{ ...spec.layers[0], kernel: [3, 1e9], padding: [1, 1e9] }, ...spec.layers.slice(1)] };
+    },
+    message: /modelSpec\.layers\[0\]\.kernel must hold finite numbers of at most 1048576, got \[3,1000000000\]/,
   },
   {
     kind: 'a layer list for another input than its resolution',
