@@ -3,7 +3,8 @@
  * (PyTorch from tools/pytorch/step_benchmark.py in a child process, convoy in this one), per case
  * convoy images/s / PyTorch images/s. Networks: `recipe` (the recipe network at each case's R) and
  * `resnet` (models/resnet9-half.json: conv-BatchNorm-ReLU layers and residual blocks, R=32 cases
- * only; PyTorch builds the same file with tools/pytorch/model_file.py, ghost groups included). PyTorch runs in both memory formats (NCHW and
+ * only) and `resnet224` (models/resnet224.json: the same kinds of layers for R=224 cases); PyTorch
+ * builds the same file with tools/pytorch/model_file.py, ghost groups included. PyTorch runs in both memory formats (NCHW and
  * channels-last) every round; both are printed and the faster one is the yardstick.
  *
  *   npx nx run benchmarks:pytorch                         # table
@@ -49,7 +50,7 @@ interface Options {
 }
 
 /** The networks a run can time: the recipe at any R, or a model file at its own R. */
-const NETWORK_FILES = { recipe: null, resnet: 'resnet9-half.json' } as const;
+const NETWORK_FILES = { recipe: null, resnet: 'resnet9-half.json', resnet224: 'resnet224.json' } as const;
 type NetworkName = keyof typeof NETWORK_FILES;
 const MODELS_DIR = path.resolve(__dirname, '..', '..', 'models');
 
@@ -63,12 +64,12 @@ const MEMORY_FORMATS = ['nchw', 'channels_last'] as const;
 type MemoryFormat = (typeof MEMORY_FORMATS)[number];
 
 const USAGE =
-  'usage: pytorch [--json] [--backend auto|native|wasm|...] [--networks recipe,resnet] [--cases 32x128,224x32] [--threads 1,2] [--width 32] [--rounds 3] [--budget 2] [--python /usr/bin/python3]';
+  'usage: pytorch [--json] [--backend auto|native|wasm|...] [--networks recipe,resnet,resnet224] [--cases 32x128,224x32] [--threads 1,2] [--width 32] [--rounds 3] [--budget 2] [--python /usr/bin/python3]';
 const STEP_SCRIPT = path.resolve(__dirname, '..', '..', 'tools', 'pytorch', 'step_benchmark.py');
 
 function parseArgs(rawArgv: string[]): Options {
   const options: Options = {
-    json: false, cases: [{ resolution: 32, batch: 128 }, { resolution: 224, batch: 32 }], networks: ['recipe', 'resnet'], threads: [1, 2], width: 32, rounds: 3,
+    json: false, cases: [{ resolution: 32, batch: 128 }, { resolution: 224, batch: 32 }], networks: ['recipe', 'resnet', 'resnet224'], threads: [1, 2], width: 32, rounds: 3,
     budgetSeconds: 2, python: '/usr/bin/python3', backend: 'auto',
   };
   readFlags(rawArgv, USAGE, (flag, args) => {

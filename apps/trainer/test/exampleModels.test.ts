@@ -28,8 +28,8 @@ function images(spec: LayerListSpec): Tensor {
 }
 
 describe('the example model files', () => {
-  it('are the five the README lists', () => {
-    expect(files).toEqual(['allconv.json', 'grey28.json', 'mlp-head.json', 'recipe.json', 'resnet9-half.json']);
+  it('are the six the README lists', () => {
+    expect(files).toEqual(['allconv.json', 'grey28.json', 'mlp-head.json', 'recipe.json', 'resnet224.json', 'resnet9-half.json']);
   });
 
   it('include the recipe network exactly as its preset, and a grey 28x28 network that keeps 28 (no resize)', () => {
