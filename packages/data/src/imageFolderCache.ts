@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'crypto';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import type { BadImage } from './decodeImages';
 import type { ImageFolderEntry } from './imageFolderLayout';
-import { processAlive } from './processAlive';
+import { removeStaleTemporaries, temporaryPath } from './temporaryFiles';
 
 /**
  * The on-disk cache of a decoded image folder: one file per (folder content, R), named by a
@@ -83,7 +83,7 @@ export function readImageCache(file: string, files: readonly string[], resolutio
 export function writeImageCache(file: string, header: CacheHeader, pixels: Uint8Array, slot: (i: number) => number): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   removeStaleTemporaries(path.dirname(file));
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = temporaryPath(file);
   const fd = fs.openSync(tmp, 'w');
   try {
     const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
@@ -105,14 +105,6 @@ export function writeImageCache(file: string, header: CacheHeader, pixels: Uint8
     }
     fs.rmSync(tmp, { force: true });
     throw error;
-  }
-}
-
-/** Temporary cache files whose writer (by the pid in the name) is gone. */
-function removeStaleTemporaries(dir: string): void {
-  for (const name of fs.readdirSync(dir)) {
-    const match = /\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
-    if (match && Number(match[1]) !== process.pid && !processAlive(Number(match[1]))) fs.rmSync(path.join(dir, name), { force: true });
   }
 }
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import { availableParallelism } from 'os';
 import * as path from 'path';
@@ -18,7 +17,7 @@ import {
 } from './packedFormat';
 import type { CountProgressHandler } from './progress';
 import { findDatasetFolder, readCifar10 } from './readCifar10';
-import { processAlive } from './processAlive';
+import { removeStaleTemporaries, temporaryPath } from './temporaryFiles';
 
 export interface PackDatasetOptions {
   /** Square side R every image is decoded to (CIFAR-10's 32 x 32 images are resized to it). */
@@ -292,7 +291,7 @@ function badImagesError(root: string, bad: readonly BadImage[]): DatasetError {
 
 /** Writes to `<file>.tmp-<pid>-<random>`, fsync, rename: the file is either absent, the old one, or complete. */
 function writeAtomically(file: string, content: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = temporaryPath(file);
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
@@ -305,14 +304,6 @@ function writeAtomically(file: string, content: string | Uint8Array): void {
   } catch (error) {
     fs.rmSync(tmp, { force: true });
     throw error;
-  }
-}
-
-/** Temporary files of packings whose process (by the pid in the name) is gone. */
-function removeStaleTemporaries(dir: string): void {
-  for (const name of fs.readdirSync(dir)) {
-    const match = /\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
-    if (match && Number(match[1]) !== process.pid && !processAlive(Number(match[1]))) fs.rmSync(path.join(dir, name), { force: true });
   }
 }
 
