@@ -3,9 +3,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DatasetError } from './datasetError';
 import type { ImageSet } from './imageSet';
-import type { Normalization } from './normalization';
 import { PACKED_FORMAT, PACKED_INDEX, PACKED_VERSION, SHARD_HEADER_BYTES, SHARD_MAGIC, shardFileBytes, type PackedIndex, type PackedSplit } from './packedFormat';
 import type { CountProgressHandler } from './progress';
+import type { ImageFolder } from './loadImageFolder';
 
 export interface ReadPackedOptions {
   /** Leave out damaged or missing shards (counted in `lost`) instead of failing. */
@@ -16,13 +16,8 @@ export interface ReadPackedOptions {
   onProgress?: CountProgressHandler;
 }
 
-export interface PackedDataset {
-  train: ImageSet;
-  test: ImageSet;
-  classNames: string[];
-  normalization: Normalization;
-  resolution: number;
-  root: string;
+/** What an image folder gives a run (its images, classes, normalisation, side and root), read from shards. */
+export interface PackedDataset extends Pick<ImageFolder, 'train' | 'test' | 'classNames' | 'normalization' | 'resolution' | 'root'> {
   /** Shards left out by skipBadShards (file and why) and the images they held. */
   lost: { shards: { file: string; reason: string }[]; images: number };
   /** Shard bytes read from disk. */
