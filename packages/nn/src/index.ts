@@ -43,6 +43,6 @@ export type { LayerModelSpec, ModelSpec, RecipeModelSpec } from './model';
 export { buildOptimizer, optimizerStateNames } from './optim/build';
 export type { OptimizerSpec } from './optim/build';
 export {
-  checkModelFile, checkModelInput, formatModelFile, formatModelSummary, LAYER_FIELDS, LAYER_TYPES, MODEL_PRESETS, ModelFileError, presetModelFile, recipeModelFile, recipeParameterNames,
+  checkModelFile, checkModelInput, formatModelFile, formatModelSummary, MODEL_PRESETS, ModelFileError, presetModelFile, recipeModelFile, recipeParameterNames,
 } from './modelFile';
 export type { CheckedModelFile, LayerRow, ModelPreset, RecipePresetOptions } from './modelFile';

@@ -4,4 +4,3 @@ export { formatModelSummary } from './summary';
 export { formatModelFile } from './format';
 export { MODEL_PRESETS, presetModelFile, recipeModelFile, recipeParameterNames } from './presets';
 export type { ModelPreset, RecipePresetOptions } from './presets';
-export { LAYER_FIELDS, LAYER_TYPES } from './fields';
