@@ -5,7 +5,7 @@ describe('ops', () => {
     expect(relativeError([1, 2.001], [1, 2])).toBeCloseTo(0.0005, 6);
     expect(relativeError([0, 0], [0, 0])).toBe(0);
     expect(relativeError([Number.NaN], [1])).toBeNaN();
-    expect(() => relativeError([1], [1, 2])).toThrow('relativeError: lengths differ: 1 vs 2');
+    expect(() => relativeError([1], [1, 2])).toThrow(/relativeError: .*length.*\b1\b.*\b2\b/);
   });
 
   it('findNonFinite gives the first NaN or infinity', () => {

@@ -32,8 +32,8 @@ describe('Rng', () => {
     draw(a, 13);
     const b = Rng.fromState(JSON.parse(JSON.stringify(a.getState())));
     expect(draw(b, 10)).toEqual(draw(a, 10));
-    expect(() => Rng.fromState([1, 2, 3])).toThrow('expected 4 uint32 words');
-    expect(() => Rng.fromState([0, 0, 0, 0])).toThrow('all-zero');
+    expect(() => Rng.fromState([1, 2, 3])).toThrow(/fromState.*4 uint32 words.*\[1,2,3\]/);
+    expect(() => Rng.fromState([0, 0, 0, 0])).toThrow(/fromState.*all-zero/);
   });
 
   it('uniform is in [0,1) with mean 1/2 and variance 1/12', () => {
@@ -70,7 +70,7 @@ describe('Rng', () => {
     const counts = new Array(7).fill(0);
     for (let i = 0; i < 70000; i++) counts[rng.int(7)]++;
     for (const c of counts) expect(Math.abs(c - 10000)).toBeLessThan(500);
-    expect(() => rng.int(0)).toThrow('n must be an integer');
+    expect(() => rng.int(0)).toThrow(/Rng\.int: n .*got 0/);
   });
 
   it('shuffle is a permutation', () => {
@@ -103,6 +103,6 @@ describe('initialisers', () => {
   });
 
   it('rejects a bad fan', () => {
-    expect(() => kaimingUniform(new Float32Array(3), 0, new Rng(1))).toThrow('fan must be a positive integer, got 0');
+    expect(() => kaimingUniform(new Float32Array(3), 0, new Rng(1))).toThrow(/fan .*got 0/);
   });
 });

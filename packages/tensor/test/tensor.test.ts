@@ -23,14 +23,14 @@ describe('Tensor', () => {
     expect(r.shape).toEqual([2, 12]);
     r.data[5] = 7;
     expect(t.data[5]).toBe(7);
-    expect(() => t.reshape([5, 5])).toThrow('cannot view [2, 3, 4] (24 elements) as [5, 5]');
-    expect(() => t.reshape([-1, -1])).toThrow('at most one dimension may be -1');
+    expect(() => t.reshape([5, 5])).toThrow(/reshape: .*\[2, 3, 4\].*\b24\b.*\[5, 5\]/);
+    expect(() => t.reshape([-1, -1])).toThrow(/reshape: .*-1.*\[-1, -1\]/);
   });
 
   it('rejects data of the wrong length and bad shapes', () => {
-    expect(() => Tensor.from(new Float32Array(5), [2, 3])).toThrow('shape [2, 3] needs 6 elements, data has 5');
-    expect(() => Tensor.zeros([2, 1.5])).toThrow('every dimension must be a non-negative integer');
-    expect(() => Tensor.zeros([2, 3]).get(2, 0)).toThrow('out of bounds');
+    expect(() => Tensor.from(new Float32Array(5), [2, 3])).toThrow(/\[2, 3\].*\b6\b.*\b5\b/);
+    expect(() => Tensor.zeros([2, 1.5])).toThrow(/\[2, 1\.5\].*dimension 1\.5/);
+    expect(() => Tensor.zeros([2, 3]).get(2, 0)).toThrow(/\[2, 3\].*index \[2, 0\].*out of bounds/);
   });
 
   it('clone copies', () => {
@@ -43,15 +43,13 @@ describe('Tensor', () => {
 
 describe('shape assertions', () => {
   it('name both shapes', () => {
-    expect(() => assertShape([32, 3, 3], [32, 3, 3, 3], 'conv1.weight')).toThrow(
-      'conv1.weight: expected shape [32, 3, 3, 3], got [32, 3, 3]',
-    );
-    expect(() => assertSameShape(Tensor.zeros([2, 3]), Tensor.zeros([3, 2]), 'add')).toThrow('add: shapes differ: [2, 3] vs [3, 2]');
+    expect(() => assertShape([32, 3, 3], [32, 3, 3, 3], 'conv1.weight')).toThrow(/^conv1\.weight: .*\[32, 3, 3, 3\].*\[32, 3, 3\]$/);
+    expect(() => assertSameShape(Tensor.zeros([2, 3]), Tensor.zeros([3, 2]), 'add')).toThrow(/^add: .*\[2, 3\].*\[3, 2\]/);
   });
 
   it('-1 matches any batch size', () => {
     expect(() => assertShape([7, 3, 32, 32], [-1, 3, 32, 32], 'input')).not.toThrow();
-    expect(() => assertShape([7, 1, 32, 32], [-1, 3, 32, 32], 'input')).toThrow('input: expected shape [N, 3, 32, 32], got [7, 1, 32, 32]');
+    expect(() => assertShape([7, 1, 32, 32], [-1, 3, 32, 32], 'input')).toThrow(/^input: .*\[N, 3, 32, 32\].*\[7, 1, 32, 32\]/);
   });
 
   it('sizes and formats', () => {
