@@ -41,7 +41,9 @@ export function toPair(what: string, value: Size2, allowZero = false): [number, 
 
 export function checkFiniteNumber(what: string, value: unknown, min = -Infinity): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new RangeError(`${what} must be a finite number${min > -Infinity ? ` >= ${min}` : ''}, got ${JSON.stringify(value)}`);
+    // String, not JSON.stringify, for numbers: JSON writes NaN and Infinity as null.
+    const got = typeof value === 'number' ? String(value) : JSON.stringify(value);
+    throw new RangeError(`${what} must be a finite number${min > -Infinity ? ` >= ${min}` : ''}, got ${got}`);
   }
   return value;
 }

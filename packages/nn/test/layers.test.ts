@@ -17,65 +17,65 @@ describe('bad input gives clear errors', () => {
   createParameters(conv, { seed: 1 });
 
   it('wrong input shape', () => {
-    expect(() => conv.forward(Tensor.zeros([2, 1, 8, 8]))).toThrow('Conv2d: expected input of shape [N, 3, H, W] (NCHW, N >= 1), got [2, 1, 8, 8]');
-    expect(() => conv.forward(Tensor.zeros([3, 8, 8]))).toThrow('got [3, 8, 8]');
+    expect(() => conv.forward(Tensor.zeros([2, 1, 8, 8]))).toThrow(/^Conv2d: .*\[N, 3, H, W\].*\[2, 1, 8, 8\]$/);
+    expect(() => conv.forward(Tensor.zeros([3, 8, 8]))).toThrow(/^Conv2d: .*\[N, 3, H, W\].*\[3, 8, 8\]$/);
     const model = recipeNet({ resolution: 32, classes: 10, width: 4 });
     createParameters(model, { seed: 1 });
-    expect(() => model.forward(Tensor.zeros([1, 1, 32, 32]))).toThrow('Conv2d features.0.conv1: expected input of shape [N, 3, H, W]');
+    expect(() => model.forward(Tensor.zeros([1, 1, 32, 32]))).toThrow(/^Conv2d features\.0\.conv1: .*\[N, 3, H, W\].*\[1, 1, 32, 32\]$/);
     const linear = new Linear(8, 2);
     createParameters(linear, { seed: 1 });
-    expect(() => linear.forward(Tensor.zeros([2, 2, 2, 2]))).toThrow('Linear: expected input of shape [N, 8], got [2, 2, 2, 2] (add a Flatten before a Linear on images)');
-    expect(() => new MaxPool2d(2).forward(Tensor.zeros([4, 4]))).toThrow('MaxPool2d: expected input of shape [N, C, H, W] (NCHW), got [4, 4]');
+    expect(() => linear.forward(Tensor.zeros([2, 2, 2, 2]))).toThrow(/^Linear: .*\[N, 8\].*\[2, 2, 2, 2\].*Flatten/);
+    expect(() => new MaxPool2d(2).forward(Tensor.zeros([4, 4]))).toThrow(/^MaxPool2d: .*\[N, C, H, W\].*\[4, 4\]$/);
   });
 
   it('input too small for the kernel', () => {
-    expect(() => conv.forward(Tensor.zeros([1, 3, 0, 4]))).toThrow(/Conv2d: input \[1, 3, 0, 4\] does not fit/);
+    expect(() => conv.forward(Tensor.zeros([1, 3, 0, 4]))).toThrow(/^Conv2d: .*\[1, 3, 0, 4\]/);
     const big = new Conv2d(1, 1, 7);
     createParameters(big, { seed: 1 });
-    expect(() => big.forward(Tensor.zeros([1, 1, 5, 5]))).toThrow('kernel 7x7 (padding 0x0) does not fit input 5x5');
-    expect(() => new MaxPool2d(3).forward(Tensor.zeros([1, 1, 2, 2]))).toThrow('MaxPool2d: input [1, 1, 2, 2] does not fit');
+    expect(() => big.forward(Tensor.zeros([1, 1, 5, 5]))).toThrow(/^Conv2d: .*\[1, 1, 5, 5\].*kernel 7x7.*padding 0x0.*input 5x5/);
+    expect(() => new MaxPool2d(3).forward(Tensor.zeros([1, 1, 2, 2]))).toThrow(/^MaxPool2d: .*\[1, 1, 2, 2\].*3x3/);
   });
 
   it('NaN or Infinity in the input names the layer and the element', () => {
     const x = Tensor.zeros([1, 3, 4, 4]);
     x.data[17] = NaN;
-    expect(() => conv.forward(x)).toThrow('Conv2d: input element 17 of [1, 3, 4, 4] is NaN; expected finite numbers');
+    expect(() => conv.forward(x)).toThrow(/^Conv2d: .*element 17\b.*\[1, 3, 4, 4\].*\bNaN\b/);
     expect(() => conv.forward(x)).toThrow(NonFiniteInputError);
     x.data[17] = Infinity;
-    expect(() => conv.forward(x)).toThrow('is Infinity');
+    expect(() => conv.forward(x)).toThrow(/^Conv2d: .*element 17\b.*\bInfinity\b/);
     const model = recipeNet({ resolution: 8, classes: 2, width: 2 });
     createParameters(model, { seed: 1 });
     const y = Tensor.zeros([1, 3, 8, 8]);
     y.data[0] = NaN;
-    expect(() => model.forward(y)).toThrow('Conv2d features.0.conv1: input element 0');
+    expect(() => model.forward(y)).toThrow(/^Conv2d features\.0\.conv1: .*element 0\b.*\bNaN\b/);
   });
 
   it('unknown or invalid layer options', () => {
-    expect(() => new Conv2d(3, 8, 3, { strides: 2 } as never)).toThrow("Conv2d: unknown option 'strides'; expected one of stride, padding, bias, backend, checkFinite");
-    expect(() => new MaxPool2d(2, { dilation: 2 } as never)).toThrow("MaxPool2d: unknown option 'dilation'; expected one of stride, padding, backend");
-    expect(() => new AvgPool2d(2, { ceilMode: true } as never)).toThrow("AvgPool2d: unknown option 'ceilMode'");
-    expect(() => new Linear(2, 2, { bias: true, init: 'x' } as never)).toThrow("Linear: unknown option 'init'");
-    expect(() => new ReLU({ inplace: true } as never)).toThrow("ReLU: unknown option 'inplace'");
-    expect(() => new Conv2d(3, 8, 0)).toThrow('Conv2d: kernelSize must be a positive integer, got 0');
-    expect(() => new Conv2d(3, 8, 3, { padding: -1 })).toThrow('Conv2d: padding must be a non-negative integer, got -1');
-    expect(() => new Conv2d(3, 8, [3, 3, 3] as never)).toThrow('kernelSize must be a number or a pair');
-    expect(() => new Conv2d(3, 8, 3, { bias: 'yes' } as never)).toThrow('Conv2d: bias must be true or false');
-    expect(() => new MaxPool2d(2, { padding: 2 })).toThrow('MaxPool2d: padding 2x2 must be at most half the kernel 2x2');
-    expect(() => recipeNet({ resolution: 32, classes: 10, width: 32, depth: 3 } as never)).toThrow("recipeNet: unknown option 'depth'");
-    expect(() => recipeNet({ resolution: 6, classes: 10, width: 32 })).toThrow('recipeNet: resolution must be at least 8');
-    expect(() => buildModel({ kind: 'resnet' } as never)).toThrow(`buildModel: unknown model kind "resnet"; expected 'recipe'`);
+    expect(() => new Conv2d(3, 8, 3, { strides: 2 } as never)).toThrow(/^Conv2d: .*'strides'.*\bstride\b/);
+    expect(() => new MaxPool2d(2, { dilation: 2 } as never)).toThrow(/^MaxPool2d: .*'dilation'.*\bstride, padding\b/);
+    expect(() => new AvgPool2d(2, { ceilMode: true } as never)).toThrow(/^AvgPool2d: .*'ceilMode'/);
+    expect(() => new Linear(2, 2, { bias: true, init: 'x' } as never)).toThrow(/^Linear: .*'init'.*\bbias\b/);
+    expect(() => new ReLU({ inplace: true } as never)).toThrow(/^ReLU: .*'inplace'/);
+    expect(() => new Conv2d(3, 8, 0)).toThrow(/^Conv2d: kernelSize .*got 0$/);
+    expect(() => new Conv2d(3, 8, 3, { padding: -1 })).toThrow(/^Conv2d: padding .*got -1$/);
+    expect(() => new Conv2d(3, 8, [3, 3, 3] as never)).toThrow(/kernelSize .*\[3,3,3\]$/);
+    expect(() => new Conv2d(3, 8, 3, { bias: 'yes' } as never)).toThrow(/^Conv2d: bias .*"yes"$/);
+    expect(() => new MaxPool2d(2, { padding: 2 })).toThrow(/^MaxPool2d: padding 2x2 .*half .*kernel 2x2/);
+    expect(() => recipeNet({ resolution: 32, classes: 10, width: 32, depth: 3 } as never)).toThrow(/^recipeNet: .*'depth'/);
+    expect(() => recipeNet({ resolution: 6, classes: 10, width: 32 })).toThrow(/^recipeNet: resolution .*\b8\b.*got 6$/);
+    expect(() => buildModel({ kind: 'resnet' } as never)).toThrow(/^buildModel: .*"resnet".*'recipe'.*'layers'/);
   });
 
   it('misuse: unbound parameters, backward before forward, wrong gradient shape, mismatched arenas', () => {
     const fresh = new Conv2d(1, 1, 3);
-    expect(() => fresh.forward(Tensor.zeros([1, 1, 3, 3]))).toThrow('Conv2d: parameters are not bound; call bind(params, grads)');
+    expect(() => fresh.forward(Tensor.zeros([1, 1, 3, 3]))).toThrow(/^Conv2d: .*not bound.*bind\(params, grads\)/);
     const relu = new ReLU();
-    expect(() => relu.backward(Tensor.zeros([2]))).toThrow('ReLU: backward called before forward');
+    expect(() => relu.backward(Tensor.zeros([2]))).toThrow(/^ReLU: backward .*before forward/);
     relu.forward(Tensor.zeros([2, 3]));
-    expect(() => relu.backward(Tensor.zeros([3, 2]))).toThrow("ReLU: gradOut must have the forward output's shape [2, 3], got [3, 2]");
+    expect(() => relu.backward(Tensor.zeros([3, 2]))).toThrow(/^ReLU: gradOut .*\[2, 3\].*\[3, 2\]$/);
     const other = new ParameterArena([{ name: 'weight', shape: [1, 1, 2, 2] }, { name: 'bias', shape: [1] }]);
-    expect(() => fresh.bind(other, other)).toThrow('weight: expected shape [1, 1, 3, 3], got [1, 1, 2, 2]');
-    expect(() => fresh.bind(new ParameterArena([]), new ParameterArena([]))).toThrow("no parameter named 'weight'");
+    expect(() => fresh.bind(other, other)).toThrow(/^weight: .*\[1, 1, 3, 3\].*\[1, 1, 2, 2\]$/);
+    expect(() => fresh.bind(new ParameterArena([]), new ParameterArena([]))).toThrow(/'weight'.*\(none\)/);
   });
 });
 
@@ -219,7 +219,7 @@ describe('backends and shared memory', () => {
       expect(calls.filter((c) => c === 'conv2dBackwardWeights')).toHaveLength(convs);
       expect(calls.filter((c) => c === 'conv2dBackwardInput')).toHaveLength(convs - 1);
     }
-    expect(() => new Conv2d(1, 1, 1, { inputGradient: 'no' as never })).toThrow('Conv2d: inputGradient must be true or false, got "no"');
+    expect(() => new Conv2d(1, 1, 1, { inputGradient: 'no' as never })).toThrow(/^Conv2d: inputGradient .*"no"$/);
   });
 
   it('two models bound to one shared arena see the same parameters; gradients go to their own slots', () => {
@@ -287,8 +287,8 @@ describe('Sequential', () => {
     const s = new Sequential({ body: new Sequential([new Linear(2, 2)]), head: new Linear(2, 1) });
     expect(s.parameterSpecs().map((p) => p.name)).toEqual(['body.0.weight', 'body.0.bias', 'head.weight', 'head.bias']);
     expect(s.child('head')).toBeInstanceOf(Linear);
-    expect(() => s.child('tail')).toThrow("Sequential: no child 'tail'; children: body, head");
-    expect(() => new Sequential([{} as never])).toThrow("Sequential: child '0' is not a Module");
+    expect(() => s.child('tail')).toThrow(/^Sequential: .*'tail'.*\bbody, head$/);
+    expect(() => new Sequential([{} as never])).toThrow(/^Sequential: child '0' .*Module.*\[object Object\]/);
   });
 });
 

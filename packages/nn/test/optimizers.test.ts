@@ -109,9 +109,7 @@ describe('SGD', () => {
   it('adopting state infers the size from the arrays', () => {
     const opt = new AdamW({ state: { expAvg: new Float32Array(5), expAvgSq: new Float32Array(5) } });
     expect(opt.size).toBe(5);
-    expect(() => new AdamW({ state: { expAvg: new Float32Array(5), expAvgSq: new Float32Array(4) } })).toThrow(
-      "AdamW: state 'expAvgSq' must be a Float32Array of 5 elements, got 4",
-    );
+    expect(() => new AdamW({ state: { expAvg: new Float32Array(5), expAvgSq: new Float32Array(4) } })).toThrow(/^AdamW: .*'expAvgSq'.*Float32Array of 5\b.*got 4$/);
   });
 
   it('accepts arenas directly', () => {
@@ -125,21 +123,19 @@ describe('SGD', () => {
   });
 
   it('rejects bad options and arguments', () => {
-    expect(() => new SGD({ size: 5, nestrov: true } as never)).toThrow("SGD: unknown option 'nestrov'; expected one of size, shared, state, momentum, nesterov, weightDecay");
-    expect(() => new SGD({ size: 5, nesterov: true })).toThrow('SGD: nesterov needs momentum > 0');
-    expect(() => new SGD({ size: 5, momentum: -1 })).toThrow('SGD: momentum must be a finite number >= 0, got -1');
-    expect(() => new SGD({ size: 5, momentum: 0.9, state: { momentumBuffer: new Float32Array(4) } })).toThrow("SGD: state 'momentumBuffer' must be a Float32Array of 5 elements, got 4");
-    expect(() => new SGD({ size: 5, state: {} })).toThrow("SGD: state is missing 'momentumBuffer'");
+    expect(() => new SGD({ size: 5, nestrov: true } as never)).toThrow(/^SGD: .*'nestrov'.*\bnesterov\b/);
+    expect(() => new SGD({ size: 5, nesterov: true })).toThrow(/^SGD: nesterov .*momentum > 0/);
+    expect(() => new SGD({ size: 5, momentum: -1 })).toThrow(/^SGD: momentum .*>= 0.*got -1$/);
+    expect(() => new SGD({ size: 5, momentum: 0.9, state: { momentumBuffer: new Float32Array(4) } })).toThrow(/^SGD: .*'momentumBuffer'.*Float32Array of 5\b.*got 4$/);
+    expect(() => new SGD({ size: 5, state: {} })).toThrow(/^SGD: .*missing 'momentumBuffer'/);
     const opt = new SGD({ size: 5 });
     const p = new Float32Array(5);
-    expect(() => opt.step({ params: p, grads: new Float32Array(4), lr: 0.1, step: 1 })).toThrow('SGD.step: params (5) and grads (4) must have the same size');
+    expect(() => opt.step({ params: p, grads: new Float32Array(4), lr: 0.1, step: 1 })).toThrow(/^SGD\.step: params \(5\) and grads \(4\)/);
     const withMomentum = new SGD({ size: 5, momentum: 0.9 });
-    expect(() => withMomentum.step({ params: new Float32Array(6), grads: new Float32Array(6), lr: 0.1, step: 1 })).toThrow(
-      'SGD.step: params have 6 elements but the optimizer state has 5; use one optimizer per model',
-    );
-    expect(() => opt.step({ params: p, grads: p, lr: 0.1, step: 1, start: 3, end: 2 })).toThrow('range [3, 2) must satisfy 0 <= start <= end <= 5');
-    expect(() => opt.step({ params: p, grads: p, lr: NaN, step: 1 })).toThrow('SGD.step: lr must be a finite number >= 0, got null');
-    expect(() => opt.step({ params: p, grads: p, lr: 0.1, step: 0 })).toThrow('step must be the 1-based index of this step, got 0');
+    expect(() => withMomentum.step({ params: new Float32Array(6), grads: new Float32Array(6), lr: 0.1, step: 1 })).toThrow(/^SGD\.step: .*\b6\b.*state has 5\b.*one optimizer per model/);
+    expect(() => opt.step({ params: p, grads: p, lr: 0.1, step: 1, start: 3, end: 2 })).toThrow(/^SGD\.step: .*\[3, 2\).*<= 5$/);
+    expect(() => opt.step({ params: p, grads: p, lr: NaN, step: 1 })).toThrow(/^SGD\.step: lr .*got NaN$/);
+    expect(() => opt.step({ params: p, grads: p, lr: 0.1, step: 0 })).toThrow(/^SGD\.step: step .*1-based.*got 0$/);
   });
 });
 
@@ -157,8 +153,8 @@ describe('AdamW', () => {
   });
 
   it('rejects bad options', () => {
-    expect(() => new AdamW({ size: 5, betas: [0.9, 0.99] } as never)).toThrow("AdamW: unknown option 'betas'");
-    expect(() => new AdamW({ size: 5, beta2: 1 })).toThrow('AdamW: betas must be in [0, 1)');
+    expect(() => new AdamW({ size: 5, betas: [0.9, 0.99] } as never)).toThrow(/^AdamW: .*'betas'.*\bbeta1, beta2\b/);
+    expect(() => new AdamW({ size: 5, beta2: 1 })).toThrow(/^AdamW: betas .*\[0, 1\).*got 0\.9, 1$/);
   });
 });
 
@@ -170,7 +166,7 @@ describe('buildOptimizer', () => {
     const adamw = buildOptimizer({ name: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 }, { size: 4 });
     expect(adamw).toBeInstanceOf(AdamW);
     expect(Object.keys(adamw.state)).toEqual(optimizerStateNames({ name: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 }));
-    expect(() => buildOptimizer({ name: 'rmsprop' } as never)).toThrow(/unknown optimizer 'rmsprop'; expected sgd or adamw/);
+    expect(() => buildOptimizer({ name: 'rmsprop' } as never)).toThrow(/'rmsprop'.*\bsgd\b.*\badamw\b/);
   });
 
   it('lets a step override SGD momentum', () => {

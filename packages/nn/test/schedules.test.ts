@@ -31,7 +31,7 @@ describe('learning-rate schedules', () => {
     expect(m(0)).toBeCloseTo(0.95, 12);
     expect(m(29)).toBeCloseTo(0.85, 12);
     expect(m(99)).toBeCloseTo(0.95, 12);
-    expect(() => s(101)).toThrow('step 101 is past total 100');
+    expect(() => s(101)).toThrow(/\b101\b.*\btotal 100\b/);
   });
 
   it('createSchedule builds each kind from plain JSON and rejects unknown ones', () => {
@@ -39,10 +39,10 @@ describe('learning-rate schedules', () => {
     expect(createSchedule({ kind: 'step', lr: 1, stepSize: 2 })(2)).toBeCloseTo(0.1, 12);
     expect(createSchedule({ kind: 'cosine', lr: 1, total: 3 })(2)).toBeCloseTo(0, 12);
     expect(createSchedule({ kind: 'onecycle', maxLr: 1, total: 10 })(0)).toBeCloseTo(0.04, 12);
-    expect(() => createSchedule({ kind: 'linear' } as never)).toThrow('createSchedule: unknown schedule kind "linear"; expected constant, step, cosine or onecycle');
-    expect(() => createSchedule({ kind: 'constant', lr: 1, gamma: 2 } as never)).toThrow("constant schedule: unknown option 'gamma'");
-    expect(() => cosineSchedule({ lr: 1, total: 5, warmupSteps: 5 })).toThrow('warmupSteps must be an integer in [0, total=5), got 5');
-    expect(() => stepSchedule({ lr: 1, stepSize: 0 })).toThrow('stepSchedule: stepSize must be a positive integer, got 0');
-    expect(() => constantSchedule(0.1)(-1)).toThrow('step must be a non-negative integer, got -1');
+    expect(() => createSchedule({ kind: 'linear' } as never)).toThrow(/createSchedule: .*"linear".*constant, step, cosine or onecycle/);
+    expect(() => createSchedule({ kind: 'constant', lr: 1, gamma: 2 } as never)).toThrow(/constant schedule: .*'gamma'/);
+    expect(() => cosineSchedule({ lr: 1, total: 5, warmupSteps: 5 })).toThrow(/warmupSteps .*\[0, total=5\).*got 5$/);
+    expect(() => stepSchedule({ lr: 1, stepSize: 0 })).toThrow(/stepSchedule: stepSize .*got 0$/);
+    expect(() => constantSchedule(0.1)(-1)).toThrow(/\bstep .*got -1$/);
   });
 });
