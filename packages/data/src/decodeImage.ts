@@ -1,12 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import { ImageFileError } from './datasetError';
+import { greyFromInterleaved, isImageChannels, type ImageChannels } from './imageChannels';
 
 /** The formats an image file may have; anything else is reported as "not an image". */
 export const IMAGE_FORMATS: readonly string[] = ['JPEG', 'PNG', 'WebP'];
 
 /** The largest square side `decodeImage` accepts (a 3 x 4096 x 4096 image is 48 MiB of bytes). */
 export const MAX_RESOLUTION = 4096;
+
+export interface DecodeImageOptions {
+  /** 3 (RGB, the default) or 1 (grey: PIL's `convert('L')` luma of the RGB pixels, see imageChannels.ts). */
+  channels?: ImageChannels;
+  /** Where to write the `channels x R x R` bytes (e.g. a slot of a shared ImageSet); default a new array. */
+  out?: Uint8Array;
+}
 
 // Decoding thousands of different files: libvips' operation cache would only hold memory.
 sharp.cache(false);
@@ -16,18 +24,23 @@ sharp.cache(false);
  * WebP image, apply its EXIF orientation, make it 8-bit sRGB (grey is repeated into R, G and B; an
  * alpha channel is dropped, as PIL's `convert('RGB')` does), resize it so that its smaller side is
  * `resolution` (Lanczos-3, libvips' default), and cut the centred `resolution` x `resolution`
- * square out of it (offset ceil((side - R) / 2) along the longer side). Returns `3 x R x R` bytes, planar CHW (the layout of an ImageSet image), written
- * into `out` when given (e.g. a slot of a shared ImageSet) or a new array.
+ * square out of it (offset ceil((side - R) / 2) along the longer side). With `channels: 1` the
+ * R x R sRGB pixels then become grey by PIL's `convert('L')` formula (lumaOf in imageChannels.ts),
+ * so a grey file keeps its own grey levels and a colour file gets the grey PyTorch users get.
+ * Returns `channels x R x R` bytes, planar CHW (the layout of an ImageSet image).
  *
  * `name` (usually the file path) is what errors name. Throws ImageFileError: EMPTY_IMAGE for zero
  * bytes, NOT_AN_IMAGE when the bytes are not JPEG/PNG/WebP, CORRUPT_IMAGE when the decoder fails
  * (truncated or damaged data).
  */
-export async function decodeImage(bytes: Uint8Array, resolution: number, name: string, out?: Uint8Array): Promise<Uint8Array> {
+export async function decodeImage(bytes: Uint8Array, resolution: number, name: string, options: DecodeImageOptions = {}): Promise<Uint8Array> {
   checkResolution(resolution);
+  const channels = options.channels ?? 3;
+  if (!isImageChannels(channels)) throw new RangeError(`decodeImage: channels must be 1 (grey) or 3 (RGB), got ${String(channels)}`);
   const planeBytes = resolution * resolution;
-  if (out && out.length !== 3 * planeBytes) {
-    throw new RangeError(`decodeImage: out must hold 3 x ${resolution} x ${resolution} = ${3 * planeBytes} bytes, got ${out.length}`);
+  const { out } = options;
+  if (out && out.length !== channels * planeBytes) {
+    throw new RangeError(`decodeImage: out must hold ${channels} x ${resolution} x ${resolution} = ${channels * planeBytes} bytes, got ${out.length}`);
   }
   if (bytes.length === 0) {
     throw new ImageFileError('EMPTY_IMAGE', name, 'the file is empty (0 bytes)', 'replace it with the real image or delete it (or pass --skip-bad-images)');
@@ -52,7 +65,11 @@ export async function decodeImage(bytes: Uint8Array, resolution: number, name: s
       'replace it with a good copy or delete it (or pass --skip-bad-images)',
     );
   }
-  const result = out ?? new Uint8Array(3 * planeBytes);
+  const result = out ?? new Uint8Array(channels * planeBytes);
+  if (channels === 1) {
+    greyFromInterleaved(interleaved, planeBytes, result);
+    return result;
+  }
   for (let p = 0, i = 0; p < planeBytes; p++, i += 3) {
     result[p] = interleaved[i];
     result[planeBytes + p] = interleaved[i + 1];
@@ -62,7 +79,7 @@ export async function decodeImage(bytes: Uint8Array, resolution: number, name: s
 }
 
 /** `decodeImage` of a file's bytes; errors name the file. */
-export async function decodeImageFile(file: string, resolution: number, out?: Uint8Array): Promise<Uint8Array> {
+export async function decodeImageFile(file: string, resolution: number, options: DecodeImageOptions = {}): Promise<Uint8Array> {
   checkResolution(resolution);
   let bytes: Buffer;
   try {
@@ -70,7 +87,7 @@ export async function decodeImageFile(file: string, resolution: number, out?: Ui
   } catch (error) {
     throw new ImageFileError('CORRUPT_IMAGE', file, `cannot be read (${(error as Error).message})`, 'check the path and its permissions');
   }
-  return decodeImage(bytes, resolution, file, out);
+  return decodeImage(bytes, resolution, file, options);
 }
 
 /** R x R x 3 interleaved RGB bytes. */

@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { ImageFileError, type ImageFileErrorCode } from './datasetError';
 import { decodeImageFile } from './decodeImage';
+import type { ImageChannels } from './imageChannels';
 import type { CountProgressHandler } from './progress';
 
 /** A file that could not be used, by its index in the list decoded. */
@@ -12,13 +13,15 @@ export interface BadImage {
 }
 
 export interface DecodeImagesOptions {
+  /** 3 (RGB, default) or 1 (grey): what decodeImage makes of every file. */
+  channels?: ImageChannels;
   /** Decodes in flight at once (default 4). */
   concurrency?: number;
   onProgress?: CountProgressHandler;
 }
 
 /**
- * Decodes `files[i]` (relative to `root`) into `pixels` at byte offset `slot(i) * 3 * R * R`, with
+ * Decodes `files[i]` (relative to `root`) into `pixels` at byte offset `slot(i) * channels * R * R`, with
  * `concurrency` decodes in flight at once. sharp does the work off the JavaScript thread (libvips
  * on libuv's thread pool), so this runs that many decodes on as many cores. Files that are not
  * usable images are returned, not thrown (their slot stays as it was); any other error rejects.
@@ -31,7 +34,8 @@ export async function decodeImages(
   slot: (index: number) => number,
   options: DecodeImagesOptions = {},
 ): Promise<BadImage[]> {
-  const bytes = 3 * resolution * resolution;
+  const channels = options.channels ?? 3;
+  const bytes = channels * resolution * resolution;
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
   const bad: BadImage[] = [];
   let next = 0;
@@ -42,7 +46,7 @@ export async function decodeImages(
       const i = next++;
       const at = slot(i) * bytes;
       try {
-        await decodeImageFile(path.join(root, files[i]), resolution, pixels.subarray(at, at + bytes));
+        await decodeImageFile(path.join(root, files[i]), resolution, { channels, out: pixels.subarray(at, at + bytes) });
       } catch (error) {
         if (!(error instanceof ImageFileError)) throw error;
         bad.push({ index: i, file: files[i], code: error.code as ImageFileErrorCode, reason: error.reason });

@@ -3,14 +3,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import type { BadImage } from './decodeImages';
+import type { ImageChannels } from './imageChannels';
 import type { ImageFolderEntry } from './imageFolderLayout';
 import { removeStaleTemporaries, temporaryPath } from './temporaryFiles';
 
 /**
- * The on-disk cache of a decoded image folder: one file per (folder content, R), named by a
- * SHA-256 key over the format version, the decoder's version, R, and every file's relative path,
+ * The on-disk cache of a decoded image folder: one file per (folder content, R, channels), named by
+ * a SHA-256 key over the format version, the decoder's version, R, the channels (a grey decoding
+ * never reads an RGB one's file, nor the reverse), and every file's relative path,
  * size and modification time (so adding, removing, replacing or touching an image makes a new
- * key). It holds the decoded pixels of every entry in canonical order (3 x R x R bytes each; zeros
+ * key). It holds the decoded pixels of every entry in canonical order (C x R x R bytes each; zeros
  * for bad files) and the list of bad files. Written to a temporary name and renamed into place:
  * the cache file is either absent or complete.
  */
@@ -21,15 +23,18 @@ const CHUNK = 64 * 1024 * 1024;
 
 export interface CacheHeader {
   resolution: number;
+  /** Absent in files written before grey decoding existed: those are RGB. */
+  channels?: ImageChannels;
   count: number;
   files: string[];
   bad: BadImage[];
 }
 
-/** The cache key of `entries` under `root` at `resolution` (stats every file). */
-export function imageFolderCacheKey(root: string, entries: readonly ImageFolderEntry[], resolution: number): string {
+/** The cache key of `entries` under `root` decoded to `channels` x `resolution` x `resolution` (stats every file). */
+export function imageFolderCacheKey(root: string, entries: readonly ImageFolderEntry[], resolution: number, channels: ImageChannels): string {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ format: FORMAT_VERSION, sharp: sharp.versions.sharp, vips: sharp.versions.vips, resolution }));
+  // RGB keys leave the channels out: they are the keys of before grey decoding existed, so those caches (and packings) stay valid.
+  hash.update(JSON.stringify({ format: FORMAT_VERSION, sharp: sharp.versions.sharp, vips: sharp.versions.vips, resolution, ...(channels === 3 ? {} : { channels }) }));
   for (const { file } of entries) {
     const stat = fs.statSync(path.join(root, file));
     hash.update(`\n${file}\0${stat.size}\0${stat.mtimeMs}`);
@@ -45,7 +50,13 @@ export function cacheFilePath(cacheDir: string, key: string): string {
  * Reads the cache file into `pixels` (entry i at slot(i)), or returns null when there is none or it
  * does not match (a damaged or foreign file is ignored: the caller decodes again and replaces it).
  */
-export function readImageCache(file: string, files: readonly string[], resolution: number, pixels: Uint8Array, slot: (i: number) => number): CacheHeader | null {
+export function readImageCache(
+  file: string,
+  files: readonly string[],
+  { resolution, channels }: { resolution: number; channels: ImageChannels },
+  pixels: Uint8Array,
+  slot: (i: number) => number,
+): CacheHeader | null {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -60,10 +71,10 @@ export function readImageCache(file: string, files: readonly string[], resolutio
     const headerBytes = Buffer.alloc(headerLength);
     if (fs.readSync(fd, headerBytes, 0, headerLength, head.length) !== headerLength) return null;
     const header = JSON.parse(headerBytes.toString('utf8')) as CacheHeader;
-    const bytes = 3 * resolution * resolution;
+    const bytes = channels * resolution * resolution;
     const start = head.length + headerLength;
     const matches =
-      header.resolution === resolution && header.count === files.length && header.files.every((f, i) => f === files[i]) && size === start + files.length * bytes;
+      header.resolution === resolution && (header.channels ?? 3) === channels && header.count === files.length && header.files.every((f, i) => f === files[i]) && size === start + files.length * bytes;
     if (!matches) return null;
     forEachRun(files.length, slot, (first, firstSlot, length) => {
       readFully(fd, pixels, firstSlot * bytes, length * bytes, start + first * bytes);
@@ -92,7 +103,7 @@ export function writeImageCache(file: string, header: CacheHeader, pixels: Uint8
     head.writeUInt32LE(headerBytes.length, MAGIC.length);
     writeFully(fd, head, 0, head.length);
     writeFully(fd, headerBytes, 0, headerBytes.length);
-    const bytes = 3 * header.resolution * header.resolution;
+    const bytes = (header.channels ?? 3) * header.resolution * header.resolution;
     forEachRun(header.count, slot, (_first, firstSlot, length) => writeFully(fd, pixels, firstSlot * bytes, length * bytes));
     fs.fsyncSync(fd);
     fs.closeSync(fd);

@@ -5,6 +5,7 @@ import { MAX_RESOLUTION } from './decodeImage';
 import { decodeImages, type BadImage } from './decodeImages';
 import { cacheFilePath, imageFolderCacheKey, readImageCache, writeImageCache } from './imageFolderCache';
 import { readImageFolderLayout, type ImageFolderLayoutOptions } from './imageFolderLayout';
+import { isImageChannels, type ImageChannels } from './imageChannels';
 import type { ImageSet } from './imageSet';
 import { computeChannelStats, type Normalization } from './normalization';
 import { consoleCountProgress, type CountProgressHandler } from './progress';
@@ -13,6 +14,8 @@ import { defaultCacheRoot } from './resolveDataDir';
 export interface LoadImageFolderOptions extends ImageFolderLayoutOptions {
   /** Square side R every image is resized and centre-cropped to (default 32). */
   resolution?: number;
+  /** 3 (RGB, default) or 1 (grey, PIL's `convert('L')` luma; see decodeImage): the channels every image is decoded to. */
+  channels?: ImageChannels;
   /** Leave out (and count) files that are not usable images instead of failing. */
   skipBadImages?: boolean;
   /** Decodes in flight at once (default: the number of cores). */
@@ -30,9 +33,10 @@ export interface ImageFolder {
   test: ImageSet;
   /** Folder names, in label order (sorted). */
   classNames: string[];
-  /** Per-channel mean and std of the training images. */
+  /** Per-channel mean and std of the training images (one entry per channel: a grey folder has its own grey statistics). */
   normalization: Normalization;
   resolution: number;
+  channels: ImageChannels;
   root: string;
   /** Files left out by skipBadImages (paths relative to root). */
   skipped: BadImage[];
@@ -46,10 +50,10 @@ export interface ImageFolder {
 const LISTED_BAD_FILES = 10;
 
 /**
- * Loads an ImageFolder dataset (see readImageFolderLayout) as two ImageSets of 3 x R x R images,
+ * Loads an ImageFolder dataset (see readImageFolderLayout) as two ImageSets of C x R x R images (C = `channels`: 3, or 1 for grey),
  * both views of ONE SharedArrayBuffer (training images first, then test images): one copy of the
  * pixels for every worker thread. Decoded in parallel with a progress display, or read from the
- * on-disk cache when the folder's files and R are unchanged. Bad files fail the load with one
+ * on-disk cache when the folder's files, R and C are unchanged. Bad files fail the load with one
  * DatasetError (BAD_IMAGES) listing them, unless skipBadImages leaves them out (counted in
  * `skipped`). Normalisation: the training images' per-channel statistics.
  */
@@ -58,10 +62,12 @@ export async function loadImageFolder(root: string, options: LoadImageFolderOpti
   if (!Number.isInteger(resolution) || resolution < 8 || resolution > MAX_RESOLUTION) {
     throw new RangeError(`--resolution must be an integer of 8 to ${MAX_RESOLUTION} (the random crop pads by R/8), got ${resolution}`);
   }
+  const channels = options.channels ?? 3;
+  if (!isImageChannels(channels)) throw new RangeError(`channels must be 1 (grey) or 3 (RGB), got ${String(channels)}`);
   const layout = readImageFolderLayout(root, options);
   const { entries, order, trainCount, classNames } = layout;
   const files = entries.map((e) => e.file);
-  const bytes = 3 * resolution * resolution;
+  const bytes = channels * resolution * resolution;
   // slotOf[i]: where entry i lives in memory (train part first, then test, as layout.order says).
   const slotOf = new Int32Array(entries.length);
   order.forEach((entry, position) => (slotOf[entry] = position));
@@ -69,21 +75,22 @@ export async function loadImageFolder(root: string, options: LoadImageFolderOpti
   const pixels = new Uint8Array(new SharedArrayBuffer(entries.length * bytes));
 
   const cacheDir = options.cacheDir === null ? null : path.resolve(options.cacheDir ?? path.join(defaultCacheRoot(options.env ?? process.env), 'convoy', 'image-folders'));
-  const cacheFile = cacheDir ? cacheFilePath(cacheDir, imageFolderCacheKey(layout.root, entries, resolution)) : null;
+  const cacheFile = cacheDir ? cacheFilePath(cacheDir, imageFolderCacheKey(layout.root, entries, resolution, channels)) : null;
   let bad: BadImage[];
   let cache: ImageFolder['cache'] = 'off';
-  const cached = cacheFile ? readImageCache(cacheFile, files, resolution, pixels, slot) : null;
+  const cached = cacheFile ? readImageCache(cacheFile, files, { resolution, channels }, pixels, slot) : null;
   if (cached) {
     bad = cached.bad;
     cache = 'hit';
   } else {
     bad = await decodeImages(layout.root, files, resolution, pixels, slot, {
+      channels,
       concurrency: options.concurrency ?? availableParallelism(),
-      onProgress: options.onProgress ?? consoleCountProgress(`Decoding ${files.length.toLocaleString('en-US')} images at ${resolution}x${resolution}`),
+      onProgress: options.onProgress ?? consoleCountProgress(`Decoding ${files.length.toLocaleString('en-US')} images at ${resolution}x${resolution}${channels === 1 ? ', grey' : ''}`),
     });
     if (cacheFile) {
       try {
-        writeImageCache(cacheFile, { resolution, count: files.length, files, bad }, pixels, slot);
+        writeImageCache(cacheFile, { resolution, channels, count: files.length, files, bad }, pixels, slot);
         cache = 'written';
       } catch (error) {
         // A cache is an optimisation: a full disk or read-only cache folder must not stop training.
@@ -110,7 +117,7 @@ export async function loadImageFolder(root: string, options: LoadImageFolderOpti
     images: pixels.subarray(from * bytes, to * bytes),
     labels: labels.subarray(from, to),
     count: to - from,
-    channels: 3,
+    channels,
     height: resolution,
     width: resolution,
   });
@@ -118,7 +125,7 @@ export async function loadImageFolder(root: string, options: LoadImageFolderOpti
   const test = view(keptTrain, kept);
   checkEveryClassKept(train, classNames, layout.root, 'training');
   if (test.count === 0) throw new DatasetError('BAD_IMAGES', `${layout.root}: every test image was a bad file and was skipped; there is nothing to evaluate on. Fix: replace the bad test images.`);
-  return { train, test, classNames: [...classNames], normalization: computeChannelStats(train), resolution, root: layout.root, skipped: options.skipBadImages ? bad : [], cache, cacheFile };
+  return { train, test, classNames: [...classNames], normalization: computeChannelStats(train), resolution, channels, root: layout.root, skipped: options.skipBadImages ? bad : [], cache, cacheFile };
 }
 
 function checkEveryClassKept(set: ImageSet, classNames: readonly string[], root: string, what: string): void {

@@ -7,6 +7,7 @@ import { CIFAR10_TEST_FILES, CIFAR10_TRAIN_FILES } from './cifar10Format';
 import { DatasetError } from './datasetError';
 import { MAX_RESOLUTION } from './decodeImage';
 import { decodeImages, type BadImage } from './decodeImages';
+import { greyFromPlanar, isImageChannels, type ImageChannels } from './imageChannels';
 import { imageFolderCacheKey } from './imageFolderCache';
 import { readImageFolderLayout } from './imageFolderLayout';
 import { imageBytes, type ImageSet } from './imageSet';
@@ -22,6 +23,8 @@ import { removeStaleTemporaries, temporaryPath } from './temporaryFiles';
 export interface PackDatasetOptions {
   /** Square side R every image is decoded to (CIFAR-10's 32 x 32 images are resized to it). */
   resolution: number;
+  /** 3 (RGB, default) or 1 (grey: decodeImage's `channels: 1`, CIFAR-10 converted by the same formula). */
+  channels?: ImageChannels;
   /** Upper bound on a shard file's size (default 256 MiB). */
   shardBytes?: number;
   /** An image folder of class folders only: the held-out test fraction (seeded by `seed`). */
@@ -92,11 +95,13 @@ export async function packDataset(sourceDir: string, outDir: string, options: Pa
   if (!Number.isInteger(resolution) || resolution < 8 || resolution > MAX_RESOLUTION) {
     throw new RangeError(`--resolution must be an integer of 8 to ${MAX_RESOLUTION}, got ${resolution}`);
   }
+  const channels = options.channels ?? 3;
+  if (!isImageChannels(channels)) throw new RangeError(`--channels must be 1 (grey) or 3 (RGB), got ${String(channels)}`);
   const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
-  const bytes = 3 * resolution * resolution;
+  const bytes = channels * resolution * resolution;
   if (!Number.isSafeInteger(shardBytes) || shardBytes < 1) throw new RangeError(`--shard-size must be a positive size, got ${shardBytes}`);
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? availableParallelism()));
-  const source = await openSource(sourceDir, resolution, concurrency, options);
+  const source = await openSource(sourceDir, resolution, channels, concurrency, options);
   const perShard = imagesPerShard(shardBytes, bytes);
   const key = sha256Hex(Buffer.from(JSON.stringify({ format: PACKED_VERSION, source: source.key, resolution, perShard, skipBad: options.skipBadImages === true })));
 
@@ -150,7 +155,7 @@ export async function packDataset(sourceDir: string, outDir: string, options: Pa
       const bad = await source.splits[split].decode(from, to, pixels, labels);
       if (bad.length > 0 && !options.skipBadImages) throw badImagesError(source.root, bad);
       const { images, labelBytes } = dropBad(pixels, labels, to - from, bad.map((b) => b.index - from), bytes);
-      const set: ImageSet = { images, labels: labelBytes, count: labelBytes.length, channels: 3, height: resolution, width: resolution };
+      const set: ImageSet = { images, labels: labelBytes, count: labelBytes.length, channels, height: resolution, width: resolution };
       const content = encodeShard(labelBytes, images);
       const shard: PackedShard = { file, count: set.count, bytes: content.length, sha256: sha256Hex(content) };
       writeAtomically(path.join(out, file), content);
@@ -172,7 +177,7 @@ export async function packDataset(sourceDir: string, outDir: string, options: Pa
     format: PACKED_FORMAT,
     version: PACKED_VERSION,
     resolution,
-    channels: 3,
+    channels,
     classNames: [...source.classNames],
     normalization: normalizationFromSums(addChannelSums(sums)),
     source: source.root,
@@ -188,12 +193,12 @@ export async function packDataset(sourceDir: string, outDir: string, options: Pa
 }
 
 /** An image folder or a CIFAR-10 folder (told apart by CIFAR-10's data_batch_1.bin). */
-async function openSource(dir: string, resolution: number, concurrency: number, options: PackDatasetOptions): Promise<PackSource> {
+async function openSource(dir: string, resolution: number, channels: ImageChannels, concurrency: number, options: PackDatasetOptions): Promise<PackSource> {
   const cifar = findDatasetFolder(path.resolve(dir));
-  return cifar ? cifar10Source(cifar, resolution, concurrency) : imageFolderSource(dir, resolution, concurrency, options);
+  return cifar ? cifar10Source(cifar, resolution, channels, concurrency) : imageFolderSource(dir, resolution, channels, concurrency, options);
 }
 
-function imageFolderSource(dir: string, resolution: number, concurrency: number, options: PackDatasetOptions): PackSource {
+function imageFolderSource(dir: string, resolution: number, channels: ImageChannels, concurrency: number, options: PackDatasetOptions): PackSource {
   const layout = readImageFolderLayout(dir, { valSplit: options.valSplit, seed: options.seed });
   const split = (positions: readonly number[], stream: number): SplitSource => {
     const entries = shuffled(positions.length, stream).map((k) => layout.entries[positions[k]]);
@@ -202,7 +207,7 @@ function imageFolderSource(dir: string, resolution: number, concurrency: number,
       count: entries.length,
       async decode(from, to, pixels, labels) {
         for (let k = from; k < to; k++) labels[k - from] = entries[k].label;
-        const bad = await decodeImages(layout.root, files.slice(from, to), resolution, pixels, (i) => i, { concurrency });
+        const bad = await decodeImages(layout.root, files.slice(from, to), resolution, pixels, (i) => i, { channels, concurrency });
         return bad.map((b) => ({ ...b, index: b.index + from }));
       },
     };
@@ -210,19 +215,21 @@ function imageFolderSource(dir: string, resolution: number, concurrency: number,
   return {
     root: layout.root,
     classNames: layout.classNames,
-    key: imageFolderCacheKey(layout.root, layout.entries, resolution) + JSON.stringify({ valSplit: options.valSplit ?? null, seed: options.seed ?? 0 }),
+    key: imageFolderCacheKey(layout.root, layout.entries, resolution, channels) + JSON.stringify({ valSplit: options.valSplit ?? null, seed: options.seed ?? 0 }),
     splits: { train: split(layout.order.slice(0, layout.trainCount), 0), test: split(layout.order.slice(layout.trainCount), 1) },
   };
 }
 
-function cifar10Source(dir: string, resolution: number, concurrency: number): PackSource {
+function cifar10Source(dir: string, resolution: number, channels: ImageChannels, concurrency: number): PackSource {
   const data = readCifar10(dir);
   const stat = (f: string) => fs.statSync(path.join(dir, f));
-  const key = JSON.stringify([...CIFAR10_TRAIN_FILES, ...CIFAR10_TEST_FILES].map((f) => [f, stat(f).size, stat(f).mtimeMs]).concat([[sharp.versions.vips ?? '']]));
+  // RGB keys are those of before grey packing existed (a finished RGB packing stays complete).
+  const files = [...CIFAR10_TRAIN_FILES, ...CIFAR10_TEST_FILES].map((f) => [f, stat(f).size, stat(f).mtimeMs]).concat([[sharp.versions.vips ?? '']]);
+  const key = JSON.stringify(channels === 3 ? files : files.concat([['channels', channels]]));
   const split = (set: ImageSet, stream: number): SplitSource => {
     const order = shuffled(set.count, stream);
     const from32 = imageBytes(set);
-    const bytes = 3 * resolution * resolution;
+    const bytes = channels * resolution * resolution;
     return {
       count: set.count,
       async decode(from, to, pixels, labels) {
@@ -234,8 +241,10 @@ function cifar10Source(dir: string, resolution: number, concurrency: number): Pa
             labels[k - from] = set.labels[src];
             const image = set.images.subarray(src * from32, (src + 1) * from32);
             const out = pixels.subarray((k - from) * bytes, (k - from + 1) * bytes);
-            if (resolution === set.height) out.set(image);
-            else await resizePlanar(image, set.height, resolution, out);
+            // Grey as decodeImage makes it: resized in RGB first, then PIL's luma.
+            const resized = resolution === set.height ? image : await resizePlanar(image, set.height, resolution, channels === 3 ? out : new Uint8Array(3 * resolution * resolution));
+            if (channels === 1) greyFromPlanar(resized, resolution * resolution, out);
+            else if (resized !== out) out.set(resized);
           }
         };
         await Promise.all(Array.from({ length: Math.min(concurrency, to - from) }, lane));
@@ -246,14 +255,15 @@ function cifar10Source(dir: string, resolution: number, concurrency: number): Pa
   return { root: data.dataDir, classNames: data.classNames, key, splits: { train: split(data.train, 0), test: split(data.test, 1) } };
 }
 
-/** A planar 3 x side x side image resized to 3 x R x R with libvips' Lanczos-3 (decodeImage's resize). */
-async function resizePlanar(image: Uint8Array, side: number, resolution: number, out: Uint8Array): Promise<void> {
+/** A planar 3 x side x side image resized to 3 x R x R with libvips' Lanczos-3 (decodeImage's resize), written into `out` and returned. */
+async function resizePlanar(image: Uint8Array, side: number, resolution: number, out: Uint8Array): Promise<Uint8Array> {
   const plane = side * side;
   const interleaved = Buffer.alloc(3 * plane);
   for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) interleaved[3 * p + c] = image[c * plane + p];
   const data = await sharp(interleaved, { raw: { width: side, height: side, channels: 3 } }).resize(resolution, resolution, { fit: 'fill' }).raw().toBuffer();
   const outPlane = resolution * resolution;
   for (let p = 0; p < outPlane; p++) for (let c = 0; c < 3; c++) out[c * outPlane + p] = data[3 * p + c];
+  return out;
 }
 
 /** 0..count-1 in the packing's seeded order for a split (fixed: a packed folder is the same on every machine). */

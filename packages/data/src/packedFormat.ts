@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import type { ImageChannels } from './imageChannels';
 import type { Normalization } from './normalization';
 
 /**
@@ -37,7 +38,8 @@ export interface PackedIndex {
   readonly format: typeof PACKED_FORMAT;
   readonly version: number;
   readonly resolution: number;
-  readonly channels: number;
+  /** 3 (RGB) or 1 (grey, decodeImage's `channels: 1`). */
+  readonly channels: ImageChannels;
   readonly classNames: readonly string[];
   /** Per-channel statistics of the training images (computeChannelStats' definition). */
   readonly normalization: Normalization;

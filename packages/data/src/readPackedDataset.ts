@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { DatasetError } from './datasetError';
+import { isImageChannels } from './imageChannels';
 import type { ImageSet } from './imageSet';
 import { PACKED_FORMAT, PACKED_INDEX, PACKED_VERSION, SHARD_HEADER_BYTES, SHARD_MAGIC, shardFileBytes, type PackedIndex, type PackedSplit } from './packedFormat';
 import type { CountProgressHandler } from './progress';
@@ -17,7 +18,7 @@ export interface ReadPackedOptions {
 }
 
 /** What an image folder gives a run (its images, classes, normalisation, side and root), read from shards. */
-export interface PackedDataset extends Pick<ImageFolder, 'train' | 'test' | 'classNames' | 'normalization' | 'resolution' | 'root'> {
+export interface PackedDataset extends Pick<ImageFolder, 'train' | 'test' | 'classNames' | 'normalization' | 'resolution' | 'channels' | 'root'> {
   /** Shards left out by skipBadShards (file and why) and the images they held. */
   lost: { shards: { file: string; reason: string }[]; images: number };
   /** Shard bytes read from disk. */
@@ -37,9 +38,9 @@ export function readPackedIndex(dir: string): PackedIndex {
     !!s && isList(s.shards) && s.shards.every((x) => typeof x.file === 'string' && !x.file.includes('/') && Number.isInteger(x.count) && Number.isInteger(x.bytes) && /^[0-9a-f]{64}$/.test(x.sha256)) &&
     s.count === s.shards.reduce((t, x) => t + x.count, 0);
   const ok =
-    index && index.format === PACKED_FORMAT && Number.isInteger(index.resolution) && index.resolution > 0 && index.channels === 3 &&
+    index && index.format === PACKED_FORMAT && Number.isInteger(index.resolution) && index.resolution > 0 && isImageChannels(index.channels) &&
     isList(index.classNames) && index.classNames.length > 0 && index.classNames.length <= 256 && splitOk(index.splits?.train) && splitOk(index.splits?.test) &&
-    [...index.splits.train.shards, ...index.splits.test.shards].every((s) => s.bytes === shardFileBytes(s.count, 3 * index.resolution * index.resolution));
+    [...index.splits.train.shards, ...index.splits.test.shards].every((s) => s.bytes === shardFileBytes(s.count, index.channels * index.resolution * index.resolution));
   if (!ok) throw new DatasetError('BAD_SHARD', `${file} is not a well-formed packed dataset index. Fix: pack the dataset again with \`convoy pack\`.`);
   if (index.version !== PACKED_VERSION) {
     throw new DatasetError('BAD_SHARD', `${file} is packed in format version ${index.version}; this convoy reads version ${PACKED_VERSION}. Fix: pack the dataset again with this convoy.`);
@@ -90,7 +91,7 @@ export function readPackedDataset(dir: string, options: ReadPackedOptions = {}):
   const lostShards = missingOrCutShards(root, index, splits);
   if (lostShards.length > 0 && !options.skipBadShards) throw badShardsError(lostShards);
   const skip = new Set(lostShards.map((s) => path.basename(s.file)));
-  const bytes = 3 * index.resolution * index.resolution;
+  const bytes = index.channels * index.resolution * index.resolution;
   const wanted = (split: PackedSplit) => (splits.includes(split) ? index.splits[split].count : 0);
   const capacity = wanted('train') + wanted('test');
   const pixels = new Uint8Array(new SharedArrayBuffer(capacity * bytes));
@@ -126,7 +127,7 @@ export function readPackedDataset(dir: string, options: ReadPackedOptions = {}):
     images: pixels.subarray(from * bytes, to * bytes),
     labels: labels.subarray(from, to),
     count: to - from,
-    channels: 3,
+    channels: index.channels,
     height: index.resolution,
     width: index.resolution,
   });
@@ -136,6 +137,7 @@ export function readPackedDataset(dir: string, options: ReadPackedOptions = {}):
     classNames: [...index.classNames],
     normalization: index.normalization,
     resolution: index.resolution,
+    channels: index.channels,
     root,
     lost: { shards: lostShards, images: lostImages },
     bytesRead,

@@ -11,9 +11,13 @@ import {
   imageAt,
   isSharedImageSet,
   loadCifar10,
+  lumaOf,
+  packDataset,
   parseClasses,
+  readPackedDataset,
   subset,
 } from '../src';
+import { makeTempDir } from './helpers';
 
 // The one skip in this package: the real dataset is external. Set CIFAR10_DIR to run these,
 // e.g. CIFAR10_DIR=/work/shared/datasets/cifar-10-batches-bin npx jest test/realData.test.ts
@@ -100,5 +104,28 @@ describeReal('real CIFAR-10 from CIFAR10_DIR', () => {
       expect(Math.abs(m)).toBeLessThan(0.1);
       expect(Math.abs(Math.sqrt(s2 / (n * 1024) - m * m) - 1)).toBeLessThan(0.1);
     }
+  });
+
+  test('convoy pack --channels 1 at 32: the test images are the luma of the RGB ones; the statistics are the grey training pixels\'', async () => {
+    const out = path.join(makeTempDir('convoy-grey-cifar-'), 'grey');
+    await packDataset(dataDir as string, out, { resolution: 32, channels: 1, onProgress: () => undefined });
+    const packed = readPackedDataset(out);
+    expect([packed.channels, packed.train.count, packed.test.count]).toEqual([1, 50000, 10000]);
+    const greyOf = (set: Cifar10['train'], i: number) => {
+      const rgb = imageAt(set, i);
+      return Buffer.from(Array.from({ length: 1024 }, (_, p) => lumaOf(rgb[p], rgb[1024 + p], rgb[2048 + p])));
+    };
+    // The packing shuffles: compare the test split as a multiset of (label, grey pixels).
+    const key = (label: number, pixels: Buffer) => `${label}:${createHash('sha256').update(pixels).digest('hex')}`;
+    const want = Array.from({ length: data.test.count }, (_, i) => key(data.test.labels[i], greyOf(data.test, i))).sort();
+    const got = Array.from({ length: packed.test.count }, (_, i) => key(packed.test.labels[i], Buffer.from(imageAt(packed.test, i)))).sort();
+    expect(got).toEqual(want);
+    let sum = 0;
+    for (let i = 0; i < data.train.count; i++) {
+      const rgb = imageAt(data.train, i);
+      for (let p = 0; p < 1024; p++) sum += lumaOf(rgb[p], rgb[1024 + p], rgb[2048 + p]);
+    }
+    expect(packed.normalization.mean).toEqual([expect.closeTo(sum / (50000 * 1024 * 255), 10)]);
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
   });
 });
