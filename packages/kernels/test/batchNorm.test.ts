@@ -183,8 +183,8 @@ describe('batchNormForward/batchNormBackward', () => {
     const wasm = createWasmBackend();
     const x = new Float32Array(8);
     expect(() => wasm.batchNormForward({ batch: 2, channels: 2, planeSize: 2, groupSize: 0 }, x, null, null, 1e-5, new Float32Array(4), new Float32Array(4), x, true))
-      .toThrow(/groupSize must be a positive integer, got 0/);
+      .toThrow(/\bgroupSize\b.*\b0$/);
     expect(() => wasm.batchNormForward({ batch: 2, channels: 2, planeSize: 2, groupSize: 1 }, x, null, null, 1e-5, new Float32Array(2), new Float32Array(4), x, true))
-      .toThrow(/batchNormForward mean: expected at least 4 elements \(shape \[2, 2\]\)/);
+      .toThrow(/^batchNormForward mean: .*\b4 elements\b.*\[2, 2\].*\b2\b/);
   });
 });

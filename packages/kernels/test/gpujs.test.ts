@@ -51,7 +51,7 @@ describe('gpu.js backend behaviour', () => {
 
   test('accepts "wasm" for gpu.js\'s "webasm" and rejects unknown modes with the valid list', () => {
     expect(parseGpuJsMode('wasm')).toBe('webasm');
-    expect(() => parseGpuJsMode('metal')).toThrow(/"metal" is not one of headlessgl, webgl2, webgl, webgpu, webasm, gpu, cpu/);
+    expect(() => parseGpuJsMode('metal')).toThrow(/"metal".*\bheadlessgl, webgl2, webgl, webgpu, webasm, gpu, cpu\b/);
   });
 
   test('compiles a kernel once per geometry and reuses it, writing into the caller\'s array', () => {
@@ -76,16 +76,12 @@ describe('gpu.js backend behaviour', () => {
   test('wrong array sizes fail with the expected count and layout', () => {
     const backend = createGpuJsBackend({ mode: 'cpu' });
     try {
-      expect(() => backend.conv2d(g, input.subarray(1), weight, null, new Float32Array(240))).toThrow(
-        'conv2d input: expected 180 elements ([N, inC, H, W] of the geometry given), got 179',
-      );
+      expect(() => backend.conv2d(g, input.subarray(1), weight, null, new Float32Array(240))).toThrow(/^conv2d input: .*\b180 elements\b.*\[N, inC, H, W\].*\b179$/);
       const pool: Pool2dGeometry = {
         batch: 1, channels: 1, inHeight: 4, inWidth: 4, kernelHeight: 2, kernelWidth: 2,
         strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0,
       };
-      expect(() => backend.maxPool2d(pool, new Float32Array(16), new Float32Array(4), new Int32Array(3))).toThrow(
-        'maxPool2d argmax: expected 4 elements',
-      );
+      expect(() => backend.maxPool2d(pool, new Float32Array(16), new Float32Array(4), new Int32Array(3))).toThrow(/^maxPool2d argmax: .*\b4 elements\b.*\b3$/);
     } finally {
       backend.dispose();
     }
@@ -111,7 +107,7 @@ describe('gpu.js backend behaviour', () => {
   });
 
   test('webgpu mode is refused with the reason, not silently replaced', () => {
-    expect(() => new GpuJsBackend({ mode: 'webgpu' })).toThrow(/gpu.js webgpu mode cannot back the synchronous KernelBackend: .+/);
+    expect(() => new GpuJsBackend({ mode: 'webgpu' })).toThrow(/\bwebgpu\b.*\bsynchronous\b.*: .+/);
   });
 
   test('the probe reports every mode, and the CPU-side modes work everywhere', () => {

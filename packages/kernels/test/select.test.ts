@@ -36,7 +36,7 @@ describe('selectBackend', () => {
       expect(backend.name).toMatch(/^gpujs/);
     } else {
       expect(backend.name).toBe('wasm');
-      expect(reason).toMatch(/^auto: .*; using WebAssembly SIMD \((relaxed|plain)[^)]*\), the fastest CPU path$/);
+      expect(reason).toMatch(/^auto: .*\bWebAssembly SIMD \((relaxed|plain)[^)]*\)/);
     }
   });
 
@@ -52,6 +52,6 @@ describe('selectBackend', () => {
   });
 
   test('an unknown name is rejected with the list of valid names', () => {
-    expect(() => backendNamed('cuda')).toThrow(/unknown kernel backend 'cuda'; expected one of auto, wasm, gpujs, reference/);
+    expect(() => backendNamed('cuda')).toThrow(/'cuda'.*\bauto, wasm, gpujs, reference\b/);
   });
 });
