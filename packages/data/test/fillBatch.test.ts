@@ -90,13 +90,13 @@ describe('fillBatch', () => {
   test('rejects bad ranges, short outputs, bad indices and missing seed with clear messages', () => {
     const out = new Float32Array(2 * IMG);
     const labels = new Int32Array(2);
-    expect(() => fillBatch(set, [0, 1, 2], 0, 3, out, labels, { augment: false })).toThrow(/3 samples need outImages of at least 9216/);
-    expect(() => fillBatch(set, [0, 1], 1, 3, out, labels, { augment: false })).toThrow(/range \[1, 3\) is not inside the 2 indices/);
+    expect(() => fillBatch(set, [0, 1, 2], 0, 3, out, labels, { augment: false })).toThrow(/\b3 samples\b.*\boutImages\b.*\b9216\b/);
+    expect(() => fillBatch(set, [0, 1], 1, 3, out, labels, { augment: false })).toThrow(/\[1, 3\).*\b2 indices\b/);
     expect(() => fillBatch(set, [0, 40], 0, 2, out, labels, { augment: false })).toThrow(/index 40 .* outside the 40 images/);
     expect(() => fillBatch(set, [0], 0, 1, out, labels, { augment: true })).toThrow(/augment needs an integer seed/);
     expect(() =>
       fillBatch(set, [0], 0, 1, out, labels, { augment: false, normalization: { mean: [0, 0], std: [1, 1] } }),
-    ).toThrow(/the normalization has 2 channels, the images 3/);
+    ).toThrow(/\bnormalization\b.*\b2 channels\b.*\b3\b/);
     expect(() =>
       fillBatch(set, [0], 0, 1, out, labels, { augment: false, normalization: { mean: [0, 0, 0], std: [1, 0, 1] } }),
     ).toThrow(/one per channel/);

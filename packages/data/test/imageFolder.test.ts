@@ -102,8 +102,8 @@ describe('loadImageFolder: one folder + valSplit (seeded, stratified)', () => {
   test('a class with one image cannot be split', async () => {
     const root = makeTempDir('convoy-split-');
     await writeClassFolders(root, { cat: 3, dog: 1 });
-    expect(() => readImageFolderLayout(root, { valSplit: 0.5 })).toThrow(new RegExp(`${path.join(root, 'dog')} has 1 image file; --val-split needs at least 2 per class`));
-    expect(() => readImageFolderLayout(root, { valSplit: 1.5 })).toThrow(/--val-split must be a fraction between 0 and 1/);
+    expect(() => readImageFolderLayout(root, { valSplit: 0.5 })).toThrow(new RegExp(`${path.join(root, 'dog')}\\b.*\\b1 image\\b.*--val-split.*\\b2\\b`));
+    expect(() => readImageFolderLayout(root, { valSplit: 1.5 })).toThrow(/--val-split\b.*\b0 and 1\b.*\b1\.5$/);
   });
 });
 
@@ -154,11 +154,11 @@ describe('bad image files', () => {
     const root = await folderWithBadFiles();
     const error = await rejection(load(root));
     expect(error.code).toBe('BAD_IMAGES');
-    expect(error.message).toMatch(/^3 of 10 files under .* cannot be used as images:/);
-    expect(error.message).toContain(`${path.join(root, 'train/cat/empty.jpg')}: the file is empty (0 bytes)`);
-    expect(error.message).toContain(`${path.join(root, 'train/dog/readme.txt')}: not an image (JPEG, PNG, WebP are read; the file starts with "these ar")`);
-    expect(error.message).toMatch(new RegExp(`${path.join(root, 'test/dog/cut.jpg')}: the image is corrupt or truncated`));
-    expect(error.message).toMatch(/Fix: replace or delete those files, or pass --skip-bad-images/);
+    expect(error.message).toMatch(new RegExp(`^3 of 10 files under ${root}\\b`));
+    expect(error.message).toMatch(new RegExp(`${path.join(root, 'train/cat/empty.jpg')}: .*\\bempty\\b.*\\(0 bytes\\)`));
+    expect(error.message).toMatch(new RegExp(`${path.join(root, 'train/dog/readme.txt')}: not an image\\b.*\\bJPEG, PNG, WebP\\b.*"these ar"`));
+    expect(error.message).toMatch(new RegExp(`${path.join(root, 'test/dog/cut.jpg')}: .*\\bcorrupt or truncated\\b`));
+    expect(error.message).toMatch(/Fix: .*--skip-bad-images\b/);
   });
 
   test('skipBadImages leaves them out and counts them; the good images are packed in order', async () => {
@@ -185,7 +185,7 @@ describe('bad image files', () => {
     fs.rmSync(path.join(root, 'train/dog'), { recursive: true });
     writeFile(path.join(root, 'train/dog/x.jpg'), 'nope');
     const error = await rejection(load(root, { skipBadImages: true }));
-    expect(error.message).toMatch(/after skipping bad files, class dog has no training images left/);
+    expect(error.message).toMatch(/\bclass dog\b.*\bno training images\b/);
   });
 });
 

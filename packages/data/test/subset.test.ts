@@ -31,12 +31,12 @@ describe('subset', () => {
   });
 
   test('rejects limits it cannot balance and bad class lists', () => {
-    expect(() => subset(set, { limit: 201 })).toThrow(/limit 201 is more than the 200 images/);
+    expect(() => subset(set, { limit: 201 })).toThrow(/\blimit 201\b.*\b200 images\b/);
     expect(() => subset(set, { limit: 0 })).toThrow(/limit must be a positive integer/);
     expect(() => subset(set, { classes: [3, 3] })).toThrow(/class 3 is listed twice/);
     const skewed = syntheticSet(30, 10);
     skewed.labels[9] = 0; // label 9 now has 2 images, label 0 has 4
-    expect(() => subset(skewed, { limit: 30 })).toThrow(/needs 3 images of label 9, which has only 2; use a limit of at most 20/);
+    expect(() => subset(skewed, { limit: 30 })).toThrow(/\b3 images of label 9\b.*\bonly 2\b.*\blimit of at most 20\b/);
   });
 });
 
@@ -49,8 +49,8 @@ describe('parseClasses', () => {
   });
 
   test('unknown names, out-of-range indices, duplicates and single classes are errors that list the choices', () => {
-    expect(() => parseClasses('cat,wolf', CIFAR10_CLASS_NAMES)).toThrow(/unknown class "wolf"; expected one of airplane, automobile/);
-    expect(() => parseClasses('3,10', CIFAR10_CLASS_NAMES)).toThrow(/index 10 is out of range; expected 0-9/);
+    expect(() => parseClasses('cat,wolf', CIFAR10_CLASS_NAMES)).toThrow(/"wolf".*\bairplane, automobile\b/);
+    expect(() => parseClasses('3,10', CIFAR10_CLASS_NAMES)).toThrow(/\b10\b.*\b0-9\b/);
     expect(() => parseClasses('cat,3', CIFAR10_CLASS_NAMES)).toThrow(/cat \(3\) is listed twice/);
     expect(() => parseClasses('cat', CIFAR10_CLASS_NAMES)).toThrow(/need at least 2 classes/);
   });

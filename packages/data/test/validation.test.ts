@@ -50,8 +50,8 @@ describe('reading a CIFAR-10 folder', () => {
     expectDatasetError(
       () => readCifar10(dir, { recordsPerFile: PER_FILE }),
       'BAD_SIZE',
-      /test_batch\.bin has 15,366 bytes, which is not a whole number of 3,073-byte records/,
-      /expected 15,365 bytes \(5 records\)/,
+      /test_batch\.bin\b.*\b15,366 bytes\b.*\b3,073\b/,
+      /\b15,365 bytes \(5 records\)/,
       /re-download/,
     );
   });
@@ -72,7 +72,7 @@ describe('reading a CIFAR-10 folder', () => {
     expectDatasetError(
       () => readCifar10(dir, { recordsPerFile: PER_FILE }),
       'BAD_LABEL',
-      /data_batch_4\.bin: record 3 \(byte offset 9,219\) has label 10; expected a label 0-9/,
+      /data_batch_4\.bin: record 3 \(byte offset 9,219\).*\blabel 10\b.*\b0-9\b/,
       /re-download/,
     );
   });
@@ -100,11 +100,11 @@ describe('loadCifar10 without download', () => {
   test('a missing folder with --no-download says where it looked and how to fix it', async () => {
     const dataDir = path.join(root, 'nowhere');
     await expect(loadCifar10({ dataDir, download: false, env: {} })).rejects.toThrow(
-      new RegExp(`looked in ${dataDir} \\(from --data-dir\\).*--no-download.*pass --data-dir.*set CIFAR10_DIR.*allow the download`),
+      new RegExp(`${dataDir} \\(from --data-dir\\).*--no-download.*--data-dir.*CIFAR10_DIR`),
     );
     const cacheDir = path.join(root, 'cache');
     await expect(loadCifar10({ download: false, env: { XDG_CACHE_HOME: cacheDir } })).rejects.toThrow(
-      `looked in ${path.join(cacheDir, 'convoy', 'cifar-10')} (from cache)`,
+      new RegExp(`${path.join(cacheDir, 'convoy', 'cifar-10')} \\(from cache\\).*--no-download`),
     );
   });
 
@@ -113,7 +113,7 @@ describe('loadCifar10 without download', () => {
     fs.rmSync(path.join(root, 'data_batch_1.bin'));
     fs.rmSync(path.join(root, 'test_batch.bin'));
     await expect(loadCifar10({ dataDir: root, recordsPerFile: PER_FILE, url: 'http://127.0.0.1:9/never' })).rejects.toThrow(
-      /is incomplete: missing data_batch_1\.bin, test_batch\.bin/,
+      /\bincomplete\b.*\bdata_batch_1\.bin, test_batch\.bin\b/,
     );
     expect(fs.existsSync(path.join(root, 'data_batch_2.bin'))).toBe(true);
   });
@@ -144,7 +144,7 @@ describe('parseBatchRecords (bytes, no file system)', () => {
   });
   it('names the source for a partial record and for a label above 9', () => {
     const set = allocateImageSet(2);
-    expect(() => parseBatchRecords(new Uint8Array(CIFAR10_RECORD_BYTES + 5), set, 0, 'dropped.bin')).toThrow(/dropped.bin has 3,078 bytes, which is not a whole number/);
-    expect(() => parseBatchRecords(record(12, 0), set, 0, 'dropped.bin')).toThrow(/dropped.bin: record 0 .* has label 12/);
+    expect(() => parseBatchRecords(new Uint8Array(CIFAR10_RECORD_BYTES + 5), set, 0, 'dropped.bin')).toThrow(/\bdropped\.bin\b.*\b3,078 bytes\b.*\b3,073\b/);
+    expect(() => parseBatchRecords(record(12, 0), set, 0, 'dropped.bin')).toThrow(/\bdropped\.bin: record 0\b.*\blabel 12\b/);
   });
 });
