@@ -84,18 +84,7 @@ export class Linear extends WeightedModule {
     const gy = gradOut.data;
     const xd = x.data;
     const wd = weight.data;
-    // dW[o, k] = sum_i gy[i, o] x[i, k]; db[o] = sum_i gy[i, o] (overwritten, not accumulated)
-    const gw = gradWeight.data;
-    gw.fill(0);
-    for (let i = 0; i < n; i++) {
-      for (let o = 0; o < outF; o++) {
-        const g = gy[i * outF + o];
-        if (g === 0) continue;
-        const wBase = o * inF;
-        const xBase = i * inF;
-        for (let k = 0; k < inF; k++) gw[wBase + k] += g * xd[xBase + k];
-      }
-    }
+    // db[o] = sum_i gy[i, o] (overwritten, not accumulated)
     if (this.gradBias) {
       const gb = this.gradBias.data;
       for (let o = 0; o < outF; o++) {
@@ -104,7 +93,10 @@ export class Linear extends WeightedModule {
         gb[o] = s;
       }
     }
-    // dX[i, k] = sum_o gy[i, o] W[o, k]
+    // One pass over gy gives both dW[o, k] = sum_i gy[i, o] x[i, k] and dX[i, k] = sum_o gy[i, o] W[o, k]:
+    // each sum still runs in ascending i (dW) and ascending o (dX), so the numbers are those of two passes.
+    const gw = gradWeight.data;
+    gw.fill(0);
     const gradIn = this.gradInput.get(x.shape);
     const gx = gradIn.data;
     gx.fill(0);
@@ -114,7 +106,10 @@ export class Linear extends WeightedModule {
         if (g === 0) continue;
         const wBase = o * inF;
         const xBase = i * inF;
-        for (let k = 0; k < inF; k++) gx[xBase + k] += g * wd[wBase + k];
+        for (let k = 0; k < inF; k++) {
+          gw[wBase + k] += g * xd[xBase + k];
+          gx[xBase + k] += g * wd[wBase + k];
+        }
       }
     }
     return gradIn;
