@@ -39,6 +39,13 @@ export function toPair(what: string, value: Size2, allowZero = false): [number, 
   return [check(what, pair[0]), check(what, pair[1])];
 }
 
+/** An optional flag: `fallback` when absent, else it must be a boolean. */
+export function checkBoolean(what: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${what} must be true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 export function checkFiniteNumber(what: string, value: unknown, min = -Infinity): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
     // String, not JSON.stringify, for numbers: JSON writes NaN and Infinity as null.

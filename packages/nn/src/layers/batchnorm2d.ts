@@ -3,7 +3,7 @@ import { referenceBackend, type ConvEpilogue, type KernelBackend } from '@convoy
 import { ReusableTensor } from '../buffers';
 import { checkGradOut, checkImageInput } from '../checks';
 import { Module } from '../module';
-import { checkFiniteNumber, checkOptions, checkPositiveInteger } from '../options';
+import { checkBoolean, checkFiniteNumber, checkOptions, checkPositiveInteger } from '../options';
 
 export interface BatchNorm2dOptions {
   /** Added to the variance before the square root; default 1e-5 (PyTorch's). */
@@ -80,10 +80,7 @@ export class BatchNorm2d extends Module {
     if (this.eps <= 0) throw new RangeError(`BatchNorm2d: eps must be > 0, got ${this.eps}`);
     this.momentum = checkFiniteNumber('BatchNorm2d: momentum', options.momentum ?? 0.1, 0);
     if (this.momentum > 1) throw new RangeError(`BatchNorm2d: momentum must be in [0, 1], got ${this.momentum}`);
-    if (options.affine !== undefined && typeof options.affine !== 'boolean') {
-      throw new TypeError(`BatchNorm2d: affine must be true or false, got ${JSON.stringify(options.affine)}`);
-    }
-    this.affine = options.affine ?? true;
+    this.affine = checkBoolean('BatchNorm2d: affine', options.affine, true);
     this.groupSize = checkPositiveInteger('BatchNorm2d: groupSize', options.groupSize ?? DEFAULT_GHOST_GROUP_SIZE);
     this.backend = options.backend ?? referenceBackend;
   }

@@ -2,10 +2,9 @@ import {
   Conv2dGeometry, conv2dOutputHeight, conv2dOutputWidth, ConvEpilogue, KernelBackend, referenceBackend, validateConv2dGeometry,
 } from '@convoy/kernels';
 import { Tensor } from '@convoy/tensor';
-import { ReusableTensor } from '../buffers';
-import { checkFiniteInput, checkGradOut, checkImageInput } from '../checks';
+import { checkFiniteInput, checkImageInput } from '../checks';
 import { WeightedModule } from './weighted';
-import { checkOptions, checkPositiveInteger, Size2, toPair } from '../options';
+import { checkBoolean, checkOptions, checkPositiveInteger, Size2, toPair } from '../options';
 
 export interface Conv2dOptions {
   /** Default 1. */
@@ -48,10 +47,6 @@ export class Conv2d extends WeightedModule {
   readonly inputGradient: boolean;
   private readonly checkFinite: boolean;
 
-  private readonly output = new ReusableTensor();
-  private readonly gradInput = new ReusableTensor();
-  private input: Tensor | null = null;
-  private lastOutput: Tensor | null = null;
   private geometry: Conv2dGeometry | null = null;
   /** A ReLU after this conv runs in the kernel's output pass (see fuseReLUs in sequential.ts). */
   private epilogue: ConvEpilogue | undefined = undefined;
@@ -66,16 +61,10 @@ export class Conv2d extends WeightedModule {
     this.kernelSize = toPair('Conv2d: kernelSize', kernelSize);
     this.stride = toPair('Conv2d: stride', options.stride ?? 1);
     this.padding = toPair('Conv2d: padding', options.padding ?? 0, true);
-    if (options.bias !== undefined && typeof options.bias !== 'boolean') {
-      throw new TypeError(`Conv2d: bias must be true or false, got ${JSON.stringify(options.bias)}`);
-    }
-    this.hasBias = options.bias ?? true;
+    this.hasBias = checkBoolean('Conv2d: bias', options.bias, true);
     this.backend = options.backend ?? referenceBackend;
     this.checkFinite = options.checkFinite ?? true;
-    if (options.inputGradient !== undefined && typeof options.inputGradient !== 'boolean') {
-      throw new TypeError(`Conv2d: inputGradient must be true or false, got ${JSON.stringify(options.inputGradient)}`);
-    }
-    this.inputGradient = options.inputGradient ?? true;
+    this.inputGradient = checkBoolean('Conv2d: inputGradient', options.inputGradient, true);
   }
 
   /** Runs the ReLU that follows this conv inside the conv's output pass (forward). */
@@ -106,15 +95,11 @@ export class Conv2d extends WeightedModule {
     const g = this.geometryFor(x);
     const out = this.output.get([g.batch, this.outChannels, conv2dOutputHeight(g), conv2dOutputWidth(g)]);
     this.backend.conv2d(g, x.data, weight.data, this.bias ? this.bias.data : null, out.data, this.epilogue);
-    this.input = x;
-    this.lastOutput = out;
-    return out;
+    return this.keepForBackward(x, out);
   }
 
   backward(gradOut: Tensor): Tensor {
-    const { weight, gradWeight } = this.bound();
-    checkGradOut(this.label, gradOut, this.lastOutput);
-    const x = this.input as Tensor;
+    const { weight, gradWeight, x } = this.backwardState(gradOut);
     const g = this.geometry as Conv2dGeometry;
     this.backend.conv2dBackwardWeights(g, x.data, gradOut.data, gradWeight.data, this.gradBias ? this.gradBias.data : null);
     if (!this.inputGradient) return NO_INPUT_GRADIENT;

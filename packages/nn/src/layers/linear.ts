@@ -1,8 +1,7 @@
 import { formatShape, Tensor } from '@convoy/tensor';
-import { ReusableTensor } from '../buffers';
-import { checkFiniteInput, checkGradOut } from '../checks';
+import { checkFiniteInput } from '../checks';
 import { WeightedModule } from './weighted';
-import { checkOptions, checkPositiveInteger } from '../options';
+import { checkBoolean, checkOptions, checkPositiveInteger } from '../options';
 
 export interface LinearOptions {
   /** Default true. */
@@ -21,20 +20,13 @@ export class Linear extends WeightedModule {
   readonly outFeatures: number;
   readonly hasBias: boolean;
   private readonly checkFinite: boolean;
-  private readonly output = new ReusableTensor();
-  private readonly gradInput = new ReusableTensor();
-  private input: Tensor | null = null;
-  private lastOutput: Tensor | null = null;
 
   constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
     super();
     checkOptions('Linear', options, ['bias', 'checkFinite']);
     this.inFeatures = checkPositiveInteger('Linear: inFeatures', inFeatures);
     this.outFeatures = checkPositiveInteger('Linear: outFeatures', outFeatures);
-    if (options.bias !== undefined && typeof options.bias !== 'boolean') {
-      throw new TypeError(`Linear: bias must be true or false, got ${JSON.stringify(options.bias)}`);
-    }
-    this.hasBias = options.bias ?? true;
+    this.hasBias = checkBoolean('Linear: bias', options.bias, true);
     this.checkFinite = options.checkFinite ?? true;
   }
 
@@ -69,15 +61,11 @@ export class Linear extends WeightedModule {
         od[i * outF + o] = s;
       }
     }
-    this.input = x;
-    this.lastOutput = out;
-    return out;
+    return this.keepForBackward(x, out);
   }
 
   backward(gradOut: Tensor): Tensor {
-    const { weight, gradWeight } = this.bound();
-    checkGradOut(this.label, gradOut, this.lastOutput);
-    const x = this.input as Tensor;
+    const { weight, gradWeight, x } = this.backwardState(gradOut);
     const n = x.shape[0];
     const inF = this.inFeatures;
     const outF = this.outFeatures;
