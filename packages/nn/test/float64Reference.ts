@@ -84,68 +84,71 @@ export function forward64(module: Module, x: Value64, p: Params64): Value64 {
   throw new Error(`float64 reference: no rule for ${module.kind}`);
 }
 
-function conv64(m: Conv2d, x: Value64, p: Params64): Value64 {
+/** One output row (or column) of a sliding window: its first input index and the kernel taps [from, to) inside the input (the rest is zero padding). */
+interface Span {
+  start: number;
+  from: number;
+  to: number;
+}
+
+function spans(outSide: number, k: number, stride: number, pad: number, inSide: number): Span[] {
+  return Array.from({ length: outSide }, (_, o) => {
+    const start = o * stride - pad;
+    return { start, from: Math.max(0, -start), to: Math.min(k, inSide - start) };
+  });
+}
+
+/** A sliding window's sizes (conv or pool) and its spans, from the layer's options and the input's shape. */
+function window64(m: { kernelSize: [number, number]; stride: [number, number]; padding: [number, number] }, x: Value64) {
   const [n, c, h, w] = x.shape;
   const [kh, kw] = m.kernelSize;
   const [sh, sw] = m.stride;
   const [ph, pw] = m.padding;
   const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
   const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
+  return { n, c, h, w, kh, kw, oh, ow, rows: spans(oh, kh, sh, ph, h), cols: spans(ow, kw, sw, pw, w) };
+}
+
+function conv64(m: Conv2d, x: Value64, p: Params64): Value64 {
+  const { n, c, h, w, kh, kw, oh, ow, rows, cols } = window64(m, x);
   const oc = m.outChannels;
   const weight = param(p, m, 'weight');
   const bias = m.hasBias ? param(p, m, 'bias') : null;
   const out = new Float64Array(n * oc * oh * ow);
   for (let b = 0; b < n; b++) {
     for (let o = 0; o < oc; o++) {
-      for (let y = 0; y < oh; y++) {
-        for (let xx = 0; xx < ow; xx++) {
-          let s = bias ? bias[o] : 0;
-          for (let ci = 0; ci < c; ci++) {
-            for (let ky = 0; ky < kh; ky++) {
-              const iy = y * sh - ph + ky;
-              if (iy < 0 || iy >= h) continue;
-              for (let kx = 0; kx < kw; kx++) {
-                const ix = xx * sw - pw + kx;
-                if (ix < 0 || ix >= w) continue;
-                s += x.data[((b * c + ci) * h + iy) * w + ix] * weight[((o * c + ci) * kh + ky) * kw + kx];
-              }
+      rows.forEach((r, y) => cols.forEach((q, xx) => {
+        let s = bias ? bias[o] : 0;
+        for (let ci = 0; ci < c; ci++) {
+          for (let ky = r.from; ky < r.to; ky++) {
+            for (let kx = q.from; kx < q.to; kx++) {
+              s += x.data[((b * c + ci) * h + r.start + ky) * w + q.start + kx] * weight[((o * c + ci) * kh + ky) * kw + kx];
             }
           }
-          out[((b * oc + o) * oh + y) * ow + xx] = s;
         }
-      }
+        out[((b * oc + o) * oh + y) * ow + xx] = s;
+      }));
     }
   }
   return { shape: [n, oc, oh, ow], data: out };
 }
 
 function pool64(m: MaxPool2d | AvgPool2d, x: Value64): Value64 {
-  const [n, c, h, w] = x.shape;
-  const [kh, kw] = m.kernelSize;
-  const [sh, sw] = m.stride;
-  const [ph, pw] = m.padding;
-  const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
-  const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
+  const { n, c, h, w, kh, kw, oh, ow, rows, cols } = window64(m, x);
   const isMax = m instanceof MaxPool2d;
   const out = new Float64Array(n * c * oh * ow);
   for (let plane = 0; plane < n * c; plane++) {
-    for (let y = 0; y < oh; y++) {
-      for (let xx = 0; xx < ow; xx++) {
-        let acc = isMax ? -Infinity : 0;
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = y * sh - ph + ky;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = xx * sw - pw + kx;
-            if (ix < 0 || ix >= w) continue;
-            const v = x.data[(plane * h + iy) * w + ix];
-            acc = isMax ? Math.max(acc, v) : acc + v;
-          }
+    rows.forEach((r, y) => cols.forEach((q, xx) => {
+      let acc = isMax ? -Infinity : 0;
+      for (let ky = r.from; ky < r.to; ky++) {
+        for (let kx = q.from; kx < q.to; kx++) {
+          const v = x.data[(plane * h + r.start + ky) * w + q.start + kx];
+          acc = isMax ? Math.max(acc, v) : acc + v;
         }
-        // count_include_pad=True: the divisor is the whole window
-        out[(plane * oh + y) * ow + xx] = isMax ? acc : acc / (kh * kw);
       }
-    }
+      // count_include_pad=True: the divisor is the whole window
+      out[(plane * oh + y) * ow + xx] = isMax ? acc : acc / (kh * kw);
+    }));
   }
   return { shape: [n, c, oh, ow], data: out };
 }
