@@ -134,30 +134,43 @@ export class AvgPool2d extends Pool2d {
   }
 }
 
-/** Mean over each whole plane: [N, C, H, W] -> [N, C, 1, 1], as torch.nn.AdaptiveAvgPool2d(1). */
-export class GlobalAvgPool2d extends Module {
-  readonly kind = 'GlobalAvgPool2d';
+/** What the two global pools share: the backend option, the input check and the [N, C, 1, 1] output. */
+abstract class GlobalPool2d extends Module {
   backend: KernelBackend;
+  protected readonly gradInput = new ReusableTensor();
+  protected lastOutput: Tensor | null = null;
   private readonly output = new ReusableTensor();
-  private readonly gradInput = new ReusableTensor();
-  private inputShape: number[] | null = null;
-  private lastOutput: Tensor | null = null;
 
-  constructor(options: { backend?: KernelBackend } = {}) {
+  constructor(kind: string, options: { backend?: KernelBackend }) {
     super();
-    checkOptions('GlobalAvgPool2d', options, ['backend']);
+    checkOptions(kind, options, ['backend']);
     this.backend = options.backend ?? referenceBackend;
   }
 
-  forward(x: Tensor): Tensor {
+  /** Checks that x is [N, C, H, W] and returns the output buffer [N, C, 1, 1] (what backward checks gradOut against). */
+  protected prepare(x: Tensor): Tensor {
     if (x.shape.length !== 4 || x.shape[0] < 1 || x.shape[2] < 1 || x.shape[3] < 1) {
       throw new RangeError(`${this.label}: expected input of shape [N, C, H, W] with H, W >= 1, got ${formatShape(x.shape)}`);
     }
+    this.lastOutput = this.output.get([x.shape[0], x.shape[1], 1, 1]);
+    return this.lastOutput;
+  }
+}
+
+/** Mean over each whole plane: [N, C, H, W] -> [N, C, 1, 1], as torch.nn.AdaptiveAvgPool2d(1). */
+export class GlobalAvgPool2d extends GlobalPool2d {
+  readonly kind = 'GlobalAvgPool2d';
+  private inputShape: number[] | null = null;
+
+  constructor(options: { backend?: KernelBackend } = {}) {
+    super('GlobalAvgPool2d', options);
+  }
+
+  forward(x: Tensor): Tensor {
+    const out = this.prepare(x);
     const [n, c, h, w] = x.shape;
-    const out = this.output.get([n, c, 1, 1]);
     this.backend.globalAvgPool(n, c, h, w, x.data, out.data);
     this.inputShape = x.shape;
-    this.lastOutput = out;
     return out;
   }
 
@@ -174,26 +187,18 @@ export class GlobalAvgPool2d extends Module {
  * Maximum over each whole plane: [N, C, H, W] -> [N, C, 1, 1], as torch.nn.AdaptiveMaxPool2d(1):
  * the backend's max pooling with one window the size of the plane (ties to the first element).
  */
-export class GlobalMaxPool2d extends Module {
+export class GlobalMaxPool2d extends GlobalPool2d {
   readonly kind = 'GlobalMaxPool2d';
-  backend: KernelBackend;
-  private readonly output = new ReusableTensor();
-  private readonly gradInput = new ReusableTensor();
   private readonly argmax = new ReusableInt32();
   private lastArgmax: Int32Array | null = null;
   private geometry: Pool2dGeometry | null = null;
-  private lastOutput: Tensor | null = null;
 
   constructor(options: { backend?: KernelBackend } = {}) {
-    super();
-    checkOptions('GlobalMaxPool2d', options, ['backend']);
-    this.backend = options.backend ?? referenceBackend;
+    super('GlobalMaxPool2d', options);
   }
 
   forward(x: Tensor): Tensor {
-    if (x.shape.length !== 4 || x.shape[0] < 1 || x.shape[2] < 1 || x.shape[3] < 1) {
-      throw new RangeError(`${this.label}: expected input of shape [N, C, H, W] with H, W >= 1, got ${formatShape(x.shape)}`);
-    }
+    const out = this.prepare(x);
     const [batch, channels, inHeight, inWidth] = x.shape;
     let g = this.geometry;
     if (!g || g.batch !== batch || g.channels !== channels || g.inHeight !== inHeight || g.inWidth !== inWidth) {
@@ -204,11 +209,9 @@ export class GlobalMaxPool2d extends Module {
       validatePool2dGeometry(g);
       this.geometry = g;
     }
-    const out = this.output.get([batch, channels, 1, 1]);
     const argmax = this.argmax.get(out.size);
     this.backend.maxPool2d(g, x.data, out.data, argmax);
     this.lastArgmax = argmax;
-    this.lastOutput = out;
     return out;
   }
 
