@@ -4,6 +4,18 @@ function draw(rng: Rng, n: number): number[] {
   return Array.from({ length: n }, () => rng.nextUint32());
 }
 
+/** The first two raw moments of n draws of `sample`. */
+function moments(n: number, sample: () => number): { mean: number; meanSquare: number } {
+  let sum = 0;
+  let sumOfSquares = 0;
+  for (let i = 0; i < n; i++) {
+    const x = sample();
+    sum += x;
+    sumOfSquares += x * x;
+  }
+  return { mean: sum / n, meanSquare: sumOfSquares / n };
+}
+
 describe('Rng', () => {
   it('is deterministic per seed and differs across seeds', () => {
     expect(draw(new Rng(42), 8)).toEqual(draw(new Rng(42), 8));
@@ -38,31 +50,20 @@ describe('Rng', () => {
 
   it('uniform is in [0,1) with mean 1/2 and variance 1/12', () => {
     const rng = new Rng(1);
-    const n = 100000;
-    let s = 0;
-    let s2 = 0;
-    for (let i = 0; i < n; i++) {
+    const { mean, meanSquare } = moments(100000, () => {
       const u = rng.uniform();
       expect(u >= 0 && u < 1).toBe(true);
-      s += u;
-      s2 += u * u;
-    }
-    expect(Math.abs(s / n - 0.5)).toBeLessThan(0.005);
-    expect(Math.abs(s2 / n - (s / n) ** 2 - 1 / 12)).toBeLessThan(0.002);
+      return u;
+    });
+    expect(Math.abs(mean - 0.5)).toBeLessThan(0.005);
+    expect(Math.abs(meanSquare - mean ** 2 - 1 / 12)).toBeLessThan(0.002);
   });
 
   it('normal has mean 0 and variance 1', () => {
     const rng = new Rng(2);
-    const n = 100000;
-    let s = 0;
-    let s2 = 0;
-    for (let i = 0; i < n; i++) {
-      const z = rng.normal();
-      s += z;
-      s2 += z * z;
-    }
-    expect(Math.abs(s / n)).toBeLessThan(0.02);
-    expect(Math.abs(s2 / n - 1)).toBeLessThan(0.02);
+    const { mean, meanSquare } = moments(100000, () => rng.normal());
+    expect(Math.abs(mean)).toBeLessThan(0.02);
+    expect(Math.abs(meanSquare - 1)).toBeLessThan(0.02);
   });
 
   it('int(n) is in range and roughly uniform; rejects bad n', () => {
