@@ -2,12 +2,13 @@
  * Geometry of the ops, shared by every backend. All tensors are NCHW, contiguous, float32.
  * Sizes follow PyTorch: out = floor((in + 2*pad - kernel) / stride) + 1.
  */
-export interface Conv2dGeometry {
-  batch: number;
-  inChannels: number;
+/**
+ * What a sliding window needs, the same for a convolution and a pooling: one input plane's size and
+ * the window's kernel, stride and padding per axis.
+ */
+export interface WindowGeometry {
   inHeight: number;
   inWidth: number;
-  outChannels: number;
   kernelHeight: number;
   kernelWidth: number;
   strideHeight: number;
@@ -16,17 +17,15 @@ export interface Conv2dGeometry {
   padWidth: number;
 }
 
-export interface Pool2dGeometry {
+export interface Conv2dGeometry extends WindowGeometry {
+  batch: number;
+  inChannels: number;
+  outChannels: number;
+}
+
+export interface Pool2dGeometry extends WindowGeometry {
   batch: number;
   channels: number;
-  inHeight: number;
-  inWidth: number;
-  kernelHeight: number;
-  kernelWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  padHeight: number;
-  padWidth: number;
 }
 
 export function outputSize(input: number, kernel: number, stride: number, pad: number): number {
