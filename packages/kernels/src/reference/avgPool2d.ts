@@ -1,4 +1,5 @@
 import { Pool2dGeometry, pool2dOutputHeight, pool2dOutputWidth } from '../shapes';
+import { forEachWindowCell } from './windows';
 
 /**
  * Mean over each window. Padded cells count in the divisor (count_include_pad=True, PyTorch's
@@ -21,15 +22,9 @@ export function avgPool2d(g: Pool2dGeometry, input: Float32Array, output: Float3
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
         let sum = 0;
-        for (let ky = 0; ky < g.kernelHeight; ky++) {
-          const iy = oy * g.strideHeight - g.padHeight + ky;
-          if (iy < 0 || iy >= g.inHeight) continue;
-          for (let kx = 0; kx < g.kernelWidth; kx++) {
-            const ix = ox * g.strideWidth - g.padWidth + kx;
-            if (ix < 0 || ix >= g.inWidth) continue;
-            sum += input[p * planeSize + iy * g.inWidth + ix];
-          }
-        }
+        forEachWindowCell(g, oy, ox, (iy, ix) => {
+          sum += input[p * planeSize + iy * g.inWidth + ix];
+        });
         output[(p * outH + oy) * outW + ox] = sum / windowDivisor(g, oy, ox);
       }
     }
@@ -46,15 +41,9 @@ export function avgPool2dBackward(g: Pool2dGeometry, gradOutput: Float32Array, g
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
         const share = gradOutput[(p * outH + oy) * outW + ox] / windowDivisor(g, oy, ox);
-        for (let ky = 0; ky < g.kernelHeight; ky++) {
-          const iy = oy * g.strideHeight - g.padHeight + ky;
-          if (iy < 0 || iy >= g.inHeight) continue;
-          for (let kx = 0; kx < g.kernelWidth; kx++) {
-            const ix = ox * g.strideWidth - g.padWidth + kx;
-            if (ix < 0 || ix >= g.inWidth) continue;
-            gradInput[p * planeSize + iy * g.inWidth + ix] += share;
-          }
-        }
+        forEachWindowCell(g, oy, ox, (iy, ix) => {
+          gradInput[p * planeSize + iy * g.inWidth + ix] += share;
+        });
       }
     }
   }

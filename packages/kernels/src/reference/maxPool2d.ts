@@ -1,4 +1,5 @@
 import { Pool2dGeometry, pool2dOutputHeight, pool2dOutputWidth } from '../shapes';
+import { forEachWindowCell } from './windows';
 
 /** Max over each window; argmax records the winner's index within its (n, c) plane for the backward pass. */
 export function maxPool2d(g: Pool2dGeometry, input: Float32Array, output: Float32Array, argmax: Int32Array): void {
@@ -13,22 +14,15 @@ export function maxPool2d(g: Pool2dGeometry, input: Float32Array, output: Float3
       for (let ox = 0; ox < outW; ox++) {
         let best = -Infinity;
         let bestIndex = -1;
-        for (let ky = 0; ky < g.kernelHeight; ky++) {
-          const iy = oy * g.strideHeight - g.padHeight + ky;
-          if (iy < 0 || iy >= g.inHeight) continue;
-          for (let kx = 0; kx < g.kernelWidth; kx++) {
-            const ix = ox * g.strideWidth - g.padWidth + kx;
-            if (ix < 0 || ix >= g.inWidth) continue;
-            const value = input[inBase + iy * g.inWidth + ix];
-            // `> best` keeps the first maximum; the NaN test makes NaN win, as PyTorch does.
-            if (value > best || bestIndex < 0 || Number.isNaN(value)) {
-              best = value;
-              bestIndex = iy * g.inWidth + ix;
-              if (Number.isNaN(value)) break;
-            }
+        forEachWindowCell(g, oy, ox, (iy, ix) => {
+          // `> best` keeps the first maximum; the NaN tests make the first NaN win and stay, as in PyTorch.
+          if (Number.isNaN(best)) return;
+          const value = input[inBase + iy * g.inWidth + ix];
+          if (value > best || bestIndex < 0 || Number.isNaN(value)) {
+            best = value;
+            bestIndex = iy * g.inWidth + ix;
           }
-          if (Number.isNaN(best)) break;
-        }
+        });
         output[outBase + oy * outW + ox] = best;
         argmax[outBase + oy * outW + ox] = bestIndex;
       }
