@@ -3,14 +3,8 @@ import type { ConvEpilogue, KernelBackend } from '../backend';
 import { maskByReluOutput, reluInPlace } from '../epilogue';
 import { batchNormBackward, batchNormForward } from '../reference/batchNorm';
 import {
-  type Conv2dGeometry,
-  type Pool2dGeometry,
-  conv2dOutputHeight,
-  conv2dOutputWidth,
-  pool2dOutputHeight,
-  pool2dOutputWidth,
-  validateConv2dGeometry,
-  validatePool2dGeometry,
+  type Conv2dGeometry, type Pool2dGeometry, type WindowGeometry, conv2dOutputHeight, conv2dOutputWidth, pool2dOutputHeight,
+  pool2dOutputWidth, validateConv2dGeometry, validatePool2dGeometry,
 } from '../shapes';
 import {
   avgPoolBackwardSource,
@@ -127,13 +121,7 @@ export class GpuJsBackend implements KernelBackend {
     }
   }
 
-  conv2dBackwardWeights(
-    g: Conv2dGeometry,
-    input: Float32Array,
-    gradOutput: Float32Array,
-    gradWeight: Float32Array,
-    gradBias: Float32Array | null,
-  ): void {
+  conv2dBackwardWeights(g: Conv2dGeometry, input: Float32Array, gradOutput: Float32Array, gradWeight: Float32Array, gradBias: Float32Array | null): void {
     const c = convConstants(g);
     expectLength('conv2dBackwardWeights input', input, c.batch * c.inImage, '[N, inC, H, W]');
     expectLength('conv2dBackwardWeights gradOutput', gradOutput, c.batch * c.outImage, '[N, outC, outH, outW]');
@@ -292,16 +280,11 @@ function expectLength(what: string, array: ArrayLike<number>, expected: number, 
   }
 }
 
-function convConstants(g: Conv2dGeometry) {
-  validateConv2dGeometry(g);
-  const outH = conv2dOutputHeight(g);
-  const outW = conv2dOutputWidth(g);
+/** The kernel sources' names for a sliding window's geometry (shared by the conv and pool kernels), with its output size. */
+function windowConstants(g: WindowGeometry, outH: number, outW: number) {
   return {
-    batch: g.batch,
-    inC: g.inChannels,
     inH: g.inHeight,
     inW: g.inWidth,
-    outC: g.outChannels,
     outH,
     outW,
     kH: g.kernelHeight,
@@ -311,8 +294,20 @@ function convConstants(g: Conv2dGeometry) {
     pH: g.padHeight,
     pW: g.padWidth,
     inPlane: g.inHeight * g.inWidth,
-    inImage: g.inChannels * g.inHeight * g.inWidth,
     outPlane: outH * outW,
+  };
+}
+
+function convConstants(g: Conv2dGeometry) {
+  validateConv2dGeometry(g);
+  const outH = conv2dOutputHeight(g);
+  const outW = conv2dOutputWidth(g);
+  return {
+    ...windowConstants(g, outH, outW),
+    batch: g.batch,
+    inC: g.inChannels,
+    outC: g.outChannels,
+    inImage: g.inChannels * g.inHeight * g.inWidth,
     outImage: g.outChannels * outH * outW,
     kernelArea: g.kernelHeight * g.kernelWidth,
     filterSize: g.inChannels * g.kernelHeight * g.kernelWidth,
@@ -321,22 +316,9 @@ function convConstants(g: Conv2dGeometry) {
 
 function poolConstants(g: Pool2dGeometry) {
   validatePool2dGeometry(g);
-  const outH = pool2dOutputHeight(g);
-  const outW = pool2dOutputWidth(g);
   return {
+    ...windowConstants(g, pool2dOutputHeight(g), pool2dOutputWidth(g)),
     planes: g.batch * g.channels,
-    inH: g.inHeight,
-    inW: g.inWidth,
-    outH,
-    outW,
-    kH: g.kernelHeight,
-    kW: g.kernelWidth,
-    sH: g.strideHeight,
-    sW: g.strideWidth,
-    pH: g.padHeight,
-    pW: g.padWidth,
-    inPlane: g.inHeight * g.inWidth,
-    outPlane: outH * outW,
     windowSize: g.kernelHeight * g.kernelWidth,
   };
 }
