@@ -36,13 +36,7 @@ export interface KernelBackend {
   ): void;
 
   /** gradWeight[outC, inC, kH, kW] and gradBias[outC] (when not null), summed over the batch. */
-  conv2dBackwardWeights(
-    g: Conv2dGeometry,
-    input: Float32Array,
-    gradOutput: Float32Array,
-    gradWeight: Float32Array,
-    gradBias: Float32Array | null,
-  ): void;
+  conv2dBackwardWeights(g: Conv2dGeometry, input: Float32Array, gradOutput: Float32Array, gradWeight: Float32Array, gradBias: Float32Array | null): void;
 
   /**
    * Max pooling. argmax[i] receives the flat index, within its own (n, c) input plane

@@ -2,11 +2,7 @@ import { Conv2dGeometry, conv2dOutputHeight, conv2dOutputWidth } from '../shapes
 
 /** dL/dW[oc, ic, ky, kx] = sum over batch and output positions of dY * X at the matching input position. */
 export function conv2dBackwardWeights(
-  g: Conv2dGeometry,
-  input: Float32Array,
-  gradOutput: Float32Array,
-  gradWeight: Float32Array,
-  gradBias: Float32Array | null,
+  g: Conv2dGeometry, input: Float32Array, gradOutput: Float32Array, gradWeight: Float32Array, gradBias: Float32Array | null,
 ): void {
   const outH = conv2dOutputHeight(g);
   const outW = conv2dOutputWidth(g);

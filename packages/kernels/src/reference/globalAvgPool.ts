@@ -9,12 +9,7 @@ export function globalAvgPool(batch: number, channels: number, height: number, w
 }
 
 export function globalAvgPoolBackward(
-  batch: number,
-  channels: number,
-  height: number,
-  width: number,
-  gradOutput: Float32Array,
-  gradInput: Float32Array,
+  batch: number, channels: number, height: number, width: number, gradOutput: Float32Array, gradInput: Float32Array,
 ): void {
   const planeSize = height * width;
   for (let p = 0; p < batch * channels; p++) {

@@ -1,15 +1,7 @@
 import type { ConvEpilogue, KernelBackend } from '../backend';
 import {
-  BatchNormGeometry,
-  batchNormGroups,
-  Conv2dGeometry,
-  Pool2dGeometry,
-  conv2dOutputHeight,
-  conv2dOutputWidth,
-  pool2dOutputHeight,
-  pool2dOutputWidth,
-  validateConv2dGeometry,
-  validatePool2dGeometry,
+  BatchNormGeometry, batchNormGroups, Conv2dGeometry, Pool2dGeometry, conv2dOutputHeight, conv2dOutputWidth, pool2dOutputHeight,
+  pool2dOutputWidth, validateConv2dGeometry, validatePool2dGeometry,
 } from '../shapes';
 import { WasmArena } from './arena';
 import {
@@ -165,11 +157,7 @@ export class WasmBackend implements KernelBackend {
   }
 
   conv2dBackwardWeights(
-    g: Conv2dGeometry,
-    inputs: Float32Array,
-    gradOutput: Float32Array,
-    gradWeight: Float32Array,
-    gradBias: Float32Array | null,
+    g: Conv2dGeometry, inputs: Float32Array, gradOutput: Float32Array, gradWeight: Float32Array, gradBias: Float32Array | null,
   ): void {
     const d = convDims(g, 'conv2dBackwardWeights');
     requireLength(inputs, d.inputSize, 'conv2dBackwardWeights input', inputShape(g));
@@ -249,14 +237,7 @@ export class WasmBackend implements KernelBackend {
     this.call([input(inputs, planes * planeSize), output(outputs, planes)], (x, out) => this.kernels.globalAvgPool(x, out, planes, planeSize));
   }
 
-  globalAvgPoolBackward(
-    batch: number,
-    channels: number,
-    height: number,
-    width: number,
-    gradOutput: Float32Array,
-    gradInput: Float32Array,
-  ): void {
+  globalAvgPoolBackward(batch: number, channels: number, height: number, width: number, gradOutput: Float32Array, gradInput: Float32Array): void {
     const planes = batch * channels;
     const planeSize = height * width;
     requireLength(gradOutput, planes, 'globalAvgPoolBackward gradOutput', `[${batch}, ${channels}]`);
