@@ -12,7 +12,7 @@ import { openWithServerData, trainInPage, trainWithCli, type RunSettings } from 
 const dataDir = process.env.CIFAR10_DIR;
 const WORKERS = Number(process.env.WORKERS ?? 2);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
-const run: RunSettings = { classes: '', limitTrain: 128 * 16, epochs: 1, batchSize: 128, lr: 0.05, width: 32, seed: 1, workers: WORKERS, maxSteps: 16 };
+const run: RunSettings = { model: 'recipe', classes: '', limitTrain: 128 * 16, epochs: 1, batchSize: 128, lr: 0.05, width: 32, seed: 1, workers: WORKERS, maxSteps: 16 };
 
 /** The CLI's images/s over steps 2..n, from its metrics log (imagesPerSecond per step = count / step wall time). */
 function cliImagesPerSecond(checkpointDir: string): number {

@@ -18,7 +18,7 @@ if (!haveData) console.log(`CIFAR-10 not found (CIFAR10_DIR=${dataDir ?? ''}): t
 const describeWithData = haveData ? describe : describe.skip;
 
 const STEPS = 20;
-const run: RunSettings = { classes: '', limitTrain: 1280, epochs: 2, batchSize: 64, lr: 0.05, width: 16, seed: 7, workers: 2, maxSteps: STEPS };
+const run: RunSettings = { model: 'recipe', classes: '', limitTrain: 1280, epochs: 2, batchSize: 64, lr: 0.05, width: 16, seed: 7, workers: 2, maxSteps: STEPS };
 /** Where the screenshot (and the page's checkpoint) go; printed by the test. */
 const outputDir = process.env.PLAYGROUND_E2E_OUTPUT ?? join(tmpdir(), 'convoy-playground-e2e');
 
@@ -73,7 +73,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       expect(await page.locator('#data-status').textContent()).toBe("50000 training and 10000 test images from the server's CIFAR10_DIR");
       const trained = await trainInPage(page, run);
       expect(trained.status).toBe(`done: ${STEPS} steps (stopped after ${STEPS})`);
-      expect(trained.log).toMatch(/1280 training images \(airplane, .*truck\), 20 steps\/epoch of 64, 2 Web Workers, \d+ parameters, kernels: WebAssembly SIMD/);
+      expect(trained.log).toMatch(/1280 training images \(airplane, .*truck\), 20 steps\/epoch of 64, 2 Web Workers, network recipe, \d+ parameters, kernels: WebAssembly SIMD/);
       const imagesPerSecond = trained.imagesPerSecond;
       expect(imagesPerSecond).toBeGreaterThan(0);
 
@@ -134,6 +134,107 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       const screenshot = join(outputDir, 'playground.png');
       await page.screenshot({ path: screenshot, fullPage: true });
       console.log(`playground e2e: ${STEPS} steps in Chromium on 2 Web Workers at ${imagesPerSecond.toFixed(1)} images/s; ${parity}; screenshot ${screenshot}`);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser?.close();
+      server.close();
+    }
+  });
+
+  it('trains a BatchNorm preset to the CLI\'s parameters and running statistics, refuses a model file that does not fit naming the layer, and trains a custom one', async () => {
+    const steps = 12;
+    const bn: RunSettings = { ...run, model: 'recipe-bn', limitTrain: 640, epochs: 2, maxSteps: steps };
+    const work = mkdtempSync(join(tmpdir(), 'convoy-playground-model-'));
+    const cli = trainWithCli(dataDir as string, bn, join(work, 'cli'));
+    expect(cli.stderr).toBe('');
+    expect(cli.status).toBe(0);
+    const cliCheckpoint = join(work, 'cli', LATEST_CHECKPOINT);
+    const expected = decodeCheckpoint(readFileSync(cliCheckpoint), cliCheckpoint);
+
+    const server = await previewServer(dataDir as string);
+    let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
+    try {
+      browser = await launchChromium();
+      const page = await browser.context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await openWithServerData(page, server.url);
+
+      // recipe-bn from the select: BatchNorm's ghost groups on 2 Web Workers, the CLI's numbers.
+      const trained = await trainInPage(page, bn);
+      expect(trained.status).toBe(`done: ${steps} steps (stopped after ${steps})`);
+      expect(trained.log).toMatch(/network recipe-bn, \d+ parameters/);
+      expect(await page.locator('#cli-command').textContent()).toContain('--model recipe-bn');
+      expect(await page.locator('#model-check').textContent()).toMatch(/^[\d,]+ parameters, [\d,]+ multiply-adds per image\n\ninput \[3, 32, 32\], 10 classes\n/);
+      expect(trained.losses).toHaveLength(steps);
+      for (const loss of trained.losses) expect(Number.isFinite(loss)).toBe(true);
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      expect(mean(trained.losses.slice(-3))).toBeLessThan(mean(trained.losses.slice(0, 3)) - 0.05);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      const pageCheckpoint = join(work, 'page-recipe-bn.msgpack');
+      await download.saveAs(pageCheckpoint);
+      const actual = decodeCheckpoint(readFileSync(pageCheckpoint), pageCheckpoint);
+      expect(actual.modelSpec).toEqual(expected.modelSpec);
+      expect(actual.config).toEqual(expected.config);
+      expect(actual.buffers.entries).toEqual(expected.buffers.entries);
+      expect(expected.buffers.data.length).toBeGreaterThan(0);
+      expect(relativeError(actual.params, expected.params)).toBeLessThan(1e-5);
+      expect(relativeError(actual.buffers.data, expected.buffers.data)).toBeLessThan(1e-5);
+
+      // Model files that do not fit: the error names the layer's path beside the box, and Train starts nothing.
+      const logBefore = (await page.locator('#log').textContent()) ?? '';
+      const refused = [
+        { layers: [{ type: 'conv2d', out: 8, kernel: 3 }, { type: 'residual', layers: [{ type: 'relu' }, { type: 'swish' }] }, { type: 'flatten' }, { type: 'linear', out: 'classes' }], path: 'layers[1].layers[1]', message: /unknown layer type "swish"/ },
+        { layers: [{ type: 'maxpool2d', kernel: 4 }, { type: 'maxpool2d', kernel: 4 }, { type: 'maxpool2d', kernel: 4 }, { type: 'flatten' }, { type: 'linear', out: 'classes' }], path: 'layers[2]', message: /shrinks the input \[3, 2, 2\] below 1 pixel/ },
+      ];
+      for (const bad of refused) {
+        await page.fill('#model-json', JSON.stringify({ input: { channels: 3, resolution: 32 }, layers: bad.layers }, null, 2));
+        expect(await page.locator('#model-preset').inputValue()).toBe('custom');
+        await page.locator('#model-check[data-state="error"]').waitFor();
+        expect(await page.locator('#model-check').getAttribute('data-path')).toBe(bad.path);
+        const message = (await page.locator('#model-check').textContent()) ?? '';
+        expect(message.startsWith(`${bad.path}: `)).toBe(true);
+        expect(message).toMatch(bad.message);
+        await page.click('#train');
+        await page.locator('#run-status[data-state="refused"]').waitFor({ timeout: 5_000 });
+        expect(await page.locator('#run-status').textContent()).toContain(bad.path);
+        expect(await page.locator('#train').isEnabled()).toBe(true);
+      }
+      const logAfter = (await page.locator('#log').textContent()) ?? '';
+      expect(logAfter.slice(logBefore.length)).not.toMatch(/training images|starting/);
+
+      // A network of the visitor's own (BatchNorm, dropout's keyed masks, GELU, a residual block) trains and classifies.
+      const custom = {
+        input: { channels: 3, resolution: 32 },
+        layers: [
+          { type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false }, { type: 'batchnorm2d' }, { type: 'relu' },
+          { type: 'residual', layers: [{ type: 'conv2d', out: 8, kernel: 3, padding: 1 }, { type: 'gelu' }] },
+          { type: 'maxpool2d', kernel: 2 }, { type: 'dropout', p: 0.2 },
+          { type: 'conv2d', out: 16, kernel: 3, stride: 2, padding: 1 }, { type: 'relu' },
+          { type: 'globalavgpool2d' }, { type: 'flatten' }, { type: 'linear', out: 'classes' },
+        ],
+      };
+      const one: RunSettings = { ...bn, classes: 'cat,dog', model: 'custom', maxSteps: 2 };
+      const customRun = await trainInPage(page, one, JSON.stringify(custom, null, 2));
+      expect(customRun.status).toBe('done: 2 steps (stopped after 2)');
+      expect(customRun.log).toMatch(/network custom, \d+ parameters/);
+      expect(customRun.losses).toHaveLength(2);
+      for (const loss of customRun.losses) expect(Number.isFinite(loss)).toBe(true);
+      expect(await page.locator('#cli-command').textContent()).toContain('--model net.json');
+      const [customDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      const customFile = join(work, 'page-custom.msgpack');
+      await customDownload.saveAs(customFile);
+      const customCheckpoint = decodeCheckpoint(readFileSync(customFile), customFile);
+      expect(customCheckpoint.step).toBe(2);
+      expect(customCheckpoint.classNames).toEqual(['cat', 'dog']);
+      expect(customCheckpoint.modelSpec).toMatchObject({ kind: 'layers', classes: 2, layers: expect.arrayContaining([expect.objectContaining({ type: 'batchnorm2d', groupSize: 32 })]) });
+      const image = testImageAsBmp(0);
+      await page.setInputFiles('#pick-image', { name: 'test-image.bmp', mimeType: 'image/bmp', buffer: image.bmp });
+      await page.locator('#predictions li:nth-child(2)').waitFor();
+      const shown = (await page.locator('#predictions li').allTextContents()).map((line) => line.split(' '));
+      const inNode = classify(customCheckpoint, image.pixels, 3);
+      expect(shown.map(([name]) => name)).toEqual(inNode.map((p) => p.className));
+      console.log(`playground e2e: recipe-bn losses ${trained.losses.map((l) => l.toFixed(3)).join(' ')}; custom network ${customRun.losses.map((l) => l.toFixed(3)).join(' ')}`);
       expect(pageErrors).toEqual([]);
     } finally {
       await browser?.close();

@@ -4,6 +4,8 @@ import type { Page } from 'playwright-core';
 
 /** One run's settings, as the page's form and the CLI's flags both take them. */
 export interface RunSettings {
+  /** The network: a preset both `--model` and the page's select take (recipe, recipe-bn). */
+  model: string;
   classes: string;
   limitTrain: number;
   epochs: number;
@@ -27,6 +29,7 @@ const SAME_KERNELS = ['--backend', 'wasm'];
 export function trainWithCli(dataDir: string, run: RunSettings, checkpointDir: string) {
   const args = [
     join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', ...SAME_KERNELS, '--data-dir', dataDir, '--no-download', '--threads', String(run.workers),
+    '--model', run.model,
     ...(run.classes ? ['--classes', run.classes] : []), '--limit-train', String(run.limitTrain), '--limit-test', '200', '--epochs', String(run.epochs),
     '--batch-size', String(run.batchSize), '--lr', String(run.lr), '--width', String(run.width), '--seed', String(run.seed),
     '--max-steps', String(run.maxSteps), '--checkpoint-dir', checkpointDir,
@@ -40,19 +43,29 @@ export function resumeWithCli(dataDir: string, checkpointDir: string, maxSteps: 
   return spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } });
 }
 
-/** Fills the page's form with the run, trains until it stops, and returns what the page reports. */
-export async function trainInPage(page: Page, run: RunSettings): Promise<{ status: string; log: string; imagesPerSecond: number }> {
+/**
+ * Fills the page's form with the run, trains until it stops, and returns what the page reports.
+ * `modelJson`, when given, goes into the model file box instead of the preset `run.model` (the
+ * width field then builds nothing and is left alone).
+ */
+export async function trainInPage(page: Page, run: RunSettings, modelJson?: string): Promise<{ status: string; log: string; imagesPerSecond: number; losses: number[] }> {
+  await page.selectOption('#model-preset', run.model);
+  if (modelJson !== undefined) await page.fill('#model-json', modelJson);
   const fields: Record<string, string> = {
     '#classes': run.classes, '#limit-train': String(run.limitTrain), '#epochs': String(run.epochs), '#batch-size': String(run.batchSize), '#lr': String(run.lr),
     '#width': String(run.width), '#seed': String(run.seed), '#workers': String(run.workers), '#max-steps': String(run.maxSteps), '#eval-every': '10', '#limit-test': '200',
   };
-  for (const [selector, value] of Object.entries(fields)) await page.fill(selector, value);
+  for (const [selector, value] of Object.entries(fields)) {
+    if (selector === '#width' && modelJson !== undefined) continue;
+    await page.fill(selector, value);
+  }
   await page.click('#train');
   await page.locator('#run-status[data-state="done"], #run-status[data-state="error"]').waitFor({ timeout: 600_000 });
   return {
     status: (await page.locator('#run-status').textContent()) ?? '',
     log: (await page.locator('#log').textContent()) ?? '',
     imagesPerSecond: Number(await page.locator('#speed').getAttribute('data-images-per-second')),
+    losses: await page.evaluate(() => (window as unknown as { convoyTrainingLosses: () => number[] }).convoyTrainingLosses()),
   };
 }
 

@@ -1,7 +1,7 @@
 import { provideKernelWasm } from '@convoy/kernels';
-import { modelInputOf } from '@convoy/nn';
+import { formatModelFile, modelInputOf, type ModelSpec } from '@convoy/nn';
 import {
-  configProblems, decodeCheckpoint, DEFAULT_RUN_CONFIG, describeCollapse, encodeCheckpoint, LATEST_CHECKPOINT, type CheckpointState, type RunConfig,
+  classCountOf, configProblems, decodeCheckpoint, DEFAULT_RUN_CONFIG, describeCollapse, encodeCheckpoint, LATEST_CHECKPOINT, type CheckpointState, type RunConfig,
 } from '@convoy/run';
 import type { EvaluationResult } from '@convoy/worker/portable';
 import relaxedWasmUrl from '@convoy/kernels/kernels-relaxed.wasm?url';
@@ -9,6 +9,7 @@ import plainWasmUrl from '@convoy/kernels/kernels.wasm?url';
 import { drawChart, type Series } from './chart';
 import { classify, decodeImageFile, type Classifier } from './classify';
 import { checkAgainstWasm } from './kernelParity';
+import { checkModelText, PAGE_PRESETS, presetText, type ModelCheck } from './modelFile';
 import { fetchServerCifar10, readPickedFiles, serverHasCifar10, type BrowserCifar10 } from './dataset';
 import { TrainingSession } from './trainingSession';
 import { liveWorkers } from './webWorkerRunner';
@@ -20,7 +21,8 @@ const input = (id: string) => $<HTMLInputElement>(id);
 let data: BrowserCifar10 | null = null;
 let wasm: KernelWasm | null = null;
 let session: TrainingSession | null = null;
-let loaded: { state: CheckpointState; file: string } | null = null;
+/** A checkpoint loaded to classify with or continue; `modelText` is its network as the box shows it. */
+let loaded: { state: CheckpointState; file: string; modelText: string } | null = null;
 let running = false;
 /** Steps the chart's x axis spans: the last run's total. */
 let chartSteps = 1;
@@ -49,6 +51,47 @@ function fail(id: string, error: unknown): void {
   log(`error: ${message}`);
 }
 
+/** The select's entry for a network the visitor wrote or changed (or a loaded checkpoint's). */
+const CUSTOM = 'custom';
+/** The presets whose file the form's width builds (the others are example files of fixed sizes). */
+const WIDTH_PRESETS = new Set(['recipe', 'recipe-bn']);
+
+const modelBox = () => $<HTMLTextAreaElement>('model-json');
+const modelSelect = () => $<HTMLSelectElement>('model-preset');
+
+function usesWidth(): boolean {
+  return WIDTH_PRESETS.has(modelSelect().value);
+}
+
+/** Fills the box with a preset's model file (the recipe presets at the form's width) and checks it. */
+function fillModel(name: string): void {
+  modelSelect().value = name;
+  modelBox().value = presetText(name, Number(input('width').value) || DEFAULT_RUN_CONFIG.width);
+  checkModel();
+}
+
+/**
+ * Checks the box's model file for the form's classes and shows the result beside it: the totals and
+ * layer table, or the ModelFileError's message, which starts with the layer's path.
+ */
+function checkModel(): ModelCheck {
+  const classes = input('classes').value.trim();
+  const check = checkModelText(modelBox().value, classCountOf({ classes: classes === '' ? null : classes }));
+  const el = $('model-check');
+  if (check.ok) {
+    el.textContent = `${check.parameters.toLocaleString('en-US')} parameters, ${check.multiplyAdds.toLocaleString('en-US')} multiply-adds per image\n\n${check.summary}`;
+    delete el.dataset.path;
+  } else {
+    el.textContent = check.message;
+    el.dataset.path = check.path ?? '';
+  }
+  el.dataset.state = check.ok ? 'ok' : 'error';
+  el.classList.toggle('error', !check.ok);
+  input('width').disabled = !usesWidth();
+  updateCliCommand();
+  return check;
+}
+
 function optionalInteger(id: string): number | null {
   const value = input(id).value.trim();
   return value === '' ? null : Number(value);
@@ -64,7 +107,8 @@ function formConfig(): RunConfig {
     epochs: Number(input('epochs').value),
     batchSize: Number(input('batch-size').value),
     lr: Number(input('lr').value),
-    width: Number(input('width').value),
+    // The width builds the recipe presets only; with a model file the CLI keeps its default too.
+    width: usesWidth() ? Number(input('width').value) : DEFAULT_RUN_CONFIG.width,
     seed: Number(input('seed').value),
   };
 }
@@ -84,18 +128,20 @@ function showConfig(config: RunConfig): void {
 function updateCliCommand(): void {
   const c = formConfig();
   const maxSteps = optionalInteger('max-steps');
+  const preset = PAGE_PRESETS.find((p) => p.name === modelSelect().value);
   const flags = [
+    `--model ${preset ? preset.cli : 'net.json'}`,
     c.classes ? `--classes ${c.classes}` : '',
     c.limitTrain !== null ? `--limit-train ${c.limitTrain}` : '',
     `--epochs ${c.epochs}`,
     `--batch-size ${c.batchSize}`,
     `--lr ${c.lr}`,
-    `--width ${c.width}`,
+    usesWidth() ? `--width ${c.width}` : '',
     `--seed ${c.seed}`,
     `--threads ${input('workers').value}`,
     maxSteps !== null ? `--max-steps ${maxSteps}` : '',
   ].filter(Boolean);
-  $('cli-command').textContent = `CIFAR10_DIR=… npx convoy train ${flags.join(' ')}`;
+  $('cli-command').textContent = `CIFAR10_DIR=… npx convoy train ${flags.join(' ')}${preset ? '' : " (net.json: the box's model file)"}`;
 }
 
 function checkNumbers(config: RunConfig): void {
@@ -140,11 +186,21 @@ function dataLoaded(set: BrowserCifar10): void {
 
 async function train(): Promise<void> {
   if (!data || !wasm) return;
-  const resume = loaded && !session ? loaded.state : null;
+  // Train continues a loaded checkpoint (as --resume) unless the box now holds another network.
+  const resume = loaded && !session && modelBox().value === loaded.modelText ? loaded.state : null;
+  if (loaded && !session && !resume) log(`the network differs from ${loaded.file}'s: a new run, not its continuation`);
   let config: RunConfig;
+  let modelSpec: ModelSpec;
   try {
     config = resume ? (resume.config as unknown as RunConfig) : formConfig();
     checkNumbers(config);
+    const check = checkModel();
+    if (!resume && !check.ok) {
+      setStatus('run-status', `not started: the model file does not check out (${check.path ?? 'not JSON'}; the message is beside it)`, 'refused');
+      log(`model file: ${check.message}`);
+      return;
+    }
+    modelSpec = resume ? resume.modelSpec : (check as Extract<ModelCheck, { ok: true }>).spec;
   } catch (error) {
     fail('run-status', error);
     return;
@@ -165,6 +221,7 @@ async function train(): Promise<void> {
     session = await TrainingSession.create({
       data,
       config,
+      modelSpec,
       workers: Number(input('workers').value),
       backend: $<HTMLSelectElement>('backend').value,
       wasm,
@@ -175,7 +232,7 @@ async function train(): Promise<void> {
     chartSteps = s.totalSteps;
     const described = await s.describe();
     log(`${s.train.count} training images (${s.classNames.join(', ')}), ${s.stepsPerEpoch} steps/epoch of ${config.batchSize}, ${described.length} Web Workers, ` +
-      `${s.pool.paramCount} parameters, kernels: ${described[0]?.reason}${resume ? `; resuming ${loaded?.file} at step ${s.step}` : ''}`);
+      `network ${resume ? loaded?.file : modelSelect().value}, ${s.pool.paramCount} parameters, kernels: ${described[0]?.reason}${resume ? `; resuming ${loaded?.file} at step ${s.step}` : ''}`);
     $<HTMLButtonElement>('pause').disabled = false;
     $<HTMLButtonElement>('download').disabled = false;
     let images = 0;
@@ -259,9 +316,21 @@ async function loadCheckpoint(file: File): Promise<void> {
     if (running) throw new Error('pause and finish the current run before loading a checkpoint');
     await session?.close();
     session = null;
-    loaded = { state, file: file.name };
     const config = state.config as unknown as RunConfig;
     if (typeof config.batchSize === 'number') showConfig(config);
+    // Its network in the box: a layer list as its file, the recipe (checkpoints of the CLI's default) as the same preset.
+    const spec = state.modelSpec;
+    if (spec.kind === 'layers') {
+      const { kind: _kind, classes: _classes, ...file } = spec;
+      modelSelect().value = CUSTOM;
+      modelBox().value = formatModelFile(file);
+    } else {
+      input('width').value = String(spec.width);
+      modelSelect().value = 'recipe';
+      modelBox().value = presetText('recipe', spec.width);
+    }
+    checkModel();
+    loaded = { state, file: file.name, modelText: modelBox().value };
     setStatus('run-status', `loaded ${file.name}: step ${state.step}, classes ${state.classNames.join(', ')}; Train continues it, images are classified with it`, 'loaded');
     log($('run-status').textContent ?? '');
   } catch (error) {
@@ -332,8 +401,18 @@ function checkKernels(): void {
 
 async function start(): Promise<void> {
   input('workers').value = String(navigator.hardwareConcurrency || 2);
-  updateCliCommand();
+  for (const preset of [...PAGE_PRESETS, { name: CUSTOM, label: "custom (the box's JSON)" }]) {
+    modelSelect().append(new Option(preset.label, preset.name));
+  }
+  fillModel('recipe');
   for (const el of document.querySelectorAll('#settings-panel input')) el.addEventListener('input', updateCliCommand);
+  modelSelect().addEventListener('change', () => (modelSelect().value === CUSTOM ? checkModel() : fillModel(modelSelect().value)));
+  modelBox().addEventListener('input', () => {
+    modelSelect().value = CUSTOM;
+    checkModel();
+  });
+  input('width').addEventListener('input', () => usesWidth() && fillModel(modelSelect().value));
+  input('classes').addEventListener('input', () => checkModel());
   redraw();
   if (!crossOriginIsolated) {
     const note = $('isolation');
@@ -398,6 +477,8 @@ async function start(): Promise<void> {
     worker?.postMessage({ type: 'fail', message: `failure planted by the page's test hook in Web Worker ${k + 1}` } satisfies ToWorker);
     return Boolean(worker);
   };
+  // The e2e test's read-only view of the chart: the last run's training loss per step.
+  (window as unknown as { convoyTrainingLosses: () => number[] }).convoyTrainingLosses = () => series[0].points.map(([, loss]) => loss);
 }
 
 void start();

@@ -1,7 +1,7 @@
 import { batchCount, batchSlice, CIFAR10_NORMALIZATION, epochOrder, selectSubsets, type ImageSet } from '@convoy/data';
-import type { HyperparameterSchedules } from '@convoy/nn';
+import type { HyperparameterSchedules, ModelSpec } from '@convoy/nn';
 import {
-  chanceLevel, checkpointStateOf, cifar10ClassNamesFor, detectCollapse, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, warmupEpochs, type CheckpointState, type Collapse, type RunConfig,
+  chanceLevel, checkpointStateOf, cifar10ClassNamesFor, detectCollapse, hyperparameterSchedules, optimizerSpecFor, warmupEpochs, type CheckpointState, type Collapse, type RunConfig,
 } from '@convoy/run';
 import { Rng } from '@convoy/tensor';
 import { GradientPool, scheduledStep, StepDivergedError, type DescribeResult, type EvaluationResult, type TrainStepResult } from '@convoy/worker/portable';
@@ -12,6 +12,11 @@ import type { KernelWasm } from './workerMessages';
 export interface SessionOptions {
   data: BrowserCifar10;
   config: RunConfig;
+  /**
+   * The network: a checked model file (the page's box, src/modelFile.ts). A resumed run trains the
+   * checkpoint's own network instead, as `convoy train --resume` does.
+   */
+  modelSpec: ModelSpec;
   /** Web Workers (one batch shard and one parameter chunk each). */
   workers: number;
   /** Kernel backend each worker creates (kernels' selectBackend name). */
@@ -44,6 +49,7 @@ export class TrainingSession {
   readonly train: ImageSet;
   readonly test: ImageSet | null;
   readonly classNames: string[];
+  readonly modelSpec: ModelSpec;
   readonly stepsPerEpoch: number;
   step: number;
   epoch: number;
@@ -60,6 +66,7 @@ export class TrainingSession {
     rngState: number[],
   ) {
     const { config, resume } = options;
+    this.modelSpec = resume?.modelSpec ?? options.modelSpec;
     this.train = data.train;
     this.test = data.test;
     this.classNames = data.classNames;
@@ -84,7 +91,7 @@ export class TrainingSession {
     const pool = new GradientPool(
       {
         threads: options.workers,
-        modelSpec: modelSpecFor(config),
+        modelSpec: resume?.modelSpec ?? options.modelSpec,
         backend: options.backend,
         optimizer: optimizerSpecFor(config),
         train: selected.train,
@@ -185,7 +192,7 @@ export class TrainingSession {
   checkpointState(summary: Record<string, unknown>): CheckpointState {
     return checkpointStateOf({
       config: this.config,
-      modelSpec: modelSpecFor(this.config),
+      modelSpec: this.modelSpec,
       classNames: this.classNames,
       normalization: CIFAR10_NORMALIZATION,
       params: this.pool.params,
