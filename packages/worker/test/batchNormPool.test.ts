@@ -125,7 +125,7 @@ describe('GradientPool with BatchNorm, a residual block and dropout', () => {
     const pool = await createGradientPool({ threads: 1, modelSpec, optimizer: sgd, train, maxBatch: BATCH, seed: 7 });
     try {
       await expect(pool.trainStep({ indices: batchOf(0).slice(6), globalBatch: BATCH, batchOffset: 6, epoch: 0, seed: 1, augment: false, hyper: { step: 0, lr: 0.05 } }))
-        .rejects.toThrow(/cut a BatchNorm ghost group of 4 images; split the global batch between hosts on multiples of 4/);
+        .rejects.toThrow(/\bghost group of 4 images\b.*\bmultiples of 4\b/);
     } finally {
       await pool.close();
     }

@@ -235,7 +235,7 @@ describe('GradientPool', () => {
       expect(relativeError(one, expected)).toBeLessThan(1e-5);
       expect(relativeError(three, expected)).toBeLessThan(1e-5);
       expect((await pool3.logits('test')).length).toBe(40 * 10);
-      await expect(pool3.logits('test', 30, 41)).rejects.toThrow(/logits: range \[30, 41\) is not a non-empty range of the 40 test images/);
+      await expect(pool3.logits('test', 30, 41)).rejects.toThrow(/^logits: .*\[30, 41\).*\b40 test images\b/);
     } finally {
       await Promise.all([pool1.close(), pool3.close()]);
     }
@@ -246,7 +246,7 @@ describe('GradientPool', () => {
     try {
       const attempt = pool.trainStep({ indices: [0, 1, 2, 3], epoch: 0, seed: 1, augment: false, hyper: { step: 0, lr: 0.1 } });
       await expect(attempt).rejects.toThrow(WorkerTaskError);
-      await expect(attempt).rejects.toThrow(/gradients of shard 0: worker thread \d+ \(gradients of shard 0\): unknown kernel backend .no-such-backend./);
+      await expect(attempt).rejects.toThrow(/\bshard 0\b.*\bworker thread \d+\b.*'no-such-backend'/);
     } finally {
       await pool.close();
     }
@@ -268,14 +268,14 @@ describe('GradientPool', () => {
       const victim = runner.piscina.threads.find((thread) => thread.threadId === owner);
       expect(victim).toBeDefined();
       void victim!.terminate();
-      await expect(step).rejects.toThrow(/gradient computation failed in 1 of 2 worker task\(s\): gradients of shard \d \(worker thread \d+\): worker exited/);
+      await expect(step).rejects.toThrow(/\b1 of 2 worker task\(s\).*\bshard \d \(worker thread \d+\).*\bexited\b/);
     } finally {
       await pool.close();
     }
   });
 
   it('rejects bad options with clear messages', async () => {
-    await expect(createGradientPool({ threads: 0, modelSpec, optimizer: sgd, train, maxBatch: 4 })).rejects.toThrow(/threads must be an integer >= 1, got 0/);
+    await expect(createGradientPool({ threads: 0, modelSpec, optimizer: sgd, train, maxBatch: 4 })).rejects.toThrow(/\bthreads\b.*>= 1.*\b0$/);
     await expect(createGradientPool({ threads: 1, modelSpec, optimizer: sgd, train, maxBatch: 4, params: new Float32Array(3) })).rejects.toThrow(
       /given 3 parameters, the model has \d+/,
     );
@@ -285,7 +285,7 @@ describe('GradientPool', () => {
     const broken = { ...syntheticImageSet({ count: 8, seed: 1 }), count: 9 }; // 9 claimed, 8 stored
     const pool = await createGradientPool({ threads: 1, modelSpec, optimizer: sgd, train: broken, maxBatch: 4, seed: 1 });
     try {
-      await expect(pool.describe()).rejects.toThrow(/the training set: count 9 of 3x32x32 images needs 27648 image bytes and 9 labels, got 24576 and 8/);
+      await expect(pool.describe()).rejects.toThrow(/\btraining set\b.*\b9\b.*\b3x32x32\b.*\b27648\b.*\b9 labels\b.*\b24576 and 8\b/);
     } finally {
       await pool.close();
     }

@@ -31,7 +31,7 @@ describe('scheduledStep', () => {
       const attempt = scheduledStep(pool, constantLearningRate(1e12), { ...batch(1), step: 1, where: 'epoch 1, batch 2' });
       await expect(attempt).rejects.toThrow(StepDivergedError);
       await expect(scheduledStep(pool, constantLearningRate(1e12), { ...batch(1), step: 1, where: 'epoch 1, batch 2' })).rejects.toThrow(
-        /^training diverged at step 2 \(epoch 1, batch 2, lr 1\.000e\+12\): loss .*Parameters were not updated by this step\.$/,
+        /\bdiverged\b.*\bstep 2 \(epoch 1, batch 2, lr 1\.000e\+12\).*\bnot updated\b/,
       );
       expect(pool.params.data).toEqual(before);
     } finally {
