@@ -48,7 +48,7 @@ describe('checkpoint format', () => {
     const { buffers: _b, ...v2 } = v3;
     const payload = encode({ ...v2, params: new Uint8Array(v2.params.buffer), optimizer: { name: 'sgd', state: { momentumBuffer: new Uint8Array(v2.optimizer.state.momentumBuffer.buffer) } } });
     expect(() => decodeCheckpoint(encode({ format: CHECKPOINT_FORMAT, version: 2, sha256: sha256Hex(payload), payload }), 'v2.msgpack')).toThrow(
-      /^v2\.msgpack: .*the buffer table has 0 entries; the network has 3 \(missing: 'layers\.1\.running_mean'/,
+      /^v2\.msgpack: .*\bbuffer table\b.*\b0\b.*\b3\b.*'layers\.1\.running_mean'/,
     );
   });
 
@@ -57,17 +57,17 @@ describe('checkpoint format', () => {
     const corrupted = bytes.slice();
     corrupted[corrupted.length - 20] ^= 0xff; // inside the payload (params/optimizer bytes come late)
     expect(() => decodeCheckpoint(corrupted, 'c.msgpack')).toThrow(CheckpointError);
-    expect(() => decodeCheckpoint(corrupted, 'c.msgpack')).toThrow(/c\.msgpack: checksum mismatch .* the file is corrupted/);
+    expect(() => decodeCheckpoint(corrupted, 'c.msgpack')).toThrow(/^c\.msgpack: .*\bchecksum\b.*\bcorrupted\b/);
   });
 
   it('detects truncation, emptiness and foreign files with clear messages', () => {
     const bytes = encodeCheckpoint(sampleState());
     expect(() => decodeCheckpoint(bytes.subarray(0, Math.floor(bytes.length / 2)), 't.msgpack')).toThrow(
-      /t\.msgpack: cannot be decoded .*the file is truncated or is not a convoy checkpoint/,
+      /^t\.msgpack: .*\btruncated\b/,
     );
-    expect(() => decodeCheckpoint(new Uint8Array(0), 'e')).toThrow(/e: the file is empty/);
-    expect(() => decodeCheckpoint(encode({ hello: 'world' }), 'x')).toThrow(/x: not a convoy checkpoint/);
-    expect(() => decodeCheckpoint(encode({ format: CHECKPOINT_FORMAT, version: 99 }), 'v')).toThrow(/version 99 is not supported; this convoy reads versions 1 to 3/);
+    expect(() => decodeCheckpoint(new Uint8Array(0), 'e')).toThrow(/^e: .*\bempty\b/);
+    expect(() => decodeCheckpoint(encode({ hello: 'world' }), 'x')).toThrow(/^x: .*\bnot a convoy checkpoint\b/);
+    expect(() => decodeCheckpoint(encode({ format: CHECKPOINT_FORMAT, version: 99 }), 'v')).toThrow(/^v: .*\bversion 99\b.*\b1 to 3\b/);
   });
 
   it.each(SELF_CONTRADICTIONS.map((c) => [c.kind, c.message]))('refuses %s, naming the file and the first mismatch', (kind, message) => {

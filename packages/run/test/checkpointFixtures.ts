@@ -63,77 +63,77 @@ export const SELF_CONTRADICTIONS: Array<{ kind: string; change: (s: CheckpointSt
   {
     kind: 'a table entry with another name',
     change: (s) => (s.parameters[1].name = 'features.0.conv1.bogus'),
-    message: /parameter table entry 1 is 'features\.0\.conv1\.bogus' .*; the network has 'features\.0\.conv1\.bias'/,
+    message: /\bparameter table\b.*\bentry 1\b.*'features\.0\.conv1\.bogus'.*'features\.0\.conv1\.bias'/,
   },
   {
     kind: 'a table entry with another shape (same size)',
     change: (s) => (s.parameters[0].shape = [2, 3, 9, 1]),
-    message: /entry 0 is 'features\.0\.conv1\.weight' shape \[2, 3, 9, 1\].*the network has 'features\.0\.conv1\.weight' shape \[2, 3, 3, 3\]/,
+    message: /\bentry 0\b.*'features\.0\.conv1\.weight'.*\[2, 3, 9, 1\].*\[2, 3, 3, 3\]/,
   },
   {
     kind: 'a table entry at another offset',
     change: (s) => (s.parameters[2].offset += 1),
-    message: /entry 2 is 'features\.0\.conv2\.weight' shape \[2, 2, 3, 3\] at offset 57,.*the network has .* at offset 56/,
+    message: /\bentry 2\b.*'features\.0\.conv2\.weight'.*\boffset 57\b.*\boffset 56\b/,
   },
   {
     kind: 'a table entry of another size',
     change: (s) => (s.parameters[3].size = 2 ** 40),
-    message: /entry 3 is 'features\.0\.conv2\.bias' shape \[2\] at offset 92, 1099511627776 values; the network has .* 2 values/,
+    message: /\bentry 3\b.*'features\.0\.conv2\.bias'.*\b1099511627776 values\b.*\b2 values\b/,
   },
   {
     kind: 'a missing table entry',
     change: (s) => void s.parameters.pop(),
-    message: /the parameter table has 5 entries; the network has 6 \(missing: 'classifier\.bias'/,
+    message: /\bparameter table\b.*\b5\b.*\b6\b.*\bmissing\b.*'classifier\.bias'/,
   },
   {
     kind: 'an extra table entry',
     change: (s) => void s.parameters.push({ name: 'extra', shape: [1], offset: 100, size: 1 }),
-    message: /the parameter table has 7 entries; the network has 6 \(extra: .*"extra"/,
+    message: /\bparameter table\b.*\b7\b.*\b6\b.*\bextra\b.*"extra"/,
   },
   {
     kind: 'parameter bytes short of the table',
     change: (s) => (s.params = s.params.slice(1)),
-    message: /params hold 396 bytes; the network has 100 float32 values \(400 bytes\)/,
+    message: /\bparams\b.*\b396 bytes\b.*\b100 float32 values\b.*\b400 bytes\b/,
   },
   {
     kind: 'an optimizer state array of another length',
     change: (s) => (s.optimizer.state.momentumBuffer = new Float32Array(97)),
-    message: /optimizer state 'momentumBuffer' holds 388 bytes; the network has 100 float32 values/,
+    message: /'momentumBuffer'.*\b388 bytes\b.*\b100 float32 values\b/,
   },
   {
     kind: 'a missing optimizer state array',
     change: (s) => (s.optimizer.state = {}),
-    message: /sgd keeps state arrays momentumBuffer; the file has none/,
+    message: /\bsgd\b.*\bmomentumBuffer\b.*\bnone\b/,
   },
   {
     kind: "another optimizer's state arrays",
     change: (s) => (s.optimizer.state = { expAvg: s.params, expAvgSq: s.params }),
-    message: /sgd keeps state arrays momentumBuffer; the file has expAvg, expAvgSq/,
+    message: /\bsgd\b.*\bmomentumBuffer\b.*\bexpAvg, expAvgSq\b/,
   },
   {
     kind: 'optimizer state of another optimizer than the config',
     change: (s) => (s.config.optimizer = 'adamw'),
-    message: /the optimizer state is sgd's but config\.optimizer is 'adamw'/,
+    message: /\bsgd\b.*\bconfig\.optimizer\b.*'adamw'/,
   },
   {
     kind: 'an unknown optimizer',
     change: (s) => (s.optimizer.name = 'rmsprop'),
-    message: /optimizer 'rmsprop' is not one this convoy knows/,
+    message: /\boptimizer 'rmsprop'/,
   },
   {
     kind: 'a modelSpec of another network than the table',
     change: (s) => (s.modelSpec = { ...(s.modelSpec as RecipeModelSpec), width: 4 }),
-    message: /entry 0 is 'features\.0\.conv1\.weight' shape \[2, 3, 3, 3\].*the network has 'features\.0\.conv1\.weight' shape \[4, 3, 3, 3\]/,
+    message: /\bentry 0\b.*'features\.0\.conv1\.weight'.*\[2, 3, 3, 3\].*\[4, 3, 3, 3\]/,
   },
   {
     kind: 'an absurd width',
     change: (s) => (s.modelSpec = { ...(s.modelSpec as RecipeModelSpec), width: 1e9 }),
-    message: /modelSpec\.width must be a whole number from 1 to 512, got 1000000000/,
+    message: /\bmodelSpec\.width\b.*\b1\b.*\b512\b.*\b1000000000\b/,
   },
   {
     kind: 'an absurd class count',
     change: (s) => (s.modelSpec = { ...s.modelSpec, classes: 1e12 }),
-    message: /modelSpec\.classes must be a whole number from 1 to 100000, got 1000000000000/,
+    message: /\bmodelSpec\.classes\b.*\b1\b.*\b100000\b.*\b1000000000000\b/,
   },
   {
     kind: 'an absurd resolution',
@@ -141,71 +141,71 @@ export const SELF_CONTRADICTIONS: Array<{ kind: string; change: (s: CheckpointSt
       s.modelSpec = { ...(s.modelSpec as RecipeModelSpec), resolution: 2 ** 31 };
       s.resolution = 2 ** 31;
     },
-    message: /modelSpec\.resolution must be a whole number from 8 to 4096, got 2147483648/,
+    message: /\bmodelSpec\.resolution\b.*\b8\b.*\b4096\b.*\b2147483648\b/,
   },
   {
     kind: 'an unknown model kind',
     change: (s) => (s.modelSpec = { ...(s.modelSpec as RecipeModelSpec), kind: 'resnet' as 'recipe' }),
-    message: /modelSpec\.kind "resnet" is not a model this convoy builds/,
+    message: /\bmodelSpec\.kind "resnet"/,
   },
   {
     kind: 'class names of another count than the classes',
     change: (s) => (s.classNames = ['cat', 'dog', 'bird']),
-    message: /classNames has 3 names, modelSpec\.classes is 2/,
+    message: /\bclassNames\b.*\b3\b.*\bmodelSpec\.classes\b.*\b2\b/,
   },
   {
     kind: 'a resolution other than the modelSpec',
     change: (s) => (s.resolution = 32),
-    message: /resolution 32 differs from modelSpec\.resolution 8/,
+    message: /\bresolution 32\b.*\bmodelSpec\.resolution 8\b/,
   },
   {
     kind: 'a normalisation for another channel count',
     change: (s) => (s.normalization = { mean: [0.5], std: [0.25] }),
-    message: /normalization has 1 means and 1 stds; the network takes 3 input channels/,
+    message: /\bnormalization\b.*\b1 means\b.*\b1 stds\b.*\b3 input channels\b/,
   },
   {
     kind: 'a zero standard deviation',
     change: (s) => (s.normalization = { mean: [0.5, 0.5, 0.5], std: [0.25, 0, 0.25] }),
-    message: /normalization must be \{ mean: \[finite numbers\], std: \[positive numbers\] \}/,
+    message: /\bnormalization\b.*\bmean\b.*\bstd\b/,
   },
   {
     kind: 'a non-finite parameter',
     change: (s) => (s.params[57] = Number.NaN),
-    message: /parameter 'features\.0\.conv2\.weight'\[1\] is NaN; a checkpoint holds finite values only/,
+    message: /\bparameter 'features\.0\.conv2\.weight'\[1\].*\bNaN\b/,
   },
   {
     kind: 'a non-finite optimizer state value',
     change: (s) => (s.optimizer.state.momentumBuffer[99] = Number.POSITIVE_INFINITY),
-    message: /optimizer state 'momentumBuffer' 'classifier\.bias'\[1\] is Infinity/,
+    message: /'momentumBuffer'.*'classifier\.bias'\[1\].*\bInfinity\b/,
   },
   {
     kind: 'a recipe checkpoint with buffers',
     change: (s) => (s.buffers = { entries: [{ name: 'features.0.running_mean', shape: [2], offset: 0, size: 2 }], data: new Float32Array(2) }),
-    message: /the buffer table has 1 entries; the network has 0 \(extra: .*running_mean/,
+    message: /\bbuffer table\b.*\b1\b.*\b0\b.*\bextra\b.*running_mean/,
   },
   {
     kind: 'a layer list without its buffers',
     base: 'layers',
     change: (s) => (s.buffers = { entries: [], data: new Float32Array(0) }),
-    message: /the buffer table has 0 entries; the network has 3 \(missing: 'layers\.1\.running_mean' shape \[4\] at offset 0, 4 values\)/,
+    message: /\bbuffer table\b.*\b0\b.*\b3\b.*\bmissing\b.*'layers\.1\.running_mean'.*\[4\]/,
   },
   {
     kind: 'a buffer table entry of another shape',
     base: 'layers',
     change: (s) => (s.buffers.entries[1].shape = [2, 2]),
-    message: /buffer table entry 1 is 'layers\.1\.running_var' shape \[2, 2\] .*; the network has 'layers\.1\.running_var' shape \[4\]/,
+    message: /\bbuffer table\b.*\bentry 1\b.*'layers\.1\.running_var'.*\[2, 2\].*\[4\]/,
   },
   {
     kind: 'buffer bytes short of the table',
     base: 'layers',
     change: (s) => (s.buffers.data = s.buffers.data.slice(1)),
-    message: /buffers hold 32 bytes; the network has 9 float32 values \(36 bytes\)/,
+    message: /\bbuffers\b.*\b32 bytes\b.*\b9 float32 values\b.*\b36 bytes\b/,
   },
   {
     kind: 'a non-finite running statistic',
     base: 'layers',
     change: (s) => (s.buffers.data[6] = Number.NaN),
-    message: /buffer 'layers\.1\.running_var'\[2\] is NaN/,
+    message: /\bbuffer 'layers\.1\.running_var'\[2\].*\bNaN\b/,
   },
   {
     kind: 'a layer list whose BatchNorm has other channels than its conv',
@@ -214,7 +214,7 @@ export const SELF_CONTRADICTIONS: Array<{ kind: string; change: (s: CheckpointSt
       const spec = s.modelSpec as LayerModelSpec;
       s.modelSpec = { ...spec, layers: [spec.layers[0], { type: 'batchnorm2d', groupSize: 4 }, ...spec.layers.slice(2)].map((l, i) => (i === 0 ? { ...l, out: 5 } : l)) };
     },
-    message: /parameter table entry 0 is 'layers\.0\.weight' shape \[4, 3, 3, 3\].*; the network has 'layers\.0\.weight' shape \[5, 3, 3, 3\]/,
+    message: /\bparameter table\b.*\bentry 0\b.*'layers\.0\.weight'.*\[4, 3, 3, 3\].*\[5, 3, 3, 3\]/,
   },
   {
     kind: 'a layer list that does not build',
@@ -223,7 +223,7 @@ export const SELF_CONTRADICTIONS: Array<{ kind: string; change: (s: CheckpointSt
       const spec = s.modelSpec as LayerModelSpec;
       s.modelSpec = { ...spec, layers: [...spec.layers.slice(0, 5), { type: 'linear', out: 'classes' }] };
     },
-    message: /modelSpec does not describe a network this convoy builds: layers\[5\]: linear needs a flat input/,
+    message: /\bmodelSpec\b.*\blayers\[5\]: linear\b.*\bflat\b/,
   },
   {
     kind: 'a layer list of absurd size',

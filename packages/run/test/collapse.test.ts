@@ -21,7 +21,7 @@ describe('chanceLevel', () => {
 
   it('takes 1/k without a test set and refuses labels outside the classes', () => {
     expect(chanceLevel(balanced(4, 2), null, 4).accuracy).toBe(0.25);
-    expect(() => chanceLevel(Uint8Array.from([0, 3]), null, 3)).toThrow(/label 3 at 1 is not in 0\.\.2/);
+    expect(() => chanceLevel(Uint8Array.from([0, 3]), null, 3)).toThrow(/\blabel 3 at 1\b.*\b0\.\.2\b/);
     expect(() => chanceLevel(Uint8Array.from([0]), null, 0)).toThrow(/positive integer/);
   });
 });
