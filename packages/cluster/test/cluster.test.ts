@@ -55,13 +55,13 @@ describe('without a usable libmpi', () => {
   it('says what to install when libmpi is missing', () => {
     expect(() => initCluster({ env: { CONVOY_LIBMPI: 'libmpi-not-installed.so.40' } })).toThrow(MpiUnavailableError);
     expect(() => initCluster({ env: { CONVOY_LIBMPI: 'libmpi-not-installed.so.40' } })).toThrow(
-      /a distributed run needs Open MPI's libmpi, which could not be loaded \(libmpi-not-installed\.so\.40: .*\)\. Install Open MPI \(Debian\/Ubuntu: apt-get install openmpi-bin libopenmpi-dev/,
+      /\blibmpi\b.*\blibmpi-not-installed\.so\.40\b.*\bapt-get install openmpi-bin libopenmpi-dev\b/,
     );
   });
 
   it('refuses a libmpi that is not Open MPI, saying which MPI is supported', () => {
     expect(() => initCluster({ env: { CONVOY_LIBMPI: 'libc.so.6' } })).toThrow(
-      /libc\.so\.6 is not Open MPI's libmpi \(it has no symbol ompi_mpi_comm_world\): convoy's MPI binding supports Open MPI only, not MPICH/,
+      /^libc\.so\.6\b.*\bompi_mpi_comm_world\b.*\bOpen MPI only\b/,
     );
   });
 });
