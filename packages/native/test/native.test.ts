@@ -183,7 +183,7 @@ describeNative('buffers', () => {
 describeNative('selection', () => {
   test('with the parity check, the backend agrees with the reference on the recipe shapes and says on which library', () => {
     const checked = selectNativeBackend({ checkParity: true });
-    expect(checked.reason).toMatch(/^native backend on oneDNN 2\.\d+\.\d+ \(.+\), parity with the reference checked on the recipe shapes$/);
+    expect(checked.reason).toMatch(/^native\b.*\boneDNN 2\.\d+\.\d+ \(.+\).*\bparity\b/);
     expect(checked.backend?.name).toBe('native');
   });
 
@@ -191,7 +191,7 @@ describeNative('selection', () => {
     // loadDnnl remembers its first answer per process, so this runs in a fresh one.
     const script = "const { selectNativeBackend } = require('@convoy/native'); console.log(selectNativeBackend().reason)";
     const run = (lib: string) => execFileSync(process.execPath, ['-e', script], { env: { ...process.env, CONVOY_DNNL: lib }, encoding: 'utf8' }).trim();
-    expect(run('/nonexistent/libdnnl.so.2')).toMatch(/^oneDNN not found \(\/nonexistent\/libdnnl\.so\.2: .*\); install oneDNN 2\.x .*CONVOY_DNNL/);
+    expect(run('/nonexistent/libdnnl.so.2')).toMatch(/^oneDNN\b.*\/nonexistent\/libdnnl\.so\.2\b.*\boneDNN 2\.x\b.*\bCONVOY_DNNL\b/);
     expect(run('libm.so.6')).toMatch(/^oneDNN could not be bound: .*dnnl_version/);
   });
 });
