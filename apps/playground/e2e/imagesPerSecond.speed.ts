@@ -6,13 +6,16 @@ import { launchChromium, previewServer } from './browser';
 import { openWithServerData, trainInPage, trainWithCli, type RunSettings } from './runs';
 
 // The training step's images/s in Chromium (the page, N Web Workers) next to the `convoy` CLI (N
-// piscina threads) on this machine: the recipe network (width 32), batch 128, the same run in both,
-// alternated for ROUNDS rounds so a change in machine load hits both. Each side's figure leaves the
-// first step out (thread start-up, wasm compilation) and sums images over the step wall time.
+// piscina threads) on this machine: the recipe network (width 32; MODEL picks another of the page's
+// presets), batch 128, the same run in both, alternated for ROUNDS rounds so a change in machine
+// load hits both. Each side's figure leaves the first step out (thread start-up, wasm compilation)
+// and sums images over the step wall time.
 const dataDir = process.env.CIFAR10_DIR;
 const WORKERS = Number(process.env.WORKERS ?? 2);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
-const run: RunSettings = { model: 'recipe', classes: '', limitTrain: 128 * 16, epochs: 1, batchSize: 128, lr: 0.05, width: 32, seed: 1, workers: WORKERS, maxSteps: 16 };
+/** A preset of the page's select (recipe, recipe-bn, allconv, mlp-head, resnet9-half). */
+const MODEL = process.env.MODEL ?? 'recipe';
+const run: RunSettings = { model: MODEL, classes: '', limitTrain: 128 * 16, epochs: 1, batchSize: 128, lr: 0.05, width: 32, seed: 1, workers: WORKERS, maxSteps: 16 };
 
 /** The CLI's images/s over steps 2..n, from its metrics log (imagesPerSecond per step = count / step wall time). */
 function cliImagesPerSecond(checkpointDir: string): number {
@@ -44,7 +47,7 @@ if (!haveData) console.warn('imagesPerSecond.speed.ts skipped: set CIFAR10_DIR t
       rows.push({ round, cli: cliImagesPerSecond(dir), chromium: trained.imagesPerSecond });
     }
     const lines = [
-      `recipe network width ${run.width}, batch ${run.batchSize}, ${run.maxSteps} steps (first left out), ${WORKERS} workers/threads; Chromium ${version}; Node ${process.version}; ${cpus()[0]?.model}`,
+      `${MODEL}${run.model === 'recipe' || run.model === 'recipe-bn' ? ` width ${run.width}` : ''}, batch ${run.batchSize}, ${run.maxSteps} steps (first left out), ${WORKERS} workers/threads; Chromium ${version}; Node ${process.version}; ${cpus()[0]?.model}`,
       `load before: ${loadBefore}; after: ${execSync('uptime').toString().trim()}`,
       'round | convoy CLI images/s | Chromium images/s | Chromium / CLI',
       ...rows.map((r) => `${r.round} | ${r.cli.toFixed(1)} | ${r.chromium.toFixed(1)} | ${(r.chromium / r.cli).toFixed(2)}`),

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { PAGE_PRESETS } from '../src/modelFile';
 
 /** One run's settings, as the page's form and the CLI's flags both take them. */
 export interface RunSettings {
-  /** The network: a preset both `--model` and the page's select take (recipe, recipe-bn). */
+  /** The network: a preset of the page's select (src/modelFile.ts); the CLI gets the same preset or example file. */
   model: string;
   classes: string;
   limitTrain: number;
@@ -25,13 +26,23 @@ export interface RunSettings {
  */
 const SAME_KERNELS = ['--backend', 'wasm'];
 
+/** The repository's root, which the presets' example files (models/...) are relative to. */
+const REPO_ROOT = join(__dirname, '..', '..', '..');
+
+/** `--model` and `--width` for a page preset: the width builds only the recipe presets (a file with --width is a usage error). */
+function modelFlags(run: RunSettings): string[] {
+  const preset = PAGE_PRESETS.find((p) => p.name === run.model);
+  if (!preset) throw new RangeError(`${run.model} is not one of the page's presets (${PAGE_PRESETS.map((p) => p.name).join(', ')})`);
+  return preset.cli.endsWith('.json') ? ['--model', join(REPO_ROOT, preset.cli)] : ['--model', preset.cli, '--width', String(run.width)];
+}
+
 /** `convoy train` (the built CLI) on the same run, checkpointing into `checkpointDir`. */
 export function trainWithCli(dataDir: string, run: RunSettings, checkpointDir: string) {
   const args = [
     join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', ...SAME_KERNELS, '--data-dir', dataDir, '--no-download', '--threads', String(run.workers),
-    '--model', run.model,
+    ...modelFlags(run),
     ...(run.classes ? ['--classes', run.classes] : []), '--limit-train', String(run.limitTrain), '--limit-test', '200', '--epochs', String(run.epochs),
-    '--batch-size', String(run.batchSize), '--lr', String(run.lr), '--width', String(run.width), '--seed', String(run.seed),
+    '--batch-size', String(run.batchSize), '--lr', String(run.lr), '--seed', String(run.seed),
     '--max-steps', String(run.maxSteps), '--checkpoint-dir', checkpointDir,
   ];
   return spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } });
@@ -45,8 +56,7 @@ export function resumeWithCli(dataDir: string, checkpointDir: string, maxSteps: 
 
 /**
  * Fills the page's form with the run, trains until it stops, and returns what the page reports.
- * `modelJson`, when given, goes into the model file box instead of the preset `run.model` (the
- * width field then builds nothing and is left alone).
+ * `modelJson`, when given, goes into the model file box instead of the preset `run.model`.
  */
 export async function trainInPage(page: Page, run: RunSettings, modelJson?: string): Promise<{ status: string; log: string; imagesPerSecond: number; losses: number[] }> {
   await page.selectOption('#model-preset', run.model);
@@ -56,7 +66,8 @@ export async function trainInPage(page: Page, run: RunSettings, modelJson?: stri
     '#width': String(run.width), '#seed': String(run.seed), '#workers': String(run.workers), '#max-steps': String(run.maxSteps), '#eval-every': '10', '#limit-test': '200',
   };
   for (const [selector, value] of Object.entries(fields)) {
-    if (selector === '#width' && modelJson !== undefined) continue;
+    // The width builds the recipe presets only; for any other network the page disables the field.
+    if (selector === '#width' && (await page.locator('#width').isDisabled())) continue;
     await page.fill(selector, value);
   }
   await page.click('#train');
