@@ -29,6 +29,16 @@ export function declaredResolution(choice: ModelChoice): number | null {
   return Number.isInteger(resolution) ? (resolution as number) : null;
 }
 
+/** The input channels a model file (or a preset's file) declares (`input.channels`), or null when it declares no whole number (the full check reports that). */
+export function declaredChannels(choice: ModelChoice): number | null {
+  const { json } = choice;
+  if (typeof json !== 'object' || json === null || !('input' in json)) return null;
+  const input = json.input;
+  if (typeof input !== 'object' || input === null || !('channels' in input)) return null;
+  const channels = input.channels;
+  return Number.isInteger(channels) ? (channels as number) : null;
+}
+
 /** What a model file must fit: the data's class count and its images, and the data's name for messages ("CIFAR-10", "--data photos"). */
 export interface ModelData {
   classes: number;

@@ -13,7 +13,8 @@ export type Encoding = 'png' | 'jpeg' | 'webp';
 
 /** Encodes raw pixels as a real image file's bytes. Lossless where the test needs exact values (png, webp lossless). */
 export async function encodeImage(raw: Buffer, width: number, height: number, channels: 1 | 2 | 3 | 4, as: Encoding): Promise<Buffer> {
-  const image = sharp(raw, { raw: { width, height, channels } });
+  // A grey (or grey + alpha) input stays grey in the file: sharp would otherwise write it as sRGB.
+  const image = channels <= 2 ? sharp(raw, { raw: { width, height, channels } }).toColourspace('b-w') : sharp(raw, { raw: { width, height, channels } });
   if (as === 'png') return image.png().toBuffer();
   if (as === 'webp') return image.webp({ lossless: true }).toBuffer();
   return image.jpeg({ quality: 95 }).toBuffer();

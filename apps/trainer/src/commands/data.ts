@@ -1,4 +1,4 @@
-import { consoleCountProgress, DatasetError, isPackedDataset, isUnfinishedPacking, loadCifar10, loadImageFolder, readPackedDataset, readPackedIndex, selectSubsets, type Cifar10, type Normalization, type PackedSplit } from '@convoy/data';
+import { consoleCountProgress, DatasetError, isPackedDataset, isUnfinishedPacking, loadCifar10, loadImageFolder, readPackedDataset, readPackedIndex, selectSubsets, type Cifar10, type ImageChannels, type Normalization, type PackedSplit } from '@convoy/data';
 import type { CheckpointState } from '@convoy/run';
 import type { DataOptions } from '../cliOptions';
 import { userPath } from '../config';
@@ -18,6 +18,8 @@ export type TrainingData = Cifar10 & { normalization?: Normalization };
 export interface ImageFolderFlags {
   folder: string;
   resolution: number;
+  /** 3 (RGB) or 1 (grey): what every image is decoded to (a packed folder must have been packed so). */
+  channels: ImageChannels;
   valSplit: number | null;
   seed: number;
   skipBadImages: boolean;
@@ -30,20 +32,30 @@ export interface ImageFolderFlags {
   log: (line: string) => void;
 }
 
-/** The resolution of a packed --data folder (fixed when it was packed), or null for an image folder. */
-export function packedResolution(folder: string): number | null {
+/** The side and channels of a packed --data folder's images (fixed when it was packed), or null for an image folder. */
+export function packedInput(folder: string): { resolution: number; channels: ImageChannels } | null {
   const dir = userPath(folder);
-  return isPackedDataset(dir) ? readPackedIndex(dir).resolution : null;
+  if (!isPackedDataset(dir)) return null;
+  const { resolution, channels } = readPackedIndex(dir);
+  return { resolution, channels };
+}
+
+/** ' grey' for 1-channel images, nothing for RGB (the usual case), in the data lines. */
+function greyWord(channels: ImageChannels): string {
+  return channels === 1 ? ' grey' : '';
 }
 
 /** A packed --data folder (see `convoy pack`), held whole in memory, every shard checked against its SHA-256. */
 function loadPackedData(flags: ImageFolderFlags): TrainingData {
   const started = performance.now();
   const packed = readPackedDataset(userPath(flags.folder), { skipBadShards: flags.skipBadShards, splits: flags.splits, onProgress: consoleCountProgress('Reading packed shards') });
+  if (packed.channels !== flags.channels) {
+    throw new UsageError(`${packed.root} was packed with ${packed.channels}-channel images; this run needs ${flags.channels}. Pack the images again with \`convoy pack <source> --channels ${flags.channels}\``);
+  }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   flags.log(
     `convoy: ${packed.train.count} training and ${packed.test.count} test images of ${packed.classNames.length} classes (${packed.classNames.join(', ')}) ` +
-      `at ${packed.resolution}x${packed.resolution} from the packed dataset ${packed.root}, ${(packed.bytesRead / 1024 / 1024).toFixed(1)} MB read in ${seconds} s`,
+      `at ${packed.resolution}x${packed.resolution}${greyWord(packed.channels)} from the packed dataset ${packed.root}, ${(packed.bytesRead / 1024 / 1024).toFixed(1)} MB read in ${seconds} s`,
   );
   if (packed.lost.shards.length > 0) {
     flags.log(
@@ -69,6 +81,7 @@ export async function loadImageFolderData(flags: ImageFolderFlags): Promise<Trai
   const started = performance.now();
   const folder = await loadImageFolder(userPath(flags.folder), {
     resolution: flags.resolution,
+    channels: flags.channels,
     valSplit: flags.valSplit ?? undefined,
     seed: flags.seed,
     skipBadImages: flags.skipBadImages,
@@ -79,7 +92,7 @@ export async function loadImageFolderData(flags: ImageFolderFlags): Promise<Trai
   const how = folder.cache === 'hit' ? `read from the image cache ${folder.cacheFile}` : folder.cache === 'written' ? `decoded and cached in ${folder.cacheFile}` : 'decoded (no cache)';
   flags.log(
     `convoy: ${folder.train.count} training and ${folder.test.count} test images of ${folder.classNames.length} classes (${folder.classNames.join(', ')}) ` +
-      `at ${folder.resolution}x${folder.resolution} from ${folder.root}, ${how} in ${seconds} s`,
+      `at ${folder.resolution}x${folder.resolution}${greyWord(folder.channels)} from ${folder.root}, ${how} in ${seconds} s`,
   );
   if (folder.skipped.length > 0) {
     const shown = folder.skipped.slice(0, 5).map((b) => `${b.file} (${b.reason})`).join('; ');

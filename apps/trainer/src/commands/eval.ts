@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { ImageSet } from '@convoy/data';
+import { isImageChannels, type ImageSet } from '@convoy/data';
+import { modelInputOf } from '@convoy/nn';
 import { DEFAULT_RUN_CONFIG, type CheckpointState, type RunConfig } from '@convoy/run';
 import { loadCheckpoint } from '../checkpoint';
 import {
@@ -9,29 +10,36 @@ import {
 import { userPath } from '../config';
 import { UsageError } from '../usageError';
 import { evaluateParameters } from '../evaluation';
-import { cifar10ClassesOf, loadData, loadImageFolderData, packedResolution, selectData } from './data';
+import { cifar10ClassesOf, loadData, loadImageFolderData, packedInput, selectData } from './data';
 
 export type EvalOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & JsonOptions;
 
 /**
  * The test images of a checkpoint: CIFAR-10's test set (its classes), or with --data the test part
- * of an image folder, read as the run read it (the checkpoint's resolution; its config's
- * --val-split and seed for a folder without test/), whose classes must be the checkpoint's.
+ * of an image folder, read as the run read it (the checkpoint's resolution and input channels; its
+ * config's --val-split and seed for a folder without test/), whose classes must be the checkpoint's.
  */
 async function testImagesOf(state: CheckpointState, path: string, opts: EvalOptions): Promise<ImageSet> {
+  const { channels } = modelInputOf(state.modelSpec);
   if (!opts.data) {
+    if (channels !== 3) throw new UsageError(`${path} is a model of ${channels}-channel images; CIFAR-10 is RGB, so evaluate it on its own images with --data <folder>`);
     const data = await loadData(opts);
     return selectData(data, { classes: cifar10ClassesOf(state, path, data.classNames), limitTest: opts.limitTest }).test;
   }
   if (opts.dataDir) throw new UsageError('--data (an image folder) and --data-dir (the CIFAR-10 folder) exclude each other; pass one');
-  const packedR = packedResolution(opts.data);
-  if (packedR !== null && packedR !== state.resolution) {
-    throw new UsageError(`${opts.data} was packed at ${packedR}x${packedR}; ${path} is a model of ${state.resolution}x${state.resolution} images. Pack the test images again at --resolution ${state.resolution}`);
+  if (!isImageChannels(channels)) throw new UsageError(`${path} is a model of ${channels}-channel images; images decode to 1 (grey) or 3 (RGB) channels only`);
+  const packed = packedInput(opts.data);
+  if (packed && (packed.resolution !== state.resolution || packed.channels !== channels)) {
+    throw new UsageError(
+      `${opts.data} was packed at ${packed.resolution}x${packed.resolution} with ${packed.channels} channel(s); ${path} is a model of ${channels}-channel ${state.resolution}x${state.resolution} images. ` +
+        `Pack the test images again with --resolution ${state.resolution} --channels ${channels}`,
+    );
   }
   const config = state.config as Partial<RunConfig>;
   const folder = await loadImageFolderData({
     folder: opts.data,
     resolution: state.resolution,
+    channels,
     valSplit: config.valSplit ?? null,
     seed: config.seed ?? DEFAULT_RUN_CONFIG.seed,
     skipBadImages: opts.skipBadImages === true,

@@ -1,5 +1,6 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { Command, Option } from 'commander';
+import { modelInputOf } from '@convoy/nn';
 import { loadCheckpoint, writeFileAtomic } from '../checkpoint';
 import { userPath } from '../config';
 import { choiceFlag } from '../flagParsers';
@@ -53,7 +54,7 @@ function exportCheckpoint(checkpoint: string, opts: ExportOptions): void {
   const buffers = state.buffers.entries.length > 0 ? `, ${state.buffers.entries.length} buffers (BatchNorm statistics)` : '';
   process.stdout.write(
     `${output}: ${opts.format}, ${state.parameters.length} parameter tensors (${state.params.length} values)${buffers}; ` +
-      `${state.classNames.length} classes (${state.classNames.join(', ')}), ${state.resolution}x${state.resolution} input; from ${path}\n`,
+      `${state.classNames.length} classes (${state.classNames.join(', ')}), ${modelInputOf(state.modelSpec).channels}x${state.resolution}x${state.resolution} input (channels x height x width); from ${path}\n`,
   );
 }
 

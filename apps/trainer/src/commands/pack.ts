@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
-import { consoleCountProgress, DEFAULT_SHARD_BYTES, packDataset } from '@convoy/data';
+import { consoleCountProgress, DEFAULT_SHARD_BYTES, packDataset, type ImageChannels } from '@convoy/data';
 import { userPath } from '../config';
-import { integerFlag, numberFlag, sizeFlag } from '../flagParsers';
+import { choiceFlag, integerFlag, numberFlag, sizeFlag } from '../flagParsers';
 
 interface PackOptions {
   resolution: number;
+  channels: ImageChannels;
   output: string;
   shardSize: number;
   valSplit?: number;
@@ -22,12 +23,13 @@ async function pack(source: string, opts: PackOptions): Promise<void> {
   const started = performance.now();
   const result = await packDataset(userPath(source), userPath(opts.output), {
     resolution: opts.resolution,
+    channels: opts.channels,
     shardBytes: opts.shardSize,
     valSplit: opts.valSplit,
     seed: opts.seed,
     skipBadImages: opts.skipBadImages === true,
     concurrency: opts.threads,
-    onProgress: consoleCountProgress(`Packing at ${opts.resolution}x${opts.resolution}`),
+    onProgress: consoleCountProgress(`Packing at ${opts.resolution}x${opts.resolution}${opts.channels === 1 ? ', grey' : ''}`),
     onShard: ({ shard, reused }) => {
       if (reused) process.stderr.write(`convoy pack: kept ${shard.file} (${shard.count} images, SHA-256 checked) from the interrupted packing\n`);
     },
@@ -42,7 +44,7 @@ async function pack(source: string, opts: PackOptions): Promise<void> {
     return;
   }
   process.stdout.write(
-    `packed ${index.splits.train.count} training and ${index.splits.test.count} test images of ${index.classNames.length} classes at ${index.resolution}x${index.resolution} ` +
+    `packed ${index.splits.train.count} training and ${index.splits.test.count} test images of ${index.classNames.length} classes at ${index.resolution}x${index.resolution}${index.channels === 1 ? ' grey' : ''} ` +
       `into ${shards} shards (${(bytes / MB).toFixed(bytes < MB ? 3 : 1)} MB) in ${userPath(opts.output)}: ${seconds.toFixed(1)} s, ${Math.round(images / seconds)} images/s` +
       (result.reused > 0 ? ` (${result.reused} shards kept from the interrupted packing)` : '') +
       (result.skipped.length > 0 ? `; --skip-bad-images left out ${result.skipped.length} files` : '') +
@@ -58,6 +60,7 @@ export function addPackCommand(program: Command): void {
     .argument('<source>', 'image folder (train/<class>/* and test/<class>/*, or <class>/* with --val-split) or CIFAR-10 binary folder')
     .requiredOption('-o, --output <dir>', 'the packed dataset folder to write (new or empty, or an interrupted packing to resume)')
     .requiredOption('--resolution <R>', 'resize each image so its smaller side is R, then centre-crop R x R (CIFAR-10 is resized from 32)', integerFlag('--resolution', 8, 4096))
+    .option('--channels <n>', "1 (grey: PIL's convert(\"L\") luma of the RGB pixels) or 3 (RGB); a network must take the same (its input.channels)", (value: string) => Number(choiceFlag('--channels', ['1', '3'])(value)) as ImageChannels, 3)
     .option('--shard-size <size>', 'largest shard file, e.g. 64M or 1G', sizeFlag('--shard-size', 1024), DEFAULT_SHARD_BYTES)
     .option('--val-split <fraction>', 'for <class>/* folders: hold out this fraction of each class for testing (seeded by --seed)', numberFlag('--val-split', { min: 0, minExclusive: true, max: 0.99 }))
     .option('--seed <n>', 'seed of the --val-split choice', integerFlag('--seed', 0, 2 ** 31 - 1), 0)

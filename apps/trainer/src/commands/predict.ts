@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { allocateImageSet, decodeImageFile, ImageFileError } from '@convoy/data';
+import { allocateImageSet, decodeImageFile, ImageFileError, isImageChannels } from '@convoy/data';
 import { modelInputOf } from '@convoy/nn';
 import { createGradientPool } from '@convoy/worker';
 import type { CheckpointState } from '@convoy/run';
@@ -14,7 +14,7 @@ import type { CommandContext } from './context';
 
 export interface PredictFlags {
   topK: number;
-  /** Images decoded and classified per round (bounds memory: batch x 3 x R x R bytes). */
+  /** Images decoded and classified per round (bounds memory: batch x C x R x R bytes). */
   batchSize: number;
 }
 
@@ -72,7 +72,9 @@ export function topClasses(logits: Float32Array, classNames: readonly string[], 
 
 /**
  * Classifies image files with a checkpoint's network: each file decoded and preprocessed as in
- * training (smaller side to R, centre crop, the checkpoint's normalisation), in batches whose
+ * training (smaller side to R, centre crop, to the network's input channels: a colour image given to
+ * a grey network is made grey as a grey training run decodes its folder; the checkpoint's
+ * normalisation), in batches whose
  * forward passes are split over the worker threads. Calls `onPrediction` in file order and
  * `onError` for files that cannot be decoded (the others are still classified).
  */
@@ -90,10 +92,11 @@ export async function predictFiles(options: {
   const { state, files } = options;
   const r = state.resolution;
   const { channels } = modelInputOf(state.modelSpec);
-  if (channels !== 3) throw new UsageError(`the checkpoint's network takes ${channels}-channel images; predict decodes images as RGB (3 channels)`);
+  if (!isImageChannels(channels)) throw new UsageError(`the checkpoint's network takes ${channels}-channel images; predict decodes images to 1 (grey) or 3 (RGB) channels`);
+  const imageBytes = channels * r * r;
   // A round's pixels stay under MAX_ROUND_BYTES whatever --batch-size says (256 images of 3 x 4096 x 4096 would be 12 GiB).
-  const perRound = Math.max(1, Math.min(options.batchSize, files.length, Math.floor(MAX_ROUND_BYTES / (3 * r * r))));
-  const set = allocateImageSet(perRound, { channels: 3, height: r, width: r });
+  const perRound = Math.max(1, Math.min(options.batchSize, files.length, Math.floor(MAX_ROUND_BYTES / imageBytes)));
+  const set = allocateImageSet(perRound, { channels, height: r, width: r });
   const pool = await createGradientPool({
     threads: options.threads,
     modelSpec: state.modelSpec,
@@ -105,14 +108,13 @@ export async function predictFiles(options: {
     params: state.params,
     buffers: state.buffers.data,
   });
-  const imageBytes = 3 * r * r;
   const classes = state.classNames.length;
   try {
     for (let first = 0; first < files.length; first += set.count) {
       const batch = files.slice(first, first + set.count);
       // Decode into consecutive slots of the shared set; a file that fails leaves no gap.
       const decoded: string[] = [];
-      const results = await Promise.allSettled(batch.map((file) => decodeImageFile(file, r)));
+      const results = await Promise.allSettled(batch.map((file) => decodeImageFile(file, r, { channels })));
       results.forEach((result, i) => {
         if (result.status === 'rejected') {
           options.onError(batch[i], result.reason instanceof Error ? result.reason : new Error(String(result.reason)));
@@ -182,7 +184,7 @@ export function addPredictCommand(program: Command, context: CommandContext): vo
     .addOption(new Option('--top-k <k>', 'classes shown per image, most probable first').argParser(integerFlag('--top-k', 1)).default(3));
   addComputeOptions(cmd, 'worker threads the forward passes are split over');
   cmd
-    .option('--batch-size <n>', 'images decoded and classified per round (memory: n x 3 x R x R bytes, at most 512 MiB: fewer images per round at large R)', integerFlag('--batch-size', 1, 65536), 256)
+    .option('--batch-size <n>', 'images decoded and classified per round (memory: n x C x R x R bytes for C input channels, at most 512 MiB: fewer images per round at large R)', integerFlag('--batch-size', 1, 65536), 256)
     .option('--json', 'one JSON line per image: {"file","top":[{"className","probability"},...]} (summary lines go to stderr)')
     .action(async (checkpoint: string, images: string[], opts: PredictOptions) => predict([checkpoint, ...images], opts, context));
 }

@@ -19,8 +19,9 @@ import { UsageError } from '../usageError';
 import type { CommandContext } from './context';
 import { affinityWarning, readCpuAffinity } from '../cpuAffinity';
 import { abortJob, joinCluster, launcherKind, shareCheckpoint, stopOnLauncherSignals } from './distributed';
-import { loadData, loadImageFolderData, packedResolution, selectData, type TrainingData } from './data';
-import { declaredResolution, modelSpecForData, readModelChoice } from '../modelChoice';
+import { loadData, loadImageFolderData, packedInput, selectData, type TrainingData } from './data';
+import { chooseInputChannels } from '../inputChannels';
+import { declaredChannels, declaredResolution, modelSpecForData, readModelChoice } from '../modelChoice';
 import { modelInputOf } from '@convoy/nn';
 import { CIFAR10_SHAPE } from '@convoy/data';
 
@@ -41,9 +42,10 @@ export interface OutputOptions {
   log?: string;
 }
 
-/** Which network trains: a model file instead of the recipe network. */
+/** Which network trains: a model file instead of the recipe network; with --data, the channels its images are decoded to. */
 export interface ModelOptions {
   model?: string;
+  channels?: number;
 }
 
 export type TrainOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & RunOptions & OutputOptions & ModelOptions;
@@ -66,7 +68,8 @@ function addRunOptions(cmd: Command): Command {
     .option('--no-cycle-momentum', 'keep momentum fixed under --schedule onecycle')
     .option('--step-epochs <n>', 'step schedule: epochs between lr drops', integerFlag('--step-epochs', 1), d.stepEpochs)
     .option('--gamma <number>', 'step schedule: lr factor at each drop', numberFlag('--gamma', { min: 0, minExclusive: true, max: 1 }), d.gamma)
-    .option('--model <file|preset>', 'train the network of a model file (JSON: input and layers, docs/ARCHITECTURE.md "The model file"; it must take the data\'s channels and side, "out": "classes" is the data\'s class count) or of a preset, recipe | recipe-bn (built for --resolution and --width); default: recipe on CIFAR-10, recipe-bn (BatchNorm after every conv) on --data')
+    .option('--model <file|preset>', 'train the network of a model file (JSON: input and layers, docs/ARCHITECTURE.md "The model file"; it must take the data\'s channels and side, "out": "classes" is the data\'s class count) or of a preset, recipe | recipe-bn (built for --resolution, --width and --channels); default: recipe on CIFAR-10, recipe-bn (BatchNorm after every conv) on --data')
+    .option('--channels <n>', 'with --data: decode the images to 1 (grey: PIL\'s convert("L") luma) or 3 (RGB) channels; default: the --model file\'s input.channels, a packed folder\'s, else 3 (a grey image repeated into R, G, B); the default network and the recipe presets are built for it', (value: string) => Number(choiceFlag('--channels', ['1', '3'])(value)))
     .option('--width <n>', 'feature maps of the first block of the recipe and recipe-bn networks (doubling per block, at most 512)', integerFlag('--width', 1, 512), d.width)
     .option('--resolution <R>', 'with --data: resize each image so its smaller side is R, then centre-crop R x R (the 7x7 stride-2 front end is used from R = 100; with --model the file\'s input side is the default); CIFAR-10 is 32', integerFlag('--resolution', 8, 4096), d.resolution)
     .option('--val-split <fraction>', 'with --data <folder>/<class>/*: hold out this fraction of each class for testing (seeded by --seed), e.g. 0.1', numberFlag('--val-split', { min: 0, minExclusive: true, max: 0.99 }))
@@ -201,7 +204,11 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
 async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command, onStep?: (where: string) => void, launcherStop?: AbortController): Promise<number> {
   const lead = !cluster || cluster.rank === 0;
   let config = runConfigFrom(opts);
-  const modelChoice = opts.model ? readModelChoice(opts.model, { resolution: config.resolution, width: config.width }) : null;
+  const flagChannels = cmd.getOptionValueSource('channels') === 'cli' && opts.channels !== undefined ? opts.channels : null;
+  const packed = opts.data ? packedInput(opts.data) : null;
+  // A preset is built for the channels the run will decode (--channels, else a packed folder's); a resumed run's network is checked against it below.
+  const presetChannels = flagChannels ?? packed?.channels ?? 3;
+  const modelChoice = opts.model ? readModelChoice(opts.model, { resolution: config.resolution, width: config.width, inChannels: presetChannels }) : null;
   if (modelChoice) {
     if (!modelChoice.preset && cmd.getOptionValueSource('width') === 'cli') {
       throw new UsageError('--width sets the recipe network\'s width (and the recipe presets\'); a model file gives every layer\'s size. Drop one of them.');
@@ -227,8 +234,16 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
         'or pass --checkpoint-dir <new dir>, or --overwrite to start over there.',
     );
   }
-  const packedR = opts.data ? packedResolution(opts.data) : null;
-  if (packedR !== null) config = packedConfig(config, packedR, opts, cmd);
+  if (packed) config = packedConfig(config, packed.resolution, opts, cmd);
+  const modelChannels = modelChoice ? declaredChannels(modelChoice) : null;
+  const channels = opts.data
+    ? chooseInputChannels({
+        flag: flagChannels,
+        model: modelChannels === null || !modelChoice ? null : { name: modelChoice.name, channels: modelChannels },
+        resume: resume && opts.resume ? { path: opts.resume, channels: modelInputOf(resume.modelSpec).channels } : null,
+        packed: packed ? { folder: opts.data, channels: packed.channels } : null,
+      })
+    : 3;
   const problems = [...configProblems(config), ...imageFolderProblems(opts, config)];
   if (problems.length > 0) throw new UsageError(problems.join('; '));
   const execution: ExecutionConfig = {
@@ -246,6 +261,7 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
     ? await loadImageFolderData({
         folder: opts.data,
         resolution: config.resolution,
+        channels,
         valSplit: config.valSplit,
         seed: config.seed,
         skipBadImages: opts.skipBadImages === true,
@@ -317,6 +333,7 @@ function imageFolderProblems(opts: TrainOptions, config: RunConfig): string[] {
   if (config.valSplit !== null) problems.push('--val-split needs --data <folder of class folders> (CIFAR-10 has its own test set)');
   if (opts.skipBadImages) problems.push('--skip-bad-images needs --data <image folder>');
   if (opts.skipBadShards) problems.push('--skip-bad-shards needs --data <packed folder>');
+  if (opts.channels !== undefined) problems.push('--channels needs --data <image folder>: CIFAR-10 is read as RGB (for grey CIFAR-10, `convoy pack <CIFAR-10 folder> --resolution 32 --channels 1 -o <dir>`, then --data <dir>)');
   return problems;
 }
 
