@@ -8,7 +8,7 @@ import { Tensor } from '@convoy/tensor';
 import { saveCheckpoint } from '../src/checkpoint';
 import { createProgram } from '../src/cli';
 import { imageFiles, topClasses } from '../src/commands/predict';
-import { validCheckpoint } from '../../../packages/run/test/checkpointFixtures';
+import { TINY_SPEC, validCheckpoint } from '../../../packages/run/test/checkpointFixtures';
 
 /** Runs `convoy ...args`, collecting what it writes to stdout and stderr and the exit code it asks for. */
 async function convoy(args: string[]): Promise<{ out: string; err: string; code: number }> {
@@ -99,5 +99,27 @@ describe('convoy predict', () => {
     expect(out).toMatch(/ok\.png: (cat|dog) \d+\.\d%\n/);
     expect(out).toMatch(/1 of 2 file\(s\) could not be read as images/);
     expect(code).toBe(1);
+  });
+
+  it('a grey network (1 input channel): images decoded grey as in training, a colour image classified as its grey twin', async () => {
+    const grey = validCheckpoint({ ...TINY_SPEC, inChannels: 1 });
+    grey.normalization = { mean: [0.45], std: [0.25] };
+    const greyCheckpoint = join(dir, 'grey.msgpack');
+    saveCheckpoint(greyCheckpoint, grey);
+    const colour = join(dir, 'colour.png');
+    await image(colour, 20, 12, 'png');
+    // The twin: the colour image's grey decoding, stored as a 1-channel file of R x R.
+    const twin = join(dir, 'twin.png');
+    const greyPixels = await decodeImageFile(colour, 8, { channels: 1 });
+    writeFileSync(twin, await sharp(Buffer.from(greyPixels), { raw: { width: 8, height: 8, channels: 1 } }).toColourspace('b-w').png().toBuffer());
+    const { out, code } = await convoy(['predict', greyCheckpoint, colour, twin, '--json', '--threads', '1', '--top-k', '2']);
+    expect(code).toBe(0);
+    const [fromColour, fromTwin] = out.trim().split('\n').map((l) => JSON.parse(l) as { top: Array<{ className: string; probability: number }> });
+    expect(fromColour.top).toEqual(fromTwin.top);
+    const model = buildModel(grey.modelSpec);
+    createParameters(model).params.data.set(grey.params);
+    const table = normalizationTable(grey.normalization);
+    const logits = model.forward(new Tensor(Float32Array.from(greyPixels, (v) => table[v]), [1, 1, 8, 8])).data;
+    topClasses(logits, grey.classNames, 2).forEach((t, i) => expect(Math.abs(fromColour.top[i].probability - t.probability)).toBeLessThan(1e-6));
   });
 });
