@@ -30,41 +30,31 @@ function threadCoordinates(names: string[], divisors: string[]): string {
   return lines.join('\n');
 }
 
-/** output[n, oc, oy, ox] = bias[oc] + sum_{ic, ky, kx} input[n, ic, iy, ix] * weight[oc, ic, ky, kx]. */
-export const conv2dForwardSource = `function conv2dForward(input, weight, bias) {
-${threadCoordinates(['n', 'oc', 'oy', 'ox'], ['outImage', 'outPlane', 'outW'])}
-  const iy0 = oy * this.constants.sH - this.constants.pH;
-  const ix0 = ox * this.constants.sW - this.constants.pW;
-  let sum = bias[oc];
-  // window taps outside, channels inside: the bounds tests run kH*kW times instead of
-  // inC*kH*kW, and the inner loop is one multiply-add over two fixed strides
-  for (let ky = 0; ky < this.constants.kH; ky++) {
-    const iy = iy0 + ky;
+/**
+ * The forward window walk: `body` for each tap (ky, kx) of output (oy, ox)'s window that lies inside
+ * the input, at (iy, ix), in row-major window order; padding is skipped.
+ */
+function eachTapInsideInput(body: string): string {
+  return `  for (let ky = 0; ky < this.constants.kH; ky++) {
+    const iy = oy * this.constants.sH - this.constants.pH + ky;
     if (iy >= 0 && iy < this.constants.inH) {
       for (let kx = 0; kx < this.constants.kW; kx++) {
-        const ix = ix0 + kx;
+        const ix = ox * this.constants.sW - this.constants.pW + kx;
         if (ix >= 0 && ix < this.constants.inW) {
-          const inputBase = (n * this.constants.inC * this.constants.inH + iy) * this.constants.inW + ix;
-          const weightBase = (oc * this.constants.inC * this.constants.kH + ky) * this.constants.kW + kx;
-          for (let ic = 0; ic < this.constants.inC; ic++) {
-            sum += input[inputBase + ic * this.constants.inPlane] * weight[weightBase + ic * this.constants.kernelArea];
-          }
+${body}
         }
       }
     }
-  }
-  return sum;
-}`;
+  }`;
+}
 
 /**
- * gradInput[n, ic, iy, ix] = sum over (oc, ky, kx) whose output position (oy, ox) reads (iy, ix):
- * oy * stride - pad + ky = iy. Gathered per input element (no scatter, no atomics), the form
- * every gpu.js target can run.
+ * The backward gather: `body` for each tap (ky, kx) whose output position (oy, ox) reads input
+ * (iy, ix), i.e. oy * stride - pad + ky = iy. Gathered per input element (no scatter, no atomics),
+ * the form every gpu.js target can run.
  */
-export const conv2dBackwardInputSource = `function conv2dBackwardInput(gradOutput, weight) {
-${threadCoordinates(['n', 'ic', 'iy', 'ix'], ['inImage', 'inPlane', 'inW'])}
-  let sum = 0.0;
-  for (let ky = 0; ky < this.constants.kH; ky++) {
+function eachOutputReadingInput(body: string): string {
+  return `  for (let ky = 0; ky < this.constants.kH; ky++) {
     const ty = iy + this.constants.pH - ky;
     const oy = Math.floor((ty + 0.5) / this.constants.sH);
     if (ty >= 0 && oy * this.constants.sH === ty && oy < this.constants.outH) {
@@ -72,14 +62,37 @@ ${threadCoordinates(['n', 'ic', 'iy', 'ix'], ['inImage', 'inPlane', 'inW'])}
         const tx = ix + this.constants.pW - kx;
         const ox = Math.floor((tx + 0.5) / this.constants.sW);
         if (tx >= 0 && ox * this.constants.sW === tx && ox < this.constants.outW) {
-          for (let oc = 0; oc < this.constants.outC; oc++) {
-            sum += gradOutput[((n * this.constants.outC + oc) * this.constants.outH + oy) * this.constants.outW + ox] *
-              weight[((oc * this.constants.inC + ic) * this.constants.kH + ky) * this.constants.kW + kx];
-          }
+${body}
         }
       }
     }
-  }
+  }`;
+}
+
+/** output[n, oc, oy, ox] = bias[oc] + sum_{ic, ky, kx} input[n, ic, iy, ix] * weight[oc, ic, ky, kx]. */
+export const conv2dForwardSource = `function conv2dForward(input, weight, bias) {
+${threadCoordinates(['n', 'oc', 'oy', 'ox'], ['outImage', 'outPlane', 'outW'])}
+  let sum = bias[oc];
+  // window taps outside, channels inside: the bounds tests run kH*kW times instead of
+  // inC*kH*kW, and the inner loop is one multiply-add over two fixed strides
+${eachTapInsideInput(`
+          const inputBase = (n * this.constants.inC * this.constants.inH + iy) * this.constants.inW + ix;
+          const weightBase = (oc * this.constants.inC * this.constants.kH + ky) * this.constants.kW + kx;
+          for (let ic = 0; ic < this.constants.inC; ic++) {
+            sum += input[inputBase + ic * this.constants.inPlane] * weight[weightBase + ic * this.constants.kernelArea];
+          }`)}
+  return sum;
+}`;
+
+/** gradInput[n, ic, iy, ix] = sum over (oc, ky, kx) whose output position (oy, ox) reads (iy, ix). */
+export const conv2dBackwardInputSource = `function conv2dBackwardInput(gradOutput, weight) {
+${threadCoordinates(['n', 'ic', 'iy', 'ix'], ['inImage', 'inPlane', 'inW'])}
+  let sum = 0.0;
+${eachOutputReadingInput(`
+          for (let oc = 0; oc < this.constants.outC; oc++) {
+            sum += gradOutput[((n * this.constants.outC + oc) * this.constants.outH + oy) * this.constants.outW + ox] *
+              weight[((oc * this.constants.inC + ic) * this.constants.kH + ky) * this.constants.kW + kx];
+          }`)}
   return sum;
 }`;
 
@@ -133,21 +146,12 @@ ${threadCoordinates(['plane', 'oy', 'ox'], ['outPlane', 'outW'])}
   const planeBase = plane * this.constants.inPlane;
   let best = 0.0;
   let bestIndex = -1.0;
-  for (let ky = 0; ky < this.constants.kH; ky++) {
-    const iy = oy * this.constants.sH - this.constants.pH + ky;
-    if (iy >= 0 && iy < this.constants.inH) {
-      for (let kx = 0; kx < this.constants.kW; kx++) {
-        const ix = ox * this.constants.sW - this.constants.pW + kx;
-        if (ix >= 0 && ix < this.constants.inW) {
+${eachTapInsideInput(`
           const value = input[planeBase + iy * this.constants.inW + ix];
           if (bestIndex < 0.0 || (best === best && (value > best || value !== value))) {
             best = value;
             bestIndex = iy * this.constants.inW + ix;
-          }
-        }
-      }
-    }
-  }`;
+          }`)}`;
 
 export const maxPoolValueSource = `function maxPoolValue(input) {${maxPoolWindowWalk}
   return best;
@@ -165,22 +169,11 @@ export const maxPoolBackwardSource = `function maxPoolBackward(gradOutput, argma
 ${threadCoordinates(['plane', 'iy', 'ix'], ['inPlane', 'inW'])}
   const target = iy * this.constants.inW + ix;
   let sum = 0.0;
-  for (let ky = 0; ky < this.constants.kH; ky++) {
-    const ty = iy + this.constants.pH - ky;
-    const oy = Math.floor((ty + 0.5) / this.constants.sH);
-    if (ty >= 0 && oy * this.constants.sH === ty && oy < this.constants.outH) {
-      for (let kx = 0; kx < this.constants.kW; kx++) {
-        const tx = ix + this.constants.pW - kx;
-        const ox = Math.floor((tx + 0.5) / this.constants.sW);
-        if (tx >= 0 && ox * this.constants.sW === tx && ox < this.constants.outW) {
+${eachOutputReadingInput(`
           const o = (plane * this.constants.outH + oy) * this.constants.outW + ox;
           if (argmax[o] === target) {
             sum += gradOutput[o];
-          }
-        }
-      }
-    }
-  }
+          }`)}
   return sum;
 }`;
 
@@ -192,36 +185,16 @@ export const avgPoolForwardSource = `function avgPoolForward(input) {
 ${threadCoordinates(['plane', 'oy', 'ox'], ['outPlane', 'outW'])}
   const planeBase = plane * this.constants.inPlane;
   let sum = 0.0;
-  for (let ky = 0; ky < this.constants.kH; ky++) {
-    const iy = oy * this.constants.sH - this.constants.pH + ky;
-    if (iy >= 0 && iy < this.constants.inH) {
-      for (let kx = 0; kx < this.constants.kW; kx++) {
-        const ix = ox * this.constants.sW - this.constants.pW + kx;
-        if (ix >= 0 && ix < this.constants.inW) {
-          sum += input[planeBase + iy * this.constants.inW + ix];
-        }
-      }
-    }
-  }
+${eachTapInsideInput(`
+          sum += input[planeBase + iy * this.constants.inW + ix];`)}
   return sum / this.constants.windowSize;
 }`;
 
 export const avgPoolBackwardSource = `function avgPoolBackward(gradOutput) {
 ${threadCoordinates(['plane', 'iy', 'ix'], ['inPlane', 'inW'])}
   let sum = 0.0;
-  for (let ky = 0; ky < this.constants.kH; ky++) {
-    const ty = iy + this.constants.pH - ky;
-    const oy = Math.floor((ty + 0.5) / this.constants.sH);
-    if (ty >= 0 && oy * this.constants.sH === ty && oy < this.constants.outH) {
-      for (let kx = 0; kx < this.constants.kW; kx++) {
-        const tx = ix + this.constants.pW - kx;
-        const ox = Math.floor((tx + 0.5) / this.constants.sW);
-        if (tx >= 0 && ox * this.constants.sW === tx && ox < this.constants.outW) {
-          sum += gradOutput[(plane * this.constants.outH + oy) * this.constants.outW + ox];
-        }
-      }
-    }
-  }
+${eachOutputReadingInput(`
+          sum += gradOutput[(plane * this.constants.outH + oy) * this.constants.outW + ox];`)}
   return sum / this.constants.windowSize;
 }`;
 
