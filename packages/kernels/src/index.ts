@@ -1,5 +1,6 @@
 export type { ConvEpilogue, KernelBackend } from './backend';
 export { maskByReluOutput, reluInPlace } from './epilogue';
+export { relativeMaxError } from './parity';
 export * from './shapes';
 export { referenceBackend } from './reference';
 export {

@@ -1,4 +1,7 @@
-import { type Conv2dGeometry, type KernelBackend, type Pool2dGeometry, conv2dOutputHeight, conv2dOutputWidth, pool2dOutputHeight, pool2dOutputWidth, referenceBackend } from '@convoy/kernels';
+import {
+  type Conv2dGeometry, type KernelBackend, type Pool2dGeometry, conv2dOutputHeight, conv2dOutputWidth, pool2dOutputHeight, pool2dOutputWidth,
+  referenceBackend, relativeMaxError,
+} from '@convoy/kernels';
 
 /**
  * The recipe network's op shapes (docs/ARCHITECTURE.md: 3x3 convs 3->32->64->128 with fused ReLU,
@@ -18,18 +21,6 @@ function conv(inChannels: number, outChannels: number, side: number, kernel: num
   };
 }
 
-/** Max-norm relative error, as the kernels' parity suites measure it. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    diff = Number.isNaN(d) ? NaN : Math.max(diff, d);
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
-
 function filled(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = Math.sin(seed * 7.1 + i * 0.61);
@@ -38,13 +29,13 @@ function filled(n: number, seed: number): Float32Array {
 
 /**
  * Runs every op of `backend` on the recipe shapes and compares it with the plain-TS reference
- * (max-norm relative error 1e-4). Returns null when all agree, else what differed: what `auto`
- * checks before it takes the native backend.
+ * (kernels' relativeMaxError, 1e-4). Returns null when all agree, else what differed: what
+ * `auto` checks before it takes the native backend.
  */
 export function recipeParityProblem(backend: KernelBackend, tolerance = 1e-4): string | null {
   const ref = referenceBackend;
   const compare = (what: string, got: Float32Array, want: Float32Array): string | null => {
-    const error = relativeError(got, want);
+    const error = relativeMaxError(got, want);
     return error <= tolerance ? null : `${what}: relative error ${error.toExponential(2)} > ${tolerance}`;
   };
   for (const g of CONVS) {
