@@ -2,32 +2,23 @@ import { Rng } from '@convoy/tensor';
 import type { KernelBackend } from '../src/backend';
 import { maskByReluOutput, reluInPlace } from '../src/epilogue';
 import { referenceBackend as ref } from '../src/reference';
-import { type Conv2dGeometry, type Pool2dGeometry, conv2dMultiplyAdds, conv2dOutputHeight, conv2dOutputWidth } from '../src/shapes';
+import { relativeMaxError } from '../src/parity';
+import {
+  type Conv2dGeometry, type Pool2dGeometry, type WindowGeometry, conv2dMultiplyAdds, conv2dOutputHeight, conv2dOutputWidth, pool2dOutputHeight,
+  pool2dOutputWidth,
+} from '../src/shapes';
+
+export { relativeMaxError };
 
 /**
  * What every backend's parity suite shares: random shapes (fixed seed) from the ranges the kernels promise (packages/kernels/README.md)
  * (batch 1-16, channels 1-130, sizes 1-33, kernels 1/3/5/7, stride 1/2, padding 0-3), shrunk to a
- * multiply-add budget so slow targets stay fast, and the error metric.
+ * multiply-add budget so slow targets stay fast, the edge shapes a random draw may miss, and the
+ * checks themselves.
  *
- * Metric: max |got - ref| / max |ref| <= 1e-4 over the whole tensor. A float32 sum of K terms
- * carries rounding relative to the terms, not to each output (which can cancel to ~0), so an
- * element-wise relative error would fail correct kernels, and an absolute one would pass wrong
- * ones at small scales; the max-norm relative error does neither.
+ * Metric: relativeMaxError (src/parity.ts, where the reason for it is) <= 1e-4.
  */
 export const TOLERANCE = 1e-4;
-
-export function relativeMaxError(actual: Float32Array, expected: Float32Array): number {
-  if (actual.length !== expected.length) throw new Error(`length ${actual.length} vs ${expected.length}`);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    // NaN must fail, and Math.max(NaN, x) keeps NaN
-    diff = Number.isNaN(d) ? NaN : Math.max(diff, d);
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
 
 export function randomArray(n: number, rng: Rng): Float32Array {
   const a = new Float32Array(n);
@@ -37,6 +28,11 @@ export function randomArray(n: number, rng: Rng): Float32Array {
 
 function pick<T>(rng: Rng, values: readonly T[]): T {
   return values[rng.int(values.length)];
+}
+
+/** The window fields of a square kernel with the same stride and padding on both axes. */
+export function squareWindow(kernel: number, stride: number, pad: number): Omit<WindowGeometry, 'inHeight' | 'inWidth'> {
+  return { kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride, strideWidth: stride, padHeight: pad, padWidth: pad };
 }
 
 export function randomConvGeometry(rng: Rng, budget: number): Conv2dGeometry {
@@ -50,12 +46,7 @@ export function randomConvGeometry(rng: Rng, budget: number): Conv2dGeometry {
     outChannels: 1 + rng.int(130),
     inHeight: minSize + rng.int(34 - minSize),
     inWidth: minSize + rng.int(34 - minSize),
-    kernelHeight: kernel,
-    kernelWidth: kernel,
-    strideHeight: stride,
-    strideWidth: stride,
-    padHeight: pad,
-    padWidth: pad,
+    ...squareWindow(kernel, stride, pad),
   };
   const shrinkable = ['batch', 'inChannels', 'outChannels'] as const;
   while (conv2dMultiplyAdds(g) > budget) {
@@ -77,12 +68,7 @@ export function randomPoolGeometry(rng: Rng, maxElements: number): Pool2dGeometr
     channels: 1 + rng.int(130),
     inHeight: minSize + rng.int(34 - minSize),
     inWidth: minSize + rng.int(34 - minSize),
-    kernelHeight: kernel,
-    kernelWidth: kernel,
-    strideHeight: stride,
-    strideWidth: stride,
-    padHeight: pad,
-    padWidth: pad,
+    ...squareWindow(kernel, stride, pad),
   };
   while (g.batch * g.channels * g.inHeight * g.inWidth > maxElements) {
     if (g.batch > 1 && rng.uniform() < 0.5) g.batch = Math.ceil(g.batch / 2);
@@ -92,6 +78,37 @@ export function randomPoolGeometry(rng: Rng, maxElements: number): Pool2dGeometr
   return g;
 }
 
+/**
+ * Conv shapes the random draw may miss: the extremes of every range, and shapes whose sizes are not
+ * multiples of the wasm kernels' 4x8 micro-tile.
+ */
+export const EDGE_CONV_CASES: readonly Conv2dGeometry[] = [
+  { batch: 2, inChannels: 130, outChannels: 130, inHeight: 5, inWidth: 5, ...squareWindow(3, 1, 1) },
+  { batch: 16, inChannels: 1, outChannels: 1, inHeight: 1, inWidth: 1, ...squareWindow(1, 1, 0) },
+  { batch: 1, inChannels: 3, outChannels: 5, inHeight: 33, inWidth: 33, ...squareWindow(7, 1, 3) },
+  { batch: 3, inChannels: 7, outChannels: 9, inHeight: 33, inWidth: 31, ...squareWindow(5, 2, 2) },
+  { batch: 1, inChannels: 2, outChannels: 3, inHeight: 1, inWidth: 2, ...squareWindow(7, 1, 3) },
+  { batch: 2, inChannels: 32, outChannels: 32, inHeight: 16, inWidth: 16, ...squareWindow(3, 1, 1) },
+];
+
+/** Pool shapes beside the random ones: the recipe's 2x2 max-pool, and a non-square window and stride. */
+export const EDGE_POOL_CASES: readonly Pool2dGeometry[] = [
+  { batch: 4, channels: 32, inHeight: 32, inWidth: 32, ...squareWindow(2, 2, 0) },
+  { batch: 2, channels: 3, inHeight: 7, inWidth: 5, kernelHeight: 3, kernelWidth: 2, strideHeight: 2, strideWidth: 1, padHeight: 1, padWidth: 1 },
+];
+
+export const describeConv = (g: Conv2dGeometry): string =>
+  `N${g.batch} C${g.inChannels}->${g.outChannels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight} s${g.strideHeight} p${g.padHeight}`;
+
+export const describePool = (g: Pool2dGeometry): string =>
+  `N${g.batch} C${g.channels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight}x${g.kernelWidth} s${g.strideHeight}x${g.strideWidth} p${g.padHeight}x${g.padWidth}`;
+
+/** How many elements differ at all (Object.is: NaN equals NaN, -0 differs from +0). */
+export function countMismatches(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let mismatches = 0;
+  for (let i = 0; i < expected.length; i++) if (!Object.is(actual[i], expected[i])) mismatches++;
+  return mismatches;
+}
 
 export interface ConvOperands {
   input: Float32Array;
@@ -158,4 +175,66 @@ export function expectConvMatchesReference(
   expect(relativeMaxError(maskedDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
   expect(maskedDx.every((v, i) => mask[i] !== 0 || Object.is(v, 0))).toBe(true);
   return actual;
+}
+
+/**
+ * One conv case of a backend's parity table: operands drawn from a seed made of the shape, a bias in
+ * about 70% of the cases, then expectConvMatchesReference.
+ */
+export function expectConvCaseMatchesReference(backend: KernelBackend, g: Conv2dGeometry): void {
+  const rng = new Rng(g.batch * 1000003 + g.inChannels * 1009 + g.outChannels);
+  const operands = randomConvOperands(g, rng);
+  const withBias = rng.uniform() < 0.7;
+  expectConvMatchesReference(backend, g, operands, withBias ? operands.bias : null);
+}
+
+export interface PoolOperands {
+  input: Float32Array;
+  /** The pooled output's gradient, [N, C, outH, outW]. */
+  gradOutput: Float32Array;
+  /** Global average pooling's output gradient, [N, C]. */
+  gradPlanes: Float32Array;
+}
+
+/**
+ * Checks a backend's max pooling (values and argmax exactly: a max selects an input element, no
+ * rounding), its backward through the backend's argmax, average pooling and global average pooling,
+ * forward and backward, against the reference at TOLERANCE. Outputs start NaN-filled.
+ */
+export function expectPoolsMatchReference(backend: KernelBackend, g: Pool2dGeometry, { input, gradOutput, gradPlanes }: PoolOperands): void {
+  const inSize = g.batch * g.channels * g.inHeight * g.inWidth;
+  const outSize = g.batch * g.channels * pool2dOutputHeight(g) * pool2dOutputWidth(g);
+  const expectedOut = new Float32Array(outSize);
+  const expectedArg = new Int32Array(outSize);
+  const actualOut = new Float32Array(outSize).fill(Number.NaN);
+  const actualArg = new Int32Array(outSize).fill(-1);
+  ref.maxPool2d(g, input, expectedOut, expectedArg);
+  backend.maxPool2d(g, input, actualOut, actualArg);
+  expect(countMismatches(actualOut, expectedOut)).toBe(0);
+  expect(countMismatches(actualArg, expectedArg)).toBe(0);
+
+  const expectedDx = new Float32Array(inSize);
+  const actualDx = new Float32Array(inSize).fill(Number.NaN);
+  ref.maxPool2dBackward(g, gradOutput, expectedArg, expectedDx);
+  backend.maxPool2dBackward(g, gradOutput, actualArg, actualDx);
+  expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+
+  ref.avgPool2d(g, input, expectedOut);
+  backend.avgPool2d(g, input, actualOut.fill(Number.NaN));
+  expect(relativeMaxError(actualOut, expectedOut)).toBeLessThanOrEqual(TOLERANCE);
+
+  ref.avgPool2dBackward(g, gradOutput, expectedDx);
+  backend.avgPool2dBackward(g, gradOutput, actualDx.fill(Number.NaN));
+  expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+
+  const planes = g.batch * g.channels;
+  const expectedGap = new Float32Array(planes);
+  const actualGap = new Float32Array(planes).fill(Number.NaN);
+  ref.globalAvgPool(g.batch, g.channels, g.inHeight, g.inWidth, input, expectedGap);
+  backend.globalAvgPool(g.batch, g.channels, g.inHeight, g.inWidth, input, actualGap);
+  expect(relativeMaxError(actualGap, expectedGap)).toBeLessThanOrEqual(TOLERANCE);
+
+  ref.globalAvgPoolBackward(g.batch, g.channels, g.inHeight, g.inWidth, gradPlanes, expectedDx);
+  backend.globalAvgPoolBackward(g.batch, g.channels, g.inHeight, g.inWidth, gradPlanes, actualDx.fill(Number.NaN));
+  expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
 }

@@ -1,15 +1,10 @@
 import { Rng } from '@convoy/tensor';
-import {
-  Conv2dGeometry,
-  Pool2dGeometry,
-  conv2dOutputHeight,
-  conv2dOutputWidth,
-  pool2dOutputHeight,
-  pool2dOutputWidth,
-  referenceBackend as ref,
-} from '../src';
+import { Conv2dGeometry, Pool2dGeometry, conv2dOutputHeight, conv2dOutputWidth, pool2dOutputHeight, pool2dOutputWidth, referenceBackend as ref } from '../src';
 import { WASM_VARIANTS, createWasmBackend, relaxedSimdSupported, type WasmBackend } from '../src/wasm';
-import { TOLERANCE, expectConvMatchesReference, randomArray, randomConvGeometry, randomConvOperands, relativeMaxError } from './parityHelpers';
+import {
+  EDGE_CONV_CASES, EDGE_POOL_CASES, TOLERANCE, countMismatches, describeConv, describePool, expectConvCaseMatchesReference,
+  expectConvMatchesReference, expectPoolsMatchReference, randomArray, randomConvGeometry, randomConvOperands, relativeMaxError, squareWindow,
+} from './parityHelpers';
 
 // Parity of the WebAssembly backend with the plain-TS reference on random shapes drawn (fixed seed)
 // from the ranges the kernels promise: batch 1-16, channels 1-130, sizes 1-33, kernels 1/3/5/7, stride 1/2,
@@ -29,31 +24,11 @@ const builds: Array<[string, WasmBackend]> = WASM_VARIANTS.map((variant) => [var
 
 const convCases: Conv2dGeometry[] = (() => {
   const rng = new Rng(20261125);
-  const cases = Array.from({ length: 30 }, () => randomConvGeometry(rng, 3e6));
-  // Edges the random draw may miss: the extremes of every range, and shapes whose sizes are not
-  // multiples of the 4x8 micro-tile.
-  const base = { strideHeight: 1, strideWidth: 1 };
-  cases.push(
-    { ...base, batch: 2, inChannels: 130, outChannels: 130, inHeight: 5, inWidth: 5, kernelHeight: 3, kernelWidth: 3, padHeight: 1, padWidth: 1 },
-    { ...base, batch: 16, inChannels: 1, outChannels: 1, inHeight: 1, inWidth: 1, kernelHeight: 1, kernelWidth: 1, padHeight: 0, padWidth: 0 },
-    { ...base, batch: 1, inChannels: 3, outChannels: 5, inHeight: 33, inWidth: 33, kernelHeight: 7, kernelWidth: 7, padHeight: 3, padWidth: 3 },
-    { batch: 3, inChannels: 7, outChannels: 9, inHeight: 33, inWidth: 31, kernelHeight: 5, kernelWidth: 5, strideHeight: 2, strideWidth: 2, padHeight: 2, padWidth: 2 },
-    { ...base, batch: 1, inChannels: 2, outChannels: 3, inHeight: 1, inWidth: 2, kernelHeight: 7, kernelWidth: 7, padHeight: 3, padWidth: 3 },
-    { ...base, batch: 2, inChannels: 32, outChannels: 32, inHeight: 16, inWidth: 16, kernelHeight: 3, kernelWidth: 3, padHeight: 1, padWidth: 1 },
-  );
-  return cases;
+  return [...Array.from({ length: 30 }, () => randomConvGeometry(rng, 3e6)), ...EDGE_CONV_CASES];
 })();
 
-const describeConv = (g: Conv2dGeometry) =>
-  `N${g.batch} C${g.inChannels}->${g.outChannels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight} s${g.strideHeight} p${g.padHeight}`;
-
 describe.each(builds)('wasm (%s build) conv2d matches the reference', (_variant, wasm) => {
-  test.each(convCases.map((g) => [describeConv(g), g] as const))('%s', (_label, g) => {
-    const rng = new Rng(g.batch * 1000003 + g.inChannels * 1009 + g.outChannels);
-    const operands = randomConvOperands(g, rng);
-    const withBias = rng.uniform() < 0.7;
-    expectConvMatchesReference(wasm, g, operands, withBias ? operands.bias : null);
-  });
+  test.each(convCases.map((g) => [describeConv(g), g] as const))('%s', (_label, g) => expectConvCaseMatchesReference(wasm, g));
 
   test('gradBias null leaves the weight gradient unchanged and writes no bias', () => {
     const g = convCases[convCases.length - 1];
@@ -80,12 +55,6 @@ describe.each(builds)('wasm (%s build) conv2d matches the reference', (_variant,
   });
 });
 
-function countMismatches(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let mismatches = 0;
-  for (let i = 0; i < expected.length; i++) if (!Object.is(actual[i], expected[i])) mismatches++;
-  return mismatches;
-}
-
 function randomPoolGeometry(rng: Rng): Pool2dGeometry {
   const kernel = 1 + rng.int(3);
   const pad = rng.int(Math.floor(kernel / 2) + 1);
@@ -95,68 +64,21 @@ function randomPoolGeometry(rng: Rng): Pool2dGeometry {
     channels: 1 + rng.int(rng.uniform() < 0.5 ? 130 : 8),
     inHeight: Math.max(kernel, 1 + rng.int(33)),
     inWidth: Math.max(kernel, 1 + rng.int(33)),
-    kernelHeight: kernel,
-    kernelWidth: kernel,
-    strideHeight: stride,
-    strideWidth: stride,
-    padHeight: pad,
-    padWidth: pad,
+    ...squareWindow(kernel, stride, pad),
   };
 }
 
 const poolCases: Pool2dGeometry[] = (() => {
   const rng = new Rng(77);
-  const cases = Array.from({ length: 12 }, () => randomPoolGeometry(rng));
-  cases.push({ batch: 4, channels: 32, inHeight: 32, inWidth: 32, kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0 });
-  cases.push({ batch: 2, channels: 3, inHeight: 7, inWidth: 5, kernelHeight: 3, kernelWidth: 2, strideHeight: 2, strideWidth: 1, padHeight: 1, padWidth: 1 });
-  return cases;
+  return [...Array.from({ length: 12 }, () => randomPoolGeometry(rng)), ...EDGE_POOL_CASES];
 })();
-
-const describePool = (g: Pool2dGeometry) =>
-  `N${g.batch} C${g.channels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight}x${g.kernelWidth} s${g.strideHeight}x${g.strideWidth} p${g.padHeight}x${g.padWidth}`;
 
 describe('wasm pooling matches the reference', () => {
   test.each(poolCases.map((g) => [describePool(g), g] as const))('%s', (_label, g) => {
     const rng = new Rng(g.channels * 31 + g.inHeight);
-    const inSize = g.batch * g.channels * g.inHeight * g.inWidth;
-    const outSize = g.batch * g.channels * pool2dOutputHeight(g) * pool2dOutputWidth(g);
-    const input = randomArray(inSize, rng);
-    const gradOutput = randomArray(outSize, rng);
-
-    const expectedOut = new Float32Array(outSize);
-    const expectedArg = new Int32Array(outSize);
-    const actualOut = new Float32Array(outSize);
-    const actualArg = new Int32Array(outSize);
-    ref.maxPool2d(g, input, expectedOut, expectedArg);
-    wasm.maxPool2d(g, input, actualOut, actualArg);
-    expect(countMismatches(actualOut, expectedOut)).toBe(0);
-    expect(countMismatches(actualArg, expectedArg)).toBe(0);
-
-    const expectedDx = new Float32Array(inSize);
-    const actualDx = new Float32Array(inSize).fill(Number.NaN);
-    ref.maxPool2dBackward(g, gradOutput, expectedArg, expectedDx);
-    wasm.maxPool2dBackward(g, gradOutput, actualArg, actualDx);
-    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
-
-    ref.avgPool2d(g, input, expectedOut);
-    wasm.avgPool2d(g, input, actualOut);
-    expect(relativeMaxError(actualOut, expectedOut)).toBeLessThanOrEqual(TOLERANCE);
-
-    ref.avgPool2dBackward(g, gradOutput, expectedDx);
-    wasm.avgPool2dBackward(g, gradOutput, actualDx.fill(Number.NaN));
-    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
-
-    const planes = g.batch * g.channels;
-    const expectedGap = new Float32Array(planes);
-    const actualGap = new Float32Array(planes);
-    ref.globalAvgPool(g.batch, g.channels, g.inHeight, g.inWidth, input, expectedGap);
-    wasm.globalAvgPool(g.batch, g.channels, g.inHeight, g.inWidth, input, actualGap);
-    expect(relativeMaxError(actualGap, expectedGap)).toBeLessThanOrEqual(TOLERANCE);
-
-    const gapGrad = gradOutput.subarray(0, planes);
-    ref.globalAvgPoolBackward(g.batch, g.channels, g.inHeight, g.inWidth, gapGrad, expectedDx);
-    wasm.globalAvgPoolBackward(g.batch, g.channels, g.inHeight, g.inWidth, gapGrad, actualDx.fill(Number.NaN));
-    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+    const input = randomArray(g.batch * g.channels * g.inHeight * g.inWidth, rng);
+    const gradOutput = randomArray(g.batch * g.channels * pool2dOutputHeight(g) * pool2dOutputWidth(g), rng);
+    expectPoolsMatchReference(wasm, g, { input, gradOutput, gradPlanes: gradOutput.subarray(0, g.batch * g.channels) });
   });
 
   test('max pool: ties go to the first element in window order, NaN wins', () => {

@@ -2,7 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { Rng } from '@convoy/tensor';
 import { type Conv2dGeometry, type Pool2dGeometry, pool2dOutputHeight, pool2dOutputWidth, referenceBackend as ref } from '@convoy/kernels';
 import { NativeBackend, createNativeBackend, selectNativeBackend } from '../src';
-import { TOLERANCE, expectConvMatchesReference, randomArray, randomConvGeometry, randomConvOperands, randomPoolGeometry, relativeMaxError } from '../../kernels/test/parityHelpers';
+import {
+  EDGE_CONV_CASES, EDGE_POOL_CASES, TOLERANCE, describeConv, describePool, expectConvCaseMatchesReference, expectPoolsMatchReference, randomArray,
+  randomConvGeometry, randomConvOperands, randomPoolGeometry, relativeMaxError, squareWindow,
+} from '../../kernels/test/parityHelpers';
 
 // Parity of the oneDNN backend with the plain-TS reference, on the random shapes (fixed seeds) and
 // edges the wasm suite draws (packages/kernels/test/parityHelpers.ts: metric, ranges).
@@ -16,98 +19,38 @@ const describeNative = selection.backend ? describe : describe.skip;
 
 const convCases: Conv2dGeometry[] = (() => {
   const rng = new Rng(20261125);
-  const cases = Array.from({ length: 30 }, () => randomConvGeometry(rng, 3e6));
-  const base = { strideHeight: 1, strideWidth: 1 };
-  cases.push(
-    { ...base, batch: 2, inChannels: 130, outChannels: 130, inHeight: 5, inWidth: 5, kernelHeight: 3, kernelWidth: 3, padHeight: 1, padWidth: 1 },
-    { ...base, batch: 16, inChannels: 1, outChannels: 1, inHeight: 1, inWidth: 1, kernelHeight: 1, kernelWidth: 1, padHeight: 0, padWidth: 0 },
-    { ...base, batch: 1, inChannels: 3, outChannels: 5, inHeight: 33, inWidth: 33, kernelHeight: 7, kernelWidth: 7, padHeight: 3, padWidth: 3 },
-    { batch: 3, inChannels: 7, outChannels: 9, inHeight: 33, inWidth: 31, kernelHeight: 5, kernelWidth: 5, strideHeight: 2, strideWidth: 2, padHeight: 2, padWidth: 2 },
-    { ...base, batch: 1, inChannels: 2, outChannels: 3, inHeight: 1, inWidth: 2, kernelHeight: 7, kernelWidth: 7, padHeight: 3, padWidth: 3 },
-    { ...base, batch: 2, inChannels: 32, outChannels: 32, inHeight: 16, inWidth: 16, kernelHeight: 3, kernelWidth: 3, padHeight: 1, padWidth: 1 },
+  return [
+    ...Array.from({ length: 30 }, () => randomConvGeometry(rng, 3e6)),
+    ...EDGE_CONV_CASES,
     // stride 2 whose last window is cut (oneDNN's right padding comes out negative)
-    { batch: 2, inChannels: 3, outChannels: 4, inHeight: 2, inWidth: 6, kernelHeight: 1, kernelWidth: 1, strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0 },
-  );
-  return cases;
+    { batch: 2, inChannels: 3, outChannels: 4, inHeight: 2, inWidth: 6, ...squareWindow(1, 2, 0) },
+  ];
 })();
-
-const describeConv = (g: Conv2dGeometry) =>
-  `N${g.batch} C${g.inChannels}->${g.outChannels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight} s${g.strideHeight} p${g.padHeight}`;
 
 // Both layouts: oneDNN's blocked formats with reorders around them (the default) and plain NCHW.
 // (Without oneDNN one placeholder row: jest refuses an empty table even in a skipped block.)
 const layouts = (['blocked', 'plain'] as const).map((layout) => [layout, selection.backend ? createNativeBackend({ layout }) : native] as const);
 describeNative.each(layouts)('native conv2d (%s layout) matches the reference', (_layout, backend) => {
-  test.each(convCases.map((g) => [describeConv(g), g] as const))('%s', (_label, g) => {
-    const rng = new Rng(g.batch * 1000003 + g.inChannels * 1009 + g.outChannels);
-    const operands = randomConvOperands(g, rng);
-    const withBias = rng.uniform() < 0.7;
-    expectConvMatchesReference(backend, g, operands, withBias ? operands.bias : null);
-  });
+  test.each(convCases.map((g) => [describeConv(g), g] as const))('%s', (_label, g) => expectConvCaseMatchesReference(backend, g));
 });
-
-function countMismatches(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let mismatches = 0;
-  for (let i = 0; i < expected.length; i++) if (!Object.is(actual[i], expected[i])) mismatches++;
-  return mismatches;
-}
 
 const poolCases: Pool2dGeometry[] = (() => {
   const rng = new Rng(77);
-  const cases = Array.from({ length: 16 }, () => randomPoolGeometry(rng, 2e5));
-  cases.push({ batch: 4, channels: 32, inHeight: 32, inWidth: 32, kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0 });
-  cases.push({ batch: 2, channels: 3, inHeight: 7, inWidth: 5, kernelHeight: 3, kernelWidth: 2, strideHeight: 2, strideWidth: 1, padHeight: 1, padWidth: 1 });
-  cases.push({ batch: 2, channels: 64, inHeight: 112, inWidth: 112, kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 1 });
-  return cases;
+  return [
+    ...Array.from({ length: 16 }, () => randomPoolGeometry(rng, 2e5)),
+    ...EDGE_POOL_CASES,
+    { batch: 2, channels: 64, inHeight: 112, inWidth: 112, ...squareWindow(3, 2, 1) },
+  ];
 })();
-
-const describePool = (g: Pool2dGeometry) =>
-  `N${g.batch} C${g.channels} ${g.inHeight}x${g.inWidth} k${g.kernelHeight}x${g.kernelWidth} s${g.strideHeight}x${g.strideWidth} p${g.padHeight}x${g.padWidth}`;
 
 describeNative('native pooling matches the reference', () => {
   test.each(poolCases.map((g) => [describePool(g), g] as const))('%s', (_label, g) => {
     const rng = new Rng(g.channels * 31 + g.inHeight);
-    const inSize = g.batch * g.channels * g.inHeight * g.inWidth;
-    const outSize = g.batch * g.channels * pool2dOutputHeight(g) * pool2dOutputWidth(g);
-    const input = randomArray(inSize, rng);
+    const input = randomArray(g.batch * g.channels * g.inHeight * g.inWidth, rng);
     // ties inside windows: a third of the values rounded to a few levels
-    for (let i = 0; i < inSize; i += 3) input[i] = Math.round(input[i] * 2) / 2;
-    const gradOutput = randomArray(outSize, rng);
-
-    const expectedOut = new Float32Array(outSize);
-    const expectedArg = new Int32Array(outSize);
-    const actualOut = new Float32Array(outSize).fill(Number.NaN);
-    const actualArg = new Int32Array(outSize).fill(-1);
-    ref.maxPool2d(g, input, expectedOut, expectedArg);
-    native.maxPool2d(g, input, actualOut, actualArg);
-    expect(countMismatches(actualOut, expectedOut)).toBe(0);
-    expect(countMismatches(actualArg, expectedArg)).toBe(0);
-
-    const expectedDx = new Float32Array(inSize);
-    const actualDx = new Float32Array(inSize).fill(Number.NaN);
-    ref.maxPool2dBackward(g, gradOutput, expectedArg, expectedDx);
-    native.maxPool2dBackward(g, gradOutput, actualArg, actualDx);
-    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
-
-    ref.avgPool2d(g, input, expectedOut);
-    native.avgPool2d(g, input, actualOut.fill(Number.NaN));
-    expect(relativeMaxError(actualOut, expectedOut)).toBeLessThanOrEqual(TOLERANCE);
-
-    ref.avgPool2dBackward(g, gradOutput, expectedDx);
-    native.avgPool2dBackward(g, gradOutput, actualDx.fill(Number.NaN));
-    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
-
-    const planes = g.batch * g.channels;
-    const expectedGap = new Float32Array(planes);
-    const actualGap = new Float32Array(planes).fill(Number.NaN);
-    ref.globalAvgPool(g.batch, g.channels, g.inHeight, g.inWidth, input, expectedGap);
-    native.globalAvgPool(g.batch, g.channels, g.inHeight, g.inWidth, input, actualGap);
-    expect(relativeMaxError(actualGap, expectedGap)).toBeLessThanOrEqual(TOLERANCE);
-
-    const gapGrad = gradOutput.subarray(0, planes);
-    ref.globalAvgPoolBackward(g.batch, g.channels, g.inHeight, g.inWidth, gapGrad, expectedDx);
-    native.globalAvgPoolBackward(g.batch, g.channels, g.inHeight, g.inWidth, gapGrad, actualDx.fill(Number.NaN));
-    expect(relativeMaxError(actualDx, expectedDx)).toBeLessThanOrEqual(TOLERANCE);
+    for (let i = 0; i < input.length; i += 3) input[i] = Math.round(input[i] * 2) / 2;
+    const gradOutput = randomArray(g.batch * g.channels * pool2dOutputHeight(g) * pool2dOutputWidth(g), rng);
+    expectPoolsMatchReference(native, g, { input, gradOutput, gradPlanes: gradOutput.subarray(0, g.batch * g.channels) });
   });
 
   test('max pool: ties go to the first element in window order', () => {
