@@ -1,0 +1,385 @@
+#!/usr/bin/python3
+"""Trains the PyTorch module of a convoy model file on CIFAR-10 with convoy's exact recipe, so that
+its test accuracy can stand beside `convoy train --model FILE` for the same seed:
+
+- the same initial weights: convoy's Rng(seed) draws, in parameter order (model_file.initialise_like_convoy);
+- the same epoch order: a Fisher-Yates shuffle driven by Rng.for_key(seed, 0x53485546, epoch)
+  (@convoy/data epochOrder), the last partial batch dropped;
+- the same augmentation draws: per sample Rng.for_key(seed, epoch, sample) gives the crop's top
+  and left offsets (uniform in -4..4 at 32) and the flip, applied as @convoy/data fillBatch does
+  (black padding, the flip mirrors the cropped image);
+- the same normalisation: a float32 lookup table (byte/255 - mean[c]) / std[c] with CIFAR-10's
+  standard statistics;
+- the same loss (softmax cross-entropy, mean over the global batch), optimizer (SGD, Nesterov,
+  coupled weight decay on every parameter, as torch.optim.SGD) and schedules: one-cycle learning
+  rate and momentum per optimizer step, as torch's OneCycleLR (the formulas of @convoy/nn, ported);
+- BatchNorm over ghost groups of `groupSize` images (default 32) and dropout masks from convoy's
+  keyed Rng (seed, step, sample, layer), both from model_file.py; the masks are drawn here with a
+  vectorised port of the Rng (checked against the scalar port on the first mask it draws);
+- evaluation after every epoch on the 10,000 test images, BatchNorm on running statistics, no dropout.
+
+What still differs is float rounding (PyTorch's kernels sum in another order than convoy's), which
+grows over training as in any two runs on different hardware, so the two runs' accuracies agree
+statistically, not bit for bit. `--compare METRICS.jsonl` (a convoy run's metrics log) prints both
+runs' step losses side by side.
+
+Usage:
+  /usr/bin/python3 tools/pytorch/train_model_file.py models/resnet9-half.json --epochs 2 --seed 1 \
+      --log runs/pytorch-resnet9.jsonl
+PyTorch is never a runtime dependency of convoy: this lives in tools/ only.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from convoy_rng import M32, Rng  # noqa: E402
+from model_file import KeyedDropout, build, initialise_like_convoy, set_step_context  # noqa: E402
+
+SHUFFLE_STREAM = 0x53485546  # @convoy/data batching.ts: keeps the shuffle apart from the augmentation streams
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.247, 0.2435, 0.2616)
+TRAIN_FILES = [f'data_batch_{i}.bin' for i in range(1, 6)]
+TEST_FILES = ['test_batch.bin']
+RECORD = 1 + 3 * 32 * 32
+
+
+def usage_error(message):
+    print(f'train_model_file.py: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
+def read_cifar10(data_dir, files):
+    """(images uint8 [N, 3, 32, 32], labels int64 [N]) of the binary files, in file order."""
+    parts = []
+    for name in files:
+        path = os.path.join(data_dir, name)
+        if not os.path.isfile(path):
+            usage_error(f'{path} not found: --data-dir (or $CIFAR10_DIR) must be the CIFAR-10 binary folder (cifar-10-batches-bin)')
+        raw = np.fromfile(path, dtype=np.uint8)
+        if raw.size % RECORD != 0:
+            usage_error(f'{path} has {raw.size} bytes, not a whole number of {RECORD}-byte CIFAR-10 records')
+        parts.append(raw.reshape(-1, RECORD))
+    raw = np.concatenate(parts)
+    return raw[:, 1:].reshape(-1, 3, 32, 32).copy(), raw[:, 0].astype(np.int64)
+
+
+def normalisation_table(mean=CIFAR10_MEAN, std=CIFAR10_STD):
+    """[channels, 256] float32: byte -> (byte/255 - mean[c]) / std[c], computed in double and rounded
+    once, as @convoy/data normalizationTable."""
+    v = np.arange(256, dtype=np.float64)
+    return np.stack([((v / 255 - m) / s) for m, s in zip(mean, std)]).astype(np.float32)
+
+
+def epoch_order(count, seed, epoch):
+    """@convoy/data epochOrder: Fisher-Yates over 0..count-1 with Rng.for_key(seed, SHUFFLE_STREAM, epoch)."""
+    order = list(range(count))
+    rng = Rng.for_key(seed, SHUFFLE_STREAM, epoch)
+    for i in range(count - 1, 0, -1):
+        j = rng.int(i + 1)
+        order[i], order[j] = order[j], order[i]
+    return np.asarray(order, dtype=np.int64)
+
+
+def fill_batch(images, labels, indices, table, augment, seed, epoch):
+    """@convoy/data fillBatch: normalised float32 NCHW rows for `indices`; with `augment`, the crop
+    offsets and the flip of Rng.for_key(seed, epoch, sample)."""
+    normalised = np.stack([table[c][images[indices, c]] for c in range(images.shape[1])], axis=1)
+    if not augment:
+        return torch.from_numpy(normalised), torch.from_numpy(labels[indices])
+    n, channels, height, width = normalised.shape
+    pad = min(height, width) // 8
+    padded = np.empty((n, channels, height + 2 * pad, width + 2 * pad), dtype=np.float32)
+    padded[:] = table[:, 0].reshape(1, channels, 1, 1)  # byte 0 (black), normalised
+    padded[:, :, pad:pad + height, pad:pad + width] = normalised
+    out = np.empty_like(normalised)
+    for row, sample in enumerate(indices):
+        rng = Rng.for_key(seed, epoch, int(sample))
+        dy = rng.int(2 * pad + 1) - pad
+        dx = rng.int(2 * pad + 1) - pad
+        flip = rng.int(2) == 1
+        crop = padded[row, :, pad + dy:pad + dy + height, pad + dx:pad + dx + width]
+        # flipped: output column x takes source column W-1-x+dx, i.e. the same crop mirrored
+        out[row] = crop[:, :, ::-1] if flip else crop
+    return torch.from_numpy(out), torch.from_numpy(labels[indices])
+
+
+# ---- the one-cycle schedules of @convoy/nn (torch's OneCycleLR, anneal_strategy='cos'), ported ----
+
+def _one_cycle(total, pct_start, low, peak, final):
+    phases = [(pct_start * total - 1, low, peak), (total - 1, peak, final)]
+
+    def at(step):
+        start_step = 0
+        for i, (end_step, start, end) in enumerate(phases):
+            if step <= end_step or i == len(phases) - 1:
+                pct = (step - start_step) / (end_step - start_step)
+                return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
+            start_step = end_step
+        raise AssertionError('unreachable')
+    return at
+
+
+def one_cycle_lr(max_lr, total, pct_start=0.3, div_factor=25, final_div_factor=1e4):
+    initial = max_lr / div_factor
+    return _one_cycle(total, pct_start, initial, max_lr, initial / final_div_factor)
+
+
+def one_cycle_momentum(total, pct_start, base, top):
+    return _one_cycle(total, pct_start, top, base, top)
+
+
+# ---- dropout masks from convoy's keyed Rng, vectorised over the batch's images ----
+
+def _np_rotl(x, k):
+    return ((x << np.uint64(k)) | (x >> np.uint64(32 - k))) & np.uint64(M32)
+
+
+def _np_imul(a, b):
+    return (a * np.uint64(b)) & np.uint64(M32)
+
+
+def _np_fmix32(h):
+    h = h ^ (h >> np.uint64(16))
+    h = _np_imul(h, 0x85EBCA6B)
+    h = h ^ (h >> np.uint64(13))
+    h = _np_imul(h, 0xC2B2AE35)
+    return h ^ (h >> np.uint64(16))
+
+
+def _np_hash_words(words, lane, n):
+    h = np.full(n, (0x9E3779B9 + ((lane * 0x7F4A7C15) & M32)) & M32, dtype=np.uint64)
+    h = _np_fmix32(h)
+    for w in words:
+        k = _np_imul(w, 0xCC9E2D51)
+        k = _np_rotl(k, 15)
+        k = _np_imul(k, 0x1B873593)
+        h = h ^ k
+        h = _np_rotl(h, 13)
+        h = (_np_imul(h, 5) + np.uint64(0xE6546B64)) & np.uint64(M32)
+    h = h ^ np.uint64((len(words) * 4) & M32)
+    return _np_fmix32(h)
+
+
+def keyed_uniforms(seed, step, samples, key, count):
+    """[len(samples), count] float64: the first `count` uniforms of Rng.for_key(seed, step, sample, key)
+    for each sample, as convoy_rng.Rng draws them one image at a time."""
+    samples = np.asarray(samples, dtype=np.uint64)
+    n = samples.size
+
+    def word_pair(value):
+        return [np.full(n, value & M32, dtype=np.uint64), np.full(n, (value // 2**32) & M32, dtype=np.uint64)]
+    words = word_pair(seed) + word_pair(step) + [samples & np.uint64(M32), samples >> np.uint64(32)] + word_pair(key)
+    s0, s1, s2, s3 = (_np_hash_words(words, lane, n) for lane in range(4))
+    zero = (s0 == 0) & (s1 == 0) & (s2 == 0) & (s3 == 0)
+    s0 = np.where(zero, np.uint64(1), s0)
+    mask32 = np.uint64(M32)
+    out = np.empty((n, count), dtype=np.float64)
+    draws = np.empty((2, n), dtype=np.uint64)
+    for j in range(count):
+        for d in range(2):
+            draws[d] = _np_imul(_np_rotl(_np_imul(s1, 5), 7), 9)
+            t = (s1 << np.uint64(9)) & mask32
+            s2 = s2 ^ s0
+            s3 = s3 ^ s1
+            s1 = s1 ^ s2
+            s0 = s0 ^ s3
+            s2 = s2 ^ t
+            s3 = _np_rotl(s3, 11)
+        out[:, j] = ((draws[0] >> np.uint64(5)).astype(np.float64) * 67108864 + (draws[1] >> np.uint64(6)).astype(np.float64)) / 9007199254740992
+    return out
+
+
+class FastKeyedDropout(KeyedDropout):
+    """KeyedDropout with the same masks, drawn by keyed_uniforms (numpy over the images) instead of one Python Rng per image."""
+    checked = False
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        seed, step, offset = self.context
+        n, per = x.shape[0], x[0].numel()
+        u = keyed_uniforms(seed, step, np.arange(offset, offset + n), self.key, per)
+        if not FastKeyedDropout.checked:
+            rng = Rng.for_key(seed, step, offset, self.key)
+            if any(rng.uniform() != u[0, j] for j in range(per)):
+                raise AssertionError('keyed_uniforms disagrees with convoy_rng.Rng: the vectorised Rng port is wrong')
+            FastKeyedDropout.checked = True
+        keep = 1 / (1 - self.p) if self.p < 1 else 0.0
+        mask = np.where(u < self.p, 0.0, keep).astype(np.float32)
+        return x * torch.from_numpy(mask).reshape(x.shape)
+
+
+def use_fast_dropout(net):
+    for parent in list(net.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is KeyedDropout:
+                fast = FastKeyedDropout(child.p)
+                fast.key = child.key
+                setattr(parent, name, fast)
+
+
+# ---- training ----
+
+def evaluate(net, images, labels, table, batch, memory_format):
+    net.eval()
+    correct = 0
+    loss_sum = 0.0
+    with torch.no_grad():
+        for start in range(0, len(labels), batch):
+            idx = np.arange(start, min(len(labels), start + batch))
+            x, y = fill_batch(images, labels, idx, table, False, 0, 0)
+            logits = net(x.contiguous(memory_format=memory_format))
+            loss_sum += F.cross_entropy(logits, y, reduction='sum').item()
+            correct += (logits.argmax(1) == y).sum().item()
+    net.train()
+    return correct / len(labels), loss_sum / len(labels)
+
+
+def read_convoy_losses(path):
+    losses = {}
+    with open(path) as f:
+        for line in f:
+            record = json.loads(line)
+            if record.get('type') == 'step':
+                losses[record['step']] = record['loss']  # step = steps taken after this one (1-based)
+    return losses
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description="Train the PyTorch module of a convoy model file on CIFAR-10 with convoy's recipe, data order, "
+                    'augmentation draws and initial weights (the defaults of `convoy train`), and print its test accuracy.')
+    parser.add_argument('model', help='convoy model file (JSON), e.g. models/resnet9-half.json')
+    parser.add_argument('--data-dir', default=os.environ.get('CIFAR10_DIR'),
+                        help='CIFAR-10 binary folder (cifar-10-batches-bin); default $CIFAR10_DIR')
+    parser.add_argument('--epochs', type=int, default=15, help='epochs; the schedule spans them (default 15, as convoy train)')
+    parser.add_argument('--batch-size', type=int, default=128, help='global batch (default 128)')
+    parser.add_argument('--lr', type=float, default=0.05, help='one-cycle peak learning rate (default 0.05)')
+    parser.add_argument('--momentum', type=float, default=0.9, help='SGD momentum, cycled -/+ 0.05 (default 0.9)')
+    parser.add_argument('--weight-decay', type=float, default=5e-4, help='coupled weight decay (default 5e-4)')
+    parser.add_argument('--warmup', type=float, default=0.3, help="one-cycle's pct_start (default 0.3)")
+    parser.add_argument('--seed', type=int, default=1, help='seed of initialisation, order, augmentation, dropout (default 1)')
+    parser.add_argument('--no-augment', dest='augment', action='store_false', help='train without crop and flip')
+    parser.add_argument('--max-steps', type=int, default=None, help='stop after this many steps (the schedule still spans --epochs)')
+    parser.add_argument('--threads', type=int, default=1, help='torch.set_num_threads (default 1)')
+    parser.add_argument('--channels-last', action='store_true', help='run in channels-last memory format (faster for some networks; same numbers up to rounding)')
+    parser.add_argument('--log', default=None, help='write a JSONL log (step losses, epoch accuracies) here')
+    parser.add_argument('--compare', default=None, help="a convoy run's metrics.jsonl: print its step losses beside these")
+    parser.add_argument('--progress-every', type=int, default=50, help='print a progress line every N steps (default 50)')
+    args = parser.parse_args()
+
+    if not args.data_dir:
+        usage_error('no CIFAR-10: pass --data-dir or set CIFAR10_DIR to the cifar-10-batches-bin folder')
+    for name, value in (('--epochs', args.epochs), ('--batch-size', args.batch_size), ('--threads', args.threads)):
+        if value < 1:
+            usage_error(f'{name} must be a positive integer, got {value}')
+    if args.max_steps is not None and args.max_steps < 1:
+        usage_error(f'--max-steps must be a positive integer, got {args.max_steps}')
+    try:
+        with open(args.model) as f:
+            spec = json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        usage_error(f'cannot read the model file {args.model}: {err}')
+    if spec.get('input', {}).get('channels') != 3 or spec.get('input', {}).get('resolution') != 32:
+        usage_error(f"{args.model}: CIFAR-10 needs input {{channels: 3, resolution: 32}}, the file says {spec.get('input')}")
+
+    torch.set_num_threads(args.threads)
+    train_images, train_labels = read_cifar10(args.data_dir, TRAIN_FILES)
+    test_images, test_labels = read_cifar10(args.data_dir, TEST_FILES)
+    table = normalisation_table()
+
+    net = build(spec, classes=10)
+    initialise_like_convoy(net, Rng(args.seed))
+    use_fast_dropout(net)
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    net = net.to(memory_format=memory_format)
+    net.train()
+
+    steps_per_epoch = len(train_labels) // args.batch_size
+    total = args.epochs * steps_per_epoch
+    lr_at = one_cycle_lr(args.lr, total, args.warmup)
+    momentum_at = one_cycle_momentum(total, args.warmup, args.momentum - 0.05, args.momentum + 0.05)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr_at(0), momentum=momentum_at(0), nesterov=True, weight_decay=args.weight_decay)
+
+    log = open(args.log + '.tmp', 'w') if args.log else None
+
+    def write(record):
+        if log:
+            log.write(json.dumps(record) + '\n')
+            log.flush()
+
+    convoy_losses = read_convoy_losses(args.compare) if args.compare else None
+    params = sum(p.numel() for p in net.parameters())
+    print(f'pytorch {torch.__version__}: {args.model}, {params} parameters, {len(train_labels)} training images, '
+          f'{steps_per_epoch} steps/epoch of {args.batch_size}, {args.epochs} epoch(s), seed {args.seed}, {args.threads} thread(s)', flush=True)
+    write({'type': 'start', 'model': args.model, 'config': vars(args), 'parameters': params, 'torch': torch.__version__,
+           'time': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())})
+
+    step = 0
+    started = time.time()
+    finished = True
+    for epoch in range(args.epochs):
+        order = epoch_order(len(train_labels), args.seed, epoch)
+        epoch_start = time.time()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for b in range(steps_per_epoch):
+            if args.max_steps is not None and step >= args.max_steps:
+                finished = False
+                break
+            idx = order[b * args.batch_size:(b + 1) * args.batch_size]
+            x, y = fill_batch(train_images, train_labels, idx, table, args.augment, args.seed, epoch)
+            lr, momentum = lr_at(step), momentum_at(step)
+            for group in optimizer.param_groups:
+                group['lr'] = lr
+                group['momentum'] = momentum
+            set_step_context(net, args.seed, step)
+            logits = net(x.contiguous(memory_format=memory_format))
+            loss = F.cross_entropy(logits, y)
+            if not torch.isfinite(loss):
+                print(f'step {step + 1}: the loss is {loss.item()}: training diverged', file=sys.stderr)
+                sys.exit(1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            value = loss.item()
+            loss_sum += value * len(idx)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(idx)
+            write({'type': 'step', 'step': step, 'epoch': epoch + 1, 'loss': value, 'lr': lr})
+            if convoy_losses is not None and step in convoy_losses:
+                c = convoy_losses[step]
+                print(f'step {step:5d}  lr {lr:.6f}  pytorch {value:.6f}  convoy {c:.6f}  diff {value - c:+.2e}', flush=True)
+            elif step % args.progress_every == 0:
+                rate = seen / (time.time() - epoch_start)
+                print(f'epoch {epoch + 1} step {b + 1}/{steps_per_epoch}  loss {value:.4f}  lr {lr:.5f}  {rate:.1f} images/s', flush=True)
+        if seen == 0:
+            break
+        train_seconds = time.time() - epoch_start
+        accuracy, test_loss = evaluate(net, test_images, test_labels, table, 500, memory_format)
+        record = {'type': 'epoch', 'epoch': epoch + 1, 'steps': step, 'trainLoss': loss_sum / seen, 'trainAccuracy': correct / seen,
+                  'testLoss': test_loss, 'testAccuracy': accuracy, 'trainSeconds': train_seconds, 'complete': seen == steps_per_epoch * args.batch_size}
+        write(record)
+        print(f'epoch {epoch + 1}: train loss {loss_sum / seen:.4f}, train acc {100 * correct / seen:.2f}%, '
+              f'test loss {test_loss:.4f}, test acc {100 * accuracy:.2f}% ({train_seconds:.0f} s training)', flush=True)
+        if not finished:
+            break
+    wall = time.time() - started
+    write({'type': 'end', 'steps': step, 'completed': finished, 'wallSeconds': wall})
+    print(f'{"completed" if finished else "stopped at --max-steps"}: {step} steps in {wall:.0f} s', flush=True)
+    if log:
+        log.close()
+        os.replace(args.log + '.tmp', args.log)
+
+
+if __name__ == '__main__':
+    main()
