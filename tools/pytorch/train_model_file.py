@@ -72,6 +72,26 @@ def read_cifar10(data_dir, files):
     return raw[:, 1:].reshape(-1, 3, 32, 32).copy(), raw[:, 0].astype(np.int64)
 
 
+def class_balanced(images, labels, limit):
+    """@convoy/data subset(set, {limit}): the first floor(limit/k) images of each of the k classes in
+    file order (the first limit mod k classes one more), kept in file order: --limit-train/--limit-test."""
+    if limit is None:
+        return images, labels
+    classes = int(labels.max()) + 1
+    quota = [limit // classes + (1 if c < limit % classes else 0) for c in range(classes)]
+    available = np.bincount(labels, minlength=classes)
+    if limit > len(labels) or any(q > a for q, a in zip(quota, available)):
+        usage_error(f'a class-balanced limit of {limit} needs {max(quota)} images of every class; the set has {available.min()} of its rarest')
+    taken = [0] * classes
+    chosen = []
+    for i, label in enumerate(labels.tolist()):
+        if taken[label] < quota[label]:
+            taken[label] += 1
+            chosen.append(i)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    return images[chosen], labels[chosen]
+
+
 def normalisation_table(mean=CIFAR10_MEAN, std=CIFAR10_STD):
     """[channels, 256] float32: byte -> (byte/255 - mean[c]) / std[c], computed in double and rounded
     once, as @convoy/data normalizationTable."""
@@ -269,6 +289,8 @@ def main():
     parser.add_argument('--warmup', type=float, default=0.3, help="one-cycle's pct_start (default 0.3)")
     parser.add_argument('--seed', type=int, default=1, help='seed of initialisation, order, augmentation, dropout (default 1)')
     parser.add_argument('--no-augment', dest='augment', action='store_false', help='train without crop and flip')
+    parser.add_argument('--limit-train', type=int, default=None, help='train on a class-balanced subset of n images, as convoy train --limit-train (default: all 50,000)')
+    parser.add_argument('--limit-test', type=int, default=None, help='evaluate on a class-balanced subset of n test images, as convoy train --limit-test (default: all 10,000)')
     parser.add_argument('--max-steps', type=int, default=None, help='stop after this many steps (the schedule still spans --epochs)')
     parser.add_argument('--threads', type=int, default=1, help='torch.set_num_threads (default 1)')
     parser.add_argument('--channels-last', action='store_true', help='run in channels-last memory format (faster for some networks; same numbers up to rounding)')
@@ -282,8 +304,9 @@ def main():
     for name, value in (('--epochs', args.epochs), ('--batch-size', args.batch_size), ('--threads', args.threads)):
         if value < 1:
             usage_error(f'{name} must be a positive integer, got {value}')
-    if args.max_steps is not None and args.max_steps < 1:
-        usage_error(f'--max-steps must be a positive integer, got {args.max_steps}')
+    for name, value in (('--max-steps', args.max_steps), ('--limit-train', args.limit_train), ('--limit-test', args.limit_test)):
+        if value is not None and value < 1:
+            usage_error(f'{name} must be a positive integer, got {value}')
     try:
         with open(args.model) as f:
             spec = json.load(f)
@@ -295,6 +318,8 @@ def main():
     torch.set_num_threads(args.threads)
     train_images, train_labels = read_cifar10(args.data_dir, TRAIN_FILES)
     test_images, test_labels = read_cifar10(args.data_dir, TEST_FILES)
+    train_images, train_labels = class_balanced(train_images, train_labels, args.limit_train)
+    test_images, test_labels = class_balanced(test_images, test_labels, args.limit_test)
     table = normalisation_table()
 
     net = build(spec, classes=10)
@@ -319,7 +344,7 @@ def main():
 
     convoy_losses = read_convoy_losses(args.compare) if args.compare else None
     params = sum(p.numel() for p in net.parameters())
-    print(f'pytorch {torch.__version__}: {args.model}, {params} parameters, {len(train_labels)} training images, '
+    print(f'pytorch {torch.__version__}: {args.model}, {params} parameters, {len(train_labels)} training images, {len(test_labels)} test images, '
           f'{steps_per_epoch} steps/epoch of {args.batch_size}, {args.epochs} epoch(s), seed {args.seed}, {args.threads} thread(s)', flush=True)
     write({'type': 'start', 'model': args.model, 'config': vars(args), 'parameters': params, 'torch': torch.__version__,
            'time': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())})
@@ -362,8 +387,8 @@ def main():
             elif step % args.progress_every == 0:
                 rate = seen / (time.time() - epoch_start)
                 print(f'epoch {epoch + 1} step {b + 1}/{steps_per_epoch}  loss {value:.4f}  lr {lr:.5f}  {rate:.1f} images/s', flush=True)
-        if seen == 0:
-            break
+        if seen == 0 or not finished:
+            break  # stopped by --max-steps inside the epoch: no test pass, as convoy train
         train_seconds = time.time() - epoch_start
         accuracy, test_loss = evaluate(net, test_images, test_labels, table, 500, memory_format)
         record = {'type': 'epoch', 'epoch': epoch + 1, 'steps': step, 'trainLoss': loss_sum / seen, 'trainAccuracy': correct / seen,
@@ -371,8 +396,6 @@ def main():
         write(record)
         print(f'epoch {epoch + 1}: train loss {loss_sum / seen:.4f}, train acc {100 * correct / seen:.2f}%, '
               f'test loss {test_loss:.4f}, test acc {100 * accuracy:.2f}% ({train_seconds:.0f} s training)', flush=True)
-        if not finished:
-            break
     wall = time.time() - started
     write({'type': 'end', 'steps': step, 'completed': finished, 'wallSeconds': wall})
     print(f'{"completed" if finished else "stopped at --max-steps"}: {step} steps in {wall:.0f} s', flush=True)
