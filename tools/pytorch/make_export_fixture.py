@@ -28,6 +28,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from convoy_export import load_convoy_export, normalise  # noqa: E402
 from convoy_rng import Rng  # noqa: E402
+from fixture_file import provenance, write_fixture  # noqa: E402
 from make_fixtures import initialise_like_convoy, recipe_net  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
@@ -71,8 +72,7 @@ def main():
         logits = model.double()(normalise(pixels, metadata['normalization']).double())
 
     fixture = {
-        'description': 'PyTorch %s logits of a `convoy export` file; regenerate with tools/pytorch/make_export_fixture.py' % torch.__version__,
-        'torch': torch.__version__,
+        **provenance('logits of a `convoy export` file', 'make_export_fixture.py'),
         'seed': SEED,
         'spec': SPEC,
         'classNames': CLASS_NAMES,
@@ -82,10 +82,7 @@ def main():
         'export': {'bytes': len(exported), 'sha256': hashlib.sha256(exported).hexdigest()},
         'logits': [[float(v) for v in row] for row in logits],
     }
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, 'w') as f:
-        json.dump(fixture, f, indent=1)
-        f.write('\n')
+    write_fixture(OUT, fixture)
     print('wrote', OUT, 'export', len(exported), 'bytes; logits[0]', fixture['logits'][0][:3])
 
 

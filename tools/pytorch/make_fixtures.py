@@ -10,7 +10,6 @@ steps) is computed in float64 and stored as int16 with one power-of-two scale pe
 most 2^-15 of the tensor's largest magnitude), split into byte planes and gzip-compressed, to stay well under 2 MB.
 """
 import gzip
-import json
 import math
 import os
 import sys
@@ -22,6 +21,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from convoy_rng import Rng, bias_uniform_bound, kaiming_uniform_bound, uniform_fill  # noqa: E402
+from fixture_file import provenance, write_fixture  # noqa: E402
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'packages', 'nn', 'test', 'fixtures')
 NAME = 'recipe-cifar'
@@ -186,8 +186,7 @@ def main():
             'adamwDelta': store.add(adamw_deltas[name]),
         })
     index = {
-        'description': 'PyTorch %s reference for convoy recipeNet; regenerate with tools/pytorch/make_fixtures.py' % torch.__version__,
-        'torch': torch.__version__,
+        **provenance('reference for convoy recipeNet', 'make_fixtures.py'),
         'seed': SEED,
         'batch': BATCH,
         'spec': SPEC,
@@ -203,10 +202,7 @@ def main():
         'data': {'file': NAME + '.i16.gz', 'format': 'gzip of int16 as two byte planes (all low bytes, then all high bytes); value = q * 2^exponent'},
         'parameters': parameters,
     }
-    os.makedirs(OUT_DIR, exist_ok=True)
-    with open(os.path.join(OUT_DIR, NAME + '.json'), 'w') as f:
-        json.dump(index, f, indent=1)
-        f.write('\n')
+    write_fixture(os.path.join(OUT_DIR, NAME + '.json'), index)
     # Byte planes (all low bytes, then all high bytes) compress about 10% better than interleaved int16.
     planes = np.frombuffer(b''.join(store.chunks), dtype=np.uint8).reshape(-1, 2).T.copy().tobytes()
     with gzip.GzipFile(os.path.join(OUT_DIR, NAME + '.i16.gz'), 'wb', compresslevel=9, mtime=0) as f:
