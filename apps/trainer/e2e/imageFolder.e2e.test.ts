@@ -1,43 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { localMpirunArgs } from '@convoy/cluster';
 import { CIFAR10_NORMALIZATION } from '@convoy/data';
 import { relativeError } from '@convoy/tensor';
 import { loadCheckpoint } from '../src/checkpoint';
+import { catDogWork, CONVOY_BIN as bin } from './catDog';
 
 /**
  * `convoy train --data` on the real cat-dog JPEG folder (small subsets of it, linked into a temporary
  * folder so the runs stay short): $CATDOG_DIR, else cat-dog-jpeg beside $CIFAR10_DIR.
  */
-const cifarDir = process.env.CIFAR10_DIR;
-if (!cifarDir) throw new Error('the e2e checks need real data: set CIFAR10_DIR (cat-dog-jpeg is looked for beside it, or set CATDOG_DIR)');
-const catDogDir = resolve(process.env.CATDOG_DIR ?? join(dirname(resolve(cifarDir)), 'cat-dog-jpeg'));
-if (!existsSync(join(catDogDir, 'train', 'cat'))) throw new Error(`no cat-dog-jpeg folder at ${catDogDir}: set CATDOG_DIR`);
-
-const bin = join(__dirname, '..', 'bin', 'convoy.js');
-const work = mkdtempSync(join(tmpdir(), 'convoy-folder-e2e-'));
-const cacheHome = join(work, 'cache');
-
-function convoy(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '', XDG_CACHE_HOME: cacheHome } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** A folder of links to the first `count[part]` images of each class of cat-dog-jpeg. */
-function linkedSubset(name: string, counts: { train: number; test: number }, flat = false): string {
-  const root = join(work, name);
-  for (const part of ['train', 'test'] as const) {
-    for (const cls of ['cat', 'dog']) {
-      const to = flat ? join(root, cls) : join(root, part, cls);
-      mkdirSync(to, { recursive: true });
-      const files = readdirSync(join(catDogDir, part, cls)).sort().slice(0, counts[part]);
-      for (const f of files) symlinkSync(join(catDogDir, part, cls, f), join(to, `${part}-${f}`));
-    }
-  }
-  return root;
-}
+const { dir: work, env, convoy, linkedSubset } = catDogWork('convoy-folder-e2e-');
 
 describe('convoy train --data (built CLI, real JPEGs)', () => {
   it('trains on train/<class> + test/<class> at R=32, records classes, R and the normalisation; a second run reads the image cache', () => {
@@ -66,7 +40,7 @@ describe('convoy train --data (built CLI, real JPEGs)', () => {
     const data = linkedSubset('ranks', { train: 48, test: 20 });
     const args = (name: string, threads: number) => ['train', '--data', data, '--threads', String(threads), '--batch-size', '64', '--epochs', '2', '--width', '8', '--checkpoint-dir', join(work, name)];
     const twoRanks = spawnSync('mpirun', localMpirunArgs(2, [process.execPath, bin, ...args('ranks-2x1', 1)]), {
-      encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '', XDG_CACHE_HOME: cacheHome }, stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'],
     });
     expect({ code: twoRanks.status, err: twoRanks.stderr }).toEqual({ code: 0, err: expect.stringMatching(/rank 1\/2 on host/) });
     expect(twoRanks.stdout).toMatch(/96 training and 40 test images of 2 classes \(cat, dog\) at 32x32/);
@@ -121,7 +95,7 @@ describe('convoy train --data (built CLI, real JPEGs)', () => {
 describe('convoy pack, then train and eval --data <packed folder> (built CLI, real JPEGs)', () => {
   const mpi = (args: string[]) =>
     spawnSync('mpirun', localMpirunArgs(2, [process.execPath, bin, ...args]), {
-      encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '', XDG_CACHE_HOME: cacheHome }, stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'],
     });
 
   it('under mpirun on 2 ranks (127.0.0.1) a packed folder gives the parameters of 1 process x 2 threads; eval reads its test shards', () => {
