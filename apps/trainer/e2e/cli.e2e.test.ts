@@ -64,10 +64,10 @@ describe('convoy on real CIFAR-10 (built CLI)', () => {
     expect(collapsed.err).toBe('');
     expect(collapsed.code).toBe(0); // a collapse is a result, not a failure: README, "Exit codes"
     expect(collapsed.out).toMatch(
-      /WARNING: epoch 2 is at chance: training loss 2\.\d{4} is at the loss of a constant guess \(2\.3026\); test accuracy \d+\.\d\d% on 200 images is at chance \(10\.00%; up to 16\.36% is within 3 standard errors of it\)\. The network is not learning\. Try a lower --lr \(e\.g\. 0\.5; this run: 1\), a longer warm-up \(--warmup 0\.5; this run: 0\.3\), or another --seed \(this run: 1\)/,
+      /WARNING: epoch 2\b.*\bchance\b.*\b2\.\d{4}\b.*\(2\.3026\).*\d+\.\d\d% on 200 images\b.*\b10\.00%.*\b16\.36%.*--lr\b.*\b0\.5\b.*\b1\b.*--warmup 0\.5\b.*\b0\.3\b.*--seed\b.*\b1\b/,
     );
     expect(collapsed.out).toMatch(/^completed AT CHANCE \(collapsed\): step 20, epoch 2\/2 \| test accuracy/m);
-    expect(collapsed.out).toMatch(/^WARNING: this run collapsed: training loss 2\.\d{4} is at the loss of a constant guess/m);
+    expect(collapsed.out).toMatch(/^WARNING: .*\bcollapsed\b.*\b2\.\d{4}\b/m);
     expect(collapsed.out).not.toMatch(/^completed:/m);
     const records = readFileSync(join(collapsedDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const lastEpoch = records.filter((r) => r.type === 'epoch').at(-1);
@@ -141,7 +141,7 @@ describe('convoy on real CIFAR-10 (built CLI)', () => {
 
     const bad = convoy(['train', '--data-dir', dataDir, '--classes', 'cat,unicorn', '--no-download', '--checkpoint-dir', join(dir, 'bad')]);
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/--classes: unknown class "unicorn"; expected one of airplane, automobile, bird, cat/);
+    expect(bad.err).toMatch(/--classes\b.*"unicorn".*\bairplane, automobile, bird, cat\b/);
   });
 
   it('saves a checkpoint and exits 130 on Ctrl-C', async () => {

@@ -82,12 +82,13 @@ describe('convoy train --data (built CLI, real JPEGs)', () => {
     writeFileSync(join(data, 'train', 'dog', 'broken.jpg'), '');
     const bad = convoy(['train', '--data', data, '--threads', '2', '--batch-size', '16', '--epochs', '1', '--checkpoint-dir', join(work, 'bad-run')]);
     expect(bad.code).toBe(1);
-    expect(bad.err).toContain(`${join(data, 'train', 'dog', 'broken.jpg')}: the file is empty (0 bytes)`);
+    expect(bad.err).toContain(join(data, 'train', 'dog', 'broken.jpg'));
+    expect(bad.err).toMatch(/broken\.jpg: .*\bempty\b.*\(0 bytes\)/);
     expect(bad.err).toMatch(/pass --skip-bad-images/);
     expect(existsSync(join(work, 'bad-run'))).toBe(false);
     const skip = convoy(['train', '--data', data, '--skip-bad-images', '--threads', '2', '--batch-size', '16', '--epochs', '1', '--checkpoint-dir', join(work, 'skip-run')]);
     expect(skip.code).toBe(0);
-    expect(skip.out).toMatch(/--skip-bad-images left out 1 bad file: train\/dog\/broken.jpg \(the file is empty \(0 bytes\)\)/);
+    expect(skip.out).toMatch(/--skip-bad-images\b.*\b1 bad file\b.*train\/dog\/broken\.jpg\b.*\(0 bytes\)/);
     expect(skip.out).toMatch(/64 training and 16 test images/);
   });
 });
@@ -130,7 +131,8 @@ describe('convoy pack, then train and eval --data <packed folder> (built CLI, re
     const args = ['train', '--data', packed, '--model', 'recipe', '--threads', '1', '--batch-size', '16', '--epochs', '1', '--width', '8', '--checkpoint-dir', join(work, 'packed-damaged-run')];
     const stopped = mpi(args);
     expect(stopped.status).not.toBe(0);
-    expect(stopped.stderr).toContain(`${shard}: its SHA-256 is not the index's: damaged (a changed byte) (shard 2 of 7 of the train split, 10 images)`);
+    expect(stopped.stderr).toContain(shard);
+    expect(stopped.stderr).toMatch(/\.shard: .*\bSHA-256\b.*\bshard 2 of 7 of the train split, 10 images\b/);
     const skipped = mpi([...args, '--skip-bad-shards']);
     expect({ code: skipped.status, err: skipped.stderr }).toEqual({ code: 0, err: expect.any(String) });
     expect(skipped.stdout).toMatch(/--skip-bad-shards left out 1 shard holding \d+ images: .*train-00001\.shard/);

@@ -22,9 +22,9 @@ describe('checkpoint files', () => {
     const bytes = encodeCheckpoint(validCheckpoint());
     const file = join(dir, 'truncated.msgpack');
     writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    expect(() => loadCheckpoint(file)).toThrow(/truncated\.msgpack: cannot be decoded .*the file is truncated or is not a convoy checkpoint/);
-    expect(() => loadCheckpoint(join(dir, 'nope.msgpack'))).toThrow(/nope\.msgpack does not exist/);
+    expect(() => loadCheckpoint(file)).toThrow(/\btruncated\.msgpack: .*\btruncated\b/);
+    expect(() => loadCheckpoint(join(dir, 'nope.msgpack'))).toThrow(/\bnope\.msgpack\b.*\bnot exist\b/);
     const empty = mkdtempSync(join(tmpdir(), 'convoy-ckpt-empty-'));
-    expect(() => loadCheckpoint(empty)).toThrow(/has no latest\.msgpack/);
+    expect(() => loadCheckpoint(empty)).toThrow(/\blatest\.msgpack\b/);
   });
 });

@@ -32,14 +32,14 @@ describe('exports refuse tensors that do not fit the network', () => {
   const { source } = trainedLookingNetwork(GREY_SPEC, 13);
 
   it('names a missing BatchNorm buffer', () => {
-    expect(() => exportSafetensors({ ...source, buffers: undefined })).toThrow("the buffers hold no 'layers.1.running_mean' (they hold none)");
-    expect(() => exportOnnx({ ...source, buffers: undefined })).toThrow("the buffers hold no 'layers.1.running_mean'");
+    expect(() => exportSafetensors({ ...source, buffers: undefined })).toThrow(/\bbuffers\b.*'layers\.1\.running_mean'.*\bnone\b/);
+    expect(() => exportOnnx({ ...source, buffers: undefined })).toThrow(/\bbuffers\b.*'layers\.1\.running_mean'/);
   });
 
   it('names a parameter whose shape differs, and one the network lacks', () => {
     const parameters = source.parameters.map((e) => (e.name === 'layers.0.weight' ? { ...e, shape: [6, 1, 25] } : e));
-    expect(() => exportSafetensors({ ...source, parameters })).toThrow("parameter 'layers.0.weight' has shape [6, 1, 25], the network's is [6, 1, 5, 5]");
+    expect(() => exportSafetensors({ ...source, parameters })).toThrow(/'layers\.0\.weight'.*\[6, 1, 25\].*\[6, 1, 5, 5\]/);
     const extra = [...source.parameters, { name: 'layers.9.weight', shape: [1], offset: 0, size: 1 }];
-    expect(() => exportOnnx({ ...source, parameters: extra })).toThrow('the network has no tensors named layers.9.weight');
+    expect(() => exportOnnx({ ...source, parameters: extra })).toThrow(/\bno tensors\b.*\blayers\.9\.weight\b/);
   });
 });

@@ -62,10 +62,10 @@ describe('convoy pack and train --data <packed folder>', () => {
   });
 
   it.each([
-    [() => ['--data', packed, '--resolution', '32'], /was packed at 16x16, so --resolution 32 cannot apply: drop --resolution, or pack it again/],
-    [() => ['--data', packed, '--val-split', '0.2'], /is packed: its test split was chosen when it was packed/],
-    [() => ['--data', source, '--skip-bad-shards'], /--skip-bad-shards is for a packed --data folder/],
-    [() => ['--skip-bad-shards'], /--skip-bad-shards needs --data <packed folder>/],
+    [() => ['--data', packed, '--resolution', '32'], /\b16x16\b.*--resolution 32\b.*\bdrop --resolution\b/],
+    [() => ['--data', packed, '--val-split', '0.2'], /\bpacked\b.*\btest split\b/],
+    [() => ['--data', source, '--skip-bad-shards'], /--skip-bad-shards\b.*\bpacked\b/],
+    [() => ['--skip-bad-shards'], /--skip-bad-shards\b.*--data\b/],
   ])('train %#: flags a packed folder cannot take are usage errors, before any work', async (args, message) => {
     const dir = join(mkdtempSync(join(tmpdir(), 'convoy-cli-')), 'run');
     const { error } = await run(['train', ...args(), '--checkpoint-dir', dir, '--no-download']);
@@ -83,8 +83,8 @@ describe('convoy pack and train --data <packed folder>', () => {
     const common = ['train', '--data', damaged, '--threads', '1', '--batch-size', '4', '--epochs', '1', '--max-steps', '1', '--checkpoint-dir', dir];
     const stopped = await run(common);
     expect(stopped.error).toBeInstanceOf(DatasetError);
-    expect((stopped.error as Error).message).toContain(`${join(damaged, 'train-00002.shard')}: 30 bytes`);
-    expect((stopped.error as Error).message).toContain('shard 3 of 5 of the train split, 5 images');
+    expect((stopped.error as Error).message).toMatch(new RegExp(`${join(damaged, 'train-00002\\.shard')}: 30 bytes\\b`));
+    expect((stopped.error as Error).message).toMatch(/\bshard 3 of 5 of the train split, 5 images\b/);
     expect(existsSync(dir)).toBe(false);
     const skipped = await run([...common, '--skip-bad-shards']);
     expect(skipped.error).toBeNull();
@@ -99,7 +99,7 @@ describe('convoy pack and train --data <packed folder>', () => {
     writeFileSync(join(unfinished, 'pack-state.json'), '{"key":"x","shards":{}}');
     const { error } = await run(['train', '--data', unfinished, '--checkpoint-dir', join(work, 'never')]);
     expect(error).toBeInstanceOf(DatasetError);
-    expect((error as Error).message).toMatch(/is a packing that was interrupted \(it has no index.json yet\)\. Fix: run the same `convoy pack/);
+    expect((error as Error).message).toMatch(/\binterrupted\b.*\bindex\.json\b.*`convoy pack/);
     expect(existsSync(join(work, 'never'))).toBe(false);
   });
 

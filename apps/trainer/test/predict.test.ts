@@ -55,9 +55,9 @@ describe('convoy predict', () => {
   it('lists the images of folders recursively in path order, files as given, and refuses missing or empty inputs', () => {
     expect(imageFiles([images]).map((f) => f.slice(images.length))).toEqual(['/cat/a.png', '/dog/b.jpg', '/dog/more/c.PNG', '/dog/more/linked.png']);
     expect(imageFiles([join(images, 'dog', 'notes.txt')])).toEqual([join(images, 'dog', 'notes.txt')]);
-    expect(() => imageFiles([join(dir, 'nope')])).toThrow(/nope: no such file or folder/);
+    expect(() => imageFiles([join(dir, 'nope')])).toThrow(/\bnope: .*\bno such file\b/);
     mkdirSync(join(dir, 'empty'));
-    expect(() => imageFiles([join(dir, 'empty')])).toThrow(/empty: the folder holds no images \(\.jpg, \.jpeg, \.png, \.webp\)/);
+    expect(() => imageFiles([join(dir, 'empty')])).toThrow(/\bempty: .*\bno images\b.*\.jpg, \.jpeg, \.png, \.webp\b/);
   });
 
   it('orders the top classes by probability (softmax), ties by class order', () => {
@@ -95,7 +95,7 @@ describe('convoy predict', () => {
     writeFileSync(join(bad, 'cat', 'broken.png'), Buffer.from('PNG? no'));
     await image(join(bad, 'cat', 'ok.png'), 8, 8, 'png');
     const { out, err, code } = await convoy(['predict', checkpoint, bad, '--threads', '1', '--top-k', '1']);
-    expect(err).toMatch(/error: .*broken\.png: not an image \(JPEG, PNG, WebP are read; the file starts with [^)]*\); skipped\n/);
+    expect(err).toMatch(/error: .*broken\.png: not an image\b.*\bskipped\n/);
     expect(out).toMatch(/ok\.png: (cat|dog) \d+\.\d%\n/);
     expect(out).toMatch(/1 of 2 file\(s\) could not be read as images/);
     expect(code).toBe(1);

@@ -172,7 +172,7 @@ describe('runTraining', () => {
   it('stops on a NaN/Inf loss with a message naming the step', async () => {
     const attempt = runTraining({ config: { ...config, lr: 1e12, schedule: 'constant' }, execution: execution(), train, test: null });
     await expect(attempt).rejects.toThrow(TrainingDivergedError);
-    await expect(attempt).rejects.toThrow(/training diverged at step \d+ \(epoch 1, batch \d+, lr 1\.000e\+12\)/);
+    await expect(attempt).rejects.toThrow(/\bdiverged\b.*\bstep \d+ \(epoch 1, batch \d+, lr 1\.000e\+12\)/);
   });
 
   it('fails the step with the step, the shard, the worker and the cause when a worker throws', async () => {
@@ -181,18 +181,18 @@ describe('runTraining', () => {
     const attempt = runTraining({ config, execution: execution(), train: corrupt, test: null });
     await expect(attempt).rejects.toThrow(TrainingStepError);
     await expect(attempt).rejects.toThrow(
-      /training stopped at step 1 \(epoch 1, batch 1\): gradient computation failed in 2 of 2 worker task\(s\): gradients of shard 0: worker thread \d+ \(gradients of shard 0\): softmaxCrossEntropy: label 0 is 12/,
+      /\bstep 1 \(epoch 1, batch 1\).*\b2 of 2 worker task\(s\).*\bshard 0\b.*\bworker thread \d+\b.*softmaxCrossEntropy: label 0 is 12\b/,
     );
   });
 
   it('says why the workers could not start', async () => {
     const attempt = runTraining({ config, execution: execution({ backend: 'no-such-backend' }), train, test: null });
-    await expect(attempt).rejects.toThrow(/the worker threads could not start: .*unknown kernel backend 'no-such-backend'/);
+    await expect(attempt).rejects.toThrow(/\bworker threads\b.*\bstart\b.*'no-such-backend'/);
   });
 
   it('explains a batch larger than the training set', async () => {
     await expect(runTraining({ config: { ...config, batchSize: 100 }, execution: execution(), train, test: null })).rejects.toThrow(
-      /--batch-size 100 is larger than the training set \(64 images\)/,
+      /--batch-size 100\b.*\b64 images\b/,
     );
   });
 });
