@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CIFAR10_CLASS_NAMES, CIFAR10_IMAGE_BYTES, CIFAR10_RECORD_BYTES } from '@convoy/data';
-import { initialParameters } from '@convoy/nn';
-import { decodeCheckpoint, LATEST_CHECKPOINT } from '@convoy/run';
-import { relativeError, Rng } from '@convoy/tensor';
+import { CIFAR10_CLASS_NAMES, CIFAR10_IMAGE_BYTES, CIFAR10_RECORD_BYTES, lumaOf } from '@convoy/data';
+import { buildModel, checkModelFile, initialParameters, type LayerModelSpec } from '@convoy/nn';
+import { checkpointStateOf, decodeCheckpoint, DEFAULT_RUN_CONFIG, encodeCheckpoint, LATEST_CHECKPOINT, type CheckpointState } from '@convoy/run';
+import { ParameterArena, relativeError, Rng } from '@convoy/tensor';
 import { classify } from '../src/classify';
 import { launchChromium, previewServer } from './browser';
 import { openWithServerData, resumeWithCli, trainInPage, trainWithCli, type RunSettings } from './runs';
@@ -21,6 +21,32 @@ const STEPS = 20;
 const run: RunSettings = { model: 'recipe', classes: '', limitTrain: 1280, epochs: 2, batchSize: 64, lr: 0.05, width: 16, seed: 7, workers: 2, maxSteps: STEPS };
 /** Where the screenshot (and the page's checkpoint) go; printed by the test. */
 const outputDir = process.env.PLAYGROUND_E2E_OUTPUT ?? join(tmpdir(), 'convoy-playground-e2e');
+
+/**
+ * The checkpoint of a grey (1-channel) network for two classes, as `convoy train --data <grey
+ * folder>` would write one, with its initial values and BatchNorm's fresh running statistics.
+ */
+function greyCheckpoint(optimizerStateNames: string[]): CheckpointState {
+  const file = {
+    input: { channels: 1, resolution: 32 },
+    layers: [
+      { type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false }, { type: 'batchnorm2d' }, { type: 'relu' }, { type: 'maxpool2d', kernel: 2 },
+      { type: 'conv2d', out: 8, kernel: 3, padding: 1 }, { type: 'relu' }, { type: 'globalavgpool2d' }, { type: 'flatten' }, { type: 'linear', out: 'classes' },
+    ],
+  };
+  const modelSpec: LayerModelSpec = { kind: 'layers', classes: 2, ...checkModelFile(file, 2).spec };
+  const rng = new Rng(5);
+  const params = initialParameters(modelSpec, rng);
+  const model = buildModel(modelSpec);
+  const buffers = new ParameterArena(model.bufferSpecs());
+  model.bindBuffers(buffers);
+  model.resetBuffers();
+  return checkpointStateOf({
+    config: { ...DEFAULT_RUN_CONFIG, seed: 5 }, modelSpec, classNames: ['dark', 'light'], normalization: { mean: [0.45], std: [0.25] },
+    params, buffers, optimizerState: Object.fromEntries(optimizerStateNames.map((name) => [name, new Float32Array(params.size)])),
+    position: { step: 0, epoch: 0, stepInEpoch: 0 }, rngState: rng.getState(), summary: {},
+  });
+}
 
 /** A 32 x 32 24-bit BMP of CIFAR-10 test image `index` (planar RGB bytes): a file a visitor could drop. */
 function testImageAsBmp(index: number): { bmp: Buffer; pixels: Uint8Array } {
@@ -141,7 +167,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
     }
   });
 
-  it('trains a BatchNorm preset to the CLI\'s parameters and running statistics, refuses a model file that does not fit naming the layer, and trains a custom one', async () => {
+  it('trains a BatchNorm preset to the CLI\'s parameters and running statistics, refuses a model file that does not fit naming the layer, trains a custom one, and classifies with a grey network\'s checkpoint', async () => {
     const steps = 12;
     const bn: RunSettings = { ...run, model: 'recipe-bn', limitTrain: 640, epochs: 2, maxSteps: steps };
     const work = mkdtempSync(join(tmpdir(), 'convoy-playground-model-'));
@@ -234,6 +260,27 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       const shown = (await page.locator('#predictions li').allTextContents()).map((line) => line.split(' '));
       const inNode = classify(customCheckpoint, image.pixels, 3);
       expect(shown.map(([name]) => name)).toEqual(inNode.map((p) => p.className));
+
+      // A grey network's checkpoint (as a grey image folder trains one): the page shows its network,
+      // classifies a dropped image in grey as Node does, and refuses to continue it on CIFAR-10.
+      const grey = greyCheckpoint(Object.keys(expected.optimizer.state));
+      const greyFile = join(work, 'grey.msgpack');
+      writeFileSync(greyFile, encodeCheckpoint(grey));
+      await page.setInputFiles('#load-checkpoint', greyFile);
+      await page.locator('#run-status[data-state="loaded"]').waitFor();
+      expect(await page.locator('#model-check').getAttribute('data-path')).toBe('input.channels');
+      await page.setInputFiles('#pick-image', { name: 'grey-test.bmp', mimeType: 'image/bmp', buffer: testImageAsBmp(1).bmp });
+      await page.locator('#predictions[data-top] li:nth-child(2)').waitFor();
+      const colour = testImageAsBmp(1).pixels;
+      const greyPixels = Uint8Array.from({ length: 1024 }, (_, p) => lumaOf(colour[p], colour[1024 + p], colour[2048 + p]));
+      const greyInNode = classify(grey, greyPixels, 3);
+      const greyShown = (await page.locator('#predictions li').allTextContents()).map((line) => line.split(' '));
+      expect(greyShown.map(([name]) => name)).toEqual(greyInNode.map((p) => p.className));
+      greyShown.forEach(([, percent], i) => expect(Number(percent.replace('%', ''))).toBeCloseTo(100 * greyInNode[i].probability, 1));
+      await page.click('#train');
+      await page.locator('#run-status[data-state="error"]').waitFor({ timeout: 10_000 });
+      expect(await page.locator('#run-status').textContent()).toMatch(/grey\.msgpack is a network for 2 classes of 1 x 32 x 32 images, .*only convoy train --resume can continue it$/);
+
       console.log(`playground e2e: recipe-bn losses ${trained.losses.map((l) => l.toFixed(3)).join(' ')}; custom network ${customRun.losses.map((l) => l.toFixed(3)).join(' ')}`);
       expect(pageErrors).toEqual([]);
     } finally {

@@ -1,4 +1,4 @@
-import { allocateImageSet, fillBatch, type Normalization } from '@convoy/data';
+import { allocateImageSet, fillBatch, lumaOf, type ImageChannels, type Normalization } from '@convoy/data';
 import { selectBackend } from '@convoy/kernels';
 import { buildModel, modelInputOf, type ModelSpec } from '@convoy/nn';
 import { ParameterArena, Tensor } from '@convoy/tensor';
@@ -19,9 +19,10 @@ export interface Classifier {
 
 /**
  * An image file as the network sees it: decoded by the browser, the smaller side scaled to R and
- * the centre R x R cropped (the CLI's decodeImage does the same with sharp), as planar RGB bytes.
+ * the centre R x R cropped (the CLI's decodeImage does the same with sharp), as planar RGB bytes,
+ * or for a 1-channel network one grey plane made as the CLI makes it (@convoy/data's lumaOf).
  */
-export async function decodeImageFile(file: Blob, resolution: number): Promise<Uint8Array> {
+export async function decodeImageFile(file: Blob, resolution: number, channels: ImageChannels = 3): Promise<Uint8Array> {
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(file);
@@ -36,6 +37,11 @@ export async function decodeImageFile(file: Blob, resolution: number): Promise<U
   bitmap.close();
   const rgba = context.getImageData(0, 0, resolution, resolution).data;
   const plane = resolution * resolution;
+  if (channels === 1) {
+    const grey = new Uint8Array(plane);
+    for (let p = 0; p < plane; p++) grey[p] = lumaOf(rgba[4 * p], rgba[4 * p + 1], rgba[4 * p + 2]);
+    return grey;
+  }
   const planar = new Uint8Array(3 * plane);
   for (let p = 0; p < plane; p++) {
     planar[p] = rgba[4 * p];

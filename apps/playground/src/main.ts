@@ -1,3 +1,4 @@
+import { isImageChannels } from '@convoy/data';
 import { provideKernelWasm } from '@convoy/kernels';
 import { formatModelFile, modelInputOf, type ModelSpec } from '@convoy/nn';
 import {
@@ -9,7 +10,7 @@ import plainWasmUrl from '@convoy/kernels/kernels.wasm?url';
 import { drawChart, type Series } from './chart';
 import { classify, decodeImageFile, type Classifier } from './classify';
 import { checkAgainstWasm } from './kernelParity';
-import { checkModelText, PAGE_PRESETS, presetText, type ModelCheck } from './modelFile';
+import { checkModelText, PAGE_INPUT, PAGE_PRESETS, presetText, type ModelCheck } from './modelFile';
 import { fetchServerCifar10, readPickedFiles, serverHasCifar10, type BrowserCifar10 } from './dataset';
 import { TrainingSession } from './trainingSession';
 import { liveWorkers } from './webWorkerRunner';
@@ -194,6 +195,12 @@ async function train(): Promise<void> {
   try {
     config = resume ? (resume.config as unknown as RunConfig) : formConfig();
     checkNumbers(config);
+    if (resume) {
+      const { channels, resolution } = modelInputOf(resume.modelSpec);
+      if (channels !== PAGE_INPUT.channels || resolution !== PAGE_INPUT.resolution || resume.classNames.length !== classCountOf(config)) {
+        throw new Error(`${loaded?.file} is a network for ${resume.classNames.length} classes of ${channels} x ${resolution} x ${resolution} images, not for this page's CIFAR-10 (${PAGE_INPUT.channels} x ${PAGE_INPUT.resolution} x ${PAGE_INPUT.resolution}): it classifies images, but only convoy train --resume can continue it`);
+      }
+    }
     const check = checkModel();
     if (!resume && !check.ok) {
       setStatus('run-status', `not started: the model file does not check out (${check.path ?? 'not JSON'}; the message is beside it)`, 'refused');
@@ -356,14 +363,16 @@ async function classifyFile(file: File): Promise<void> {
   try {
     const classifier = currentClassifier();
     if (!classifier) throw new Error('no model yet: train one or load a checkpoint first');
-    const r = modelInputOf(classifier.modelSpec).resolution;
-    const pixels = await decodeImageFile(file, r);
+    const { channels, resolution: r } = modelInputOf(classifier.modelSpec);
+    if (!isImageChannels(channels)) throw new Error(`this network takes ${channels}-channel images; images decode to 1 (grey) or 3 (RGB) channels`);
+    const pixels = await decodeImageFile(file, r, channels);
     const preview = $<HTMLCanvasElement>('preview');
     preview.width = r;
     preview.height = r;
     const rgba = new ImageData(r, r);
     for (let p = 0; p < r * r; p++) {
-      rgba.data.set([pixels[p], pixels[r * r + p], pixels[2 * r * r + p], 255], 4 * p);
+      const [red, green, blue] = channels === 1 ? [pixels[p], pixels[p], pixels[p]] : [pixels[p], pixels[r * r + p], pixels[2 * r * r + p]];
+      rgba.data.set([red, green, blue, 255], 4 * p);
     }
     (preview.getContext('2d') as CanvasRenderingContext2D).putImageData(rgba, 0, 0);
     const top = classify(classifier, pixels, 3);
