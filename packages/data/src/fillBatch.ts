@@ -18,13 +18,19 @@ export interface FillBatchOptions {
   epoch?: number;
   /** Default CIFAR10_NORMALIZATION. One entry per channel of the set. Reuse one object: its lookup table is cached per object. */
   normalization?: Normalization;
+  /**
+   * The sample key of each index (parallel to `indices`), keying its augmentation instead of the
+   * index: a streamed dataset copies each batch into a small set, where an image's index is its
+   * place in that set, not which image it is (docs/DISTRIBUTED.md, "Streaming"). Default: the index.
+   */
+  keys?: ArrayLike<number>;
 }
 
 /**
  * Writes samples indices[start..end) as rows 0..end-start-1 of an NCHW float batch
  * (`[n, channels, height, width]` of the set): bytes normalised per channel and, when `augment`
  * is on, randomly cropped and flipped. The draws for a sample come from
- * Rng.forKey(seed, epoch, sampleIndex) (first the crop's top offset, then its left offset, each
+ * Rng.forKey(seed, epoch, sampleKey) (the index, or `keys[i]` when given; first the crop's top offset, then its left offset, each
  * uniform in 0..2p where p = cropPadding(side), then the flip), so a sample's pixels depend only on
  * (seed, epoch, sample), never on which worker or batch position got it.
  *
@@ -54,7 +60,8 @@ export function fillBatch(
         `got ${outImages.length} and ${outLabels.length}`,
     );
   }
-  const { augment } = options;
+  const { augment, keys } = options;
+  if (keys && keys.length < end) throw new RangeError(`fillBatch: ${keys.length} keys for the indices up to ${end}`);
   const seed = options.seed ?? 0;
   const epoch = options.epoch ?? 0;
   if (augment && (!Number.isSafeInteger(options.seed) || !Number.isInteger(options.epoch) || epoch < 0)) {
@@ -86,7 +93,7 @@ export function fillBatch(
       }
       continue;
     }
-    const rng = Rng.forKey(seed, epoch, sample);
+    const rng = Rng.forKey(seed, epoch, keys ? keys[start + row] : sample);
     const dy = rng.int(2 * pad + 1) - pad;
     const dx = rng.int(2 * pad + 1) - pad;
     const flip = rng.int(2) === 1;

@@ -43,6 +43,24 @@ describe('fillBatch', () => {
     });
   });
 
+  test('keys: a sample copied elsewhere is augmented by its key, exactly as at its own index', () => {
+    const whole = new Float32Array(3 * IMG);
+    fillBatch(set, new Uint32Array([5, 17, 30]), 0, 3, whole, new Int32Array(3), { augment: true, seed: 4, epoch: 1 });
+    // The same three images copied to the front of a small set, keyed by where they came from.
+    const small = allocateImageSet(3);
+    [5, 17, 30].forEach((src, dst) => {
+      small.images.set(set.images.subarray(src * IMG, (src + 1) * IMG), dst * IMG);
+      small.labels[dst] = set.labels[src];
+    });
+    const copied = new Float32Array(3 * IMG);
+    fillBatch(small, new Uint32Array([0, 1, 2]), 0, 3, copied, new Int32Array(3), { augment: true, seed: 4, epoch: 1, keys: [5, 17, 30] });
+    expect(Array.from(copied)).toEqual(Array.from(whole));
+    const unkeyed = new Float32Array(3 * IMG);
+    fillBatch(small, new Uint32Array([0, 1, 2]), 0, 3, unkeyed, new Int32Array(3), { augment: true, seed: 4, epoch: 1 });
+    expect(Array.from(unkeyed)).not.toEqual(Array.from(whole));
+    expect(() => fillBatch(small, new Uint32Array([0, 1, 2]), 0, 3, copied, new Int32Array(3), { augment: true, seed: 4, epoch: 1, keys: [5] })).toThrow(/1 keys for the indices up to 3/);
+  });
+
   test('augmented batch equals an independent pad-crop-flip reference for every sample', () => {
     const indices = Uint32Array.from({ length: 40 }, (_, i) => (i * 7) % 40);
     const out = new Float32Array(40 * IMG);

@@ -67,6 +67,12 @@ export interface BatchRequest {
   batchOffset?: number;
   /** The optimizer step (0-based) this batch belongs to: keys the dropout masks. trainStep passes hyper.step. Default 0. */
   step?: number;
+  /**
+   * Which image each index is (parallel to `indices`): keys its augmentation (fillBatch's keys).
+   * Default: the indices. A streamed dataset passes the images' places in the whole training split,
+   * since `train` then holds only the current batch.
+   */
+  sampleKeys?: ArrayLike<number>;
 }
 
 export interface TrainStepRequest extends BatchRequest {
@@ -171,6 +177,7 @@ export class GradientPool {
   readonly test: ImageSet | null;
   private readonly runner: TaskRunner;
   private readonly batchIndices: Uint32Array;
+  private readonly batchKeys: Uint32Array;
   private readonly taskOwners: Int32Array;
   private readonly chunks: Array<{ start: number; end: number }>;
   /** gradient followed by STEP_TOTALS floats: what one cross-host all-reduce sums. */
@@ -225,10 +232,12 @@ export class GradientPool {
     const shardGradients = new SharedArrayBuffer(threads * this.paramCount * 4);
     const gradientBuffer = new SharedArrayBuffer((this.paramCount + STEP_TOTALS + groupRows * this.groupRowSize) * 4);
     const indicesBuffer = new SharedArrayBuffer(options.maxBatch * 4);
+    const keysBuffer = new SharedArrayBuffer(options.maxBatch * 4);
     this.hostSum = new Float32Array(gradientBuffer);
     this.gradient = this.hostSum.subarray(0, this.paramCount);
     this.groupRows = this.hostSum.subarray(this.paramCount + STEP_TOTALS);
     this.batchIndices = new Uint32Array(indicesBuffer);
+    this.batchKeys = new Uint32Array(keysBuffer);
     const ownersBuffer = new SharedArrayBuffer(threads * 4);
     this.taskOwners = new Int32Array(ownersBuffer);
     this.hasOptimizer = Boolean(options.optimizer);
@@ -263,6 +272,7 @@ export class GradientPool {
       groupStatisticsRows: groupRows,
       groupSize: this.groupSize,
       batchIndices: indicesBuffer,
+      batchKeys: keysBuffer,
       taskOwners: ownersBuffer,
       optimizer: options.optimizer ? { spec: options.optimizer, state: stateBuffers } : null,
       train: options.train,
@@ -300,7 +310,11 @@ export class GradientPool {
     if (this.groupRowSize > 0 && Math.ceil(globalBatch / g) * this.groupRowSize > this.groupRows.length) {
       throw new RangeError(`computeGradients: a global batch of ${globalBatch} exceeds the pool's maxGlobalBatch`);
     }
+    if (request.sampleKeys && request.sampleKeys.length !== n) {
+      throw new RangeError(`computeGradients: ${request.sampleKeys.length} sample keys for ${n} samples`);
+    }
     this.batchIndices.set(request.indices);
+    this.batchKeys.set(request.sampleKeys ?? request.indices);
     // Rows of other hosts' groups stay 0, so the cross-host sum leaves every row exactly as its host wrote it.
     this.groupRows.fill(0);
     // Shards are contiguous whole ghost groups and the empty ones come last, so the filled ones are 0..filled-1.

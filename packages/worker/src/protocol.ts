@@ -43,6 +43,8 @@ export interface WorkerSetup {
   groupSize: number;
   /** Sample indices of the current batch (Uint32), written by the coordinator before each step. */
   batchIndices: SharedArrayBuffer;
+  /** Each index's sample key (Uint32, parallel to batchIndices): what augmentation and the test fault key on. */
+  batchKeys: SharedArrayBuffer;
   /** The optimizer, and its state arrays (each paramCount floats); null for an evaluation-only pool. */
   optimizer: { spec: OptimizerSpec; state: Record<string, SharedArrayBuffer> } | null;
   train: ImageSet;

@@ -55,6 +55,7 @@ export async function scheduledStep(
     epoch: request.epoch,
     seed: request.seed,
     augment: request.augment,
+    ...(request.sampleKeys ? { sampleKeys: request.sampleKeys } : {}),
     hyper: { step, lr, momentum },
   });
   if (!result.stepped) {

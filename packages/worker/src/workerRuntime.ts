@@ -33,6 +33,7 @@ export class WorkerRuntime {
     private readonly model: Module,
     private readonly params: ParameterArena,
     private readonly batchIndices: Uint32Array,
+    private readonly batchKeys: Uint32Array,
     private readonly shardGradients: Float32Array,
     private readonly gradient: Float32Array,
     private readonly optimizer: Optimizer | null,
@@ -71,6 +72,7 @@ export class WorkerRuntime {
     return new WorkerRuntime(
       setup, threadId, backend, reason, model, params,
       new Uint32Array(setup.batchIndices),
+      new Uint32Array(setup.batchKeys),
       new Float32Array(setup.shardGradients),
       new Float32Array(setup.gradient, 0, setup.paramCount),
       optimizer,
@@ -89,9 +91,9 @@ export class WorkerRuntime {
       throw new RangeError(`shard ${task.shard} does not exist; the pool has shards 0..${this.setup.shards - 1}`);
     }
     this.bindShard(task.shard);
-    throwIfPlanted(this.testFault, task.epoch, this.batchIndices.subarray(task.start, task.end));
+    throwIfPlanted(this.testFault, task.epoch, this.batchKeys.subarray(task.start, task.end));
     const n = task.end - task.start;
-    const x = this.fill(this.setup.train, this.batchIndices, task.start, task.end, task.augment, task.seed, task.epoch);
+    const x = this.fill(this.setup.train, this.batchIndices, task.start, task.end, task.augment, task.seed, task.epoch, this.batchKeys);
     // Divergence is reported, not thrown, so the coordinator can stop the run naming the step.
     const diverged = (reason: string): GradientResult => ({
       shard: task.shard, lossSum: Number.NaN, correct: 0, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId: this.threadId, diverged: reason,
@@ -228,14 +230,14 @@ export class WorkerRuntime {
     this.boundShard = shard;
   }
 
-  private fill(set: WorkerSetup['train'], order: Uint32Array, start: number, end: number, augment: boolean, seed: number, epoch: number): Tensor {
+  private fill(set: WorkerSetup['train'], order: Uint32Array, start: number, end: number, augment: boolean, seed: number, epoch: number, keys?: Uint32Array): Tensor {
     const n = end - start;
     const floats = n * imageBytes(set);
     if (this.images.length < floats || this.labels.length < n) {
       this.images = new Float32Array(floats);
       this.labels = new Int32Array(n);
     }
-    fillBatch(set, order, start, end, this.images, this.labels, { augment, seed, epoch, normalization: this.setup.normalization });
+    fillBatch(set, order, start, end, this.images, this.labels, { augment, seed, epoch, normalization: this.setup.normalization, ...(keys ? { keys } : {}) });
     return new Tensor(this.images.subarray(0, floats), [n, set.channels, set.height, set.width]);
   }
 

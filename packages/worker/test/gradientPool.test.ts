@@ -31,6 +31,30 @@ async function trainSteps(threads: number, steps: number, augment: boolean, back
 }
 
 
+describe('sample keys', () => {
+  it('a pool on a copy of each batch, keyed by where the images came from, steps as the pool on the whole set', async () => {
+    const whole = await trainSteps(2, 3, true);
+    const staging = syntheticImageSet({ count: BATCH, seed: 99 });
+    const bytes = 3 * 32 * 32;
+    const pool = await createGradientPool({ threads: 2, modelSpec, optimizer: sgd, train: staging, maxBatch: BATCH, seed: 7 });
+    try {
+      for (let s = 0; s < 3; s++) {
+        const indices = Array.from({ length: BATCH }, (_, i) => (s * 37 + i * 5) % train.count);
+        indices.forEach((src, dst) => {
+          staging.images.set(train.images.subarray(src * bytes, (src + 1) * bytes), dst * bytes);
+          staging.labels[dst] = train.labels[src];
+        });
+        const local = Array.from({ length: BATCH }, (_, i) => i);
+        expect((await pool.trainStep({ indices: local, sampleKeys: indices, epoch: 0, seed: 11, augment: true, hyper: { step: s, lr: 0.05 } })).stepped).toBe(true);
+      }
+      expect(Array.from(pool.params.data)).toEqual(Array.from(whole));
+      await expect(pool.trainStep({ indices: [0, 1], sampleKeys: [4], epoch: 0, seed: 11, augment: true, hyper: { step: 3, lr: 0.05 } })).rejects.toThrow(/1 sample keys for 2 samples/);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 /** 5 steps with the global batch split over `hosts` pools of `threads` threads; the parameters of every host. */
 async function trainStepsOnHosts(hosts: number, threads: number, steps: number): Promise<Float32Array[]> {
   const reducers = inProcessHosts(hosts);
