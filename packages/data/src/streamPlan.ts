@@ -1,0 +1,156 @@
+import type { PackedIndex, PackedShard } from './packedFormat';
+
+/**
+ * How a packed training split too big for the memory budget is streamed (docs/DISTRIBUTED.md,
+ * "Streaming a packed dataset"). The shards are dealt to a fixed number of partitions (MosaicML
+ * Streaming's "canonical nodes"); each partition is one seeded stream (a shard permutation per
+ * epoch through a shuffle buffer); every global batch takes `perPartition` consecutive positions
+ * from each partition in partition order. Nothing here depends on how many ranks or threads run, so
+ * neither does the order: a rank owns a contiguous range of partitions (partitionsOfRank), which is
+ * a contiguous, ghost-group-aligned range of every global batch.
+ */
+export interface StreamPlan {
+  /** The partitions' shards, each with its sample keys and place, in index order. */
+  readonly partitions: readonly StreamShard[][];
+  /** Images each partition gives each global batch (batch size / partitions, whole ghost groups). */
+  readonly perPartition: number;
+  /** Images of each partition's shuffle buffer. */
+  readonly shuffleImages: number;
+  /** Full global batches per epoch: the smallest partition's images over perPartition, rounded down. */
+  readonly stepsPerEpoch: number;
+  /** Images read per disk read (one chunk of a shard's pixels), and the largest shard's image count. */
+  readonly chunkImages: number;
+  readonly maxShardImages: number;
+  readonly imageBytes: number;
+  /** The budget the plan was made for, in bytes (what one process holding every partition may use). */
+  readonly memoryBytes: number;
+}
+
+/** A shard of the training split as a stream reads it. */
+export interface StreamShard extends PackedShard {
+  /** The sample key of its first image: its place in the split (keys augmentation, names test faults). */
+  readonly first: number;
+  /** "shard 3 of 12 of the train split, 5000 images", for messages. */
+  readonly place: string;
+}
+
+/** The default budget of `--data-memory`. */
+export const DEFAULT_DATA_MEMORY = 1024 ** 3;
+/** Most partitions a plan deals the shards to (also the most ranks that can read their own shards). */
+export const MAX_PARTITIONS = 16;
+/** Bytes of one pixel read from a shard: big enough for sequential disk reads, small beside any budget. */
+const CHUNK_BYTES = 1024 * 1024;
+
+/** Why a streamed dataset cannot run as asked; the message says what to change. */
+export class StreamPlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StreamPlanError';
+  }
+}
+
+/** Bytes of the training split (its shard files): held whole when this fits the budget. */
+export function trainSplitBytes(index: PackedIndex): number {
+  return index.splits.train.shards.reduce((t, s) => t + s.bytes, 0);
+}
+
+export interface StreamPlanOptions {
+  /** Global batch size. */
+  batchSize: number;
+  /** The network's BatchNorm ghost-group size (1 without BatchNorm): partitions give whole groups. */
+  groupSize: number;
+  memoryBytes: number;
+  /** Shard files left out (missing or cut, under --skip-bad-shards). */
+  leftOut?: ReadonlySet<string>;
+}
+
+/**
+ * The plan for streaming `index`'s training split within `memoryBytes`: the most partitions (up to
+ * MAX_PARTITIONS, at most one per shard) that divide the batch into whole ghost groups and leave each
+ * partition a shuffle buffer of at least one batch share; the rest of the budget goes to the
+ * shuffle buffers. A StreamPlanError says what to change when nothing fits.
+ */
+export function planStream(index: PackedIndex, options: StreamPlanOptions): StreamPlan {
+  const { batchSize, groupSize, memoryBytes } = options;
+  const imageBytes = index.channels * index.resolution * index.resolution;
+  const list = index.splits.train.shards;
+  let first = 0;
+  const shards: StreamShard[] = list.map((shard, n) => {
+    const s = { ...shard, first, place: `shard ${n + 1} of ${list.length} of the train split, ${shard.count} images` };
+    first += shard.count;
+    return s;
+  }).filter((s) => !options.leftOut?.has(s.file));
+  if (shards.length === 0) throw new StreamPlanError('no training shard is left to read');
+  if (batchSize % groupSize !== 0) {
+    throw new StreamPlanError(`a streamed dataset needs whole BatchNorm ghost groups in every batch: use a --batch-size that is a multiple of ${groupSize}`);
+  }
+  const groups = batchSize / groupSize;
+  const maxShardImages = Math.max(...shards.map((s) => s.count));
+  const chunkImages = Math.max(1, Math.min(maxShardImages, Math.floor(CHUNK_BYTES / imageBytes)));
+  let tightest: { partitions: number; needs: number } | null = null;
+  for (let p = Math.min(MAX_PARTITIONS, shards.length, groups); p >= 1; p--) {
+    if (groups % p !== 0) continue;
+    const perPartition = batchSize / p;
+    const shuffleImages = shuffleCapacity(memoryBytes, p, batchSize, imageBytes, chunkImages, maxShardImages);
+    const needs = streamBytes(p, batchSize, imageBytes, chunkImages, maxShardImages, perPartition);
+    if (shuffleImages < perPartition) {
+      tightest = { partitions: p, needs };
+      continue;
+    }
+    const partitions = Array.from({ length: p }, (_, k) => shards.filter((_, i) => i % p === k));
+    const smallest = Math.min(...partitions.map((part) => part.reduce((t, s) => t + s.count, 0)));
+    const stepsPerEpoch = Math.floor(smallest / perPartition);
+    if (stepsPerEpoch < 1) {
+      throw new StreamPlanError(
+        `--batch-size ${batchSize} takes ${perPartition} images from each of ${p} partitions of the training shards, but the smallest holds ${smallest}: lower --batch-size, or pack with a smaller --shard-size (more shards)`,
+      );
+    }
+    return { partitions, perPartition, shuffleImages, stepsPerEpoch, chunkImages, maxShardImages, imageBytes, memoryBytes };
+  }
+  const needs = tightest?.needs ?? 0;
+  throw new StreamPlanError(
+    `--data-memory ${mib(memoryBytes)} is too small to stream this training split (${mib(trainSplitBytes(index))} in ${list.length} shards): ` +
+      `even ${tightest?.partitions ?? 1} partition(s) need ${mib(needs)} (the batch, read buffers, and a shuffle buffer of one batch share). ` +
+      `Raise --data-memory to at least ${mib(needs)}, or lower --batch-size`,
+  );
+}
+
+/** Bytes one process uses to stream `partitions` partitions with shuffle buffers of `shuffleImages` images each. */
+export function streamBytes(partitions: number, batchSize: number, imageBytes: number, chunkImages: number, maxShardImages: number, shuffleImages: number): number {
+  // The batch copied for the workers (pixels, label, 4-byte key per image), and per partition: the
+  // shuffle buffer (pixels, label, key), three chunk buffers (the chunk drawn from, the one read
+  // ahead, and the next shard's SHA-256 check) and one shard's labels.
+  const batch = batchSize * (imageBytes + 5);
+  return batch + partitions * (shuffleImages * (imageBytes + 5) + 3 * chunkImages * imageBytes + maxShardImages);
+}
+
+/** The memory a plan uses in a process that holds `partitions` of its partitions (a rank holds its own). */
+export function planBytes(plan: StreamPlan, partitions: number): number {
+  return streamBytes(partitions, partitions * plan.perPartition, plan.imageBytes, plan.chunkImages, plan.maxShardImages, plan.shuffleImages);
+}
+
+function shuffleCapacity(memoryBytes: number, partitions: number, batchSize: number, imageBytes: number, chunkImages: number, maxShardImages: number): number {
+  const fixed = streamBytes(partitions, batchSize, imageBytes, chunkImages, maxShardImages, 0);
+  return Math.max(0, Math.floor((memoryBytes - fixed) / (partitions * (imageBytes + 5))));
+}
+
+/**
+ * The partitions [start, end) rank `rank` of `ranks` streams: an equal, contiguous range. A
+ * StreamPlanError when the ranks do not divide the partitions.
+ */
+export function partitionsOfRank(plan: StreamPlan, ranks: number, rank: number): { start: number; end: number } {
+  const p = plan.partitions.length;
+  if (p % ranks !== 0) {
+    const fits = Array.from({ length: p }, (_, i) => i + 1).filter((r) => p % r === 0);
+    throw new StreamPlanError(
+      `this streamed dataset is read as ${p} partition(s) (fixed by --batch-size, the shards and --data-memory, so the order does not depend on the ranks), ` +
+        `and ${ranks} ranks cannot share them equally: run ${fits.join(', ')} rank(s), or choose a --batch-size and --data-memory that give a multiple of ${ranks} partitions`,
+    );
+  }
+  const per = p / ranks;
+  return { start: rank * per, end: (rank + 1) * per };
+}
+
+function mib(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)}G` : `${Math.ceil(bytes / 1024 ** 2)}M`;
+}

@@ -1,0 +1,208 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Rng } from '@convoy/tensor';
+import { DatasetError, partitionsOfRank, planBytes, planStream, ShuffleBuffer, StreamPlanError, TrainStream, type PackedIndex, type StreamPlan } from '../src';
+import { encodeShard, sha256Hex, shardFileBytes, shardFileName } from '../src/packedFormat';
+import { makeTempDir } from './helpers';
+
+const R = 8;
+const BYTES = 3 * R * R;
+const CLASSES = 4;
+
+/** The pixels of training image `key`: its key in the first four bytes, so a drawn image says which it is. */
+function pixelsOf(key: number): Uint8Array {
+  const p = new Uint8Array(BYTES);
+  new DataView(p.buffer).setUint32(0, key, true);
+  for (let i = 4; i < BYTES; i++) p[i] = (key * 31 + i) & 255;
+  return p;
+}
+const labelOf = (key: number) => (key * 7) % CLASSES;
+
+/** A packed folder of `count` training images in shards of `perShard` (the last shorter), written directly in the format. */
+function writePacked(count: number, perShard: number): { dir: string; index: PackedIndex } {
+  const dir = makeTempDir('convoy-stream-');
+  const shards = [];
+  for (let first = 0, n = 0; first < count; first += perShard, n++) {
+    const c = Math.min(perShard, count - first);
+    const labels = Uint8Array.from({ length: c }, (_, i) => labelOf(first + i));
+    const pixels = new Uint8Array(c * BYTES);
+    for (let i = 0; i < c; i++) pixels.set(pixelsOf(first + i), i * BYTES);
+    const bytes = encodeShard(labels, pixels);
+    const file = shardFileName('train', n);
+    fs.writeFileSync(path.join(dir, file), bytes);
+    shards.push({ file, count: c, bytes: shardFileBytes(c, BYTES), sha256: sha256Hex(bytes) });
+  }
+  const index: PackedIndex = {
+    format: 'convoy-packed', version: 1, resolution: R, channels: 3, classNames: ['a', 'b', 'c', 'd'],
+    normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, source: 'synthetic', key: 'k',
+    splits: { train: { count, shards }, test: { count: 0, shards: [] } },
+  };
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
+  return { dir, index };
+}
+
+/** Every global batch of an epoch (keys), read by processes each streaming its range of partitions, joined in partition order. */
+async function epochKeys(dir: string, index: PackedIndex, plan: StreamPlan, epoch: number, ranks = 1, seed = 5, from = 0): Promise<number[][]> {
+  const streams = Array.from({ length: ranks }, (_, r) => new TrainStream({ root: dir, index, plan, partitions: partitionsOfRank(plan, ranks, r), seed, skipBadShards: false }));
+  try {
+    await Promise.all(streams.map((s) => s.startEpoch(epoch, from)));
+    const batches: number[][] = [];
+    for (let step = from; step < plan.stepsPerEpoch; step++) {
+      const keys: number[] = [];
+      for (const s of streams) {
+        await s.nextBatch();
+        s.keys.forEach((key, i) => {
+          // The image drawn is the one its key names, with its label.
+          expect(Array.from(s.batch.images.subarray(i * BYTES, (i + 1) * BYTES))).toEqual(Array.from(pixelsOf(key)));
+          expect(s.batch.labels[i]).toBe(labelOf(key));
+          keys.push(key);
+        });
+      }
+      batches.push(keys);
+    }
+    return batches;
+  } finally {
+    await Promise.all(streams.map((s) => s.close()));
+  }
+}
+
+describe('ShuffleBuffer', () => {
+  test('fill, draw-and-replace, drain: every id drawn once, in a seeded order', () => {
+    const order = (seed: number) => {
+      const buffer = new ShuffleBuffer(7, new Rng(seed));
+      const slots = new Array<number>(7);
+      const out: number[] = [];
+      for (let id = 0; id < 50; id++) {
+        if (!buffer.full) {
+          slots[buffer.add()] = id;
+          continue;
+        }
+        const j = buffer.draw();
+        out.push(slots[j]);
+        slots[j] = id;
+      }
+      while (buffer.size > 0) {
+        const j = buffer.draw();
+        out.push(slots[j]);
+        slots[j] = slots[buffer.remove(j)];
+      }
+      return out;
+    };
+    expect([...order(1)].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(order(1)).toEqual(order(1));
+    expect(order(1)).not.toEqual(order(2));
+    expect(() => new ShuffleBuffer(0, new Rng(1))).toThrow(/capacity must be a positive integer/);
+    expect(() => new ShuffleBuffer(2, new Rng(1)).draw()).toThrow(/empty/);
+  });
+});
+
+describe('planStream: partitions and the memory budget', () => {
+  const { index } = writePacked(200, 10);
+
+  test('the most partitions that divide the batch into whole groups; the budget left goes to the shuffle buffers and is never exceeded', () => {
+    const plan = planStream(index, { batchSize: 16, groupSize: 1, memoryBytes: 200_000 });
+    expect(plan.partitions.length).toBe(16);
+    expect(plan.perPartition).toBe(1);
+    expect(plan.partitions.flat().map((s) => s.file).sort()).toEqual(index.splits.train.shards.map((s) => s.file).sort());
+    expect(plan.stepsPerEpoch).toBe(10); // the smallest partition holds one shard of 10
+    expect(planBytes(plan, 16)).toBeLessThanOrEqual(200_000);
+    expect(planBytes({ ...plan, shuffleImages: plan.shuffleImages + 1 }, 16)).toBeGreaterThan(200_000);
+    // BatchNorm groups of 4: 4 partitions of one group each.
+    const grouped = planStream(index, { batchSize: 16, groupSize: 4, memoryBytes: 200_000 });
+    expect([grouped.partitions.length, grouped.perPartition]).toEqual([4, 4]);
+    expect(grouped.stepsPerEpoch).toBe(12); // 50 images per partition, 4 a step
+  });
+
+  test('a budget that cannot hold the batch and one batch share per partition is an error saying what to raise', () => {
+    expect(() => planStream(index, { batchSize: 16, groupSize: 1, memoryBytes: 5_000 })).toThrow(StreamPlanError);
+    expect(() => planStream(index, { batchSize: 16, groupSize: 1, memoryBytes: 5_000 })).toThrow(/--data-memory .* too small .* Raise --data-memory to at least/);
+    expect(() => planStream(index, { batchSize: 18, groupSize: 4, memoryBytes: 1e6 })).toThrow(/--batch-size that is a multiple of 4/);
+  });
+
+  test('ranks take equal, contiguous ranges of partitions; a rank count that does not divide them is an error naming the counts that do', () => {
+    const plan = planStream(index, { batchSize: 12, groupSize: 1, memoryBytes: 1e6 });
+    expect(plan.partitions.length).toBe(12);
+    expect(partitionsOfRank(plan, 3, 1)).toEqual({ start: 4, end: 8 });
+    expect(() => partitionsOfRank(plan, 5, 0)).toThrow(/12 partition\(s\).*5 ranks cannot share them equally: run 1, 2, 3, 4, 6, 12 rank\(s\)/);
+  });
+});
+
+describe('TrainStream: the streamed order', () => {
+  const { dir, index } = writePacked(230, 17);
+  // Chunks of 5 images, so shards are read in several chunks; a shuffle buffer of 9 images.
+  const plan: StreamPlan = { ...planStream(index, { batchSize: 8, groupSize: 1, memoryBytes: 1e6 }), chunkImages: 5, shuffleImages: 9 };
+
+  test('an epoch draws distinct images, each with its own pixels and label; deterministic from the seed and epoch, and shuffled', async () => {
+    expect(plan.partitions.length).toBe(8);
+    const epoch0 = await epochKeys(dir, index, plan, 0);
+    const all = epoch0.flat();
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.length).toBe(plan.stepsPerEpoch * 8);
+    expect(await epochKeys(dir, index, plan, 0)).toEqual(epoch0);
+    expect(await epochKeys(dir, index, plan, 1)).not.toEqual(epoch0);
+    expect(await epochKeys(dir, index, plan, 0, 1, 6)).not.toEqual(epoch0);
+    // Consecutive draws of a partition are not its shard's consecutive images.
+    const partition0 = epoch0.map((b) => b[0]);
+    expect(partition0.filter((k, i) => i > 0 && k === partition0[i - 1] + 1).length).toBeLessThan(partition0.length / 2);
+  });
+
+  test('2 and 4 processes, each streaming its own partitions, give the global batches of one', async () => {
+    const one = await epochKeys(dir, index, plan, 1);
+    expect(await epochKeys(dir, index, plan, 1, 2)).toEqual(one);
+    expect(await epochKeys(dir, index, plan, 1, 4)).toEqual(one);
+  });
+
+  test('starting at step k of an epoch continues with exactly the batches of an unbroken epoch', async () => {
+    const whole = await epochKeys(dir, index, plan, 2);
+    expect(await epochKeys(dir, index, plan, 2, 1, 5, 3)).toEqual(whole.slice(3));
+    expect(await epochKeys(dir, index, plan, 2, 2, 5, plan.stepsPerEpoch - 1)).toEqual(whole.slice(-1));
+  });
+
+  test('a process reads only its own partitions\' shards', async () => {
+    const stream = new TrainStream({ root: dir, index, plan, partitions: partitionsOfRank(plan, 2, 1), seed: 5, skipBadShards: false });
+    try {
+      await stream.startEpoch(0);
+      for (let s = 0; s < plan.stepsPerEpoch; s++) await stream.nextBatch();
+    } finally {
+      await stream.close();
+    }
+    const own = plan.partitions.slice(4).flat().map((s) => path.join(dir, s.file)).sort();
+    expect([...stream.report.files].sort()).toEqual(own);
+    expect(stream.report.shardBytes).toBe(plan.partitions.slice(4).flat().reduce((t, s) => t + s.bytes, 0));
+  });
+});
+
+describe('TrainStream: damaged shards', () => {
+  test('a changed byte is named (file and place) when its shard is reached; --skip-bad-shards goes on, counting the images lost once', async () => {
+    const { dir, index } = writePacked(120, 10);
+    const plan: StreamPlan = { ...planStream(index, { batchSize: 4, groupSize: 1, memoryBytes: 1e6 }), shuffleImages: 6 };
+    const victim = index.splits.train.shards[5].file;
+    const bytes = fs.readFileSync(path.join(dir, victim));
+    bytes[bytes.length - 3] ^= 1;
+    fs.writeFileSync(path.join(dir, victim), bytes);
+    const run = async (skipBadShards: boolean) => {
+      const stream = new TrainStream({ root: dir, index, plan, partitions: { start: 0, end: plan.partitions.length }, seed: 1, skipBadShards });
+      const keys: number[] = [];
+      try {
+        for (const epoch of [0, 1]) {
+          await stream.startEpoch(epoch);
+          for (let s = 0; s < plan.stepsPerEpoch; s++) {
+            await stream.nextBatch();
+            keys.push(...stream.keys);
+          }
+        }
+      } finally {
+        await stream.close();
+      }
+      return { keys, report: stream.report };
+    };
+    const error = await run(false).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DatasetError);
+    expect((error as Error).message).toContain(`${path.join(dir, victim)}: its SHA-256 is not the index's: damaged (a changed byte) (shard 6 of 12 of the train split, 10 images)`);
+    expect((error as Error).message).toContain('--skip-bad-shards');
+    const skipped = await run(true);
+    expect(skipped.report.lost).toEqual({ shards: [{ file: path.join(dir, victim), reason: expect.stringContaining('shard 6 of 12') as string }], images: 10 });
+    expect(skipped.keys.filter((k) => k >= 50 && k < 60)).toEqual([]);
+    expect(skipped.keys.length).toBe(2 * plan.stepsPerEpoch * 4);
+  });
+});
