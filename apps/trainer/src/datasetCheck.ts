@@ -23,11 +23,16 @@ function hashSet(hash: ReturnType<typeof createHash>, set: ImageSet): void {
   hash.update(set.labels.subarray(0, set.count));
 }
 
-export function datasetFingerprint(train: ImageSet, test: ImageSet | null): DatasetFingerprint {
+/**
+ * `streamed`: a training split streamed from shards, which no rank holds whole: its image count and
+ * what identifies it (the index's shard list with their SHA-256s and the plan), hashed instead of its pixels.
+ */
+export function datasetFingerprint(train: ImageSet, test: ImageSet | null, streamed?: { count: number; identity: string }): DatasetFingerprint {
   const hash = createHash('sha256');
-  hashSet(hash, train);
+  if (streamed) hash.update(streamed.identity);
+  else hashSet(hash, train);
   if (test) hashSet(hash, test);
-  return { trainCount: train.count, testCount: test?.count ?? 0, sha256: hash.digest('hex') };
+  return { trainCount: streamed?.count ?? train.count, testCount: test?.count ?? 0, sha256: hash.digest('hex') };
 }
 
 /** Bytes each rank contributes to the all-gather (msgpack, length-prefixed, zero-padded). */

@@ -1,7 +1,7 @@
-import { batchSlice, epochOrder, type ImageSet } from '@convoy/data';
 import type { HyperparameterSchedules } from '@convoy/nn';
 import type { RunConfig } from '@convoy/run';
 import { scheduledStep, StepDivergedError, type GradientPool } from '@convoy/worker';
+import type { BatchSource } from './batchSource';
 import type { MetricsLog } from './metricsLog';
 import type { ProgressReporter } from './progress';
 import type { RunPlacement } from './runPlacement';
@@ -12,7 +12,8 @@ export type StopReason = 'max-steps' | 'interrupted';
 
 export interface EpochLoopContext {
   config: RunConfig;
-  train: ImageSet;
+  /** The batches: a training set's shuffle, or a streamed split's draws. */
+  batches: BatchSource;
   pool: GradientPool;
   schedules: HyperparameterSchedules;
   placement: RunPlacement;
@@ -46,8 +47,13 @@ export async function trainEpoch(ctx: EpochLoopContext, position: RunPosition): 
   const { config, pool, placement, reporter } = ctx;
   const { stepsPerEpoch, share } = placement;
   const epoch = position.epoch;
-  const order = epochOrder(ctx.train.count, config.seed, epoch);
   reporter.startEpoch(epoch, config.epochs, stepsPerEpoch, position.stepInEpoch);
+  try {
+    await ctx.batches.startEpoch(epoch, position.stepInEpoch);
+  } catch (err) {
+    reporter.endEpoch();
+    throw ctx.stoppedAt(`the start of epoch ${epoch + 1} (step ${position.step + 1})`, position.step + 1, err);
+  }
   const epochStart = performance.now();
   const totals: EpochTotals = { lossSum: 0, correct: 0, images: 0, seconds: 0, stepSeconds: 0 };
   while (position.stepInEpoch < stepsPerEpoch) {
@@ -65,11 +71,11 @@ export async function trainEpoch(ctx: EpochLoopContext, position: RunPosition): 
       return { stopped: stop, totals };
     }
     ctx.onStep?.(where);
-    const indices = batchSlice(order, stepInEpoch, config.batchSize).subarray(share.start, share.end);
     let result;
     try {
+      const part = await ctx.batches.next(stepInEpoch);
       result = await scheduledStep(pool, ctx.schedules, {
-        indices, globalBatch: config.batchSize, batchOffset: share.start, epoch, seed: config.seed, augment: config.augment, step, where: `epoch ${epoch + 1}, batch ${stepInEpoch + 1}`,
+        ...part, globalBatch: config.batchSize, batchOffset: share.start, epoch, seed: config.seed, augment: config.augment, step, where: `epoch ${epoch + 1}, batch ${stepInEpoch + 1}`,
       });
     } catch (err) {
       reporter.endEpoch();

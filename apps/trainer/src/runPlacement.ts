@@ -1,4 +1,4 @@
-import { batchCount } from '@convoy/data';
+import { batchCount, type StreamPlan } from '@convoy/data';
 import type { Cluster } from '@convoy/cluster';
 import { splitBatch, type Range } from '@convoy/worker';
 
@@ -44,6 +44,18 @@ export function placeRun(batchSize: number, trainCount: number, cluster: Cluster
     );
   }
   return { cluster, ranks, rank, lead: rank === 0, share, stepsPerEpoch };
+}
+
+/**
+ * The place of this process in a run on a streamed split: its part of every global batch is its
+ * range of the plan's partitions (partitionsOfRank), perPartition images each, so the split of the
+ * batch between ranks is the partitions' and the epoch is the plan's.
+ */
+export function placeStreamedRun(plan: StreamPlan, partitions: { start: number; end: number }, cluster: Cluster | null): RunPlacement {
+  const ranks = cluster?.size ?? 1;
+  const rank = cluster?.rank ?? 0;
+  const share = { start: partitions.start * plan.perPartition, end: partitions.end * plan.perPartition };
+  return { cluster, ranks, rank, lead: rank === 0, share, stepsPerEpoch: plan.stepsPerEpoch };
 }
 
 /** "2 ranks x 2 thread(s) (this rank: 64 images per step)", or "2 thread(s)" alone. */

@@ -1,4 +1,5 @@
-import { CIFAR10_NORMALIZATION, type ImageSet, type Normalization } from '@convoy/data';
+import { basename } from 'node:path';
+import { CIFAR10_NORMALIZATION, planBytes, trainSplitBytes, TrainStream, type ImageSet, type Normalization, type PackedIndex, type StreamPlan, type StreamReport } from '@convoy/data';
 import {
   chanceLevel, cifar10ClassNamesFor, detectCollapse, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, warmupEpochs, type ChanceLevel, type CheckpointState, type Collapse, type RunConfig,
 } from '@convoy/run';
@@ -8,19 +9,33 @@ import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
 import type { ExecutionConfig } from './config';
 import { collapseWarning } from './collapseWarning';
+import { streamedBatches, wholeSetBatches, type BatchSource } from './batchSource';
 import { checkSameDataset, datasetFingerprint } from './datasetCheck';
 import { trainEpoch, type EpochTotals } from './epochLoop';
 import { evaluateTestSet } from './evaluation';
 import { MetricsLog } from './metricsLog';
 import { NoProgress, type ProgressReporter } from './progress';
 import { RunCheckpoints, type RunPosition } from './runCheckpoints';
-import { describeSpread, interruptedAnywhere, placeRun, type RunPlacement } from './runPlacement';
+import { describeSpread, interruptedAnywhere, placeRun, placeStreamedRun, type RunPlacement } from './runPlacement';
 import { TrainingStepError } from './trainingErrors';
+
+/** A packed training split too big for --data-memory, streamed from its shards (docs/DISTRIBUTED.md, "Streaming a packed dataset"). */
+export interface StreamedTraining {
+  root: string;
+  index: PackedIndex;
+  plan: StreamPlan;
+  /** The plan's partitions this process reads (all of them on one host). */
+  partitions: { start: number; end: number };
+  skipBadShards: boolean;
+}
 
 export interface TrainingOptions {
   config: RunConfig;
   execution: ExecutionConfig;
+  /** The training images held in memory (empty when `stream` is given). */
   train: ImageSet;
+  /** Stream the training images from a packed split's shards instead of `train`. */
+  stream?: StreamedTraining;
   /** Evaluated after every epoch (data-parallel); null skips evaluation. */
   test: ImageSet | null;
   /** Names of the labels 0..k-1, recorded in checkpoints; default CIFAR-10's (narrowed by `config.classes`). */
@@ -76,8 +91,13 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   const classNames = [...(options.classNames ?? cifar10ClassNamesFor(config))];
   const normalization = options.normalization ?? CIFAR10_NORMALIZATION;
   const modelSpec = resume?.modelSpec ?? options.modelSpec ?? modelSpecFor(config, classNames.length);
-  const placement = placeRun(config.batchSize, train.count, options.cluster ?? null, ghostGroupSize(buildModel(modelSpec)));
+  const stream = options.stream;
+  const placement = stream
+    ? placeStreamedRun(stream.plan, stream.partitions, options.cluster ?? null)
+    : placeRun(config.batchSize, train.count, options.cluster ?? null, ghostGroupSize(buildModel(modelSpec)));
   const { cluster, lead, share } = placement;
+  const trainStream = stream ? new TrainStream({ root: stream.root, index: stream.index, plan: stream.plan, partitions: stream.partitions, seed: config.seed, skipBadShards: stream.skipBadShards }) : null;
+  const batches = trainStream ? streamedBatches(trainStream) : wholeSetBatches(train, config.seed, config.batchSize, share);
   const reporter = lead ? (options.reporter ?? new NoProgress()) : new NoProgress();
   const log = new MetricsLog(lead ? (execution.log ?? undefined) : undefined);
   const pool = await createGradientPool({
@@ -85,7 +105,8 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     modelSpec,
     backend: execution.backend,
     optimizer: optimizerSpecFor(config),
-    train,
+    // A streamed split: the pool's training set is the stream's copy of this process's part of the batch.
+    train: trainStream ? trainStream.batch : train,
     test,
     normalization,
     maxBatch: share.end - share.start,
@@ -102,9 +123,10 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   );
   try {
     const backend = await startRun(options, placement, pool, log, reporter);
-    return await trainEpochs(options, { placement, pool, log, reporter, checkpoints, backend, classes: classNames.length });
+    return await trainEpochs(options, { placement, pool, log, reporter, checkpoints, backend, classes: classNames.length, batches, streamReport: trainStream?.report ?? null });
   } finally {
     await pool.close();
+    await trainStream?.close();
   }
 }
 
@@ -119,9 +141,12 @@ async function startRun(options: TrainingOptions, placement: RunPlacement, pool:
   }
   const backend = described[0]?.backend ?? execution.backend;
   // Before the first step: every rank must train on the same images, or the sum is meaningless.
-  if (placement.cluster) await checkSameDataset(placement.cluster, datasetFingerprint(train, test));
+  const stream = options.stream;
+  const streamed = stream ? { count: stream.index.splits.train.count, identity: JSON.stringify([stream.index.splits.train.shards, stream.plan.partitions.length, stream.plan.shuffleImages]) } : undefined;
+  if (placement.cluster) await checkSameDataset(placement.cluster, datasetFingerprint(train, test, streamed));
+  if (stream) reporter.log(describeStream(stream));
   reporter.log(
-    `convoy: ${train.count} training images, ${placement.stepsPerEpoch} steps/epoch of ${config.batchSize}, ${describeSpread(placement, execution.threads)}, ` +
+    `convoy: ${streamed?.count ?? train.count} training images, ${placement.stepsPerEpoch} steps/epoch of ${config.batchSize}, ${describeSpread(placement, execution.threads)}, ` +
       `${pool.paramCount} parameters, kernels: ${backend} (${described[0]?.reason ?? ''})` +
       (resume ? `; resuming at step ${resume.step} (epoch ${resume.epoch + 1}, batch ${resume.stepInEpoch})` : ''),
   );
@@ -141,12 +166,15 @@ interface RunParts {
   backend: string;
   /** Classes the network predicts. */
   classes: number;
+  batches: BatchSource;
+  /** What this process's stream read so far (a streamed split), reported after every epoch. */
+  streamReport: StreamReport | null;
 }
 
 /** Epochs from the run's position to the end (or to a stop): each trained, evaluated, logged and checkpointed. */
 async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<TrainingOutcome> {
-  const { config, execution, train, resume } = options;
-  const { placement, pool, log, reporter, checkpoints, backend } = parts;
+  const { config, execution, resume } = options;
+  const { placement, pool, log, reporter, checkpoints, backend, batches, streamReport } = parts;
   const position: RunPosition = { step: resume?.step ?? 0, epoch: resume?.epoch ?? 0, stepInEpoch: resume?.stepInEpoch ?? 0 };
   let lastEvaluation: EvaluationResult | null = null;
   let lastCollapse: Collapse | null = null;
@@ -164,7 +192,7 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
     return new TrainingStepError(`training stopped at ${where}: ${(err as Error).message}` + (kept ? `. The last good checkpoint is intact: ${kept}` : ''), failedStep, err);
   };
   const context = {
-    config, train, pool, placement, reporter, log, stoppedAt, onStep: options.onStep,
+    config, batches, pool, placement, reporter, log, stoppedAt, onStep: options.onStep,
     schedules: hyperparameterSchedules(config, placement.stepsPerEpoch),
     elapsed: () => (performance.now() - startedAt) / 1000,
     stopIfAsked: async () => {
@@ -188,12 +216,13 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
       throw stoppedAt(`the test-set evaluation after epoch ${position.epoch + 1} (step ${position.step})`, position.step, err);
     }
     const record = epochRecord(position, totals, lastEvaluation, context.elapsed());
-    chance ??= chanceLevel(train.labels.subarray(0, train.count), options.test ? options.test.labels.subarray(0, options.test.count) : null, parts.classes);
+    if (streamReport) reportStreamReading(placement, streamReport, reporter, position.epoch);
+    chance ??= chanceLevel(batches.labelsForChance(), options.test ? options.test.labels.subarray(0, options.test.count) : null, parts.classes);
     lastCollapse = detectCollapse(chance, {
       epoch: record.epoch, epochs: config.epochs, warmupEpochs: warmupEpochs(config), trainLoss: record.trainLoss,
       test: lastEvaluation ? { accuracy: lastEvaluation.accuracy, count: lastEvaluation.count } : null,
     });
-    log.write({ ...record, collapse: lastCollapse });
+    log.write({ ...record, collapse: lastCollapse, ...(streamReport ? { streamed: { shardFiles: streamReport.files.length, shardBytes: streamReport.shardBytes, lostImages: streamReport.lost.images } } : {}) });
     reporter.log(epochLine(record, config.epochs, lastEvaluation));
     if (lastCollapse) reporter.log(collapseWarning(lastCollapse, config));
     position.epoch++;
@@ -228,4 +257,30 @@ function epochLine(record: EpochRecord, epochs: number, evaluation: EvaluationRe
     (evaluation ? `test loss ${record.testLoss.toFixed(4)} acc ${(100 * record.testAccuracy).toFixed(2)}% (${evaluation.count} images) | ` : '') +
     `${record.imagesPerSecond.toFixed(1)} img/s | ${record.epochSeconds.toFixed(1)} s`
   );
+}
+
+/** The start line of a streamed split: partitions, shuffle buffers and the memory they take. */
+function describeStream(stream: StreamedTraining): string {
+  const { plan, partitions, index } = stream;
+  const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  const own = partitions.end - partitions.start;
+  const mine = own === plan.partitions.length ? 'all of them' : `partitions ${partitions.start + 1}-${partitions.end} here`;
+  return (
+    `convoy: streaming the training split (${mib(trainSplitBytes(index))} in ${index.splits.train.shards.length} shards, above --data-memory ${mib(plan.memoryBytes)}): ` +
+    `${plan.partitions.length} partitions of ${plan.perPartition} images per batch (${mine}), shuffle buffers of ${plan.shuffleImages} images, ` +
+    `${mib(planBytes(plan, own))} held by this process`
+  );
+}
+
+/**
+ * After every epoch of a streamed split, every rank says which shards it has read (to stderr, where
+ * each rank writes; rank 0 also through the reporter): each reads only its own partitions' shards.
+ */
+function reportStreamReading(placement: RunPlacement, report: StreamReport, reporter: ProgressReporter, epoch: number): void {
+  const names = report.files.map((f) => basename(f));
+  const line =
+    `streamed ${names.length} shard file(s), ${(report.shardBytes / 1024 ** 2).toFixed(1)} MiB verified and read by epoch ${epoch + 1}: ${names.join(' ')}` +
+    (report.lost.shards.length > 0 ? `; --skip-bad-shards left out ${report.lost.shards.length} shard(s) holding ${report.lost.images} images: ${report.lost.shards.map((s) => `${s.file} (${s.reason})`).join('; ')}` : '');
+  if (placement.cluster) process.stderr.write(`${placement.cluster.describe()}: ${line}\n`);
+  else reporter.log(`convoy: ${line}`);
 }

@@ -39,7 +39,7 @@ export { DEFAULT_SHARD_BYTES, PACKED_INDEX, isPackedDataset, shardFileName } fro
 export type { PackedIndex, PackedShard, PackedSplit } from './packedFormat';
 export { packDataset, isUnfinishedPacking } from './packDataset';
 export type { PackDatasetOptions, PackResult } from './packDataset';
-export { readPackedDataset, readPackedIndex, missingOrCutShards } from './readPackedDataset';
+export { readPackedDataset, readPackedIndex, missingOrCutShards, badShardsError } from './readPackedDataset';
 export type { PackedDataset, ReadPackedOptions } from './readPackedDataset';
 export { DEFAULT_DATA_MEMORY, MAX_PARTITIONS, partitionsOfRank, planBytes, planStream, StreamPlanError, trainSplitBytes } from './streamPlan';
 export type { StreamPlan, StreamPlanOptions, StreamShard } from './streamPlan';

@@ -15,6 +15,8 @@ export interface ReadPackedOptions {
   splits?: readonly PackedSplit[];
   /** Images read so far. */
   onProgress?: CountProgressHandler;
+  /** Read only the first test shards that hold this many images (what --limit-test evaluates at most). */
+  testLimit?: number;
 }
 
 /** What an image folder gives a run (its images, classes, normalisation, side and root), read from shards. */
@@ -92,7 +94,17 @@ export function readPackedDataset(dir: string, options: ReadPackedOptions = {}):
   if (lostShards.length > 0 && !options.skipBadShards) throw badShardsError(lostShards);
   const skip = new Set(lostShards.map((s) => path.basename(s.file)));
   const bytes = index.channels * index.resolution * index.resolution;
-  const wanted = (split: PackedSplit) => (splits.includes(split) ? index.splits[split].count : 0);
+  const shardsOf = (split: PackedSplit) => {
+    const list = index.splits[split].shards;
+    if (split !== 'test' || options.testLimit === undefined) return list;
+    let held = 0;
+    return list.filter((shard) => {
+      const needed = held < options.testLimit!;
+      if (needed && !skip.has(shard.file)) held += shard.count;
+      return needed;
+    });
+  };
+  const wanted = (split: PackedSplit) => (splits.includes(split) ? shardsOf(split).reduce((t, s) => t + s.count, 0) : 0);
   const capacity = wanted('train') + wanted('test');
   const pixels = new Uint8Array(new SharedArrayBuffer(capacity * bytes));
   const labels = new Uint8Array(new SharedArrayBuffer(capacity));
@@ -105,7 +117,7 @@ export function readPackedDataset(dir: string, options: ReadPackedOptions = {}):
     const start = cursor;
     if (splits.includes(split)) {
       const list = index.splits[split].shards;
-      list.forEach((shard, n) => {
+      shardsOf(split).forEach((shard, n) => {
         if (skip.has(shard.file)) return;
         const file = path.join(root, shard.file);
         const problem = readShardInto(file, shard.count, shard.sha256, index.classNames.length, labels.subarray(cursor, cursor + shard.count), pixels.subarray(cursor * bytes, (cursor + shard.count) * bytes));
@@ -178,7 +190,7 @@ function readShardInto(file: string, count: number, sha256: string, classes: num
   }
 }
 
-function badShardsError(bad: readonly { file: string; reason: string }[]): DatasetError {
+export function badShardsError(bad: readonly { file: string; reason: string }[]): DatasetError {
   return new DatasetError(
     'BAD_SHARD',
     [

@@ -151,6 +151,9 @@ export function partitionsOfRank(plan: StreamPlan, ranks: number, rank: number):
   return { start: rank * per, end: (rank + 1) * per };
 }
 
+/** A size as --data-memory takes it, rounded up (so "at least" holds). */
 function mib(bytes: number): string {
-  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)}G` : `${Math.ceil(bytes / 1024 ** 2)}M`;
+  if (bytes >= 1024 ** 3) return `${Math.ceil(bytes / 1024 ** 3 * 100) / 100}G`;
+  if (bytes >= 1024 ** 2) return `${Math.ceil(bytes / 1024 ** 2 * 10) / 10}M`;
+  return `${Math.ceil(bytes / 1024)}K`;
 }

@@ -1,4 +1,4 @@
-import { CIFAR10_CLASS_NAMES, parseClasses } from '@convoy/data';
+import { CIFAR10_CLASS_NAMES, DEFAULT_DATA_MEMORY, parseClasses } from '@convoy/data';
 import type { OptimizerSpec, RecipeModelSpec } from '@convoy/nn';
 
 export const OPTIMIZERS = ['sgd', 'adamw'] as const;
@@ -45,6 +45,12 @@ export interface RunConfig {
   resolution: number;
   /** --data without train/ and test/: the per-class fraction held out for testing (seeded by `seed`); null otherwise. */
   valSplit: number | null;
+  /**
+   * Bytes of a packed training split one process may hold (`--data-memory`): a split that fits is
+   * held whole and shuffled whole; a bigger one is streamed from its shards in another order
+   * (docs/DISTRIBUTED.md, "Streaming a packed dataset"), whose shuffle buffers this sizes.
+   */
+  dataMemory: number;
 }
 
 /** The recipe of docs/ARCHITECTURE.md ("The recipe network"): PyTorch reached 79.45% test accuracy with it in 15 epochs. */
@@ -71,6 +77,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   classes: null,
   resolution: 32,
   valSplit: null,
+  dataMemory: DEFAULT_DATA_MEMORY,
 };
 
 /** Keys of RunConfig in a stable order (for comparing a resumed run with its checkpoint). */

@@ -1,4 +1,8 @@
-import { consoleCountProgress, DatasetError, isPackedDataset, isUnfinishedPacking, loadCifar10, loadImageFolder, readPackedDataset, readPackedIndex, selectSubsets, type Cifar10, type ImageChannels, type Normalization, type PackedSplit } from '@convoy/data';
+import {
+  allocateImageSet, badShardsError, consoleCountProgress, DatasetError, isPackedDataset, isUnfinishedPacking, loadCifar10, loadImageFolder, missingOrCutShards, readPackedDataset, readPackedIndex, selectSubsets,
+  trainSplitBytes, type Cifar10, type ImageChannels, type Normalization, type PackedIndex, type PackedSplit,
+} from '@convoy/data';
+import { basename } from 'node:path';
 import type { CheckpointState } from '@convoy/run';
 import type { DataOptions } from '../cliOptions';
 import { userPath } from '../config';
@@ -11,8 +15,19 @@ export async function loadData(opts: DataOptions): Promise<Cifar10> {
   return loadCifar10({ dataDir: opts.dataDir ? userPath(opts.dataDir) : undefined, env, download: opts.download !== false });
 }
 
-/** A training dataset as the trainer uses it: CIFAR-10, or an image folder with its own normalisation. */
-export type TrainingData = Cifar10 & { normalization?: Normalization };
+/** A packed training split bigger than --data-memory: not read here, but streamed from its shards while training. */
+export interface StreamedSplit {
+  root: string;
+  index: PackedIndex;
+  /** Shard files found missing or cut before training (left out under --skip-bad-shards). */
+  leftOut: Set<string>;
+}
+
+/**
+ * A training dataset as the trainer uses it: CIFAR-10, or an image folder with its own
+ * normalisation; with `streamed`, `train` is empty and the training images come from the shards.
+ */
+export type TrainingData = Cifar10 & { normalization?: Normalization; streamed?: StreamedSplit };
 
 /** How the --data image folder is read (see loadImageFolder). */
 export interface ImageFolderFlags {
@@ -28,6 +43,10 @@ export interface ImageFolderFlags {
   skipBadShards: boolean;
   /** A packed folder: the splits to read (eval reads only 'test'). */
   splits?: readonly PackedSplit[];
+  /** A packed folder: the bytes of training split it may hold (--data-memory); a bigger one is streamed. Default: held whole. */
+  dataMemory?: number;
+  /** A streamed packed folder: read only the test shards that hold this many images (--limit-test), so the test split stays small too. */
+  limitTest?: number | null;
   threads: number;
   log: (line: string) => void;
 }
@@ -47,8 +66,12 @@ function greyWord(channels: ImageChannels): string {
 
 /** A packed --data folder (see `convoy pack`), held whole in memory, every shard checked against its SHA-256. */
 function loadPackedData(flags: ImageFolderFlags): TrainingData {
+  const dir = userPath(flags.folder);
+  const index = readPackedIndex(dir);
+  const splits = flags.splits ?? ['train', 'test'];
+  if (splits.includes('train') && flags.dataMemory !== undefined && trainSplitBytes(index) > flags.dataMemory) return streamedPackedData(dir, index, flags);
   const started = performance.now();
-  const packed = readPackedDataset(userPath(flags.folder), { skipBadShards: flags.skipBadShards, splits: flags.splits, onProgress: consoleCountProgress('Reading packed shards') });
+  const packed = readPackedDataset(dir, { skipBadShards: flags.skipBadShards, splits, onProgress: consoleCountProgress('Reading packed shards') });
   if (packed.channels !== flags.channels) {
     throw new UsageError(`${packed.root} was packed with ${packed.channels}-channel images; this run needs ${flags.channels}. Pack the images again with \`convoy pack <source> --channels ${flags.channels}\``);
   }
@@ -64,6 +87,32 @@ function loadPackedData(flags: ImageFolderFlags): TrainingData {
     );
   }
   return { train: packed.train, test: packed.test, classNames: packed.classNames, dataDir: packed.root, normalization: packed.normalization };
+}
+
+/** A packed folder whose training split is streamed: its test split is read (whole, or what --limit-test needs), missing or cut training shards are found now. */
+function streamedPackedData(dir: string, index: PackedIndex, flags: ImageFolderFlags): TrainingData {
+  if (index.channels !== flags.channels) {
+    throw new UsageError(`${dir} was packed with ${index.channels}-channel images; this run needs ${flags.channels}. Pack the images again with \`convoy pack <source> --channels ${flags.channels}\``);
+  }
+  const problems = missingOrCutShards(dir, index, ['train']);
+  if (problems.length > 0 && !flags.skipBadShards) throw badShardsError(problems);
+  const packed = readPackedDataset(dir, {
+    skipBadShards: flags.skipBadShards, splits: ['test'], onProgress: consoleCountProgress('Reading packed test shards'), ...(flags.limitTest ? { testLimit: flags.limitTest } : {}),
+  });
+  const lostImages = problems.reduce((t, p) => t + (index.splits.train.shards.find((s) => s.file === basename(p.file))?.count ?? 0), 0);
+  flags.log(
+    `convoy: ${index.splits.train.count} training images (streamed from ${index.splits.train.shards.length} shards) and ${packed.test.count} test images of ${index.classNames.length} classes ` +
+      `at ${index.resolution}x${index.resolution} from the packed dataset ${packed.root}`,
+  );
+  const lost = [...problems, ...packed.lost.shards];
+  if (lost.length > 0) {
+    flags.log(`convoy: --skip-bad-shards left out ${lost.length} shard${lost.length > 1 ? 's' : ''} holding ${lostImages + packed.lost.images} images: ${lost.map((s) => `${s.file} (${s.reason})`).join('; ')}`);
+  }
+  const shape = { channels: index.channels, height: index.resolution, width: index.resolution };
+  return {
+    train: allocateImageSet(0, shape), test: packed.test, classNames: packed.classNames, dataDir: packed.root, normalization: packed.normalization,
+    streamed: { root: packed.root, index, leftOut: new Set(problems.map((p) => basename(p.file))) },
+  };
 }
 
 /**

@@ -11,19 +11,19 @@ import {
   addComputeOptions, addDataOptions, addImageFolderOptions, addTestSubsetOptions, type ComputeOptions, type DataOptions, type ImageFolderOptions, type TestSubsetOptions,
 } from '../cliOptions';
 import { userPath, type ExecutionConfig } from '../config';
-import { choiceFlag, integerFlag, numberFlag } from '../flagParsers';
+import { choiceFlag, integerFlag, numberFlag, sizeFlag } from '../flagParsers';
 import { createProgress, NoProgress } from '../progress';
-import { runTraining } from '../training';
+import { runTraining, type StreamedTraining } from '../training';
 import type { Cluster } from '@convoy/cluster';
 import { UsageError } from '../usageError';
 import type { CommandContext } from './context';
 import { affinityWarning, readCpuAffinity } from '../cpuAffinity';
 import { abortJob, joinCluster, launcherKind, shareCheckpoint, stopOnLauncherSignals } from './distributed';
-import { loadData, loadImageFolderData, packedInput, selectData, type TrainingData } from './data';
+import { loadData, loadImageFolderData, packedInput, selectData, type StreamedSplit, type TrainingData } from './data';
 import { chooseInputChannels } from '../inputChannels';
 import { declaredChannels, declaredResolution, modelSpecForData, readModelChoice } from '../modelChoice';
-import { modelInputOf } from '@convoy/nn';
-import { CIFAR10_SHAPE } from '@convoy/data';
+import { buildModel, ghostGroupSize, modelInputOf, type ModelSpec } from '@convoy/nn';
+import { CIFAR10_SHAPE, partitionsOfRank, planStream, StreamPlanError, trainSplitBytes } from '@convoy/data';
 
 /**
  * The flags that decide a run's numbers, as parsed: RunConfig's fields, except that the optional
@@ -77,7 +77,14 @@ function addRunOptions(cmd: Command): Command {
     .option('--no-augment', 'train without augmentation')
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation', integerFlag('--seed', 0, 2 ** 31 - 1), d.seed)
     .option('--classes <list>', 'train and evaluate on these classes only, relabelled 0..k-1 in the order given: names or indices, e.g. cat,dog or 3,5 (default: all ten)')
-    .option('--limit-train <n>', 'train on a class-balanced subset of n images (default: all 50,000)', integerFlag('--limit-train', 1));
+    .option('--limit-train <n>', 'train on a class-balanced subset of n images (default: all 50,000)', integerFlag('--limit-train', 1))
+    .addOption(
+      new Option(
+        '--data-memory <size>',
+        'with a packed --data folder: the most of its training split one process holds (e.g. 512M, 4G). A split that fits is held whole; a bigger one is streamed from its shards ' +
+          'through shuffle buffers that fill this budget, each MPI rank reading only its own shards (docs/DISTRIBUTED.md "Streaming a packed dataset"); it decides the order, so --resume keeps it',
+      ).argParser(sizeFlag('--data-memory', 64 * 1024)).default(d.dataMemory, '1G'),
+    );
 }
 
 function addOutputOptions(cmd: Command): Command {
@@ -119,6 +126,7 @@ export function runConfigFrom(opts: RunOptions): RunConfig {
     classes: opts.classes ?? null,
     resolution: opts.resolution,
     valSplit: opts.valSplit ?? null,
+    dataMemory: opts.dataMemory,
   };
 }
 
@@ -268,9 +276,17 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
         skipBadShards: opts.skipBadShards === true,
         imageCache: opts.imageCache !== false,
         threads: execution.threads,
+        dataMemory: config.dataMemory,
+        limitTest: execution.limitTest,
         log: (line) => reporter.log(line),
       })
     : await loadData(opts);
+  if (data.streamed && (config.classes !== null || config.limitTrain !== null)) {
+    throw new UsageError(
+      `${opts.data}'s training split (${(trainSplitBytes(data.streamed.index) / 1024 ** 2).toFixed(0)} MiB) is bigger than --data-memory, so it is streamed from its shards, and ${config.classes !== null ? '--classes' : '--limit-train'} needs it in memory: ` +
+        `raise --data-memory above that, or pack the subset you want (convoy pack) and train on all of it`,
+    );
+  }
   const { train: trainSet, test, classNames, normalization } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: execution.limitTest });
   if (resume && resume.classNames.join(',') !== classNames.join(',')) {
     throw new CheckpointError(`${opts.resume}: its classes (${resume.classNames.join(', ')}) are not those of the data (${classNames.join(', ')}); it cannot be resumed on this data`);
@@ -287,6 +303,7 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
   if (trained.channels !== dataInput.channels || trained.resolution !== dataInput.resolution) {
     throw new UsageError(`the network takes ${trained.channels}-channel ${trained.resolution}x${trained.resolution} images; ${dataName} has ${dataInput.channels}-channel ${dataInput.resolution}x${dataInput.resolution} images`);
   }
+  const stream = data.streamed ? streamedTraining(data.streamed, config, resume?.modelSpec ?? modelSpec ?? modelSpecFor(config, classNames.length), cluster, opts.skipBadShards === true) : undefined;
   if (lead) mkdirSync(checkpointDir, { recursive: true }); // only once the data loaded and the network fits it: a bad --data or --model leaves no empty run folder
 
   // Under MPI the launcher's signals are handled by the caller (the ranks vote to stop after the same step).
@@ -294,7 +311,7 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
   const removeSignalHandlers = launcherStop ? () => undefined : stopOnSignals(controller);
   try {
     reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${execution.log}`);
-    const outcome = await runTraining({ config, execution, train: trainSet, test, classNames, normalization, modelSpec, resume, reporter, signal: controller.signal, cluster, onStep });
+    const outcome = await runTraining({ config, execution, train: trainSet, stream, test, classNames, normalization, modelSpec, resume, reporter, signal: controller.signal, cluster, onStep });
     const accuracy = outcome.lastEvaluation ? ` | test accuracy ${(100 * outcome.lastEvaluation.accuracy).toFixed(2)}%` : '';
     // A run that ended at chance is not reported as a plain success; its exit code stays 0 (see README, "Exit codes").
     const status = outcome.status === 'completed' && outcome.collapse ? 'completed AT CHANCE (collapsed)' : outcome.status;
@@ -323,6 +340,21 @@ function packedConfig(config: RunConfig, packedR: number, opts: TrainOptions, cm
   }
   if (config.valSplit !== null) throw new UsageError(`${opts.data} is packed: its test split was chosen when it was packed (convoy pack --val-split), so --val-split cannot apply here`);
   return { ...config, resolution: packedR };
+}
+
+/**
+ * How a streamed split is read: the plan (partitions and shuffle buffers within --data-memory, for
+ * the network's BatchNorm groups) and this rank's partitions. What cannot run is a usage error
+ * saying what to change.
+ */
+function streamedTraining(split: StreamedSplit, config: RunConfig, spec: ModelSpec, cluster: Cluster | null, skipBadShards: boolean): StreamedTraining {
+  try {
+    const plan = planStream(split.index, { batchSize: config.batchSize, groupSize: ghostGroupSize(buildModel(spec)), memoryBytes: config.dataMemory, leftOut: split.leftOut });
+    return { root: split.root, index: split.index, plan, partitions: partitionsOfRank(plan, cluster?.size ?? 1, cluster?.rank ?? 0), skipBadShards };
+  } catch (err) {
+    if (err instanceof StreamPlanError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** Flags that only mean something with --data (or that --data cannot take). */
