@@ -1,44 +1,27 @@
 import { GpuJsBackend, createGpuJsBackend, gpuJsModesAvailable, parseGpuJsMode } from '../src/gpujs';
 import { referenceBackend as ref } from '../src/reference';
 import type { Conv2dGeometry, Pool2dGeometry } from '../src/shapes';
-import { defineParityTests } from './gpujsParity';
+import { defineParityTests, defineRanInModeTest, gpuJsBackendForBlock } from './gpujsParity';
 
 // gpu.js's WebAssembly and CPU modes run everywhere: parity with the reference on random shapes,
 // plus the backend's own promises (mode naming, kernel caching, errors). The GL path is
 // gpujs-gl.test.ts.
 
 describe('gpu.js backend, webasm mode', () => {
-  let backend: GpuJsBackend;
-  beforeAll(() => {
-    backend = createGpuJsBackend({ mode: 'webasm' });
-  });
-  afterAll(() => backend.dispose());
-
+  const backend = gpuJsBackendForBlock('webasm');
   test('runs every kernel in WebAssembly and says so', () => {
-    expect(backend.name).toBe('gpujs:webasm');
+    expect(backend().name).toBe('gpujs:webasm');
   });
-
-  defineParityTests(() => backend, { seed: 31_001, convCases: 10, convBudget: 2e6, poolCases: 8, poolElements: 60_000 });
-
-  test('no kernel fell back to another gpu.js backend', () => {
-    const modes = Object.values(backend.kernelModes());
-    expect(modes.length).toBeGreaterThan(10);
-    expect(new Set(modes)).toEqual(new Set(['webasm']));
-  });
+  defineParityTests(backend, { seed: 31_001, convCases: 10, convBudget: 2e6, poolCases: 8, poolElements: 60_000 });
+  defineRanInModeTest(backend, 'webasm', 10);
 });
 
 describe('gpu.js backend, cpu mode', () => {
-  let backend: GpuJsBackend;
-  beforeAll(() => {
-    backend = createGpuJsBackend({ mode: 'cpu' });
-  });
-  afterAll(() => backend.dispose());
-
+  const backend = gpuJsBackendForBlock('cpu');
   test('is named for its mode', () => {
-    expect(backend.name).toBe('gpujs:cpu');
+    expect(backend().name).toBe('gpujs:cpu');
   });
-
-  defineParityTests(() => backend, { seed: 31_002, convCases: 6, convBudget: 1e6, poolCases: 5, poolElements: 40_000 });
+  defineParityTests(backend, { seed: 31_002, convCases: 6, convBudget: 1e6, poolCases: 5, poolElements: 40_000 });
 });
 
 describe('gpu.js backend behaviour', () => {

@@ -4,6 +4,7 @@ import {
   randomPoolGeometry, relativeMaxError,
 } from './parityHelpers';
 import type { KernelBackend } from '../src/backend';
+import { type GpuJsBackend, type GpuJsMode, createGpuJsBackend } from '../src/gpujs';
 import { referenceBackend as ref } from '../src/reference';
 import { pool2dOutputHeight, pool2dOutputWidth } from '../src/shapes';
 
@@ -55,4 +56,29 @@ export function defineParityTests(backend: () => KernelBackend, plan: ParityPlan
       expectPoolsMatchReference(backend(), g, { input, gradOutput, gradPlanes });
     },
   );
+}
+
+/** A backend in `mode` for the enclosing describe block: created before its tests, disposed after them. */
+export function gpuJsBackendForBlock(mode: GpuJsMode): () => GpuJsBackend {
+  let backend: GpuJsBackend | null = null;
+  beforeAll(() => {
+    backend = createGpuJsBackend({ mode });
+  });
+  afterAll(() => backend?.dispose());
+  return () => {
+    if (!backend) throw new Error(`the ${mode} backend is made in beforeAll; call this inside a test`);
+    return backend;
+  };
+}
+
+/**
+ * Registers a test that the block compiled more than `moreThan` kernels and every one ran in
+ * `mode`: gpu.js falls back to another target without saying so.
+ */
+export function defineRanInModeTest(backend: () => GpuJsBackend, mode: string, moreThan: number): void {
+  test(`every kernel ran in ${mode}, none fell back to another gpu.js target`, () => {
+    const modes = Object.values(backend().kernelModes());
+    expect(modes.length).toBeGreaterThan(moreThan);
+    expect(new Set(modes)).toEqual(new Set([mode]));
+  });
 }
