@@ -99,12 +99,23 @@ describe.each(WASM_VARIANTS)('%s build', (variant) => {
     return shapes;
   };
   const label = (g: Conv2dGeometry) => `C${g.inChannels}->${g.outChannels} ${g.inHeight}x${g.inWidth} p${g.padHeight}`;
+  /**
+   * Runs `check` on every shape of the sweep, with its Winograd output size, drawing operands from
+   * one random stream (seeded); `check` reports each failure through `fail`, and the test expects none.
+   */
+  const sweepWinogradShapes = (
+    seed: number, check: (g: Conv2dGeometry, out: { outH: number; outW: number }, rng: Rng, fail: (what: string) => void) => void,
+  ): void => {
+    const failures: string[] = [];
+    const rng = new Rng(seed);
+    for (const g of winogradShapes()) {
+      check(g, winogradTiles(g.inHeight, g.inWidth, g.padHeight), rng, (what) => failures.push(`${label(g)}${what}`));
+    }
+    expect(failures).toEqual([]);
+  };
 
   test('Winograd forward and input gradient: every small output size, padding 0-2, thin and odd channel counts; fused ReLU and ReLU mask', () => {
-    const failures: string[] = [];
-    const rng = new Rng(12);
-    for (const g of winogradShapes()) {
-      const { outH, outW } = winogradTiles(g.inHeight, g.inWidth, g.padHeight);
+    sweepWinogradShapes(12, (g, { outH, outW }, rng, fail) => {
       const x = randomArray(g.batch * g.inChannels * g.inHeight * g.inWidth, rng);
       const w = randomArray(g.outChannels * g.inChannels * 9, rng);
       const bias = randomArray(g.outChannels, rng);
@@ -130,17 +141,13 @@ describe.each(WASM_VARIANTS)('%s build', (variant) => {
       const maskError = relativeMaxError(maskedDx, expectedDx);
       const maskExact = maskedDx.every((v, i) => (mask[i] === 0 ? Object.is(v, 0) : true));
       if (!(forwardError <= TOLERANCE && inputError <= TOLERANCE && reluError <= TOLERANCE && maskError <= TOLERANCE && reluExact && maskExact)) {
-        failures.push(`${label(g)}: forward ${forwardError}, input gradient ${inputError}, relu ${reluError}${reluExact ? '' : ' (negative or -0 left)'}, mask ${maskError}${maskExact ? '' : ' (not +0 where masked)'}`);
+        fail(`: forward ${forwardError}, input gradient ${inputError}, relu ${reluError}${reluExact ? '' : ' (negative or -0 left)'}, mask ${maskError}${maskExact ? '' : ' (not +0 where masked)'}`);
       }
-    }
-    expect(failures).toEqual([]);
+    });
   });
 
   test('Winograd weight gradient: the same sweep, with image groups of 1, 2 (a partial last group) and 3', () => {
-    const failures: string[] = [];
-    const rng = new Rng(13);
-    for (const g of winogradShapes()) {
-      const { outH, outW } = winogradTiles(g.inHeight, g.inWidth, g.padHeight);
+    sweepWinogradShapes(13, (g, { outH, outW }, rng, fail) => {
       const x = randomArray(g.batch * g.inChannels * g.inHeight * g.inWidth, rng);
       const dy = randomArray(g.batch * g.outChannels * outH * outW, rng);
       const expected = new Float32Array(g.outChannels * g.inChannels * 9);
@@ -158,10 +165,9 @@ describe.each(WASM_VARIANTS)('%s build', (variant) => {
           xAt, dyAt, dwAt, g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, group, padded, dyEven, aPack, bPack, products,
         );
         const error = relativeMaxError(f32().slice(dwAt >> 2, (dwAt >> 2) + expected.length), expected);
-        if (!(error <= TOLERANCE)) failures.push(`${label(g)} group ${group}: ${error}`);
+        if (!(error <= TOLERANCE)) fail(` group ${group}: ${error}`);
       }
-    }
-    expect(failures).toEqual([]);
+    });
   });
 
   function winogradConv(
