@@ -107,11 +107,7 @@ export class WasmBackend implements KernelBackend {
     g: Conv2dGeometry, inputs: Float32Array, weight: Float32Array, bias: Float32Array | null, outputs: Float32Array, epilogue?: ConvEpilogue,
   ): void {
     const relu = epilogue?.relu ?? false;
-    const d = convDims(g, 'conv2d');
-    requireLength(inputs, d.inputSize, 'conv2d input', inputShape(g));
-    requireLength(weight, d.weightSize, 'conv2d weight', weightShape(g));
-    if (bias) requireLength(bias, g.outChannels, 'conv2d bias', `[${g.outChannels}]`);
-    requireLength(outputs, d.outputSize, 'conv2d output', outputShape(g));
+    const d = checkConvOperands(g, 'conv2d', { input: inputs, weight, bias, output: outputs });
     if (this.usesWinograd(g)) {
       this.winogradConv(g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.padHeight, false, inputs, weight, bias, outputs, relu, null);
       return;
@@ -130,12 +126,8 @@ export class WasmBackend implements KernelBackend {
   conv2dBackwardInput(
     g: Conv2dGeometry, gradOutput: Float32Array, weight: Float32Array, gradInput: Float32Array, reluMask?: Float32Array | null,
   ): void {
-    const d = convDims(g, 'conv2dBackwardInput');
     const mask = reluMask ?? null;
-    if (mask) requireLength(mask, d.inputSize, 'conv2dBackwardInput reluMask', inputShape(g));
-    requireLength(gradOutput, d.outputSize, 'conv2dBackwardInput gradOutput', outputShape(g));
-    requireLength(weight, d.weightSize, 'conv2dBackwardInput weight', weightShape(g));
-    requireLength(gradInput, d.inputSize, 'conv2dBackwardInput gradInput', inputShape(g));
+    const d = checkConvOperands(g, 'conv2dBackwardInput', { reluMask: mask, gradOutput, weight, gradInput });
     if (this.usesWinograd(g)) {
       // The input gradient of a 3x3 stride-1 conv with padding p is the 3x3 conv of dy with the
       // kernels rotated by 180 degrees and channels swapped, padding 2 - p.
@@ -159,11 +151,7 @@ export class WasmBackend implements KernelBackend {
   conv2dBackwardWeights(
     g: Conv2dGeometry, inputs: Float32Array, gradOutput: Float32Array, gradWeight: Float32Array, gradBias: Float32Array | null,
   ): void {
-    const d = convDims(g, 'conv2dBackwardWeights');
-    requireLength(inputs, d.inputSize, 'conv2dBackwardWeights input', inputShape(g));
-    requireLength(gradOutput, d.outputSize, 'conv2dBackwardWeights gradOutput', outputShape(g));
-    requireLength(gradWeight, d.weightSize, 'conv2dBackwardWeights gradWeight', weightShape(g));
-    if (gradBias) requireLength(gradBias, g.outChannels, 'conv2dBackwardWeights gradBias', `[${g.outChannels}]`);
+    const d = checkConvOperands(g, 'conv2dBackwardWeights', { input: inputs, gradOutput, gradWeight, gradBias });
     const operands = [input(inputs, d.inputSize), input(gradOutput, d.outputSize), output(gradWeight, d.weightSize), output(gradBias, g.outChannels)];
     if (this.usesWinograd(g)) {
       const group = winogradWeightGradGroup(g);
@@ -192,38 +180,28 @@ export class WasmBackend implements KernelBackend {
   }
 
   maxPool2d(g: Pool2dGeometry, inputs: Float32Array, outputs: Float32Array, argmax: Int32Array): void {
-    const d = poolDims(g, 'maxPool2d');
-    requireLength(inputs, d.inputSize, 'maxPool2d input', poolInputShape(g));
-    requireLength(outputs, d.outputSize, 'maxPool2d output', poolOutputShape(g));
-    requireLength(argmax, d.outputSize, 'maxPool2d argmax', poolOutputShape(g));
+    const d = checkPoolOperands(g, 'maxPool2d', { input: inputs, output: outputs, argmax });
     this.call([input(inputs, d.inputSize), output(outputs, d.outputSize), output(argmax, d.outputSize)], (x, out, arg) =>
       this.kernels.maxPool2d(x, out, arg, d.planes, g.inHeight, g.inWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth),
     );
   }
 
   maxPool2dBackward(g: Pool2dGeometry, gradOutput: Float32Array, argmax: Int32Array, gradInput: Float32Array): void {
-    const d = poolDims(g, 'maxPool2dBackward');
-    requireLength(gradOutput, d.outputSize, 'maxPool2dBackward gradOutput', poolOutputShape(g));
-    requireLength(argmax, d.outputSize, 'maxPool2dBackward argmax', poolOutputShape(g));
-    requireLength(gradInput, d.inputSize, 'maxPool2dBackward gradInput', poolInputShape(g));
+    const d = checkPoolOperands(g, 'maxPool2dBackward', { gradOutput, argmax, gradInput });
     this.call([input(gradOutput, d.outputSize), input(argmax, d.outputSize), output(gradInput, d.inputSize)], (dy, arg, dx) =>
       this.kernels.maxPool2dBackward(dy, arg, dx, d.planes, g.inHeight, g.inWidth, d.outputSize / Math.max(d.planes, 1)),
     );
   }
 
   avgPool2d(g: Pool2dGeometry, inputs: Float32Array, outputs: Float32Array): void {
-    const d = poolDims(g, 'avgPool2d');
-    requireLength(inputs, d.inputSize, 'avgPool2d input', poolInputShape(g));
-    requireLength(outputs, d.outputSize, 'avgPool2d output', poolOutputShape(g));
+    const d = checkPoolOperands(g, 'avgPool2d', { input: inputs, output: outputs });
     this.call([input(inputs, d.inputSize), output(outputs, d.outputSize)], (x, out) =>
       this.kernels.avgPool2d(x, out, d.planes, g.inHeight, g.inWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth),
     );
   }
 
   avgPool2dBackward(g: Pool2dGeometry, gradOutput: Float32Array, gradInput: Float32Array): void {
-    const d = poolDims(g, 'avgPool2dBackward');
-    requireLength(gradOutput, d.outputSize, 'avgPool2dBackward gradOutput', poolOutputShape(g));
-    requireLength(gradInput, d.inputSize, 'avgPool2dBackward gradInput', poolInputShape(g));
+    const d = checkPoolOperands(g, 'avgPool2dBackward', { gradOutput, gradInput });
     this.call([input(gradOutput, d.outputSize), output(gradInput, d.inputSize)], (dy, dx) =>
       this.kernels.avgPool2dBackward(dy, dx, d.planes, g.inHeight, g.inWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padHeight, g.padWidth),
     );
@@ -320,12 +298,17 @@ interface ConvDims {
   pixels: number;
 }
 
-function convDims(g: Conv2dGeometry, op: string): ConvDims {
+/** Runs a geometry check, its error prefixed with the op's name. */
+function checkGeometry<T>(op: string, check: () => T): T {
   try {
-    validateConv2dGeometry(g);
+    return check();
   } catch (error) {
     throw new RangeError(`${op}: ${(error as Error).message}`);
   }
+}
+
+function convDims(g: Conv2dGeometry, op: string): ConvDims {
+  checkGeometry(op, () => validateConv2dGeometry(g));
   const pixels = conv2dOutputHeight(g) * conv2dOutputWidth(g);
   const depth = g.inChannels * g.kernelHeight * g.kernelWidth;
   return {
@@ -336,12 +319,53 @@ function convDims(g: Conv2dGeometry, op: string): ConvDims {
   };
 }
 
-function poolDims(g: Pool2dGeometry, op: string): { inputSize: number; outputSize: number; planes: number } {
-  try {
-    validatePool2dGeometry(g);
-  } catch (error) {
-    throw new RangeError(`${op}: ${(error as Error).message}`);
+/** Which tensor of a conv each operand name is: its length and shape come from that tensor's. */
+const CONV_OPERAND_TENSOR = {
+  input: 'input', gradInput: 'input', reluMask: 'input', weight: 'weight', gradWeight: 'weight',
+  output: 'output', gradOutput: 'output', bias: 'bias', gradBias: 'bias',
+} as const;
+
+/**
+ * The sizes of a conv's tensors, after checking the geometry and each operand given (in order; a
+ * null operand is absent) against them: an error names the op, the operand and the shape.
+ */
+function checkConvOperands(
+  g: Conv2dGeometry, op: string, operands: Partial<Record<keyof typeof CONV_OPERAND_TENSOR, Float32Array | null>>,
+): ConvDims {
+  const d = convDims(g, op);
+  for (const [name, array] of Object.entries(operands)) {
+    const tensor = CONV_OPERAND_TENSOR[name as keyof typeof CONV_OPERAND_TENSOR];
+    const size = tensor === 'input' ? d.inputSize : tensor === 'weight' ? d.weightSize : tensor === 'output' ? d.outputSize : g.outChannels;
+    // the message is built only on failure: these checks run on every call
+    if (array && array.length < size) {
+      const shape = tensor === 'input' ? inputShape(g) : tensor === 'weight' ? weightShape(g) : tensor === 'output' ? outputShape(g) : `[${g.outChannels}]`;
+      requireLength(array, size, `${op} ${name}`, shape);
+    }
   }
+  return d;
+}
+
+/** checkConvOperands for a pooling: the input-shaped and the output-shaped operands (argmax is output-shaped). */
+function checkPoolOperands(
+  g: Pool2dGeometry, op: string, operands: Partial<Record<'input' | 'gradInput' | 'output' | 'gradOutput' | 'argmax', Float32Array | Int32Array>>,
+): PoolDims {
+  const d = poolDims(g, op);
+  for (const [name, array] of Object.entries(operands)) {
+    const inputShaped = name === 'input' || name === 'gradInput';
+    const size = inputShaped ? d.inputSize : d.outputSize;
+    if (array.length < size) requireLength(array, size, `${op} ${name}`, inputShaped ? poolInputShape(g) : poolOutputShape(g));
+  }
+  return d;
+}
+
+interface PoolDims {
+  inputSize: number;
+  outputSize: number;
+  planes: number;
+}
+
+function poolDims(g: Pool2dGeometry, op: string): PoolDims {
+  checkGeometry(op, () => validatePool2dGeometry(g));
   const planes = g.batch * g.channels;
   return {
     planes,
@@ -352,12 +376,7 @@ function poolDims(g: Pool2dGeometry, op: string): { inputSize: number; outputSiz
 
 /** Floats of the tensors and of the statistics ([groups, channels] in training, [channels] in eval). */
 function batchNormDims(g: BatchNormGeometry, training: boolean, op: string): { size: number; statistics: number; shape: string; statisticsShape: string } {
-  let groups: number;
-  try {
-    groups = training ? batchNormGroups(g) : 1;
-  } catch (error) {
-    throw new RangeError(`${op}: ${(error as Error).message}`);
-  }
+  const groups = training ? checkGeometry(op, () => batchNormGroups(g)) : 1;
   return {
     size: g.batch * g.channels * g.planeSize,
     statistics: groups * g.channels,
