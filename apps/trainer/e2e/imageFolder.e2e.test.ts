@@ -120,6 +120,39 @@ describe('convoy pack, then train and eval --data <packed folder> (built CLI, re
     expect(JSON.parse(scored.out)).toMatchObject({ images: 40 });
   });
 
+  it('under mpirun on 2 ranks a packed folder bigger than --data-memory is streamed, each rank reading only its own shards, with the parameters of 1 process x 2 threads', () => {
+    const packed = join(work, 'packed-streamed');
+    const pack = convoy(['pack', linkedSubset('to-stream', { train: 48, test: 8 }), '--resolution', '32', '-o', packed, '--shard-size', '12K']);
+    expect(pack.code).toBe(0);
+    const index = JSON.parse(readFileSync(join(packed, 'index.json'), 'utf8')) as { splits: { train: { shards: { file: string }[] } } };
+    const trainShards = index.splits.train.shards.map((s) => s.file);
+    expect(trainShards.length).toBe(32);
+    // 96 images of 3 KB (295 KB) above a budget of 256K: 4 partitions of 4 images per batch, two per rank.
+    const args = (name: string, threads: number) => [
+      'train', '--data', packed, '--data-memory', '256K', '--model', 'recipe', '--threads', String(threads), '--batch-size', '16', '--epochs', '2', '--width', '8', '--limit-test', '16',
+      '--checkpoint-dir', join(work, name),
+    ];
+    const twoRanks = mpi(args('streamed-2x1', 1));
+    expect({ code: twoRanks.status, err: twoRanks.stderr }).toEqual({ code: 0, err: expect.stringMatching(/rank 1\/2 on host/) });
+    expect(twoRanks.stdout).toMatch(/streaming the training split .*: 4 partitions of 4 images per batch \(partitions 1-2 here\)/);
+    // Each rank's last report (after epoch 2): the shard files it read.
+    const read = [0, 1].map((rank) => {
+      const lines = twoRanks.stderr.split('\n').filter((l) => new RegExp(`^rank ${rank}/2 on host .*: streamed \\d+ shard file\\(s\\), .* by epoch 2: `).test(l));
+      expect(lines).toHaveLength(1);
+      return lines[0].replace(/^.* by epoch 2: /, '').split(' ').sort();
+    });
+    expect(read[0].length).toBe(16);
+    expect(read[1].length).toBe(16);
+    expect(read[0].filter((f) => read[1].includes(f))).toEqual([]);
+    expect([...read[0], ...read[1]].sort()).toEqual([...trainShards].sort());
+    const oneProcess = convoy(args('streamed-1x2', 2));
+    expect(oneProcess.code).toBe(0);
+    expect(oneProcess.out).toMatch(/streamed 32 shard file\(s\), .* by epoch 2: /);
+    const [split, whole] = [loadCheckpoint(join(work, 'streamed-2x1')).state, loadCheckpoint(join(work, 'streamed-1x2')).state];
+    expect(split.step).toBe(12);
+    expect(relativeError(split.params, whole.params)).toBeLessThan(1e-5);
+  });
+
   it('under mpirun, a changed byte in a shard ends the job naming the shard; --skip-bad-shards trains without it', () => {
     const packed = join(work, 'packed-damaged');
     expect(convoy(['pack', linkedSubset('to-damage', { train: 32, test: 8 }), '--resolution', '32', '-o', packed, '--shard-size', '32K']).code).toBe(0);
