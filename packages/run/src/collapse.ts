@@ -118,7 +118,9 @@ export function detectCollapse(chance: ChanceLevel, signals: EpochSignals): Coll
 export function describeCollapse(collapse: Collapse): string {
   const parts: string[] = [];
   if (collapse.lossAtChance) {
-    parts.push(`training loss ${collapse.trainLoss.toFixed(4)} is at the loss of a constant guess (${collapse.chanceLoss.toFixed(4)})`);
+    // A loss far above a constant guess's (a diverged rate) is worse than one that sits on it: say which.
+    const where = collapse.trainLoss > collapse.chanceLoss * (1 + CHANCE_LOSS_TOLERANCE) ? 'above' : 'at';
+    parts.push(`training loss ${collapse.trainLoss.toFixed(4)} is ${where} the loss of a constant guess (${collapse.chanceLoss.toFixed(4)})`);
   }
   if (collapse.accuracyAtChance && collapse.testAccuracy !== null) {
     parts.push(

@@ -69,7 +69,9 @@ describe('detectCollapse', () => {
     expect(detectCollapse(ten, epoch({ epoch: 1, trainLoss: 2.29, test: { accuracy: 0.1, count: 10_000 } }))).toMatchObject({ lossAtChance: true, accuracyAtChance: false });
     expect(describeCollapse(lossOnly!)).not.toMatch(/test accuracy/);
     // A loss above chance (worse than a constant guess) is a collapse too.
-    expect(detectCollapse(ten, epoch({ trainLoss: 3.5, test: null }))).toMatchObject({ lossAtChance: true });
+    const diverged = detectCollapse(ten, epoch({ trainLoss: 3.5, test: null }));
+    expect(diverged).toMatchObject({ lossAtChance: true });
+    expect(describeCollapse(diverged!)).toMatch(/^training loss 3\.5000 is above the loss of a constant guess \(2\.3026\)/);
     const accuracyOnly = detectCollapse(ten, epoch({ trainLoss: 1.5, test: { accuracy: 0.105, count: 10_000 } }));
     expect(accuracyOnly).toMatchObject({ lossAtChance: false, accuracyAtChance: true });
     expect(describeCollapse(accuracyOnly!)).toMatch(/^test accuracy 10\.50% on 10000 images is at chance/);
