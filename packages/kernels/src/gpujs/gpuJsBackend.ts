@@ -137,11 +137,8 @@ export class GpuJsBackend implements KernelBackend {
   }
 
   maxPool2d(g: Pool2dGeometry, input: Float32Array, output: Float32Array, argmax: Int32Array): void {
-    const c = poolConstants(g);
-    expectLength('maxPool2d input', input, c.planes * c.inPlane, '[N, C, H, W]');
+    const c = checkedPoolConstants(g, 'maxPool2d', { input, output, argmax });
     const outLength = c.planes * c.outPlane;
-    expectLength('maxPool2d output', output, outLength, '[N, C, outH, outW]');
-    expectLength('maxPool2d argmax', argmax, outLength, '[N, C, outH, outW]');
     const loops = [c.kH, c.kW];
     this.runInto(this.kernel('maxPoolValue', g, maxPoolValueSource, outLength, c, loops), [input], output);
     const winners = this.run(this.kernel('maxPoolArgmax', g, maxPoolArgmaxSource, outLength, c, loops), [input]);
@@ -150,12 +147,9 @@ export class GpuJsBackend implements KernelBackend {
   }
 
   maxPool2dBackward(g: Pool2dGeometry, gradOutput: Float32Array, argmax: Int32Array, gradInput: Float32Array): void {
-    const c = poolConstants(g);
+    const c = checkedPoolConstants(g, 'maxPool2dBackward', { gradOutput, argmax, gradInput });
     const outLength = c.planes * c.outPlane;
-    expectLength('maxPool2dBackward gradOutput', gradOutput, outLength, '[N, C, outH, outW]');
-    expectLength('maxPool2dBackward argmax', argmax, outLength, '[N, C, outH, outW]');
     const inLength = c.planes * c.inPlane;
-    expectLength('maxPool2dBackward gradInput', gradInput, inLength, '[N, C, H, W]');
     // every gpu.js target reads float arrays; an Int32Array would switch GL kernels to another signature
     if (this.argmaxAsFloat.length < outLength) this.argmaxAsFloat = new Float32Array(outLength);
     const argmaxFloat = this.argmaxAsFloat.length === outLength ? this.argmaxAsFloat : this.argmaxAsFloat.subarray(0, outLength);
@@ -165,19 +159,13 @@ export class GpuJsBackend implements KernelBackend {
   }
 
   avgPool2d(g: Pool2dGeometry, input: Float32Array, output: Float32Array): void {
-    const c = poolConstants(g);
-    expectLength('avgPool2d input', input, c.planes * c.inPlane, '[N, C, H, W]');
-    const outLength = c.planes * c.outPlane;
-    expectLength('avgPool2d output', output, outLength, '[N, C, outH, outW]');
-    this.runInto(this.kernel('avgPool2d', g, avgPoolForwardSource, outLength, c, [c.kH, c.kW]), [input], output);
+    const c = checkedPoolConstants(g, 'avgPool2d', { input, output });
+    this.runInto(this.kernel('avgPool2d', g, avgPoolForwardSource, c.planes * c.outPlane, c, [c.kH, c.kW]), [input], output);
   }
 
   avgPool2dBackward(g: Pool2dGeometry, gradOutput: Float32Array, gradInput: Float32Array): void {
-    const c = poolConstants(g);
-    expectLength('avgPool2dBackward gradOutput', gradOutput, c.planes * c.outPlane, '[N, C, outH, outW]');
-    const inLength = c.planes * c.inPlane;
-    expectLength('avgPool2dBackward gradInput', gradInput, inLength, '[N, C, H, W]');
-    this.runInto(this.kernel('avgPool2dBackward', g, avgPoolBackwardSource, inLength, c, [c.kH, c.kW]), [gradOutput], gradInput);
+    const c = checkedPoolConstants(g, 'avgPool2dBackward', { gradOutput, gradInput });
+    this.runInto(this.kernel('avgPool2dBackward', g, avgPoolBackwardSource, c.planes * c.inPlane, c, [c.kH, c.kW]), [gradOutput], gradInput);
   }
 
   /** BatchNorm is memory-bound: it runs on the CPU (the reference kernels), where its operands already are. */
@@ -321,6 +309,21 @@ function poolConstants(g: Pool2dGeometry) {
     planes: g.batch * g.channels,
     windowSize: g.kernelHeight * g.kernelWidth,
   };
+}
+
+/**
+ * A pooling's constants, after checking the length of each operand given (in order), by its name:
+ * input and gradInput are [N, C, H, W], the others (argmax too) [N, C, outH, outW].
+ */
+function checkedPoolConstants(
+  g: Pool2dGeometry, op: string, operands: Partial<Record<'input' | 'gradInput' | 'output' | 'gradOutput' | 'argmax', ArrayLike<number>>>,
+) {
+  const c = poolConstants(g);
+  for (const [name, array] of Object.entries(operands)) {
+    if (name === 'input' || name === 'gradInput') expectLength(`${op} ${name}`, array, c.planes * c.inPlane, '[N, C, H, W]');
+    else expectLength(`${op} ${name}`, array, c.planes * c.outPlane, '[N, C, outH, outW]');
+  }
+  return c;
 }
 
 function globalPoolConstants(batch: number, channels: number, height: number, width: number) {
