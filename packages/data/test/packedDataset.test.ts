@@ -67,6 +67,10 @@ describe('convoy pack: an image folder into shards and an index', () => {
     expect(packed.normalization.mean).toEqual(folder.normalization.mean.map((m) => expect.closeTo(m, 12)));
     expect(packed.normalization.std).toEqual(folder.normalization.std.map((s) => expect.closeTo(s, 12)));
     expect(packed.lost).toEqual({ shards: [], images: 0 });
+    // testLimit: only the first test shards that hold that many images are read.
+    const limited = readPackedDataset(out, { splits: ['test'], testLimit: 2 });
+    expect([limited.train.count, limited.test.count, limited.bytesRead]).toEqual([0, 3, index.splits.test.shards[0].bytes]);
+    expect(contents(limited.test).every((image) => contents(packed.test).includes(image))).toBe(true);
     // The packing order mixes the classes (a streaming reader's shuffle buffer relies on it).
     expect(new Set(packed.train.labels.subarray(0, 6)).size).toBeGreaterThan(1);
     // Packing the same again finds it complete.
