@@ -9,6 +9,7 @@ export type { DropoutOptions } from './layers/dropout';
 export { Residual } from './layers/residual';
 export { Scale } from './layers/scale';
 export type { Size2 } from './options';
+export type { FrozenParameters, WeightInit } from './layers/weighted';
 export { Conv2d, NO_INPUT_GRADIENT } from './layers/conv2d';
 export type { Conv2dOptions } from './layers/conv2d';
 export { Linear } from './layers/linear';
@@ -41,6 +42,8 @@ export { buildLayerList } from './layerList';
 export type { LayerListSpec, LayerSpec } from './layerList';
 export type { LayerModelSpec, ModelSpec, RecipeModelSpec } from './model';
 export { buildOptimizer, optimizerStateNames } from './optim/build';
+export { stepTrainable, trainableRanges } from './optim/trainable';
+export type { ParameterRange } from './optim/trainable';
 export type { OptimizerSpec } from './optim/build';
 export {
   checkModelFile, checkModelInput, formatModelFile, formatModelSummary, MODEL_PRESETS, ModelFileError, presetModelFile, recipeModelFile, recipeParameterNames,

@@ -13,6 +13,7 @@ import { checkModelFile, type LayerRow } from './modelFile/parse';
 import type { Module } from './module';
 import type { Size2 } from './options';
 import type { BuildOptions } from './recipe';
+import type { FrozenParameters, WeightInit } from './layers/weighted';
 
 /**
  * One entry of a layer list, as in a model file: `{ "type": "conv2d", "out": 64, "kernel": 3 }`.
@@ -49,6 +50,7 @@ export function buildLayerList(spec: LayerListSpec, classes: number, options: Bu
 interface CheckedLayer {
   type: string; out: number; kernel: Size2; stride: Size2; padding: Size2; bias: boolean;
   eps: number; momentum: number; affine: boolean; groupSize: number; p: number; by: number; layers: LayerSpec[];
+  init?: WeightInit; frozen?: FrozenParameters; weight?: boolean;
 }
 
 function buildLayers(specs: LayerSpec[], path: string, rows: Map<string, LayerRow>, options: BuildOptions, first: boolean): Module[] {
@@ -63,10 +65,10 @@ function buildLayers(specs: LayerSpec[], path: string, rows: Map<string, LayerRo
       case 'conv2d': {
         // Only the network's first layer sees its input, so only it takes `inputGradient`.
         const inputGradient = first && i === 0 ? options.inputGradient : undefined;
-        return new Conv2d(inFeatures, layer.out, layer.kernel, { stride: layer.stride, padding: layer.padding, bias: layer.bias, backend, inputGradient });
+        return new Conv2d(inFeatures, layer.out, layer.kernel, { stride: layer.stride, padding: layer.padding, bias: layer.bias, backend, inputGradient, init: layer.init, frozen: layer.frozen });
       }
       case 'batchnorm2d':
-        return new BatchNorm2d(inFeatures, { eps: layer.eps, momentum: layer.momentum, affine: layer.affine, groupSize: layer.groupSize, backend });
+        return new BatchNorm2d(inFeatures, { eps: layer.eps, momentum: layer.momentum, affine: layer.affine, groupSize: layer.groupSize, backend, weight: layer.weight, frozen: layer.frozen });
       case 'relu': return new ReLU();
       case 'gelu': return new GELU();
       case 'maxpool2d': return new MaxPool2d(layer.kernel, { stride: layer.stride, padding: layer.padding, backend });
@@ -74,7 +76,7 @@ function buildLayers(specs: LayerSpec[], path: string, rows: Map<string, LayerRo
       case 'globalavgpool2d': return new GlobalAvgPool2d({ backend });
       case 'globalmaxpool2d': return new GlobalMaxPool2d({ backend });
       case 'flatten': return new Flatten();
-      case 'linear': return new Linear(inFeatures, row.outShape[0], { bias: layer.bias });
+      case 'linear': return new Linear(inFeatures, row.outShape[0], { bias: layer.bias, init: layer.init as 'default' | 'identity' | undefined, frozen: layer.frozen });
       case 'dropout': return new Dropout(layer.p);
       case 'scale': return new Scale(layer.by);
       case 'residual': return new Residual(buildLayers(layer.layers, `${where}.layers`, rows, options, false), { fuseReLU: true });

@@ -136,6 +136,14 @@ export abstract class Module {
     return [];
   }
 
+  /**
+   * Full names of this tree's parameters that never train (a model file's `frozen`): the optimizer
+   * skips them (no step, no weight decay, no momentum), yet they are saved and exported as any other.
+   */
+  frozenParameters(): string[] {
+    return this.childModules().flatMap((child) => child.frozenParameters());
+  }
+
   bind(_params: ParameterArena, _grads: ParameterArena): void {
     /* parameter-free by default */
   }

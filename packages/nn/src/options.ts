@@ -54,3 +54,18 @@ export function checkFiniteNumber(what: string, value: unknown, min = -Infinity)
   }
   return value;
 }
+
+/** A layer's `init` option: one of `allowed`, default 'default'. */
+export function checkWeightInit<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
+  if (value === undefined) return allowed[0];
+  if (!(allowed as readonly unknown[]).includes(value)) throw new RangeError(`${what}: init must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+/** A layer's `frozen` option: true, false (default) or a non-empty list of 'weight' / 'bias'. */
+export function checkFrozen(what: string, value: unknown): boolean | ('weight' | 'bias')[] {
+  if (value === undefined) return false;
+  if (typeof value === 'boolean') return value;
+  if (Array.isArray(value) && value.length > 0 && value.every((v) => v === 'weight' || v === 'bias')) return (value as ('weight' | 'bias')[]).slice();
+  throw new RangeError(`${what}: frozen must be true, false or a non-empty list of 'weight' and 'bias', got ${JSON.stringify(value)}`);
+}

@@ -39,7 +39,7 @@ describe('checkModelFile', () => {
     ['a fractional channel count', net(head, { channels: 2.5, resolution: 8 }), 'input.channels', /integer >= 1.*\b2\.5$/],
     ['no layers', net([]), 'layers', /non-empty array.*\[\]$/],
     ['an unknown type', net([{ type: 'conv3d', out: 4, kernel: 3 }, ...head]), 'layers[0]', /"conv3d".*\bconv2d, batchnorm2d\b/],
-    ['an unknown field', net([{ type: 'conv2d', out: 4, kernel: 3, dilation: 2 }, ...head]), 'layers[0]', /conv2d\b.*"dilation".*\bout, kernel, stride, padding, bias$/],
+    ['an unknown field', net([{ type: 'conv2d', out: 4, kernel: 3, dilation: 2 }, ...head]), 'layers[0]', /conv2d\b.*"dilation".*\bout, kernel, stride, padding, bias, init, frozen$/],
     ['a field on a layer that takes none', net([{ type: 'relu', inplace: true }, ...head]), 'layers[0]', /relu\b.*"inplace".*\bno fields\b/],
     ['a missing field', net([{ type: 'conv2d', kernel: 3 }, ...head]), 'layers[0]', /conv2d\b.*"out"/],
     ['a wrong kind', net([{ type: 'conv2d', out: 4, kernel: 3, bias: 'no' }, ...head]), 'layers[0]', /conv2d's "bias".*\btrue or false\b.*"no"$/],
@@ -169,5 +169,76 @@ describe('the recipe preset', () => {
     const { layers } = recipeModelFile({ resolution: 32, width: 8, batchNorm: true });
     expect(layers.slice(0, 3)).toEqual([{ type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false }, { type: 'batchnorm2d' }, { type: 'relu' }]);
     expect(checkModelFile({ input: { channels: 3, resolution: 32 }, layers }, 10).rows.filter((r) => r.type === 'batchnorm2d')).toHaveLength(6);
+  });
+});
+
+describe('init, frozen and a BatchNorm without a weight', () => {
+  const airbenchLike = () => net([
+    { type: 'conv2d', out: 24, kernel: 2, init: 'whitening', frozen: ['weight'] },
+    { type: 'gelu' },
+    { type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false, init: 'identity' },
+    { type: 'batchnorm2d', weight: false, momentum: 0.4, eps: 1e-12 },
+    { type: 'gelu' },
+    { type: 'globalmaxpool2d' }, { type: 'flatten' },
+    { type: 'linear', out: 'classes', bias: false, frozen: true },
+    { type: 'scale', by: 1 / 9 },
+  ]);
+
+  it('keeps the new fields as written and leaves them out where they were left out', () => {
+    const { spec } = checkModelFile(airbenchLike(), 10);
+    expect(spec.layers[0]).toEqual({ type: 'conv2d', out: 24, kernel: 2, stride: 1, padding: 0, bias: true, init: 'whitening', frozen: ['weight'] });
+    expect(spec.layers[3]).toEqual({ type: 'batchnorm2d', eps: 1e-12, momentum: 0.4, affine: true, groupSize: 32, weight: false });
+    expect(checkModelFile(net([{ type: 'conv2d', out: 4, kernel: 3 }, ...head]), 10).spec.layers[0]).toEqual({ type: 'conv2d', out: 4, kernel: 3, stride: 1, padding: 0, bias: true });
+  });
+
+  it('counts frozen parameters beside the total, per layer and in the summary', () => {
+    const checked = checkModelFile(airbenchLike(), 10);
+    expect(checked.rows.map((r) => [r.parameters, r.frozen])).toEqual([[312, 288], [0, 0], [1728, 0], [8, 0], [0, 0], [0, 0], [0, 0], [80, 80], [0, 0]]);
+    expect(checked.parameters).toBe(312 + 1728 + 8 + 80);
+    expect(checked.frozen).toBe(368);
+    const text = formatModelSummary(checked, 10);
+    expect(text).toMatch(/^layers\[0\]\s+conv2d\s+\[24, 7, 7\]\s+312, 288 frozen\s+14,112$/m);
+    expect(text).toMatch(/^total: 2,128 parameters \(1,760 trainable, 368 frozen\), /m);
+    const model = buildLayerList(airbenchLike(), 10);
+    expect(model.parameterSpecs().map((s) => s.name)).toEqual(['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'layers.3.bias', 'layers.7.weight']);
+    expect(model.frozenParameters()).toEqual(['layers.0.weight', 'layers.7.weight']);
+  });
+
+  it.each([
+    [[{ type: 'conv2d', out: 4, kernel: 3, init: 'eye' }], 'layers[0]', 'conv2d\'s "init" must be one of "default", "identity", "whitening", got "eye"'],
+    [[{ type: 'conv2d', out: 4, kernel: 3, frozen: ['bias'], bias: false }], 'layers[0]', 'conv2d\'s "frozen" names "bias", which this layer does not have; its parameters are "weight"'],
+    [[{ type: 'conv2d', out: 4, kernel: 3, frozen: ['scale'] }], 'layers[0]', 'conv2d\'s "frozen" must be true, false or a non-empty array'],
+    [[{ type: 'conv2d', out: 12, kernel: 2, init: 'whitening' }], 'layers[0]', 'makes 2 x 3 x 2 x 2 = 24 filters (each patch eigenvector and its negative): set "out": 24'],
+    [[{ type: 'relu' }, { type: 'conv2d', out: 24, kernel: 2, init: 'whitening' }], 'layers[1]', 'only the network\'s first layer (layers[0]) can take it'],
+    [[{ type: 'batchnorm2d', affine: false, weight: false }], 'layers[0]', '"weight": false keeps the bias without the scale, but "affine": false has neither'],
+    [[{ type: 'batchnorm2d', affine: false, frozen: true }], 'layers[0]', 'batchnorm2d has no parameters to freeze here'],
+    [[{ type: 'batchnorm2d', weight: false, frozen: ['weight'] }], 'layers[0]', 'batchnorm2d\'s "frozen" names "weight", which this layer does not have; its parameters are "bias"'],
+    [[{ type: 'relu', frozen: true }], 'layers[0]', 'relu has an unknown field "frozen"'],
+  ])('refuses %j', (layers, path, message) => {
+    const error = failure(net([...layers, ...head]));
+    expect(error.path).toBe(path);
+    expect(error.message).toContain(message);
+  });
+
+  it('refuses linear "init": "whitening" (a conv only)', () => {
+    expect(failure(net([{ type: 'flatten' }, { type: 'linear', out: 'classes', init: 'whitening' }])).message).toContain('linear\'s "init" must be one of "default", "identity"');
+  });
+
+  it('starts identity layers as dirac_ / eye_ on the first min(out, in) outputs, the rest drawn, bias 0', () => {
+    const model = buildLayerList(net([
+      { type: 'conv2d', out: 5, kernel: 3, padding: 1, init: 'identity' }, { type: 'conv2d', out: 2, kernel: 2, init: 'identity' },
+      { type: 'flatten' }, { type: 'linear', out: 3, init: 'identity' }, { type: 'linear', out: 'classes' },
+    ]), 10);
+    const { params } = createParameters(model, { seed: 3 });
+    const w0 = params.tensor('layers.0.weight');
+    for (let o = 0; o < 3; o++) {
+      for (let i = 0; i < 3; i++) for (let k = 0; k < 9; k++) expect(w0.data[(o * 3 + i) * 9 + k]).toBe(o === i && k === 4 ? 1 : 0);
+    }
+    expect(Array.from(w0.data.subarray(81)).every((v) => v !== 0 && Math.abs(v) <= 1 / Math.sqrt(27))).toBe(true);
+    expect(Array.from(params.tensor('layers.0.bias').data)).toEqual([0, 0, 0, 0, 0]);
+    const w1 = params.tensor('layers.1.weight').data; // 2 x 5 x 2 x 2: the one at index [1, 1] of the kernel
+    expect(Array.from(w1)).toEqual(Array.from({ length: 40 }, (_, j) => (j === 0 * 20 + 0 * 4 + 3 || j === 1 * 20 + 1 * 4 + 3 ? 1 : 0)));
+    const w3 = params.tensor('layers.3.weight'); // 3 x 98
+    for (let o = 0; o < 3; o++) for (let i = 0; i < 98; i++) expect(w3.data[o * 98 + i]).toBe(o === i ? 1 : 0);
   });
 });

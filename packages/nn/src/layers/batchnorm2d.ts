@@ -3,7 +3,8 @@ import { referenceBackend, type ConvEpilogue, type KernelBackend } from '@convoy
 import { ReusableTensor } from '../buffers';
 import { checkGradOut, checkImageInput } from '../checks';
 import { Module } from '../module';
-import { checkBoolean, checkFiniteNumber, checkOptions, checkPositiveInteger } from '../options';
+import { checkBoolean, checkFiniteNumber, checkFrozen, checkOptions, checkPositiveInteger } from '../options';
+import type { FrozenParameters } from './weighted';
 
 export interface BatchNorm2dOptions {
   /** Added to the variance before the square root; default 1e-5 (PyTorch's). */
@@ -20,9 +21,16 @@ export interface BatchNorm2dOptions {
   groupSize?: number;
   /** Kernel backend for the normalisation passes; default the plain-TS reference. */
   backend?: KernelBackend;
+  /**
+   * With `affine`, whether there is a `weight` (scale) at all; default true. False keeps only the
+   * `bias` (the scale is 1): airbench's BatchNorm, whose scale never trains.
+   */
+  weight?: boolean;
+  /** Parameters that never train: all (true), none (false, default), or ['weight'] / ['bias']. */
+  frozen?: FrozenParameters;
 }
 
-const BATCHNORM_OPTIONS = ['eps', 'momentum', 'affine', 'groupSize', 'backend'] as const;
+const BATCHNORM_OPTIONS = ['eps', 'momentum', 'affine', 'groupSize', 'backend', 'weight', 'frozen'] as const;
 export const DEFAULT_GHOST_GROUP_SIZE = 32;
 
 /**
@@ -41,6 +49,9 @@ export class BatchNorm2d extends Module {
   readonly eps: number;
   readonly momentum: number;
   readonly affine: boolean;
+  /** Whether there is a `weight` parameter (affine and not `weight: false`). */
+  readonly hasWeight: boolean;
+  readonly frozen: FrozenParameters;
   readonly groupSize: number;
 
   private weight: Float32Array | null = null;
@@ -81,6 +92,9 @@ export class BatchNorm2d extends Module {
     this.momentum = checkFiniteNumber('BatchNorm2d: momentum', options.momentum ?? 0.1, 0);
     if (this.momentum > 1) throw new RangeError(`BatchNorm2d: momentum must be in [0, 1], got ${this.momentum}`);
     this.affine = checkBoolean('BatchNorm2d: affine', options.affine, true);
+    this.hasWeight = this.affine && checkBoolean('BatchNorm2d: weight', options.weight, true);
+    if (!this.affine && options.weight === false) throw new RangeError('BatchNorm2d: weight: false keeps the bias of an affine layer; with affine: false there is neither');
+    this.frozen = checkFrozen('BatchNorm2d', options.frozen);
     this.groupSize = checkPositiveInteger('BatchNorm2d: groupSize', options.groupSize ?? DEFAULT_GHOST_GROUP_SIZE);
     this.backend = options.backend ?? referenceBackend;
   }
@@ -88,18 +102,26 @@ export class BatchNorm2d extends Module {
   override parameterSpecs(): ParameterSpec[] {
     if (!this.affine) return [];
     return [
-      { name: this.parameterName('weight'), shape: [this.numFeatures] },
+      ...(this.hasWeight ? [{ name: this.parameterName('weight'), shape: [this.numFeatures] }] : []),
       { name: this.parameterName('bias'), shape: [this.numFeatures] },
     ];
   }
 
+  override frozenParameters(): string[] {
+    const local = this.frozen === true ? ['weight', 'bias'] : this.frozen === false ? [] : this.frozen;
+    const own = this.parameterSpecs().map((s) => s.name);
+    return local.map((n) => this.parameterName(n)).filter((n) => own.includes(n));
+  }
+
   override bind(params: ParameterArena, grads: ParameterArena): void {
     if (!this.affine) return;
-    const [w, b] = this.parameterSpecs();
-    const weight = this.bindParameter(params, grads, w);
-    const bias = this.bindParameter(params, grads, b);
-    this.weight = weight.value.data;
-    this.gradWeight = weight.grad.data;
+    const specs = this.parameterSpecs();
+    if (this.hasWeight) {
+      const weight = this.bindParameter(params, grads, specs[0]);
+      this.weight = weight.value.data;
+      this.gradWeight = weight.grad.data;
+    }
+    const bias = this.bindParameter(params, grads, specs[specs.length - 1]);
     this.bias = bias.value.data;
     this.gradBias = bias.grad.data;
   }
@@ -108,7 +130,7 @@ export class BatchNorm2d extends Module {
   override initialize(_rng: Rng): void {
     if (!this.affine) return;
     this.requireParameters();
-    (this.weight as Float32Array).fill(1);
+    this.weight?.fill(1);
     (this.bias as Float32Array).fill(0);
   }
 
@@ -274,7 +296,7 @@ export class BatchNorm2d extends Module {
   }
 
   private requireParameters(): void {
-    if (!this.weight || !this.bias) {
+    if ((this.hasWeight && !this.weight) || !this.bias) {
       throw new Error(`${this.label}: parameters are not bound; call bind(params, grads) (or createParameters(model)) first`);
     }
   }

@@ -3,8 +3,8 @@ import {
 } from '@convoy/kernels';
 import { Tensor } from '@convoy/tensor';
 import { checkFiniteInput, checkImageInput } from '../checks';
-import { WeightedModule } from './weighted';
-import { checkBoolean, checkOptions, checkPositiveInteger, Size2, toPair } from '../options';
+import { WeightedModule, type FrozenParameters, type WeightInit } from './weighted';
+import { checkBoolean, checkFrozen, checkOptions, checkPositiveInteger, checkWeightInit, Size2, toPair } from '../options';
 
 export interface Conv2dOptions {
   /** Default 1. */
@@ -23,9 +23,13 @@ export interface Conv2dOptions {
    * costly as the forward) and returns NO_INPUT_GRADIENT.
    */
   inputGradient?: boolean;
+  /** How the weight starts (see WeightInit); default PyTorch's draw. */
+  init?: WeightInit;
+  /** Parameters that never train (see FrozenParameters); default none. */
+  frozen?: FrozenParameters;
 }
 
-const CONV2D_OPTIONS = ['stride', 'padding', 'bias', 'backend', 'checkFinite', 'inputGradient'] as const;
+const CONV2D_OPTIONS = ['stride', 'padding', 'bias', 'backend', 'checkFinite', 'inputGradient', 'init', 'frozen'] as const;
 
 /** What backward returns when a layer was built with `inputGradient: false`: an empty tensor (shape [0]). */
 export const NO_INPUT_GRADIENT: Tensor = Tensor.zeros([0]);
@@ -42,6 +46,8 @@ export class Conv2d extends WeightedModule {
   readonly stride: [number, number];
   readonly padding: [number, number];
   readonly hasBias: boolean;
+  readonly init: WeightInit;
+  readonly frozen: FrozenParameters;
   backend: KernelBackend;
   /** Whether backward computes the input gradient (see Conv2dOptions.inputGradient). */
   readonly inputGradient: boolean;
@@ -62,6 +68,8 @@ export class Conv2d extends WeightedModule {
     this.stride = toPair('Conv2d: stride', options.stride ?? 1);
     this.padding = toPair('Conv2d: padding', options.padding ?? 0, true);
     this.hasBias = checkBoolean('Conv2d: bias', options.bias, true);
+    this.init = checkWeightInit('Conv2d', options.init, ['default', 'identity', 'whitening']);
+    this.frozen = checkFrozen('Conv2d', options.frozen);
     this.backend = options.backend ?? referenceBackend;
     this.checkFinite = options.checkFinite ?? true;
     this.inputGradient = checkBoolean('Conv2d: inputGradient', options.inputGradient, true);

@@ -1,13 +1,17 @@
 import { formatShape, Tensor } from '@convoy/tensor';
 import { checkFiniteInput } from '../checks';
-import { WeightedModule } from './weighted';
-import { checkBoolean, checkOptions, checkPositiveInteger } from '../options';
+import { WeightedModule, type FrozenParameters, type WeightInit } from './weighted';
+import { checkBoolean, checkFrozen, checkOptions, checkPositiveInteger, checkWeightInit } from '../options';
 
 export interface LinearOptions {
   /** Default true. */
   bias?: boolean;
   /** Check every input for NaN/Infinity (default true). */
   checkFinite?: boolean;
+  /** How the weight starts: PyTorch's draw (default) or identity (see WeightInit). */
+  init?: 'default' | 'identity';
+  /** Parameters that never train (see FrozenParameters); default none. */
+  frozen?: FrozenParameters;
 }
 
 /**
@@ -19,14 +23,18 @@ export class Linear extends WeightedModule {
   readonly inFeatures: number;
   readonly outFeatures: number;
   readonly hasBias: boolean;
+  readonly init: WeightInit;
+  readonly frozen: FrozenParameters;
   private readonly checkFinite: boolean;
 
   constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
     super();
-    checkOptions('Linear', options, ['bias', 'checkFinite']);
+    checkOptions('Linear', options, ['bias', 'checkFinite', 'init', 'frozen']);
     this.inFeatures = checkPositiveInteger('Linear: inFeatures', inFeatures);
     this.outFeatures = checkPositiveInteger('Linear: outFeatures', outFeatures);
     this.hasBias = checkBoolean('Linear: bias', options.bias, true);
+    this.init = checkWeightInit('Linear', options.init, ['default', 'identity']);
+    this.frozen = checkFrozen('Linear', options.frozen);
     this.checkFinite = options.checkFinite ?? true;
   }
 

@@ -4,12 +4,26 @@ import { checkGradOut } from '../checks';
 import { Module } from '../module';
 
 /**
- * A layer with a weight and an optional bias of `outputs` values, initialised as PyTorch does
- * (Kaiming-uniform weight, bias uniform in +-1/sqrt(fanIn)), whose backward needs its forward input:
+ * How a weight starts: `default` is PyTorch's (Kaiming-uniform weight, bias uniform in
+ * +-1/sqrt(fanIn)); `identity` draws the default weight, then sets the first min(outputs, inputs)
+ * outputs to copy their own input (torch.nn.init.dirac_ / eye_ on those rows, as airbench's convs
+ * do: the rest keep their draw) and zeroes the bias; `whitening` (a conv only) draws as `identity`
+ * until the training images set its filters (see whitening.ts).
+ */
+export type WeightInit = 'default' | 'identity' | 'whitening';
+
+/** Which of a layer's parameters never train: all (true), none (false), or some by local name. */
+export type FrozenParameters = boolean | readonly ('weight' | 'bias')[];
+
+/**
+ * A layer with a weight and an optional bias of `outputs` values, initialised as `init` says, whose
+ * backward needs its forward input:
  * what Conv2d and Linear share.
  */
 export abstract class WeightedModule extends Module {
   abstract readonly hasBias: boolean;
+  abstract readonly init: WeightInit;
+  abstract readonly frozen: FrozenParameters;
   protected weight: Tensor | null = null;
   protected bias: Tensor | null = null;
   protected gradWeight: Tensor | null = null;
@@ -37,10 +51,29 @@ export abstract class WeightedModule extends Module {
     if (b) ({ value: this.bias, grad: this.gradBias } = this.bindParameter(params, grads, b));
   }
 
+  override frozenParameters(): string[] {
+    const local = this.frozen === true ? ['weight', 'bias'] : this.frozen === false ? [] : this.frozen;
+    const own = this.parameterSpecs().map((s) => s.name);
+    return local.map((n) => this.parameterName(n)).filter((n) => own.includes(n));
+  }
+
   override initialize(rng: Rng): void {
     const { weight } = this.bound();
     kaimingUniform(weight.data, this.fanIn, rng);
-    if (this.bias) biasUniform(this.bias.data, this.fanIn, rng);
+    if (this.init === 'default') {
+      if (this.bias) biasUniform(this.bias.data, this.fanIn, rng);
+      return;
+    }
+    const [outputs, inputs] = weight.shape;
+    const area = weight.size / (outputs * inputs);
+    // PyTorch's dirac_ puts the one at the kernel's centre index floor(k / 2) in each dimension.
+    const kh = weight.shape[2] ?? 1;
+    const kw = weight.shape[3] ?? 1;
+    const centre = Math.floor(kh / 2) * kw + Math.floor(kw / 2);
+    const rows = Math.min(outputs, inputs);
+    weight.data.fill(0, 0, rows * inputs * area);
+    for (let o = 0; o < rows; o++) weight.data[(o * inputs + o) * area + centre] = 1;
+    this.bias?.data.fill(0);
   }
 
   protected bound(): { weight: Tensor; gradWeight: Tensor } {

@@ -24,8 +24,10 @@ export interface LayerRow {
   depth: number;
   inShape: number[];
   outShape: number[];
-  /** Trainable parameters of the layer (a residual: of its body). */
+  /** Parameters of the layer (a residual: of its body), frozen ones included. */
   parameters: number;
+  /** Of those, the ones a `frozen` field keeps at their initial values. */
+  frozen: number;
   /** Multiply-adds of one image's forward pass: convolutions and linear layers (a residual: its body's). */
   multiplyAdds: number;
 }
@@ -34,7 +36,10 @@ export interface CheckedModelFile {
   /** The file with every default filled in (what a checkpoint stores). */
   spec: LayerListSpec;
   rows: LayerRow[];
+  /** Every parameter, frozen ones included. */
   parameters: number;
+  /** The parameters that never train (`frozen`). */
+  frozen: number;
   multiplyAdds: number;
 }
 
@@ -70,6 +75,7 @@ export function checkModelFile(json: unknown, classes: number): CheckedModelFile
     spec: { ...(json.description !== undefined ? { description: json.description } : {}), input: { channels, resolution }, layers },
     rows,
     parameters: leaves.reduce((sum, r) => sum + r.parameters, 0),
+    frozen: leaves.reduce((sum, r) => sum + r.frozen, 0),
     multiplyAdds: leaves.reduce((sum, r) => sum + r.multiplyAdds, 0),
   };
 }
@@ -112,6 +118,7 @@ function checkLayer(raw: unknown, inShape: number[], classes: number, where: str
   for (const [key, rule] of Object.entries(rules)) {
     if (rule.kind === 'layers') continue;
     let v = raw[key];
+    if (v === undefined && rule.optional) continue;
     if (v === undefined) {
       if (rule.default === undefined) throw new ModelFileError(where, `${type} needs "${key}" (${fieldProblem(rule.kind, undefined)?.replace(/, got .*$/, '').replace(/^must be /, '')})`);
       v = rule.default === 'kernel' ? raw.kernel : rule.default;
@@ -121,8 +128,13 @@ function checkLayer(raw: unknown, inShape: number[], classes: number, where: str
     // A pair is copied, so the filled-in file shares no arrays with what it was read from (or pool stride with kernel).
     layer[key] = Array.isArray(v) ? [...(v as unknown[])] : v;
   }
-  const row = (outShape: number[], parameters = 0, multiplyAdds = 0): { layer: LayerSpec; outShape: number[] } => {
-    rows.push({ path: where, type, depth, inShape, outShape, parameters, multiplyAdds });
+  /** The row of a layer whose parameters are `sizes` (local name -> values), `frozen` naming those that never train. */
+  const row = (outShape: number[], sizes: Record<string, number> = {}, multiplyAdds = 0): { layer: LayerSpec; outShape: number[] } => {
+    const names = Object.keys(sizes);
+    const frozenNames = frozenParameterNames(layer.frozen, names, where, type);
+    const parameters = names.reduce((sum, n) => sum + sizes[n], 0);
+    const frozen = frozenNames.reduce((sum, n) => sum + sizes[n], 0);
+    rows.push({ path: where, type, depth, inShape, outShape, parameters, frozen, multiplyAdds });
     return { layer, outShape };
   };
   const spatial = (): [number, number, number] => {
@@ -143,11 +155,15 @@ function checkLayer(raw: unknown, inShape: number[], classes: number, where: str
       const { out, kernel, stride, padding, bias } = layer as unknown as { out: number; kernel: Size; stride: Size; padding: Size; bias: boolean };
       const [kh, kw] = sizePair(kernel);
       const outShape = [out, ...sides(h, w, kernel, stride, padding)];
-      return row(outShape, out * c * kh * kw + (bias ? out : 0), out * outShape[1] * outShape[2] * c * kh * kw);
+      if (layer.init === 'whitening') checkWhitening(where, c, kh, kw, out);
+      return row(outShape, { weight: out * c * kh * kw, ...(bias ? { bias: out } : {}) }, out * outShape[1] * outShape[2] * c * kh * kw);
     }
     case 'batchnorm2d': {
       const [c] = spatial();
-      return row(inShape, layer.affine ? 2 * c : 0);
+      if (layer.weight === false && !layer.affine) {
+        throw new ModelFileError(where, 'batchnorm2d\'s "weight": false keeps the bias without the scale, but "affine": false has neither: leave one of them out');
+      }
+      return row(inShape, layer.affine ? { ...(layer.weight !== false ? { weight: c } : {}), bias: c } : {});
     }
     case 'maxpool2d':
     case 'avgpool2d': {
@@ -165,17 +181,18 @@ function checkLayer(raw: unknown, inShape: number[], classes: number, where: str
     case 'linear': {
       if (inShape.length !== 1) throw new ModelFileError(where, `linear needs a flat input, got [${inShape.join(', ')}]: put { "type": "flatten" } before it`);
       const out = layer.out === 'classes' ? classes : (layer.out as number);
-      return row([out], inShape[0] * out + (layer.bias ? out : 0), inShape[0] * out);
+      return row([out], { weight: inShape[0] * out, ...(layer.bias ? { bias: out } : {}) }, inShape[0] * out);
     }
     case 'residual': {
       const start = rows.length;
-      rows.push({ path: where, type, depth, inShape, outShape: inShape, parameters: 0, multiplyAdds: 0 });
+      rows.push({ path: where, type, depth, inShape, outShape: inShape, parameters: 0, frozen: 0, multiplyAdds: 0 });
       const body = checkLayers(raw.layers, inShape, classes, `${where}.layers`, depth + 1, rows);
       if (body.shape.join() !== inShape.join()) {
         throw new ModelFileError(where, `a residual's body must keep the shape of its input (output = input + body(input)); it maps [${inShape.join(', ')}] to [${body.shape.join(', ')}]`);
       }
       const inner = rows.slice(start + 1).filter((r) => r.type !== 'residual');
       rows[start].parameters = inner.reduce((sum, r) => sum + r.parameters, 0);
+      rows[start].frozen = inner.reduce((sum, r) => sum + r.frozen, 0);
       rows[start].multiplyAdds = inner.reduce((sum, r) => sum + r.multiplyAdds, 0);
       layer.layers = body.layers;
       return { layer, outShape: inShape };
@@ -183,6 +200,31 @@ function checkLayer(raw: unknown, inShape: number[], classes: number, where: str
     default: // relu, gelu, dropout, scale keep the shape
       return row(inShape);
   }
+}
+
+/**
+ * The local names of a layer's parameters that a `frozen` field (true, false or names) keeps at
+ * their initial values; a name the layer does not have is an error.
+ */
+function frozenParameterNames(frozen: unknown, names: string[], where: string, type: string): string[] {
+  if (frozen === undefined || frozen === false) return [];
+  if (names.length === 0) throw new ModelFileError(where, `${type} has no parameters to freeze here: leave "frozen" out`);
+  if (frozen === true) return names;
+  const listed = frozen as string[];
+  const missing = listed.filter((n) => !names.includes(n));
+  if (missing.length > 0) throw new ModelFileError(where, `${type}'s "frozen" names ${missing.map((n) => `"${n}"`).join(', ')}, which this layer does not have; its parameters are ${names.map((n) => `"${n}"`).join(', ')}`);
+  return listed;
+}
+
+/**
+ * `"init": "whitening"` sets the filters from the training images' patch statistics (one filter
+ * per eigenvector of the patch covariance and one per its negative), so it must be the network's
+ * first layer (it sees the images) with 2 x channels x kernel area outputs.
+ */
+function checkWhitening(where: string, channels: number, kh: number, kw: number, out: number): void {
+  if (where !== 'layers[0]') throw new ModelFileError(where, `conv2d's "init": "whitening" computes its filters from the images, so only the network's first layer (layers[0]) can take it`);
+  const wanted = 2 * channels * kh * kw;
+  if (out !== wanted) throw new ModelFileError(where, `conv2d's "init": "whitening" makes 2 x ${channels} x ${kh} x ${kw} = ${wanted} filters (each patch eigenvector and its negative): set "out": ${wanted}`);
 }
 
 function unknownFields(object: Record<string, unknown>, allowed: string[], where: string, type?: string): void {

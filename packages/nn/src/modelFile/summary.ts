@@ -2,16 +2,18 @@ import type { CheckedModelFile } from './parse';
 
 /**
  * The layer table of a checked model file, as torchinfo's or Keras's summary(): one row per layer
- * (a residual's body indented under it) with its output shape per image, its trainable parameters
- * and its multiply-adds per image (convolutions and linear layers), then the totals.
+ * (a residual's body indented under it) with its output shape per image, its parameters (those a
+ * `frozen` field keeps from training counted beside them) and its multiply-adds per image
+ * (convolutions and linear layers), then the totals.
  */
 export function formatModelSummary(checked: CheckedModelFile, classes: number): string {
   const header = ['layer', 'type', 'output shape', 'parameters', 'multiply-adds'];
+  const parameters = (r: { parameters: number; frozen: number }) => (r.frozen > 0 ? `${group(r.parameters)}, ${group(r.frozen)} frozen` : group(r.parameters));
   const body = checked.rows.map((r) => [
     `${'  '.repeat(r.depth)}${r.path}`,
     r.type,
     `[${r.outShape.join(', ')}]`,
-    r.type === 'residual' ? `(${group(r.parameters)})` : group(r.parameters),
+    r.type === 'residual' ? `(${parameters(r)})` : parameters(r),
     r.type === 'residual' ? `(${group(r.multiplyAdds)})` : group(r.multiplyAdds),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
@@ -22,7 +24,7 @@ export function formatModelSummary(checked: CheckedModelFile, classes: number): 
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
-    `total: ${group(checked.parameters)} parameters, ${group(checked.multiplyAdds)} multiply-adds per image (forward)`,
+    `total: ${group(checked.parameters)} parameters${checked.frozen > 0 ? ` (${group(checked.parameters - checked.frozen)} trainable, ${group(checked.frozen)} frozen)` : ''}, ${group(checked.multiplyAdds)} multiply-adds per image (forward)`,
   ].join('\n');
 }
 
