@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes PyTorch reference fixtures for @convoy/nn's layers beyond the recipe (BatchNorm2d over
 ghost groups, GELU, Dropout, Residual, Scale, GlobalMaxPool2d, pooling with stride/padding, bias-free
-Conv2d and Linear), built from model files by model_file.py.
+Conv2d and Linear, and airbench's pieces: a whitening first conv, identity-initialised conv and
+linear layers, frozen parameters, BatchNorm without a weight), built from model files by model_file.py.
 
 Run:  /usr/bin/python3 tools/pytorch/make_layer_fixtures.py
 Output: packages/nn/test/fixtures/layers.json (small: the networks are tiny, values as JSON numbers).
@@ -11,6 +12,8 @@ Weights, input and labels are not stored: both sides draw them from the seed wit
 Per network the file holds: the training-mode logits and loss (step 0), every parameter gradient,
 the parameters after one SGD step, the buffers after that step's forward, the eval-mode logits
 after the step, and the training loss of step 1 (new dropout masks, updated BatchNorm weights).
+A whitening layer takes its filters from the network's own input batch; frozen parameters have
+no gradient here (null) and the SGD step, built on the trainable ones, leaves them as they were.
 """
 import json
 import os
@@ -22,7 +25,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from convoy_rng import Rng  # noqa: E402
-from model_file import build, initialise_like_convoy, set_step_context  # noqa: E402
+from model_file import build, initialise_like_convoy, set_step_context, whiten_like_convoy  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'packages', 'nn', 'test', 'fixtures', 'layers.json')
 SGD = {'lr': 0.1, 'momentum': 0.9, 'weightDecay': 5e-4}
@@ -73,6 +76,31 @@ NETWORKS = [
             ],
         },
     },
+    {
+        'name': 'airbench-pieces',
+        'seed': 33, 'batch': 8, 'classes': 4,
+        'model': {
+            'input': {'channels': 3, 'resolution': 8},
+            'layers': [
+                {'type': 'conv2d', 'out': 24, 'kernel': 2, 'init': 'whitening', 'frozen': ['weight']},
+                {'type': 'gelu'},
+                {'type': 'conv2d', 'out': 8, 'kernel': 3, 'padding': 1, 'bias': False, 'init': 'identity'},
+                {'type': 'maxpool2d', 'kernel': 2},
+                {'type': 'batchnorm2d', 'weight': False, 'momentum': 0.4, 'eps': 1e-12, 'groupSize': 4},
+                {'type': 'gelu'},
+                {'type': 'conv2d', 'out': 12, 'kernel': 3, 'padding': 1, 'bias': False, 'init': 'identity'},
+                {'type': 'batchnorm2d', 'weight': False, 'momentum': 0.4, 'eps': 1e-12, 'groupSize': 4},
+                {'type': 'gelu'},
+                {'type': 'conv2d', 'out': 6, 'kernel': 3, 'padding': 1, 'init': 'identity', 'frozen': True},
+                {'type': 'globalmaxpool2d'},
+                {'type': 'flatten'},
+                {'type': 'linear', 'out': 5, 'init': 'identity', 'frozen': ['bias']},
+                {'type': 'gelu'},
+                {'type': 'linear', 'out': 'classes', 'bias': False},
+                {'type': 'scale', 'by': 1 / 9},
+            ],
+        },
+    },
 ]
 
 
@@ -95,14 +123,15 @@ def run(case):
     label_rng = Rng.for_key(seed, 2)
     labels = [label_rng.int(classes) for _ in range(batch)]
     y = torch.tensor(labels)
+    whiten_like_convoy(net, x)
 
     net.train()
     set_step_context(net, seed, 0)
     logits = net(x)
     loss = nn.functional.cross_entropy(logits, y)
     loss.backward()
-    grads = {name: numbers(p.grad) for name, p in net.named_parameters()}
-    opt = torch.optim.SGD(net.parameters(), lr=SGD['lr'], momentum=SGD['momentum'], weight_decay=SGD['weightDecay'])
+    grads = {name: numbers(p.grad) if p.requires_grad else None for name, p in net.named_parameters()}
+    opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=SGD['lr'], momentum=SGD['momentum'], weight_decay=SGD['weightDecay'])
     opt.step()
     after = {name: numbers(p) for name, p in net.named_parameters()}
     buffers = {name: numbers(b.double()) for name, b in net.named_buffers()}
@@ -116,7 +145,8 @@ def run(case):
         'name': case['name'], 'seed': seed, 'batch': batch, 'classes': classes, 'model': case['model'],
         'labels': labels,
         'logits': numbers(logits), 'loss': float(loss),
-        'parameters': [{'name': n, 'shape': list(p.shape), 'grad': grads[n], 'afterStep': after[n]} for n, p in net.named_parameters()],
+        'parameters': [{'name': n, 'shape': list(p.shape), 'grad': grads[n], 'afterStep': after[n], **({} if p.requires_grad else {'frozen': True})}
+                       for n, p in net.named_parameters()],
         'buffers': [{'name': n, 'values': v} for n, v in buffers.items()],
         'evalLogits': eval_logits, 'lossAtStep1': loss1,
     }

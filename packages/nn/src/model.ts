@@ -3,6 +3,7 @@ import { ParameterArena, type Rng } from '@convoy/tensor';
 import { buildLayerList, type LayerListSpec } from './layerList';
 import type { Module } from './module';
 import { recipeNet, type BuildOptions } from './recipe';
+import { initializeFromImages, type ImageSample } from './whitening';
 
 /** The recipe network (docs/ARCHITECTURE.md, "The recipe network") at a resolution, class count and width. */
 export type RecipeModelSpec = { kind: 'recipe'; resolution: number; classes: number; width: number; inChannels?: number };
@@ -41,15 +42,18 @@ export function buildModel(spec: ModelSpec, options: BuildOptions = {}): Module 
 }
 
 /**
- * The parameters of a model of this spec, initialised from `rng` (PyTorch's default initialisation),
- * in a fresh arena (on a SharedArrayBuffer with `shared`): the starting point of a run, made
- * without keeping a model around.
+ * The parameters of a model of this spec, initialised from `rng` (PyTorch's default initialisation,
+ * or a layer's `init`), in a fresh arena (on a SharedArrayBuffer with `shared`): the starting point
+ * of a run, made without keeping a model around. A whitening layer then takes its filters from
+ * `images` (initImagesWanted(spec) of the training set); without them it keeps its drawn start
+ * (for a caller about to copy in a checkpoint's parameters).
  */
-export function initialParameters(spec: ModelSpec, rng: Rng, options: { shared?: boolean } = {}): ParameterArena {
+export function initialParameters(spec: ModelSpec, rng: Rng, options: { shared?: boolean; images?: ImageSample } = {}): ParameterArena {
   const model = buildModel(spec, { backend: referenceBackend });
   const specs = model.parameterSpecs();
   const params = new ParameterArena(specs, options.shared ? { shared: true } : {});
   model.bind(params, new ParameterArena(specs));
   model.initialize(rng);
+  if (options.images) initializeFromImages(model, params, options.images);
   return params;
 }

@@ -2,20 +2,23 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { createWasmBackend, KernelBackend, referenceBackend } from '@convoy/kernels';
 import { relativeError, Rng, Tensor } from '@convoy/tensor';
-import { buildLayerList, createParameters, LayerSpec, Module, SGD, softmaxCrossEntropy } from '../src';
+import { buildLayerList, createParameters, initializeFromImages, LayerSpec, Module, SGD, softmaxCrossEntropy, stepTrainable, trainableRanges } from '../src';
 
 /**
  * Parity with PyTorch 1.13 for the layers beyond the recipe, on two small networks built from model
  * files (fixtures written by tools/pytorch/make_layer_fixtures.py with tools/pytorch/model_file.py):
  * training forward (ghost-group BatchNorm, keyed dropout masks), every parameter gradient, one SGD
  * step, the BatchNorm buffers, the eval-mode forward after the step, and the next step's loss.
+ * The third network has airbench's pieces: a whitening first conv (its filters from the input batch's
+ * patch statistics, frozen), identity-initialised convs and linear layers, frozen parameters (no
+ * step, no weight decay, no momentum) and BatchNorm without a weight.
  */
 
 interface Network {
   name: string; seed: number; batch: number; classes: number;
   model: { input: { channels: number; resolution: number }; layers: LayerSpec[] };
   labels: number[]; logits: number[]; loss: number;
-  parameters: { name: string; shape: number[]; grad: number[]; afterStep: number[] }[];
+  parameters: { name: string; shape: number[]; grad: number[] | null; afterStep: number[]; frozen?: true }[];
   buffers: { name: string; values: number[] }[];
   evalLogits: number[]; lossAtStep1: number;
 }
@@ -49,11 +52,13 @@ describe.each(backends)('PyTorch parity of the layers (%s backend)', (_name, mak
     const { params, grads, buffers } = createParameters(model, { seed: net.seed });
     const x = input(net);
     const y = labels(net);
+    initializeFromImages(model, params, { count: net.batch, read: () => x });
 
     it('has the state_dict names and shapes (parameters and buffers) of the PyTorch module', () => {
       expect(model.parameterSpecs()).toEqual(net.parameters.map((p) => ({ name: p.name, shape: p.shape })));
       expect(model.bufferSpecs().map((b) => b.name)).toEqual(net.buffers.map((b) => b.name));
       expect(Array.from(y)).toEqual(net.labels);
+      expect(model.frozenParameters()).toEqual(net.parameters.filter((p) => p.frozen).map((p) => p.name));
     });
 
     it('matches the training forward, every gradient, one SGD step, the buffers, eval, and the next step', () => {
@@ -66,9 +71,11 @@ describe.each(backends)('PyTorch parity of the layers (%s backend)', (_name, mak
       model.backward(gradLogits);
       // A conv bias right before a BatchNorm has a gradient of exactly 0 (the mean cancels it):
       // PyTorch's float64 gives ~1e-17, float32 ~1e-9, so such tensors are checked as absolutely small.
-      const largest = Math.max(...net.parameters.flatMap((p) => p.grad.map(Math.abs)));
+      const largest = Math.max(...net.parameters.flatMap((p) => (p.grad ?? []).map(Math.abs)));
       for (const p of net.parameters) {
         const ours = grads.tensor(p.name).data;
+        // PyTorch computes no gradient for a frozen parameter; convoy's is computed and never used.
+        if (p.grad === null) continue;
         if (Math.max(...p.grad.map(Math.abs)) < 1e-12 * largest) {
           expect(Math.max(...Array.from(ours, Math.abs))).toBeLessThan(1e-6 * largest);
           continue;
@@ -76,7 +83,12 @@ describe.each(backends)('PyTorch parity of the layers (%s backend)', (_name, mak
         const err = relativeError(ours, p.grad);
         if (!(err < TOLERANCE)) throw new Error(`${p.name}: gradient relative error ${err}`);
       }
-      new SGD({ size: params.size, momentum: fixture.sgd.momentum, weightDecay: fixture.sgd.weightDecay }).step({ params, grads, lr: fixture.sgd.lr, step: 1 });
+      const sgd = new SGD({ size: params.size, momentum: fixture.sgd.momentum, weightDecay: fixture.sgd.weightDecay });
+      stepTrainable(sgd, { params, grads, lr: fixture.sgd.lr, step: 1 }, trainableRanges(params.entries, model.frozenParameters()));
+      for (const p of net.parameters.filter((q) => q.frozen)) {
+        const entry = params.entries.find((e) => e.name === p.name)!;
+        expect(sgd.state.momentumBuffer.subarray(entry.offset, entry.offset + entry.size).every((v) => v === 0)).toBe(true);
+      }
       for (const p of net.parameters) {
         const err = relativeError(params.tensor(p.name).data, p.afterStep);
         if (!(err < TOLERANCE)) throw new Error(`${p.name}: parameters after one SGD step, relative error ${err}`);

@@ -199,7 +199,7 @@ describe('init, frozen and a BatchNorm without a weight', () => {
     const text = formatModelSummary(checked, 10);
     expect(text).toMatch(/^layers\[0\]\s+conv2d\s+\[24, 7, 7\]\s+312, 288 frozen\s+14,112$/m);
     expect(text).toMatch(/^total: 2,128 parameters \(1,760 trainable, 368 frozen\), /m);
-    const model = buildLayerList(airbenchLike(), 10);
+    const model = buildLayerList(airbenchLike() as never, 10);
     expect(model.parameterSpecs().map((s) => s.name)).toEqual(['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'layers.3.bias', 'layers.7.weight']);
     expect(model.frozenParameters()).toEqual(['layers.0.weight', 'layers.7.weight']);
   });
@@ -228,7 +228,7 @@ describe('init, frozen and a BatchNorm without a weight', () => {
     const model = buildLayerList(net([
       { type: 'conv2d', out: 5, kernel: 3, padding: 1, init: 'identity' }, { type: 'conv2d', out: 2, kernel: 2, init: 'identity' },
       { type: 'flatten' }, { type: 'linear', out: 3, init: 'identity' }, { type: 'linear', out: 'classes' },
-    ]), 10);
+    ]) as never, 10);
     const { params } = createParameters(model, { seed: 3 });
     const w0 = params.tensor('layers.0.weight');
     for (let o = 0; o < 3; o++) {
