@@ -98,7 +98,7 @@ export class TrainingSession {
         test: data.test ? selected.test : null,
         normalization: CIFAR10_NORMALIZATION,
         maxBatch: config.batchSize,
-        ...(resume ? { params: resume.params, buffers: resume.buffers.data, optimizerState: resume.optimizer.state } : { rng }),
+        ...(resume ? { params: resume.params, buffers: resume.buffers.data, optimizerState: resume.optimizer.state } : { rng, seed: config.seed }),
       },
       webWorkerRunner(options.wasm),
     );

@@ -113,7 +113,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     maxGlobalBatch: config.batchSize,
     workerFile: options.workerFile,
     ...(cluster ? { crossHost: cluster } : {}),
-    ...(resume ? { params: resume.params, buffers: resume.buffers.data, optimizerState: resume.optimizer.state } : { rng }),
+    ...(resume ? { params: resume.params, buffers: resume.buffers.data, optimizerState: resume.optimizer.state } : { rng, seed: config.seed }),
   });
   const rngState = resume ? resume.rng.state : rng.getState();
   const checkpoints = new RunCheckpoints(

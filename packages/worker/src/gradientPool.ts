@@ -7,6 +7,7 @@ import { describeTask, taskIndex } from './protocol';
 import type {
   DescribeResult, EvaluateResult, GradientResult, LogitsResult, StepHyperparameters, WorkerSetup, WorkerTask,
 } from './protocol';
+import { initialImageSample } from './initialImages';
 import { alignedChunks, splitBatch, splitRange } from './shards';
 import type { TaskRunner, TaskRunnerFactory } from './taskRunner';
 
@@ -32,9 +33,13 @@ export interface GradientPoolOptions {
   test?: ImageSet | null;
   /** Largest batch computeGradients will be given (sizes the shared index buffer). */
   maxBatch: number;
-  /** Initial parameters, copied in. Otherwise the model is initialised with `rng` (or `new Rng(seed)`). */
+  /**
+   * Initial parameters, copied in. Otherwise the model is initialised with `rng` (or `new Rng(seed)`),
+   * and a whitening layer from the first training images of epoch 0's order under `seed`.
+   */
   params?: Float32Array;
   rng?: Rng;
+  /** The run's seed (default 0): draws the parameters when `rng` is absent, and orders the images a whitening layer starts from. */
   seed?: number;
   /** Initial buffers (BatchNorm running statistics, e.g. from a checkpoint), copied in; default the model's initial values. */
   buffers?: Float32Array;
@@ -202,7 +207,9 @@ export class GradientPool {
     this.train = options.train;
     this.test = options.test ?? null;
     this.crossHost = options.crossHost ?? null;
-    this.params = initialParameters(options.modelSpec, options.rng ?? new Rng(options.seed ?? 0), { shared: true });
+    const seed = options.seed ?? 0;
+    const images = options.params ? undefined : initialImageSample(options.modelSpec, options.train, seed, options.normalization);
+    this.params = initialParameters(options.modelSpec, options.rng ?? new Rng(seed), { shared: true, images });
     this.parameterSpecs = this.params.specs();
     this.paramCount = this.params.size;
     if (options.params) {

@@ -1,6 +1,8 @@
 import { assertImageSet, fillBatch, imageBytes, type ImageSet } from '@convoy/data';
 import type { KernelBackend } from '@convoy/kernels';
-import { buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, type Module, type Optimizer } from '@convoy/nn';
+import {
+  buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, stepTrainable, trainableRanges, type Module, type Optimizer, type ParameterRange,
+} from '@convoy/nn';
 import { ParameterArena, Tensor } from '@convoy/tensor';
 import { selectWorkerBackend } from './backendChoice';
 import type {
@@ -24,6 +26,8 @@ export class WorkerRuntime {
   private gradLogits: Tensor | null = null;
   private readonly identityOrder: Uint32Array;
   private readonly testFault = plantedTestFault();
+  /** The parameter ranges the optimizer steps: all but the model's frozen parameters (null: all). */
+  private readonly trainable: readonly ParameterRange[] | null;
 
   private constructor(
     private readonly setup: WorkerSetup,
@@ -39,6 +43,7 @@ export class WorkerRuntime {
     private readonly optimizer: Optimizer | null,
     private readonly groupRows: Float32Array,
   ) {
+    this.trainable = trainableRanges(params.entries, model.frozenParameters());
     const longest = Math.max(setup.train.count, setup.test?.count ?? 0);
     this.identityOrder = new Uint32Array(longest);
     for (let i = 0; i < longest; i++) this.identityOrder[i] = i;
@@ -216,7 +221,8 @@ export class WorkerRuntime {
     if (!this.optimizer) throw new Error('this pool was created without an optimizer (evaluation only)');
     checkChunk(start, end, this.setup.paramCount);
     // nn's optimizers count steps from 1 (PyTorch's t); the pool's step index counts from 0.
-    this.optimizer.step({ params: this.params.data, grads: this.gradient, lr: hyper.lr, step: hyper.step + 1, momentum: hyper.momentum, start, end });
+    // Frozen parameters are skipped: no step, no weight decay, no momentum.
+    stepTrainable(this.optimizer, { params: this.params.data, grads: this.gradient, lr: hyper.lr, step: hyper.step + 1, momentum: hyper.momentum, start, end }, this.trainable);
   }
 
   private bindShard(shard: number): void {
