@@ -28,8 +28,16 @@ function images(spec: LayerListSpec): Tensor {
 }
 
 describe('the example model files', () => {
-  it('are the six the README lists', () => {
-    expect(files).toEqual(['allconv.json', 'grey28.json', 'mlp-head.json', 'recipe.json', 'resnet224.json', 'resnet9-half.json']);
+  it('are the eight the README lists', () => {
+    expect(files).toEqual(['airbench93.json', 'airbench94.json', 'allconv.json', 'grey28.json', 'mlp-head.json', 'recipe.json', 'resnet224.json', 'resnet9-half.json']);
+  });
+
+  it("include airbench94's network: a frozen whitening conv, identity convs at 64/256/256, weightless BatchNorm, 1.97 M parameters", () => {
+    const airbench = checkModelFile(read('airbench94.json'), CLASSES);
+    expect(airbench.spec.layers[0]).toMatchObject({ type: 'conv2d', out: 24, kernel: 2, init: 'whitening', frozen: ['weight'] });
+    expect(airbench.rows.filter((r) => r.type === 'conv2d').map((r) => r.outShape)).toEqual([[24, 31, 31], [64, 31, 31], [64, 15, 15], [256, 15, 15], [256, 7, 7], [256, 7, 7], [256, 3, 3]]);
+    expect(airbench.rows.filter((r) => r.type === 'batchnorm2d').map((r) => r.parameters)).toEqual([64, 64, 256, 256, 256, 256]);
+    expect([airbench.parameters, airbench.frozen, airbench.multiplyAdds]).toEqual([1_971_640, 288, 118_147_360]);
   });
 
   it('include the recipe network exactly as its preset, and a grey 28x28 network that keeps 28 (no resize)', () => {
@@ -75,7 +83,9 @@ describe('the example model files', () => {
       const r = spawnSync(process.execPath, [join(__dirname, '..', 'bin', 'convoy.js'), 'model', 'summary', join(modelsDir, file)], { encoding: 'utf8' });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
-      expect(r.stdout).toContain(`total: ${runs.get(file)!.checked.parameters.toLocaleString('en-US')} parameters`);
+      const { checked } = runs.get(file)!;
+      const frozen = checked.frozen > 0 ? ` (${(checked.parameters - checked.frozen).toLocaleString('en-US')} trainable, ${checked.frozen.toLocaleString('en-US')} frozen)` : '';
+      expect(r.stdout).toContain(`total: ${checked.parameters.toLocaleString('en-US')} parameters${frozen}, ${checked.multiplyAdds.toLocaleString('en-US')} multiply-adds`);
     });
   });
 

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkModelFile, type LayerModelSpec } from '@convoy/nn';
 import { exportOnnx, exportSafetensors } from '../src/commands/export';
 import { describeOnnxExport, describeSafetensorsExport, onnxChecker, onnxruntimeRun, pytorchRun } from './exportChecks';
 import { convoyLogits, drawnImages, GREY_SPEC, imagesForExportChecks, largestDifference, pythonProblem, trainedLookingNetwork } from './exportNetwork';
@@ -25,6 +28,29 @@ describe('both exports of a grey 28x28 network (one input channel, no resize)', 
 
   (torchProblem ? it.skip : it)("PyTorch's logits equal convoy's within 1e-4", () => {
     expect(largestDifference(ours, pytorchRun(exportSafetensors(source), grey).logits)).toBeLessThan(1e-4);
+  });
+});
+
+describe("both exports of airbench94's network (models/airbench94.json: whitening conv, identity convs, BatchNorm without a weight)", () => {
+  const file = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'models', 'airbench94.json'), 'utf8')) as unknown;
+  const spec: LayerModelSpec = { kind: 'layers', classes: 10, ...checkModelFile(file, 10).spec };
+  const { model, source } = trainedLookingNetwork(spec, 17);
+  const ours = convoyLogits(model, images, source.normalization, 32);
+
+  it("onnxruntime's logits equal convoy's within 1e-4, and onnx's checker takes it", () => {
+    const bytes = exportOnnx(source);
+    const theirs = onnxruntimeRun(bytes, images, source);
+    expect(theirs.dims).toEqual([images.count, 10]);
+    // Logits of order 1 (even after the x 1/9), so that 1e-4 is a tight bound.
+    expect(Math.max(...Array.from(ours, Math.abs))).toBeGreaterThan(0.5);
+    expect(largestDifference(ours, theirs.logits)).toBeLessThan(1e-4);
+    if (!checkerProblem) expect(onnxChecker(bytes).outputShape).toBe("['N', 10]");
+  });
+
+  (torchProblem ? it.skip : it)("PyTorch's load_state_dict(strict=True) takes the safetensors (BatchNorm bias, no weight) and its logits equal convoy's within 1e-4", () => {
+    const torch = pytorchRun(exportSafetensors(source), images);
+    expect(torch.keys.filter((k) => k.startsWith('layers.4.'))).toEqual(['layers.4.bias', 'layers.4.running_mean', 'layers.4.running_var', 'layers.4.num_batches_tracked']);
+    expect(largestDifference(ours, torch.logits)).toBeLessThan(1e-4);
   });
 });
 

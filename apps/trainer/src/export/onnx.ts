@@ -10,7 +10,7 @@ import type { NamedTensor } from './safetensors';
  * (or a few) per layer, the weights and BatchNorm running statistics as initializers under their
  * state_dict names. Layer by layer:
  * Conv2d → Conv; BatchNorm2d → BatchNormalization (running statistics; a non-affine one gets a unit
- * scale and zero bias); ReLU → Relu; GELU → its exact erf form, 0.5·x·(1 + erf(x/√2)), as Div, Erf,
+ * scale and zero bias, one with "weight": false a unit scale); ReLU → Relu; GELU → its exact erf form, 0.5·x·(1 + erf(x/√2)), as Div, Erf,
  * Add, Mul, Mul (Gelu itself is opset 20); MaxPool2d → MaxPool; AvgPool2d → AveragePool
  * (count_include_pad, as convoy and PyTorch); GlobalAvgPool2d → GlobalAveragePool; GlobalMaxPool2d →
  * GlobalMaxPool; Flatten → Flatten; Linear → Gemm (transB); Residual → its body, then Add;
@@ -123,9 +123,12 @@ function lower(m: Module, x: string, shape: number[], g: GraphBuilder): { value:
   }
   if (m instanceof BatchNorm2d) {
     const c = spatialShape(m, shape)[0];
-    const [scale, bias] = m.affine
-      ? m.parameterSpecs().map((p) => g.weight(p.name))
-      : [g.constant(`${name}.unit_scale`, [c], new Float32Array(c).fill(1)), g.constant(`${name}.zero_bias`, [c], new Float32Array(c))];
+    // A parameter the layer lacks (no affine parameters, or "weight": false) is its constant: scale 1, bias 0.
+    const own = new Map(m.parameterSpecs().map((p) => [p.name.slice(p.name.lastIndexOf('.') + 1), p.name]));
+    const scaleName = own.get('weight');
+    const biasName = own.get('bias');
+    const scale = scaleName ? g.weight(scaleName) : g.constant(`${name}.unit_scale`, [c], new Float32Array(c).fill(1));
+    const bias = biasName ? g.weight(biasName) : g.constant(`${name}.zero_bias`, [c], new Float32Array(c));
     const [mean, variance] = m.bufferSpecs().map((b) => b.name);
     return { value: g.node(name, 'BatchNormalization', [x, scale, bias, g.weight(mean), g.weight(variance)], [{ name: 'epsilon', float: m.eps }]), shape };
   }
