@@ -3,7 +3,8 @@
  * (PyTorch from tools/pytorch/step_benchmark.py in a child process, convoy in this one), per case
  * convoy images/s / PyTorch images/s. Networks: `recipe` (the recipe network at each case's R) and
  * `resnet` (models/resnet9-half.json: conv-BatchNorm-ReLU layers and residual blocks, R=32 cases
- * only) and `resnet224` (models/resnet224.json: the same kinds of layers for R=224 cases); PyTorch
+ * only), `resnet224` (models/resnet224.json: the same kinds of layers for R=224 cases) and, when
+ * asked for, `airbench94` (models/airbench94.json: whitening conv, GELU, weightless BatchNorm); PyTorch
  * builds the same file with tools/pytorch/model_file.py, ghost groups included. PyTorch runs in both memory formats (NCHW and
  * channels-last) every round; both are printed and the faster one is the yardstick.
  *
@@ -12,6 +13,7 @@
  *   node benchmarks/dist/pytorch.js --cases 32x128 --threads 1 --rounds 1
  *   node benchmarks/dist/pytorch.js --backend native      # convoy's kernels: auto (default), native, wasm, ...
  *   node benchmarks/dist/pytorch.js --networks resnet --cases 32x32 --threads 1
+ *   node benchmarks/dist/pytorch.js --networks airbench94 --cases 32x512 --threads 2 --backend native
  *
  * One thread: convoy's step in this thread (as benchmarks:kernels) against torch.set_num_threads(1).
  * More threads: the trainer's worker pool (data-parallel, one shard per thread) against PyTorch's
@@ -47,10 +49,12 @@ interface Options {
   python: string;
   /** convoy's kernel backend, as `convoy train --backend` takes it. */
   backend: string;
+  /** Timed steps at least, per side and case (after the warm-up); fewer for big batches on a busy machine. */
+  minSteps: number;
 }
 
 /** The networks a run can time: the recipe at any R, or a model file at its own R. */
-const NETWORK_FILES = { recipe: null, resnet: 'resnet9-half.json', resnet224: 'resnet224.json' } as const;
+const NETWORK_FILES = { recipe: null, resnet: 'resnet9-half.json', resnet224: 'resnet224.json', airbench94: 'airbench94.json' } as const;
 type NetworkName = keyof typeof NETWORK_FILES;
 const MODELS_DIR = path.resolve(__dirname, '..', '..', 'models');
 
@@ -64,13 +68,13 @@ const MEMORY_FORMATS = ['nchw', 'channels_last'] as const;
 type MemoryFormat = (typeof MEMORY_FORMATS)[number];
 
 const USAGE =
-  'usage: pytorch [--json] [--backend auto|native|wasm|...] [--networks recipe,resnet,resnet224] [--cases 32x128,224x32] [--threads 1,2] [--width 32] [--rounds 3] [--budget 2] [--python /usr/bin/python3]';
+  'usage: pytorch [--json] [--backend auto|native|wasm|...] [--networks recipe,resnet,resnet224,airbench94] [--cases 32x128,224x32] [--threads 1,2] [--width 32] [--rounds 3] [--budget 2] [--min-steps 5] [--python /usr/bin/python3]';
 const STEP_SCRIPT = path.resolve(__dirname, '..', '..', 'tools', 'pytorch', 'step_benchmark.py');
 
 function parseArgs(rawArgv: string[]): Options {
   const options: Options = {
     json: false, cases: [{ resolution: 32, batch: 128 }, { resolution: 224, batch: 32 }], networks: ['recipe', 'resnet', 'resnet224'], threads: [1, 2], width: 32, rounds: 3,
-    budgetSeconds: 2, python: '/usr/bin/python3', backend: 'auto',
+    budgetSeconds: 2, python: '/usr/bin/python3', backend: 'auto', minSteps: 5,
   };
   readFlags(rawArgv, USAGE, (flag, args) => {
     if (flag === '--json') options.json = args.optionalBoolean();
@@ -89,6 +93,7 @@ function parseArgs(rawArgv: string[]): Options {
     else if (flag === '--width') options.width = positiveInteger(flag, args.value());
     else if (flag === '--rounds') options.rounds = positiveInteger(flag, args.value());
     else if (flag === '--budget') options.budgetSeconds = positiveNumber(flag, args.value());
+    else if (flag === '--min-steps') options.minSteps = positiveInteger(flag, args.value());
     else if (flag === '--python') options.python = args.value();
     else if (flag === '--backend') options.backend = args.value();
     else return false;
@@ -115,7 +120,7 @@ interface PytorchStep {
 function measurePytorchStep(options: Options, c: Case, format: MemoryFormat): PytorchStep {
   const args = [
     STEP_SCRIPT, '--resolution', String(c.resolution), '--width', String(options.width), '--batch', String(c.batch),
-    '--threads', String(c.threads), '--seconds', String(options.budgetSeconds), '--memory-format', format,
+    '--threads', String(c.threads), '--seconds', String(options.budgetSeconds), '--memory-format', format, '--min-steps', String(options.minSteps),
   ];
   const file = networkFile(c.network);
   if (file !== null) args.push('--model', file);
@@ -131,7 +136,7 @@ async function measureConvoyStep(options: Options, backend: KernelBackend, c: Ca
     const step = measureTrainingStep(backend, c.batch, options.budgetSeconds, network);
     return { wall: step.imagesPerSecond, cpu: step.imagesPerCpuSecond };
   }
-  return { wall: (await measurePoolStep(c.threads, c.batch, options.budgetSeconds, network, options.backend)).imagesPerSecond, cpu: null };
+  return { wall: (await measurePoolStep(c.threads, c.batch, options.budgetSeconds, network, options.backend, options.minSteps)).imagesPerSecond, cpu: null };
 }
 
 function median(values: number[]): number {
