@@ -3,7 +3,7 @@ import { CIFAR10_NORMALIZATION, planBytes, trainSplitBytes, TrainStream, type Im
 import {
   chanceLevel, cifar10ClassNamesFor, detectCollapse, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, warmupEpochs, type ChanceLevel, type CheckpointState, type Collapse, type RunConfig,
 } from '@convoy/run';
-import { buildModel, ghostGroupSize, type ModelSpec } from '@convoy/nn';
+import { buildModel, ghostGroupSize, initImagesWanted, type ModelSpec } from '@convoy/nn';
 import { Rng } from '@convoy/tensor';
 import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
@@ -18,6 +18,7 @@ import { NoProgress, type ProgressReporter } from './progress';
 import { RunCheckpoints, type RunPosition } from './runCheckpoints';
 import { describeSpread, interruptedAnywhere, placeRun, placeStreamedRun, type RunPlacement } from './runPlacement';
 import { TrainingStepError } from './trainingErrors';
+import { UsageError } from './usageError';
 
 /** A packed training split too big for --data-memory, streamed from its shards (docs/DISTRIBUTED.md, "Streaming a packed dataset"). */
 export interface StreamedTraining {
@@ -96,6 +97,11 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     ? placeStreamedRun(stream.plan, stream.partitions, options.cluster ?? null)
     : placeRun(config.batchSize, train.count, options.cluster ?? null, ghostGroupSize(buildModel(modelSpec)));
   const { cluster, lead, share } = placement;
+  // A whitening layer starts from the first images of the whole split's epoch-0 order, which a
+  // stream never holds at once (its pool sees one batch at a time).
+  if (stream && !resume && initImagesWanted(modelSpec) > 0) {
+    throw new UsageError('the network starts a whitening layer from the training images, which a split streamed within --data-memory does not hold at once: raise --data-memory above the split\'s size');
+  }
   const trainStream = stream ? new TrainStream({ root: stream.root, index: stream.index, plan: stream.plan, partitions: stream.partitions, seed: config.seed, skipBadShards: stream.skipBadShards }) : null;
   const batches = trainStream ? streamedBatches(trainStream) : wholeSetBatches(train, config.seed, config.batchSize, share);
   const reporter = lead ? (options.reporter ?? new NoProgress()) : new NoProgress();
