@@ -25,7 +25,7 @@ export { NonFiniteInputError } from './checks';
 export { createParameters, countParameters } from './parameters';
 export type { ModelParameters } from './parameters';
 export { softmaxCrossEntropy } from './loss';
-export type { LossReduction, SoftmaxCrossEntropyResult } from './loss';
+export type { LossReduction, SoftmaxCrossEntropyOptions, SoftmaxCrossEntropyResult } from './loss';
 export type { Optimizer, OptimizerStateOptions, OptimizerStepArgs } from './optim/optimizer';
 export { SGD } from './optim/sgd';
 export type { SGDOptions } from './optim/sgd';

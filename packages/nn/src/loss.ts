@@ -2,8 +2,16 @@ import { formatShape, Tensor } from '@convoy/tensor';
 
 export type LossReduction = 'mean' | 'sum';
 
+export interface SoftmaxCrossEntropyOptions {
+  /**
+   * Label smoothing eps in [0, 1), as torch.nn.CrossEntropyLoss(label_smoothing=eps): the target of
+   * each row is (1 - eps) on its label plus eps / classes on every class. Default 0 (plain cross-entropy).
+   */
+  labelSmoothing?: number;
+}
+
 export interface SoftmaxCrossEntropyResult {
-  /** Mean (or sum) over the batch of -log softmax(logits)[label]. */
+  /** Mean (or sum) over the batch of the cross-entropy against the (smoothed) target: -log softmax(logits)[label] when not smoothed. */
   loss: number;
   /** d loss / d logits, same shape as the logits. */
   gradLogits: Tensor;
@@ -12,7 +20,8 @@ export interface SoftmaxCrossEntropyResult {
 }
 
 /**
- * Softmax cross-entropy on logits [N, C] and integer labels, as torch.nn.functional.cross_entropy.
+ * Softmax cross-entropy on logits [N, C] and integer labels, as torch.nn.functional.cross_entropy
+ * (with its label_smoothing: the loss of row i is (1 - eps) * -log p[label] + eps / C * sum_c -log p[c]).
  * Stable: each row is shifted by its maximum before exp, and the loss is accumulated in double.
  * `reduction: 'sum'` is what data-parallel workers use: the coordinator divides the summed gradient
  * by the global batch. Pass `gradLogits` to write the gradient into a reused tensor (no allocation).
@@ -22,7 +31,12 @@ export function softmaxCrossEntropy(
   labels: ArrayLike<number>,
   reduction: LossReduction = 'mean',
   gradLogits?: Tensor,
+  options: SoftmaxCrossEntropyOptions = {},
 ): SoftmaxCrossEntropyResult {
+  const smoothing = options.labelSmoothing ?? 0;
+  if (!(smoothing >= 0 && smoothing < 1)) {
+    throw new RangeError(`softmaxCrossEntropy: labelSmoothing must be in [0, 1), got ${smoothing}`);
+  }
   if (logits.shape.length !== 2 || logits.shape[0] < 1 || logits.shape[1] < 1) {
     throw new RangeError(`softmaxCrossEntropy: expected logits of shape [N, classes], got ${formatShape(logits.shape)}`);
   }
@@ -64,12 +78,23 @@ export function softmaxCrossEntropy(
     // Work relative to the row maximum: exp never overflows, and the loss
     // log(sum exp(x - max)) - (x[label] - max) keeps its digits even when |max| is huge.
     let sumExp = 0;
-    for (let c = 0; c < classes; c++) sumExp += Math.exp(x[base + c] - max);
-    total += Math.log(sumExp) - (x[base + label] - max);
+    let sumShifted = 0;
+    for (let c = 0; c < classes; c++) {
+      sumExp += Math.exp(x[base + c] - max);
+      sumShifted += x[base + c] - max;
+    }
+    const logSumExp = Math.log(sumExp);
+    const labelLoss = logSumExp - (x[base + label] - max);
+    // -log p[c] summed over the classes is C * logSumExp - sum_c (x[c] - max). Skipped at eps 0 so
+    // plain cross-entropy keeps exactly the numbers it had.
+    total += smoothing === 0 ? labelLoss : (1 - smoothing) * labelLoss + (smoothing / classes) * (classes * logSumExp - sumShifted);
+    // d/dx[c] = p[c] - target[c], target = (1 - eps) * onehot + eps / C.
+    const offLabel = smoothing / classes;
+    const onLabel = 1 - smoothing + offLabel;
     const inverse = 1 / sumExp;
     for (let c = 0; c < classes; c++) {
       const p = Math.exp(x[base + c] - max) * inverse;
-      g[base + c] = (c === label ? p - 1 : p) * scale;
+      g[base + c] = (smoothing === 0 ? (c === label ? p - 1 : p) : p - (c === label ? onLabel : offLabel)) * scale;
     }
   }
   return { loss: total * scale, gradLogits: grad, correct };

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Tensor } from '@convoy/tensor';
 import { softmaxCrossEntropy } from '../src';
 
@@ -67,5 +69,55 @@ describe('softmaxCrossEntropy', () => {
     expect(() => softmaxCrossEntropy(Tensor.zeros([3]), [0, 0, 0])).toThrow(/^softmaxCrossEntropy: .*\[N, classes\].*\[3\]$/);
     expect(() => softmaxCrossEntropy(logits, labels, 'max' as never)).toThrow(/^softmaxCrossEntropy: reduction .*'mean'.*'sum'.*"max"$/);
     expect(() => softmaxCrossEntropy(Tensor.from([0, NaN], [1, 2]), [0])).toThrow(/^softmaxCrossEntropy: logit \[0, 1\] is NaN\b.*learning rate/);
+  });
+});
+
+interface LabelSmoothingFixture {
+  shape: [number, number];
+  logits: number[];
+  labels: number[];
+  cases: Array<{ labelSmoothing: number; mean: number; sum: number; gradMean: number[] }>;
+}
+
+describe('softmaxCrossEntropy with label smoothing', () => {
+  // tools/pytorch/make_loss_fixture.py: torch.nn.CrossEntropyLoss(label_smoothing=eps) in float64.
+  const fixture = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'loss-label-smoothing.json'), 'utf8')) as LabelSmoothingFixture;
+  const logits = Tensor.from(fixture.logits, fixture.shape);
+
+  it.each(fixture.cases.map((c) => [c.labelSmoothing, c] as const))('matches PyTorch at eps %s (mean and sum loss, gradient of the mean)', (eps, expected) => {
+    const mean = softmaxCrossEntropy(logits, fixture.labels, 'mean', undefined, { labelSmoothing: eps });
+    const sum = softmaxCrossEntropy(logits, fixture.labels, 'sum', undefined, { labelSmoothing: eps });
+    expect(Math.abs(mean.loss - expected.mean)).toBeLessThan(1e-9 * Math.max(1, Math.abs(expected.mean)));
+    expect(Math.abs(sum.loss - expected.sum)).toBeLessThan(1e-9 * Math.max(1, Math.abs(expected.sum)));
+    expected.gradMean.forEach((g, i) => expect(Math.abs(mean.gradLogits.data[i] - g)).toBeLessThan(1e-7));
+    expect(mean.correct).toBe(softmaxCrossEntropy(logits, fixture.labels).correct);
+  });
+
+  it('eps 0 gives exactly the plain loss and gradient', () => {
+    const plain = softmaxCrossEntropy(logits, fixture.labels);
+    const zero = softmaxCrossEntropy(logits, fixture.labels, 'mean', undefined, { labelSmoothing: 0 });
+    expect(zero.loss).toBe(plain.loss);
+    expect(Array.from(zero.gradLogits.data)).toEqual(Array.from(plain.gradLogits.data));
+  });
+
+  it('its gradient matches central differences', () => {
+    const rows = [[1, 2, 0.5, -1], [-1, 0, 3, 0.25], [0.2, 0.2, 0.1, 2]];
+    const labels = [1, 0, 3];
+    const options = { labelSmoothing: 0.3 };
+    const { gradLogits } = softmaxCrossEntropy(Tensor.from(rows.flat(), [3, 4]), labels, 'mean', undefined, options);
+    const h = 1e-3;
+    for (let k = 0; k < 12; k++) {
+      const plus = rows.flat();
+      const minus = rows.flat();
+      plus[k] += h;
+      minus[k] -= h;
+      const lp = softmaxCrossEntropy(Tensor.from(plus, [3, 4]), labels, 'mean', undefined, options).loss;
+      const lm = softmaxCrossEntropy(Tensor.from(minus, [3, 4]), labels, 'mean', undefined, options).loss;
+      expect(gradLogits.data[k]).toBeCloseTo((lp - lm) / (2 * h), 4);
+    }
+  });
+
+  it.each([-0.1, 1, 1.5, NaN])('rejects eps %s', (eps) => {
+    expect(() => softmaxCrossEntropy(logits, fixture.labels, 'mean', undefined, { labelSmoothing: eps })).toThrow(/^softmaxCrossEntropy: labelSmoothing must be in \[0, 1\)/);
   });
 });
