@@ -18,7 +18,7 @@ export function integerFlag(flag: string, min: number, max = Number.MAX_SAFE_INT
   };
 }
 
-export function numberFlag(flag: string, options: { min?: number; max?: number; minExclusive?: boolean } = {}): (value: string) => number {
+export function numberFlag(flag: string, options: { min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean } = {}): (value: string) => number {
   return (value: string) => {
     const trimmed = value.trim();
     const n = Number(trimmed);
@@ -28,7 +28,9 @@ export function numberFlag(flag: string, options: { min?: number; max?: number; 
         throw new InvalidArgumentError(`${flag} must be ${options.minExclusive ? 'greater than' : 'at least'} ${options.min}, got ${n}.`);
       }
     }
-    if (options.max !== undefined && n > options.max) throw new InvalidArgumentError(`${flag} must be at most ${options.max}, got ${n}.`);
+    if (options.max !== undefined && (options.maxExclusive ? n >= options.max : n > options.max)) {
+      throw new InvalidArgumentError(`${flag} must be ${options.maxExclusive ? 'below' : 'at most'} ${options.max}, got ${n}.`);
+    }
     return n;
   };
 }

@@ -48,6 +48,9 @@ describe('convoy CLI flags', () => {
     [['--resolution', '4'], /--resolution\b.*\b8\b.*\b4096\b.*\b4\b/],
     [['--val-split', '1'], /--val-split\b.*\b0\.99\b.*\b1\b/],
     [['--val-split', '0'], /--val-split\b.*\b0\b.*\b0\b/],
+    [['--label-smoothing', '-0.1'], /--label-smoothing\b.*\bat least 0\b.*-0\.1\b/],
+    [['--label-smoothing', '1'], /--label-smoothing\b.*\bbelow 1\b.*\b1\b/],
+    [['--label-smoothing', 'NaN'], /--label-smoothing\b.*\bfinite number\b.*'NaN'/],
   ])('train %j is rejected with a clear message', async (args, message) => {
     const { err, error } = await run(['train', ...args]);
     expect(error).toBeInstanceOf(CommanderError);
@@ -109,7 +112,7 @@ describe('convoy CLI flags', () => {
     for (const flag of [
       '--data-dir', '--threads', '--epochs', '--batch-size', '--lr', '--momentum', '--weight-decay', '--optimizer', '--schedule',
       '--width', '--augment', '--no-augment', '--seed', '--backend', '--limit-train', '--limit-test', '--max-steps', '--checkpoint-dir',
-      '--resume', '--log', '--data', '--resolution', '--val-split', '--skip-bad-images', '--no-image-cache',
+      '--resume', '--log', '--data', '--resolution', '--val-split', '--skip-bad-images', '--no-image-cache', '--label-smoothing',
     ]) {
       expect(out).toContain(flag);
     }
@@ -155,6 +158,17 @@ describe('convoy CLI flags', () => {
     expect(error).toBeInstanceOf(UsageError);
     expect((error as Error).message).toMatch(/--batch-size 32\b.*\b16\b.*--lr 0\.1\b.*\b0\.05\b/);
     expect((error as Error).message).not.toMatch(/--epochs/);
+  });
+
+  it('reads a checkpoint without labelSmoothing as label smoothing 0 when resuming', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convoy-cli-'));
+    const file = join(dir, 'latest.msgpack');
+    const state = validCheckpoint();
+    expect('labelSmoothing' in state.config).toBe(false);
+    saveCheckpoint(file, state);
+    const { error } = await run(['train', '--resume', file, '--label-smoothing', '0.1']);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(/--label-smoothing 0\.1 \(the checkpoint has 0\)/);
   });
 
   it('refuses to start over in a directory holding a run unless --overwrite', async () => {

@@ -33,6 +33,11 @@ export interface RunConfig {
   gamma: number;
   width: number;
   augment: boolean;
+  /**
+   * Label smoothing eps in [0, 1) of the training loss (torch.nn.CrossEntropyLoss's label_smoothing);
+   * test loss and accuracy are always measured without it. A checkpoint written before it existed means 0.
+   */
+  labelSmoothing: number;
   seed: number;
   /** Train on a class-balanced subset of this many images (null: all). */
   limitTrain: number | null;
@@ -72,6 +77,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   gamma: 0.1,
   width: 32,
   augment: true,
+  labelSmoothing: 0,
   seed: 1,
   limitTrain: null,
   classes: null,
@@ -113,6 +119,7 @@ export function configProblems(config: RunConfig): string[] {
   if (config.schedule === 'onecycle' && config.cycleMomentum && config.optimizer === 'sgd' && (config.momentum < 0.05 || config.momentum > 0.95)) {
     problems.push('--schedule onecycle cycles momentum between momentum-0.05 and momentum+0.05; use --momentum in [0.05, 0.95] or --no-cycle-momentum');
   }
+  if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 1)) problems.push(`--label-smoothing must be in [0, 1), got ${config.labelSmoothing}`);
   if (config.warmup >= 1 && config.schedule === 'cosine') problems.push('--warmup must be below 1 for the cosine schedule');
   return problems;
 }

@@ -62,6 +62,8 @@ export interface BatchRequest {
   epoch: number;
   seed: number;
   augment: boolean;
+  /** Label smoothing eps of the training loss, in [0, 1); default 0 (plain cross-entropy). */
+  labelSmoothing?: number;
   /** Samples in the global batch over all hosts: the gradient's divisor. Default `indices.length` (one host). */
   globalBatch?: number;
   /**
@@ -329,7 +331,7 @@ export class GradientPool {
       .filter((r) => r.end > r.start)
       .map((r, shard) => ({
         kind: 'gradients', shard, start: r.start, end: r.end, epoch: request.epoch, seed: request.seed, augment: request.augment,
-        step: request.step ?? 0, batchOffset: offset + r.start, globalBatch,
+        labelSmoothing: request.labelSmoothing ?? 0, step: request.step ?? 0, batchOffset: offset + r.start, globalBatch,
       }));
     const results = (await this.runAll(tasks, 'gradient computation')) as GradientResult[];
     results.sort((a, b) => a.shard - b.shard);

@@ -81,6 +81,8 @@ export interface GradientTask {
   epoch: number;
   seed: number;
   augment: boolean;
+  /** Label smoothing eps of the loss, in [0, 1) (0: plain cross-entropy). */
+  labelSmoothing: number;
   /** The optimizer step (0-based): with seed, keys the dropout masks. */
   step: number;
   /** Position of this shard's first image in the global batch (over all hosts), a multiple of groupSize. */

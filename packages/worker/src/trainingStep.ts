@@ -56,6 +56,7 @@ export async function scheduledStep(
     seed: request.seed,
     augment: request.augment,
     ...(request.sampleKeys ? { sampleKeys: request.sampleKeys } : {}),
+    labelSmoothing: request.labelSmoothing,
     hyper: { step, lr, momentum },
   });
   if (!result.stepped) {

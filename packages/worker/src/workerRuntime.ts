@@ -122,7 +122,7 @@ export class WorkerRuntime {
     // Each ghost group's statistics go to its row of the global batch; the pool applies the rows in order.
     if (rowSize > 0) this.model.writeGroupStatistics(this.groupRows, rowSize, task.batchOffset / groupSize, 0);
     const gradLogits = this.gradLogitsFor(logits);
-    const { loss, correct } = softmaxCrossEntropy(logits, this.labels.subarray(0, n), 'sum', gradLogits);
+    const { loss, correct } = softmaxCrossEntropy(logits, this.labels.subarray(0, n), 'sum', gradLogits, { labelSmoothing: task.labelSmoothing });
     this.model.backward(gradLogits);
     // A finite shard gradient is what lets the reduce and the step run in one round trip: the mean
     // of finite float32 sums, taken in double precision, is finite too.

@@ -199,11 +199,11 @@ describe('GradientPool', () => {
     }
   });
 
-  it('averages the gradient exactly as one in-process full-batch backward pass', async () => {
+  it.each([0, 0.2])('averages the gradient exactly as one in-process full-batch backward pass (label smoothing %s)', async (labelSmoothing) => {
     const pool = await createGradientPool({ threads: 3, modelSpec, backend: 'reference', optimizer: sgd, train, maxBatch: BATCH, seed: 5 });
     try {
       const indices = Array.from({ length: 10 }, (_, i) => i * 7);
-      const summary = await pool.computeGradients({ indices, epoch: 2, seed: 9, augment: true });
+      const summary = await pool.computeGradients({ indices, epoch: 2, seed: 9, augment: true, labelSmoothing });
       await pool.reduce(1 / indices.length);
 
       const model = buildModel(modelSpec, { backend: referenceBackend });
@@ -215,8 +215,10 @@ describe('GradientPool', () => {
       const labels = new Int32Array(10);
       fillBatch(train, Uint32Array.from(indices), 0, 10, images, labels, { augment: true, seed: 9, epoch: 2 });
       const logits = model.forward(new Tensor(images, [10, 3, 32, 32]));
-      const { loss, gradLogits } = softmaxCrossEntropy(logits, labels, 'mean');
+      const { loss, gradLogits } = softmaxCrossEntropy(logits, labels, 'mean', undefined, { labelSmoothing });
       model.backward(gradLogits);
+      // Smoothing moves the loss by more than the comparison below tolerates: a pool that dropped it would fail.
+      if (labelSmoothing > 0) expect(Math.abs(loss - softmaxCrossEntropy(logits, labels, 'mean').loss)).toBeGreaterThan(2e-5);
 
       expect(summary.lossSum / summary.count).toBeCloseTo(loss, 5);
       expect(relativeError(pool.gradient, grads.data)).toBeLessThan(1e-5);

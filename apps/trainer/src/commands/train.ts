@@ -75,6 +75,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--val-split <fraction>', 'with --data <folder>/<class>/*: hold out this fraction of each class for testing (seeded by --seed), e.g. 0.1', numberFlag('--val-split', { min: 0, minExclusive: true, max: 0.99 }))
     .option('--augment', 'random crop (padding R/8: 4 pixels at 32) + horizontal flip, keyed by (seed, epoch, sample) (default: on)')
     .option('--no-augment', 'train without augmentation')
+    .option('--label-smoothing <eps>', 'label smoothing of the training loss, in [0, 1): the target is 1 - eps on the label plus eps / classes on every class, as PyTorch\'s CrossEntropyLoss(label_smoothing); test loss and accuracy are measured without it', numberFlag('--label-smoothing', { min: 0, max: 1, maxExclusive: true }), d.labelSmoothing)
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation', integerFlag('--seed', 0, 2 ** 31 - 1), d.seed)
     .option('--classes <list>', 'train and evaluate on these classes only, relabelled 0..k-1 in the order given: names or indices, e.g. cat,dog or 3,5 (default: all ten)')
     .option('--limit-train <n>', 'train on a class-balanced subset of n images (default: all 50,000)', integerFlag('--limit-train', 1))
@@ -121,6 +122,7 @@ export function runConfigFrom(opts: RunOptions): RunConfig {
     gamma: opts.gamma,
     width: opts.width,
     augment: opts.augment !== false,
+    labelSmoothing: opts.labelSmoothing,
     seed: opts.seed,
     limitTrain: opts.limitTrain ?? null,
     classes: opts.classes ?? null,
