@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { Rng } from '@convoy/tensor';
-import { type Conv2dGeometry, type Pool2dGeometry, pool2dOutputHeight, pool2dOutputWidth, referenceBackend as ref } from '@convoy/kernels';
+import { type BatchNormGeometry, type Conv2dGeometry, type Pool2dGeometry, pool2dOutputHeight, pool2dOutputWidth, referenceBackend as ref } from '@convoy/kernels';
 import { NativeBackend, createNativeBackend, selectNativeBackend } from '../src';
 import {
   EDGE_CONV_CASES, EDGE_POOL_CASES, TOLERANCE, describeConv, describePool, expectConvCaseMatchesReference, expectPoolsMatchReference, randomArray,
@@ -65,34 +65,83 @@ describeNative('native pooling matches the reference', () => {
 });
 
 describeNative('native batch norm matches the reference', () => {
-  const cases = [
+  // Ghost groups that divide the batch, leave a shorter last group, are one image or the whole batch
+  // (or more); one to many channels; planes of one pixel, odd and even sides.
+  const cases: BatchNormGeometry[] = [
     { batch: 8, channels: 5, planeSize: 49, groupSize: 3 },
     { batch: 32, channels: 16, planeSize: 64, groupSize: 32 },
     { batch: 4, channels: 3, planeSize: 1, groupSize: 4 },
+    { batch: 6, channels: 1, planeSize: 225, groupSize: 1 },
+    { batch: 5, channels: 7, planeSize: 13, groupSize: 8 },
+    { batch: 10, channels: 64, planeSize: 9, groupSize: 4 },
+    { batch: 3, channels: 32, planeSize: 1024, groupSize: 2 },
   ];
-  test.each(cases.flatMap((g) => [[true, g], [false, g]] as const))('training %s, %j', (training, g) => {
-    const rng = new Rng(g.channels * 7 + g.planeSize);
+  const variants = [
+    { relu: true, affine: true, offset: 0 },
+    { relu: false, affine: true, offset: 0 },
+    { relu: true, affine: false, offset: 0 },
+    // a large mean: the variance must not come from cancelling sums
+    { relu: false, affine: true, offset: 100 },
+  ];
+  const table = cases.flatMap((g) => variants.flatMap((v) => [true, false].map((training) => [`${training ? 'training' : 'eval'} ${JSON.stringify(g)} ${JSON.stringify(v)}`, g, v, training] as const)));
+  test.each(table)('%s', (_label, g, { relu, affine, offset }, training) => {
+    const rng = new Rng(g.channels * 7 + g.planeSize + g.groupSize);
     const size = g.batch * g.channels * g.planeSize;
     const stats = (training ? Math.ceil(g.batch / g.groupSize) : 1) * g.channels;
-    const x = randomArray(size, rng);
+    const x = randomArray(size, rng).map((v) => v + offset);
     const dy = randomArray(size, rng);
-    const weight = randomArray(g.channels, rng);
-    const bias = randomArray(g.channels, rng);
+    const weight = affine ? randomArray(g.channels, rng) : null;
+    const bias = affine ? randomArray(g.channels, rng) : null;
     const given = randomArray(2 * stats, rng).map((v) => v * v + 0.5);
     const results = [ref, native].map((backend) => {
-      const mean = given.slice(0, stats);
+      const mean = given.slice(0, stats).map((v) => v + offset);
       const variance = given.slice(stats);
       const out = new Float32Array(size).fill(Number.NaN);
-      backend.batchNormForward(g, x, weight, bias, 1e-5, mean, variance, out, training, { relu: true });
+      backend.batchNormForward(g, x, weight, bias, 1e-5, mean, variance, out, training, { relu });
       const dx = new Float32Array(size).fill(Number.NaN);
       const dw = new Float32Array(g.channels).fill(Number.NaN);
       const db = new Float32Array(g.channels).fill(Number.NaN);
-      backend.batchNormBackward(g, x, dy, out, weight, 1e-5, mean, variance, training, dx, dw, db);
+      backend.batchNormBackward(g, x, dy, relu ? out : null, weight, 1e-5, mean, variance, training, dx, dw, db);
       return { out, mean, variance, dx, dw, db };
     });
     for (const key of ['out', 'mean', 'variance', 'dx', 'dw', 'db'] as const) {
       expect(relativeMaxError(results[1][key], results[0][key])).toBeLessThanOrEqual(TOLERANCE);
     }
+    if (relu) expect(results[1].out.every((v) => v >= 0 && !Object.is(v, -0))).toBe(true);
+  });
+
+  test('a ghost group gives the same numbers whatever else the call holds (1 thread = N threads)', () => {
+    const g: BatchNormGeometry = { batch: 12, channels: 6, planeSize: 25, groupSize: 4 };
+    const rng = new Rng(12);
+    const planes = g.channels * g.planeSize;
+    const x = randomArray(g.batch * planes, rng);
+    const dy = randomArray(g.batch * planes, rng);
+    const weight = randomArray(g.channels, rng);
+    const bias = randomArray(g.channels, rng);
+    const whole = { out: new Float32Array(x.length), mean: new Float32Array(3 * g.channels), variance: new Float32Array(3 * g.channels), dx: new Float32Array(x.length) };
+    native.batchNormForward(g, x, weight, bias, 1e-5, whole.mean, whole.variance, whole.out, true, { relu: true });
+    native.batchNormBackward(g, x, dy, whole.out, weight, 1e-5, whole.mean, whole.variance, true, whole.dx, null, null);
+    // the middle group alone, as a thread holding only it would run it
+    const part = { batch: 4, from: 4 * planes, to: 8 * planes };
+    const out = new Float32Array(part.to - part.from);
+    const mean = new Float32Array(g.channels);
+    const variance = new Float32Array(g.channels);
+    const dx = new Float32Array(out.length);
+    native.batchNormForward({ ...g, batch: part.batch }, x.slice(part.from, part.to), weight, bias, 1e-5, mean, variance, out, true, { relu: true });
+    native.batchNormBackward({ ...g, batch: part.batch }, x.slice(part.from, part.to), dy.slice(part.from, part.to), out, weight, 1e-5, mean, variance, true, dx, null, null);
+    expect(Array.from(out)).toEqual(Array.from(whole.out.subarray(part.from, part.to)));
+    expect(Array.from(mean)).toEqual(Array.from(whole.mean.subarray(g.channels, 2 * g.channels)));
+    expect(Array.from(variance)).toEqual(Array.from(whole.variance.subarray(g.channels, 2 * g.channels)));
+    expect(Array.from(dx)).toEqual(Array.from(whole.dx.subarray(part.from, part.to)));
+  });
+
+  test('arrays shorter than the geometry are refused, not overrun', () => {
+    const g: BatchNormGeometry = { batch: 4, channels: 3, planeSize: 4, groupSize: 2 };
+    const size = 4 * 3 * 4;
+    const f = (n: number) => new Float32Array(n);
+    expect(() => native.batchNormForward(g, f(size), null, null, 1e-5, f(3), f(6), f(size), true)).toThrow(/batchNormForward mean: expected at least 6 elements \(shape \[2, 3\]\), got 3/);
+    expect(() => native.batchNormForward(g, f(size - 1), null, null, 1e-5, f(6), f(6), f(size), true)).toThrow(/batchNormForward input: expected at least 48/);
+    expect(() => native.batchNormBackward(g, f(size), f(size), null, f(2), 1e-5, f(6), f(6), true, f(size), null, null)).toThrow(/batchNormBackward weight: expected at least 3/);
   });
 });
 
