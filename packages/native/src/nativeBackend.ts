@@ -64,8 +64,12 @@ export class NativeBackend implements KernelBackend {
   private readonly stream: Pointer;
   private readonly cache = new Map<string, Primitive>();
   /**
-   * BatchNorm runs the wasm SIMD kernels: oneDNN's batch normalization primitive takes the statistics
-   * of the whole batch, not per ghost group, and would need one call (and a reorder) per group.
+   * BatchNorm runs the wasm SIMD kernels, copies in and out included. oneDNN's batch normalization
+   * primitive can do the contract (one execution per ghost group, on views of the caller's arrays),
+   * but measured slower (benchmarks/RESULTS.md): on NCHW as given oneDNN takes its generic
+   * `ncsp_bnorm` loops; its vectorised kernels want a blocked layout, i.e. a reorder (a copy) in
+   * and out per call, and the fused ReLU's backward needs the forward's workspace, which the
+   * contract does not carry (masking the gradient by the output in JS costs more than it saves).
    */
   private readonly vectorKernels = createWasmBackend();
 
