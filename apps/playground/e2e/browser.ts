@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 /** Debian's Chromium (tools/ci/setup-chromium.sh installs it); CHROMIUM_PATH overrides. Never a downloaded browser. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -72,4 +72,24 @@ export async function previewServer(cifar10Dir: string): Promise<{ url: string; 
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return { url, close: () => void child.kill() };
+}
+
+/**
+ * Serves the built page with `cifar10Dir`, opens it in a fresh Chromium and runs `use` with the
+ * page, the server's address and the page's uncaught errors (collected as they come); the browser
+ * and the server are closed however `use` ends.
+ */
+export async function withPlaygroundPage<T>(cifar10Dir: string, use: (page: Page, url: string, pageErrors: string[]) => Promise<T>): Promise<T> {
+  const server = await previewServer(cifar10Dir);
+  let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
+  try {
+    browser = await launchChromium();
+    const page = await browser.context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    return await use(page, server.url, pageErrors);
+  } finally {
+    await browser?.close();
+    server.close();
+  }
 }

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CIFAR10_CLASS_NAMES, CIFAR10_IMAGE_BYTES, CIFAR10_RECORD_BYTES, lumaOf } from '@convoy/data';
 import { buildModel, checkModelFile, initialParameters, type LayerModelSpec } from '@convoy/nn';
-import { checkpointStateOf, decodeCheckpoint, DEFAULT_RUN_CONFIG, encodeCheckpoint, LATEST_CHECKPOINT, type CheckpointState } from '@convoy/run';
+import { checkpointStateOf, DEFAULT_RUN_CONFIG, encodeCheckpoint, type CheckpointState } from '@convoy/run';
 import { ParameterArena, relativeError, Rng } from '@convoy/tensor';
 import { classify } from '../src/classify';
-import { launchChromium, previewServer } from './browser';
-import { openWithServerData, resumeWithCli, trainInPage, trainWithCli, type RunSettings } from './runs';
+import { withPlaygroundPage } from './browser';
+import { downloadCheckpoint, latestCheckpoint, openWithServerData, resumeWithCli, trainInPage, trainWithCli, type RunSettings } from './runs';
 
 // The page in Debian's Chromium against the `convoy` CLI on the same real CIFAR-10: 20 steps on 2
 // Web Workers must give the CLI's parameters for the same seed (2 piscina threads), and the CLI's
@@ -82,20 +82,13 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
     const cli = trainWithCli(dataDir as string, run, join(work, 'cli'));
     expect(cli.stderr).toBe('');
     expect(cli.status).toBe(0);
-    const cliCheckpoint = join(work, 'cli', LATEST_CHECKPOINT);
-    const expected = decodeCheckpoint(readFileSync(cliCheckpoint), cliCheckpoint);
+    const { file: cliCheckpoint, state: expected } = latestCheckpoint(join(work, 'cli'));
     expect(expected.step).toBe(STEPS);
 
-    const server = await previewServer(dataDir as string);
-    let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
-    try {
-      browser = await launchChromium();
-      const page = await browser.context.newPage();
-      const pageErrors: string[] = [];
-      page.on('pageerror', (error) => pageErrors.push(error.message));
-      await page.goto(server.url);
+    await withPlaygroundPage(dataDir as string, async (page, url, pageErrors) => {
+      await page.goto(url);
       expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
-      await openWithServerData(page, server.url);
+      await openWithServerData(page, url);
       expect(await page.locator('#data-status').textContent()).toBe("50000 training and 10000 test images from the server's CIFAR10_DIR");
       const trained = await trainInPage(page, run);
       expect(trained.status).toBe(`done: ${STEPS} steps (stopped after ${STEPS})`);
@@ -104,11 +97,8 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       expect(imagesPerSecond).toBeGreaterThan(0);
 
       // The page's checkpoint, downloaded as a visitor would, against the CLI's.
-      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-      expect(download.suggestedFilename()).toBe('latest.msgpack');
-      const pageCheckpoint = join(outputDir, 'page-checkpoint.msgpack');
-      await download.saveAs(pageCheckpoint);
-      const actual = decodeCheckpoint(readFileSync(pageCheckpoint), pageCheckpoint);
+      const { suggestedName, state: actual } = await downloadCheckpoint(page, join(outputDir, 'page-checkpoint.msgpack'));
+      expect(suggestedName).toBe('latest.msgpack');
       expect(actual.step).toBe(STEPS);
       expect(actual.modelSpec).toEqual(expected.modelSpec);
       expect(actual.parameters).toEqual(expected.parameters);
@@ -138,13 +128,10 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       await page.click('#train');
       await page.locator('#run-status[data-state="done"], #run-status[data-state="error"]').waitFor({ timeout: 120_000 });
       expect(await page.locator('#run-status').textContent()).toBe(`done: ${STEPS + 5} steps (stopped after ${STEPS + 5})`);
-      const [resumedDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-      const resumedFile = join(outputDir, 'page-resumed.msgpack');
-      await resumedDownload.saveAs(resumedFile);
-      const resumedInPage = decodeCheckpoint(readFileSync(resumedFile), resumedFile);
+      const { state: resumedInPage } = await downloadCheckpoint(page, join(outputDir, 'page-resumed.msgpack'));
       const cliResume = resumeWithCli(dataDir as string, join(work, 'cli'), STEPS + 5);
       expect(cliResume.status).toBe(0);
-      const resumedByCli = decodeCheckpoint(readFileSync(cliCheckpoint), cliCheckpoint);
+      const resumedByCli = latestCheckpoint(join(work, 'cli')).state;
       expect(resumedInPage.step).toBe(STEPS + 5);
       expect(resumedByCli.step).toBe(STEPS + 5);
       expect(relativeError(resumedInPage.params, resumedByCli.params)).toBeLessThan(1e-5);
@@ -161,10 +148,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       await page.screenshot({ path: screenshot, fullPage: true });
       console.log(`playground e2e: ${STEPS} steps in Chromium on 2 Web Workers at ${imagesPerSecond.toFixed(1)} images/s; ${parity}; screenshot ${screenshot}`);
       expect(pageErrors).toEqual([]);
-    } finally {
-      await browser?.close();
-      server.close();
-    }
+    });
   });
 
   it('trains a BatchNorm preset to the CLI\'s parameters and running statistics, refuses a model file that does not fit naming the layer, trains a custom one, and classifies with a grey network\'s checkpoint', async () => {
@@ -174,17 +158,10 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
     const cli = trainWithCli(dataDir as string, bn, join(work, 'cli'));
     expect(cli.stderr).toBe('');
     expect(cli.status).toBe(0);
-    const cliCheckpoint = join(work, 'cli', LATEST_CHECKPOINT);
-    const expected = decodeCheckpoint(readFileSync(cliCheckpoint), cliCheckpoint);
+    const expected = latestCheckpoint(join(work, 'cli')).state;
 
-    const server = await previewServer(dataDir as string);
-    let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
-    try {
-      browser = await launchChromium();
-      const page = await browser.context.newPage();
-      const pageErrors: string[] = [];
-      page.on('pageerror', (error) => pageErrors.push(error.message));
-      await openWithServerData(page, server.url);
+    await withPlaygroundPage(dataDir as string, async (page, url, pageErrors) => {
+      await openWithServerData(page, url);
 
       // recipe-bn from the select: BatchNorm's ghost groups on 2 Web Workers, the CLI's numbers.
       const trained = await trainInPage(page, bn);
@@ -196,10 +173,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       for (const loss of trained.losses) expect(Number.isFinite(loss)).toBe(true);
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       expect(mean(trained.losses.slice(-3))).toBeLessThan(mean(trained.losses.slice(0, 3)) - 0.05);
-      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-      const pageCheckpoint = join(work, 'page-recipe-bn.msgpack');
-      await download.saveAs(pageCheckpoint);
-      const actual = decodeCheckpoint(readFileSync(pageCheckpoint), pageCheckpoint);
+      const { state: actual } = await downloadCheckpoint(page, join(work, 'page-recipe-bn.msgpack'));
       expect(actual.modelSpec).toEqual(expected.modelSpec);
       expect(actual.config).toEqual(expected.config);
       expect(actual.buffers.entries).toEqual(expected.buffers.entries);
@@ -247,10 +221,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       expect(customRun.losses).toHaveLength(2);
       for (const loss of customRun.losses) expect(Number.isFinite(loss)).toBe(true);
       expect(await page.locator('#cli-command').textContent()).toContain('--model net.json');
-      const [customDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-      const customFile = join(work, 'page-custom.msgpack');
-      await customDownload.saveAs(customFile);
-      const customCheckpoint = decodeCheckpoint(readFileSync(customFile), customFile);
+      const { state: customCheckpoint } = await downloadCheckpoint(page, join(work, 'page-custom.msgpack'));
       expect(customCheckpoint.step).toBe(2);
       expect(customCheckpoint.classNames).toEqual(['cat', 'dog']);
       expect(customCheckpoint.modelSpec).toMatchObject({ kind: 'layers', classes: 2, layers: expect.arrayContaining([expect.objectContaining({ type: 'batchnorm2d', groupSize: 32 })]) });
@@ -283,10 +254,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
 
       console.log(`playground e2e: recipe-bn losses ${trained.losses.map((l) => l.toFixed(3)).join(' ')}; custom network ${customRun.losses.map((l) => l.toFixed(3)).join(' ')}`);
       expect(pageErrors).toEqual([]);
-    } finally {
-      await browser?.close();
-      server.close();
-    }
+    });
   });
 
   // The run is paused around the planted failure, so the worker fails while it holds no task and
@@ -297,17 +265,10 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
     const work = mkdtempSync(join(tmpdir(), 'convoy-playground-fault-'));
     const cli = trainWithCli(dataDir as string, broken, join(work, 'cli'));
     expect(cli.status).toBe(0);
-    const cliCheckpoint = join(work, 'cli', LATEST_CHECKPOINT);
-    const expected = decodeCheckpoint(readFileSync(cliCheckpoint), cliCheckpoint);
+    const expected = latestCheckpoint(join(work, 'cli')).state;
 
-    const server = await previewServer(dataDir as string);
-    let browser: Awaited<ReturnType<typeof launchChromium>> | null = null;
-    try {
-      browser = await launchChromium();
-      const page = await browser.context.newPage();
-      const pageErrors: string[] = [];
+    await withPlaygroundPage(dataDir as string, async (page, url, pageErrors) => {
       const warnings: string[] = [];
-      page.on('pageerror', (error) => pageErrors.push(error.message));
       let replaced: () => void = () => undefined;
       const replacement = new Promise<void>((resolve) => (replaced = resolve));
       page.on('console', (message) => {
@@ -315,7 +276,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
         warnings.push(message.text());
         if (message.text().includes('a fresh one replaces it')) replaced();
       });
-      await openWithServerData(page, server.url);
+      await openWithServerData(page, url);
       const training = trainInPage(page, broken);
       await page.waitForFunction(() => Number(document.getElementById('run-status')?.dataset.step ?? 0) >= 2, undefined, { timeout: 300_000 });
       await page.click('#pause');
@@ -329,16 +290,10 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       expect(failedAt).toBeLessThan(steps);
       expect(warnings).toContainEqual(expect.stringMatching(/^Web Worker 2 failed between tasks \(.*failure planted by the page's test hook in Web Worker 2\); a fresh one replaces it$/));
       expect(trained.status).toBe(`done: ${steps} steps (stopped after ${steps})`);
-      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-      const pageCheckpoint = join(work, 'page-after-failure.msgpack');
-      await download.saveAs(pageCheckpoint);
-      const actual = decodeCheckpoint(readFileSync(pageCheckpoint), pageCheckpoint);
+      const { state: actual } = await downloadCheckpoint(page, join(work, 'page-after-failure.msgpack'));
       expect(actual.step).toBe(steps);
       expect(relativeError(actual.params, expected.params)).toBeLessThan(1e-5);
       expect(pageErrors).toEqual([]);
-    } finally {
-      await browser?.close();
-      server.close();
-    }
+    });
   });
 });

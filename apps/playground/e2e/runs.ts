@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeCheckpoint, LATEST_CHECKPOINT, type CheckpointState } from '@convoy/run';
 import type { Page } from 'playwright-core';
 import { PAGE_PRESETS } from '../src/modelFile';
 
@@ -36,22 +38,38 @@ function modelFlags(run: RunSettings): string[] {
   return preset.cli.endsWith('.json') ? ['--model', join(REPO_ROOT, preset.cli)] : ['--model', preset.cli, '--width', String(run.width)];
 }
 
+/** The built CLI, run as a user runs it. */
+function convoy(args: string[]) {
+  return spawnSync(process.execPath, [join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), ...args], { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } });
+}
+
 /** `convoy train` (the built CLI) on the same run, checkpointing into `checkpointDir`. */
 export function trainWithCli(dataDir: string, run: RunSettings, checkpointDir: string) {
-  const args = [
-    join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', ...SAME_KERNELS, '--data-dir', dataDir, '--no-download', '--threads', String(run.workers),
+  return convoy([
+    'train', ...SAME_KERNELS, '--data-dir', dataDir, '--no-download', '--threads', String(run.workers),
     ...modelFlags(run),
     ...(run.classes ? ['--classes', run.classes] : []), '--limit-train', String(run.limitTrain), '--limit-test', '200', '--epochs', String(run.epochs),
     '--batch-size', String(run.batchSize), '--lr', String(run.lr), '--seed', String(run.seed),
     '--max-steps', String(run.maxSteps), '--checkpoint-dir', checkpointDir,
-  ];
-  return spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } });
+  ]);
 }
 
 /** `convoy train --resume` of a checkpoint directory, up to `maxSteps` in total. */
 export function resumeWithCli(dataDir: string, checkpointDir: string, maxSteps: number) {
-  const args = [join(__dirname, '..', '..', 'trainer', 'bin', 'convoy.js'), 'train', ...SAME_KERNELS, '--data-dir', dataDir, '--no-download', '--threads', '2', '--limit-test', '200', '--resume', checkpointDir, '--max-steps', String(maxSteps)];
-  return spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NX_TASK_TARGET_PROJECT: '' } });
+  return convoy(['train', ...SAME_KERNELS, '--data-dir', dataDir, '--no-download', '--threads', '2', '--limit-test', '200', '--resume', checkpointDir, '--max-steps', String(maxSteps)]);
+}
+
+/** The latest checkpoint in a CLI run's checkpoint directory: its file and its decoded state. */
+export function latestCheckpoint(checkpointDir: string): { file: string; state: CheckpointState } {
+  const file = join(checkpointDir, LATEST_CHECKPOINT);
+  return { file, state: decodeCheckpoint(readFileSync(file), file) };
+}
+
+/** Clicks the page's download button and saves the checkpoint it offers as `file`; returns the suggested name and the decoded state. */
+export async function downloadCheckpoint(page: Page, file: string): Promise<{ suggestedName: string; state: CheckpointState }> {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  await download.saveAs(file);
+  return { suggestedName: download.suggestedFilename(), state: decodeCheckpoint(readFileSync(file), file) };
 }
 
 /**
