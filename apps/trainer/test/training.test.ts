@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ParameterArena, relativeError } from '@convoy/tensor';
-import { buildModel, type LayerModelSpec } from '@convoy/nn';
+import { buildModel } from '@convoy/nn';
 import { syntheticImageSet } from '@convoy/worker';
 import { loadCheckpoint } from '../src/checkpoint';
+import { BATCHNORM_NETWORK } from './batchNormNetwork';
 import { DEFAULT_RUN_CONFIG, modelSpecFor, type RunConfig } from '@convoy/run';
 import type { ExecutionConfig } from '../src/config';
 import { runTraining } from '../src/training';
@@ -32,46 +33,28 @@ function worstTensorError(actual: Float32Array, expected: Float32Array): number 
   return worst;
 }
 
-/** A small network with BatchNorm (ghost groups of 4: running statistics as buffers), dropout and a residual block. */
-const BN_SPEC: LayerModelSpec = {
-  kind: 'layers',
-  classes: 10,
-  input: { channels: 3, resolution: 32 },
-  layers: [
-    { type: 'conv2d', out: 4, kernel: 3, stride: 2, padding: 1, bias: false },
-    { type: 'batchnorm2d', groupSize: 4 },
-    { type: 'relu' },
-    { type: 'residual', layers: [{ type: 'conv2d', out: 4, kernel: 3, padding: 1, bias: false }, { type: 'batchnorm2d', groupSize: 4 }, { type: 'relu' }] },
-    { type: 'maxpool2d', kernel: 2 },
-    { type: 'dropout', p: 0.25 },
-    { type: 'globalavgpool2d' },
-    { type: 'flatten' },
-    { type: 'linear', out: 'classes' },
-  ],
-};
-
 describe('runTraining', () => {
   it('a BatchNorm + dropout layer list: 1 thread equals 4 threads (parameters and running statistics), and a resume continues it exactly, buffers included', async () => {
     const c = { ...config, augment: true };
-    const one = await runTraining({ config: c, modelSpec: BN_SPEC, execution: execution({ threads: 1 }), train, test });
-    const four = await runTraining({ config: c, modelSpec: BN_SPEC, execution: execution({ threads: 4 }), train, test });
+    const one = await runTraining({ config: c, modelSpec: BATCHNORM_NETWORK, execution: execution({ threads: 1 }), train, test });
+    const four = await runTraining({ config: c, modelSpec: BATCHNORM_NETWORK, execution: execution({ threads: 4 }), train, test });
     expect(one.status).toBe('completed');
     expect(one.buffers.length).toBe(2 * (4 + 4 + 1));
     expect(relativeError(four.params, one.params)).toBeLessThan(1e-5);
     expect(relativeError(four.buffers, one.buffers)).toBeLessThan(1e-5);
     expect(four.lastEvaluation?.correct).toBe(one.lastEvaluation?.correct);
     const saved = loadCheckpoint(one.checkpoint!).state;
-    expect(saved.modelSpec).toEqual(BN_SPEC);
+    expect(saved.modelSpec).toEqual(BATCHNORM_NETWORK);
     expect(saved.buffers.data).toEqual(one.buffers);
     expect(saved.buffers.entries.map((e) => e.name)).toContain('layers.3.layers.1.running_var');
 
     const partsExecution = execution({ threads: 2, maxSteps: 5 });
-    const first = await runTraining({ config: c, modelSpec: BN_SPEC, execution: partsExecution, train, test });
+    const first = await runTraining({ config: c, modelSpec: BATCHNORM_NETWORK, execution: partsExecution, train, test });
     expect(first.status).toBe('max-steps');
     const checkpoint = loadCheckpoint(partsExecution.checkpointDir!).state;
     expect(checkpoint.buffers.data).toEqual(first.buffers);
     const resumed = await runTraining({ config: c, execution: { ...partsExecution, maxSteps: null }, train, test, resume: checkpoint });
-    const straight = await runTraining({ config: c, modelSpec: BN_SPEC, execution: execution({ threads: 2 }), train, test });
+    const straight = await runTraining({ config: c, modelSpec: BATCHNORM_NETWORK, execution: execution({ threads: 2 }), train, test });
     expect(resumed.params).toEqual(straight.params);
     expect(resumed.buffers).toEqual(straight.buffers);
     expect(resumed.lastEvaluation?.lossSum).toBe(straight.lastEvaluation?.lossSum);
