@@ -1,4 +1,5 @@
 import { shapeSize, shapesEqual, Tensor } from '@convoy/tensor';
+import { checkGradOut } from './checks';
 
 /**
  * A layer-owned output buffer that grows with the largest batch seen and is reused otherwise:
@@ -42,5 +43,36 @@ export class Int32Views {
       this.ints[slot] = new Int32Array(data.buffer, data.byteOffset, data.length);
     }
     return this.ints[slot];
+  }
+}
+
+/**
+ * What a layer's two passes return, in reused storage: forward's output and backward's input
+ * gradient, and the output forward last returned, whose shape backward's gradOut must have (the
+ * bookkeeping each layer that owns its output would otherwise repeat).
+ */
+export class LayerOutputs {
+  private readonly forwardOutputs = new ReusableTensor();
+  private readonly gradInputs = new ReusableTensor();
+  private lastOutput: Tensor | null = null;
+
+  /** `label` names the layer in errors (read when one is thrown: a layer is named after it is built). */
+  constructor(private readonly label: () => string) {}
+
+  /** forward's output buffer of `shape`, kept as what backward checks gradOut against. */
+  output(shape: number[]): Tensor {
+    this.lastOutput = this.forwardOutputs.get(shape);
+    return this.lastOutput;
+  }
+
+  /** backward's input-gradient buffer of `shape`, once gradOut has the shape of forward's output. */
+  gradInput(gradOut: Tensor, shape: number[]): Tensor {
+    checkGradOut(this.label(), gradOut, this.lastOutput);
+    return this.gradInputs.get(shape);
+  }
+
+  /** The output forward last returned (after gradInput has checked that there is one). */
+  get last(): Tensor {
+    return this.lastOutput as Tensor;
   }
 }

@@ -1,6 +1,5 @@
 import { Tensor } from '@convoy/tensor';
-import { ReusableTensor } from '../buffers';
-import { checkGradOut } from '../checks';
+import { LayerOutputs } from '../buffers';
 import { Module } from '../module';
 import { checkOptions } from '../options';
 
@@ -33,10 +32,8 @@ export function erf(x: number): number {
  */
 export class GELU extends Module {
   readonly kind = 'GELU';
-  private readonly output = new ReusableTensor();
-  private readonly gradInput = new ReusableTensor();
+  private readonly outputs = new LayerOutputs(() => this.label);
   private input: Tensor | null = null;
-  private lastOutput: Tensor | null = null;
 
   constructor(options: Record<string, never> = {}) {
     super();
@@ -44,7 +41,7 @@ export class GELU extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const out = this.output.get(x.shape);
+    const out = this.outputs.output(x.shape);
     const xd = x.data;
     const od = out.data;
     for (let i = 0; i < xd.length; i++) {
@@ -52,14 +49,12 @@ export class GELU extends Module {
       od[i] = v * 0.5 * erfc(-v * INV_SQRT2);
     }
     this.input = x;
-    this.lastOutput = out;
     return out;
   }
 
   backward(gradOut: Tensor): Tensor {
-    checkGradOut(this.label, gradOut, this.lastOutput);
+    const gradIn = this.outputs.gradInput(gradOut, gradOut.shape);
     const x = (this.input as Tensor).data;
-    const gradIn = this.gradInput.get(gradOut.shape);
     const dy = gradOut.data;
     const dx = gradIn.data;
     for (let i = 0; i < x.length; i++) {

@@ -1,6 +1,5 @@
 import { Tensor } from '@convoy/tensor';
-import { Int32Views, ReusableTensor } from '../buffers';
-import { checkGradOut } from '../checks';
+import { Int32Views, LayerOutputs } from '../buffers';
 import { Module } from '../module';
 import { checkOptions } from '../options';
 
@@ -16,9 +15,7 @@ import { checkOptions } from '../options';
  */
 export class ReLU extends Module {
   readonly kind = 'ReLU';
-  private readonly output = new ReusableTensor();
-  private readonly gradInput = new ReusableTensor();
-  private lastOutput: Tensor | null = null;
+  private readonly outputs = new LayerOutputs(() => this.label);
   private readonly bits = new Int32Views();
   /** Both passes are done by the neighbours (see fuseReLUs in sequential.ts): this layer passes tensors through. */
   private fused = false;
@@ -35,7 +32,7 @@ export class ReLU extends Module {
 
   forward(x: Tensor): Tensor {
     if (this.fused) return x;
-    const out = this.output.get(x.shape);
+    const out = this.outputs.output(x.shape);
     const xb = this.bits.of(0, x.data);
     const ob = this.bits.of(1, out.data);
     for (let i = 0; i < xb.length; i++) {
@@ -43,14 +40,13 @@ export class ReLU extends Module {
       // b >> 31 is all ones exactly when the sign bit is set: those values become +0.
       ob[i] = b & ~(b >> 31);
     }
-    this.lastOutput = out;
     return out;
   }
 
   backward(gradOut: Tensor): Tensor {
     if (this.fused) return gradOut;
-    const out = checkGradOut(this.label, gradOut, this.lastOutput);
-    const gradIn = this.gradInput.get(out.shape);
+    const gradIn = this.outputs.gradInput(gradOut, gradOut.shape);
+    const out = this.outputs.last;
     const ob = this.bits.of(1, out.data);
     const gyb = this.bits.of(2, gradOut.data);
     const gxb = this.bits.of(3, gradIn.data);

@@ -1,6 +1,5 @@
 import { ParameterArena, ParameterSpec, Rng, shapesEqual, formatShape, Tensor } from '@convoy/tensor';
-import { ReusableTensor } from '../buffers';
-import { checkGradOut } from '../checks';
+import { LayerOutputs } from '../buffers';
 import { Module } from '../module';
 import { Sequential, SequentialOptions } from './sequential';
 
@@ -12,9 +11,7 @@ import { Sequential, SequentialOptions } from './sequential';
 export class Residual extends Module {
   readonly kind = 'Residual';
   readonly body: Sequential;
-  private readonly output = new ReusableTensor();
-  private readonly gradInput = new ReusableTensor();
-  private lastOutput: Tensor | null = null;
+  private readonly outputs = new LayerOutputs(() => this.label);
 
   constructor(layers: Module[], options: SequentialOptions = {}) {
     super();
@@ -49,19 +46,17 @@ export class Residual extends Module {
     if (!shapesEqual(y.shape, x.shape)) {
       throw new RangeError(`${this.label}: the body changes the shape ${formatShape(x.shape)} -> ${formatShape(y.shape)}; a residual body must keep it`);
     }
-    const out = this.output.get(x.shape);
+    const out = this.outputs.output(x.shape);
     const xd = x.data;
     const yd = y.data;
     const od = out.data;
     for (let i = 0; i < od.length; i++) od[i] = xd[i] + yd[i];
-    this.lastOutput = out;
     return out;
   }
 
   backward(gradOut: Tensor): Tensor {
-    checkGradOut(this.label, gradOut, this.lastOutput);
+    const gradIn = this.outputs.gradInput(gradOut, gradOut.shape);
     const g = this.body.backward(gradOut);
-    const gradIn = this.gradInput.get(gradOut.shape);
     const dy = gradOut.data;
     const gd = g.data;
     const dx = gradIn.data;

@@ -1,6 +1,5 @@
 import { Tensor } from '@convoy/tensor';
-import { ReusableTensor } from '../buffers';
-import { checkGradOut } from '../checks';
+import { LayerOutputs } from '../buffers';
 import { Module } from '../module';
 import { checkFiniteNumber } from '../options';
 
@@ -8,9 +7,7 @@ import { checkFiniteNumber } from '../options';
 export class Scale extends Module {
   readonly kind = 'Scale';
   readonly factor: number;
-  private readonly output = new ReusableTensor();
-  private readonly gradInput = new ReusableTensor();
-  private lastOutput: Tensor | null = null;
+  private readonly outputs = new LayerOutputs(() => this.label);
 
   constructor(factor: number) {
     super();
@@ -18,18 +15,16 @@ export class Scale extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const out = this.output.get(x.shape);
+    const out = this.outputs.output(x.shape);
     const f = this.factor;
     const xd = x.data;
     const od = out.data;
     for (let i = 0; i < xd.length; i++) od[i] = xd[i] * f;
-    this.lastOutput = out;
     return out;
   }
 
   backward(gradOut: Tensor): Tensor {
-    checkGradOut(this.label, gradOut, this.lastOutput);
-    const gradIn = this.gradInput.get(gradOut.shape);
+    const gradIn = this.outputs.gradInput(gradOut, gradOut.shape);
     const f = this.factor;
     const dy = gradOut.data;
     const dx = gradIn.data;
