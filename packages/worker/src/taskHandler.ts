@@ -10,6 +10,13 @@ import { WorkerRuntime } from './workerRuntime';
 
 export type TaskHandler = (task: WorkerTask) => Promise<unknown>;
 
+/**
+ * A task runs the WorkerRuntime method named as its kind. Both tables are checked by the compiler:
+ * a new kind must be listed here and have its method, and the method must take that kind's task.
+ */
+type TaskMethods = { [K in WorkerTask['kind']]: (task: Extract<WorkerTask, { kind: K }>) => unknown };
+const TASK_KINDS: Record<WorkerTask['kind'], true> = { gradients: true, reduce: true, step: true, reduceStep: true, evaluate: true, logits: true, describe: true };
+
 export function createTaskHandler(setup: WorkerSetup, threadId: number): TaskHandler {
   let runtime: Promise<WorkerRuntime> | null = null;
   const owners = new Int32Array(setup.taskOwners);
@@ -21,24 +28,9 @@ export function createTaskHandler(setup: WorkerSetup, threadId: number): TaskHan
       if (index >= 0 && index < owners.length) Atomics.store(owners, index, threadId);
       runtime ??= WorkerRuntime.create(setup, threadId);
       const rt = await runtime;
-      switch (task.kind) {
-        case 'gradients':
-          return rt.gradients(task);
-        case 'reduce':
-          return rt.reduce(task);
-        case 'step':
-          return rt.step(task);
-        case 'reduceStep':
-          return rt.reduceStep(task);
-        case 'evaluate':
-          return rt.evaluate(task);
-        case 'logits':
-          return rt.logits(task);
-        case 'describe':
-          return rt.describe();
-        default:
-          throw new TypeError(`unknown task kind '${(task as { kind: string }).kind}'`);
-      }
+      if (!Object.hasOwn(TASK_KINDS, task.kind)) throw new TypeError(`unknown task kind '${(task as { kind: string }).kind}'`);
+      const methods: TaskMethods = rt;
+      return (methods[task.kind] as (task: WorkerTask) => unknown).call(rt, task);
     } catch (err) {
       const cause = err instanceof Error ? err : new Error(String(err));
       const wrapped = new Error(`worker thread ${threadId} (${describeTask(task)}): ${cause.message}`);
