@@ -17,26 +17,17 @@ export function readModelChoice(name: string, preset: Omit<RecipePresetOptions, 
 }
 
 /**
- * The input side a model file declares (`input.resolution`), which `--data` decodes images to when
- * `--resolution` is not given; null when the file declares none (the full check reports that).
+ * A whole number a model file (or a preset's file) declares in its `input`: `resolution`, the side
+ * `--data` decodes images to when `--resolution` is not given, or `channels`, the colours it decodes
+ * to; null when the file declares none (the full check reports that).
  */
-export function declaredResolution(choice: ModelChoice): number | null {
+export function declaredInput(choice: ModelChoice, field: 'resolution' | 'channels'): number | null {
   const { json } = choice;
   if (typeof json !== 'object' || json === null || !('input' in json)) return null;
   const input = json.input;
-  if (typeof input !== 'object' || input === null || !('resolution' in input)) return null;
-  const resolution = input.resolution;
-  return Number.isInteger(resolution) ? (resolution as number) : null;
-}
-
-/** The input channels a model file (or a preset's file) declares (`input.channels`), or null when it declares no whole number (the full check reports that). */
-export function declaredChannels(choice: ModelChoice): number | null {
-  const { json } = choice;
-  if (typeof json !== 'object' || json === null || !('input' in json)) return null;
-  const input = json.input;
-  if (typeof input !== 'object' || input === null || !('channels' in input)) return null;
-  const channels = input.channels;
-  return Number.isInteger(channels) ? (channels as number) : null;
+  if (typeof input !== 'object' || input === null || !(field in input)) return null;
+  const value = (input as Record<string, unknown>)[field];
+  return Number.isInteger(value) ? (value as number) : null;
 }
 
 /** What a model file must fit: the data's class count and its images, and the data's name for messages ("CIFAR-10", "--data photos"). */

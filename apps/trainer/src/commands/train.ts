@@ -21,7 +21,7 @@ import { affinityWarning, readCpuAffinity } from '../cpuAffinity';
 import { abortJob, joinCluster, launcherKind, shareCheckpoint, stopOnLauncherSignals } from './distributed';
 import { loadData, loadImageFolderData, packedInput, selectData, type StreamedSplit, type TrainingData } from './data';
 import { chooseInputChannels } from '../inputChannels';
-import { declaredChannels, declaredResolution, modelSpecForData, readModelChoice } from '../modelChoice';
+import { declaredInput, modelSpecForData, readModelChoice } from '../modelChoice';
 import { buildModel, ghostGroupSize, modelInputOf, type ModelSpec } from '@convoy/nn';
 import { CIFAR10_SHAPE, partitionsOfRank, planStream, StreamPlanError, trainSplitBytes } from '@convoy/data';
 
@@ -224,7 +224,7 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
       throw new UsageError('--width sets the recipe network\'s width (and the recipe presets\'); a model file gives every layer\'s size. Drop one of them.');
     }
     // An image folder is decoded to the file's input side unless --resolution says otherwise.
-    const side = declaredResolution(modelChoice);
+    const side = declaredInput(modelChoice, 'resolution');
     if (opts.data && cmd.getOptionValueSource('resolution') !== 'cli' && side !== null) config = { ...config, resolution: side };
     // CIFAR-10's shape and class count are known now: a file that does not fit fails before the data loads.
     if (!opts.data) modelSpecForData(modelChoice, { classes: classCountOf(config), channels: CIFAR10_SHAPE.channels, resolution: CIFAR10_SHAPE.height, name: 'CIFAR-10' });
@@ -245,7 +245,7 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
     );
   }
   if (packed) config = packedConfig(config, packed.resolution, opts, cmd);
-  const modelChannels = modelChoice ? declaredChannels(modelChoice) : null;
+  const modelChannels = modelChoice ? declaredInput(modelChoice, 'channels') : null;
   const channels = opts.data
     ? chooseInputChannels({
         flag: flagChannels,
