@@ -5,6 +5,7 @@ import { CIFAR10_CLASS_NAMES, CIFAR10_IMAGE_BYTES, CIFAR10_RECORD_BYTES, lumaOf 
 import { buildModel, checkModelFile, initialParameters, type LayerModelSpec } from '@convoy/nn';
 import { checkpointStateOf, DEFAULT_RUN_CONFIG, encodeCheckpoint, type CheckpointState } from '@convoy/run';
 import { ParameterArena, relativeError, Rng } from '@convoy/tensor';
+import type { Page } from 'playwright-core';
 import { classify } from '../src/classify';
 import { withPlaygroundPage } from './browser';
 import { downloadCheckpoint, latestCheckpoint, openWithServerData, resumeWithCli, trainInPage, trainWithCli, type RunSettings } from './runs';
@@ -75,6 +76,18 @@ function testImageAsBmp(index: number): { bmp: Buffer; pixels: Uint8Array } {
   return { bmp, pixels };
 }
 
+/**
+ * Drops CIFAR-10 test image 0 on the page as a visitor would and waits for its `rows` predictions:
+ * the [class, percent] rows the page shows, beside Node's top 3 for the same image and checkpoint.
+ */
+async function classifyDroppedImage(page: Page, checkpoint: CheckpointState, rows: number) {
+  const image = testImageAsBmp(0);
+  await page.setInputFiles('#pick-image', { name: 'test-image.bmp', mimeType: 'image/bmp', buffer: image.bmp });
+  await page.locator(`#predictions li:nth-child(${rows})`).waitFor();
+  const shown = (await page.locator('#predictions li').allTextContents()).map((line) => line.split(' '));
+  return { shown, inNode: classify(checkpoint, image.pixels, 3) };
+}
+
 describeWithData('the playground in Chromium on real CIFAR-10', () => {
   it(`trains ${STEPS} steps on 2 Web Workers to the CLI's parameters, loads the CLI's checkpoint, classifies an image with it and continues it as --resume does`, async () => {
     mkdirSync(outputDir, { recursive: true });
@@ -114,11 +127,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       // The CLI's checkpoint loads in the page, and a dropped image is classified as Node classifies it.
       await page.setInputFiles('#load-checkpoint', cliCheckpoint);
       await page.locator('#run-status[data-state="loaded"]').waitFor();
-      const image = testImageAsBmp(0);
-      await page.setInputFiles('#pick-image', { name: 'test-image.bmp', mimeType: 'image/bmp', buffer: image.bmp });
-      await page.locator('#predictions li:nth-child(3)').waitFor();
-      const shown = (await page.locator('#predictions li').allTextContents()).map((line) => line.split(' '));
-      const inNode = classify(expected, image.pixels, 3);
+      const { shown, inNode } = await classifyDroppedImage(page, expected, 3);
       expect(shown.map(([name]) => name)).toEqual(inNode.map((p) => p.className));
       shown.forEach(([, percent], i) => expect(Number(percent.replace('%', ''))).toBeCloseTo(100 * inNode[i].probability, 1));
       expect(CIFAR10_CLASS_NAMES).toContain(shown[0][0]);
@@ -225,11 +234,7 @@ describeWithData('the playground in Chromium on real CIFAR-10', () => {
       expect(customCheckpoint.step).toBe(2);
       expect(customCheckpoint.classNames).toEqual(['cat', 'dog']);
       expect(customCheckpoint.modelSpec).toMatchObject({ kind: 'layers', classes: 2, layers: expect.arrayContaining([expect.objectContaining({ type: 'batchnorm2d', groupSize: 32 })]) });
-      const image = testImageAsBmp(0);
-      await page.setInputFiles('#pick-image', { name: 'test-image.bmp', mimeType: 'image/bmp', buffer: image.bmp });
-      await page.locator('#predictions li:nth-child(2)').waitFor();
-      const shown = (await page.locator('#predictions li').allTextContents()).map((line) => line.split(' '));
-      const inNode = classify(customCheckpoint, image.pixels, 3);
+      const { shown, inNode } = await classifyDroppedImage(page, customCheckpoint, 2);
       expect(shown.map(([name]) => name)).toEqual(inNode.map((p) => p.className));
 
       // A grey network's checkpoint (as a grey image folder trains one): the page shows its network,
