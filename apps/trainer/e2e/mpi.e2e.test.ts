@@ -7,7 +7,7 @@ import { relativeError } from '@convoy/tensor';
 import type { CheckpointState } from '@convoy/run';
 import { loadCheckpoint } from '../src/checkpoint';
 import { countCpuList } from '../src/cpuAffinity';
-import { BATCHNORM_NETWORK } from '../test/batchNormNetwork';
+import { BATCHNORM_NETWORK } from '../../../packages/worker/test/batchNormNetwork';
 
 const dataDir = process.env.CIFAR10_DIR;
 if (!dataDir) throw new Error('the e2e checks need real CIFAR-10: set CIFAR10_DIR to the folder holding data_batch_1.bin ... test_batch.bin');

@@ -5,7 +5,7 @@ import { ParameterArena, relativeError } from '@convoy/tensor';
 import { buildModel } from '@convoy/nn';
 import { syntheticImageSet } from '@convoy/worker';
 import { loadCheckpoint } from '../src/checkpoint';
-import { BATCHNORM_NETWORK } from './batchNormNetwork';
+import { BATCHNORM_NETWORK } from '../../../packages/worker/test/batchNormNetwork';
 import { DEFAULT_RUN_CONFIG, modelSpecFor, type RunConfig } from '@convoy/run';
 import type { ExecutionConfig } from '../src/config';
 import { runTraining } from '../src/training';

@@ -3,8 +3,8 @@ import type { LayerModelSpec } from '@convoy/nn';
 /**
  * A small network with BatchNorm (ghost groups of 4 images: running statistics as buffers), a
  * residual block and dropout, on 3 x 32 x 32 images and 10 classes: what the checks that a split
- * run trains as a whole one train, in one process (runTraining: 1 thread against 4, and a resume)
- * and under mpirun (e2e: 1 process against 2 ranks).
+ * run trains as the whole one train, at each level: the pool (threads, in-process hosts), the
+ * trainer's runTraining (threads, a resume) and the trainer's MPI e2e (ranks).
  */
 export const BATCHNORM_NETWORK: LayerModelSpec = {
   kind: 'layers',

@@ -1,7 +1,8 @@
-import { buildModel, createParameters, softmaxCrossEntropy, type LayerModelSpec, type OptimizerSpec } from '@convoy/nn';
+import { buildModel, createParameters, softmaxCrossEntropy, type OptimizerSpec } from '@convoy/nn';
 import { fillBatch } from '@convoy/data';
 import { relativeError, Tensor } from '@convoy/tensor';
 import { createGradientPool, splitBatch, syntheticImageSet, type GradientPool } from '@convoy/worker';
+import { BATCHNORM_NETWORK } from './batchNormNetwork';
 import { inProcessHosts } from './inProcessHosts';
 
 /**
@@ -10,27 +11,7 @@ import { inProcessHosts } from './inProcessHosts';
  * the real piscina pool: group statistics are computed per ghost group of the global batch and
  * applied in group order by the pool, dropout masks are keyed by the image's place in the batch.
  */
-const modelSpec: LayerModelSpec = {
-  kind: 'layers',
-  classes: 10,
-  input: { channels: 3, resolution: 32 },
-  layers: [
-    { type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false },
-    { type: 'batchnorm2d', groupSize: 4 },
-    { type: 'relu' },
-    { type: 'residual', layers: [
-      { type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false },
-      { type: 'batchnorm2d', groupSize: 4 },
-      { type: 'relu' },
-    ] },
-    { type: 'maxpool2d', kernel: 2 },
-    { type: 'conv2d', out: 8, kernel: 3, stride: 2, padding: 1 },
-    { type: 'dropout', p: 0.25 },
-    { type: 'globalavgpool2d' },
-    { type: 'flatten' },
-    { type: 'linear', out: 'classes' },
-  ],
-};
+const modelSpec = BATCHNORM_NETWORK;
 const sgd: OptimizerSpec = { name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 };
 const train = syntheticImageSet({ count: 96, seed: 3 });
 const test = syntheticImageSet({ count: 24, seed: 4 });
