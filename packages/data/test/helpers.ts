@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { allocateImageSet, ImageSet } from '../src';
+import { allocateImageSet, DatasetError, ImageSet } from '../src';
 import { CIFAR10_CLASS_NAMES, CIFAR10_IMAGE_BYTES, CIFAR10_META_FILE, CIFAR10_RECORD_BYTES, CIFAR10_TEST_FILES, CIFAR10_TRAIN_FILES } from '../src/cifar10Format';
 
 /** A deterministic image set: pixel bytes from a simple hash of (image, byte), labels i mod classes. */
@@ -35,4 +35,11 @@ export function writeDatasetFolder(dir: string, recordsPerFile: number): void {
 
 export function makeTempDir(prefix = 'convoy-data-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** The DatasetError that `f` throws or rejects with (failing the test when it does neither, or throws something else). */
+export async function datasetError(f: () => unknown): Promise<DatasetError> {
+  const error = await Promise.resolve().then(f).then(() => null, (e: unknown) => e);
+  expect(error).toBeInstanceOf(DatasetError);
+  return error as DatasetError;
 }

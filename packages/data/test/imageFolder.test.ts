@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  computeChannelStats, DatasetError, decodeImageFile, isSharedImageSet, loadImageFolder, readImageFolderLayout, type LoadImageFolderOptions,
+  computeChannelStats, decodeImageFile, isSharedImageSet, loadImageFolder, readImageFolderLayout, type LoadImageFolderOptions,
 } from '../src';
 import { writeImageCache } from '../src/imageFolderCache';
-import { makeTempDir } from './helpers';
+import { datasetError, makeTempDir } from './helpers';
 import { encodeImage, rawPixels, solidImage, writeFile } from './imageFiles';
 
 const R = 16;
@@ -30,15 +30,6 @@ async function writeClassFolders(root: string, counts: Record<string, number>): 
 
 async function load(root: string, options: LoadImageFolderOptions = {}) {
   return loadImageFolder(root, { resolution: R, cacheDir: null, ...quiet, ...options });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<DatasetError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DatasetError);
-  return error as DatasetError;
 }
 
 describe('loadImageFolder: train/<class> + test/<class>', () => {
@@ -125,7 +116,7 @@ describe('bad folders: a DatasetError naming the folder and the fix', () => {
   test.each(cases)('%s', async (_name, build, message, options) => {
     const root = makeTempDir('convoy-badfolder-');
     await build(root);
-    const error = await rejection(load(root, options));
+    const error = await datasetError(() => load(root, options));
     expect(error.code).toBe('BAD_IMAGE_FOLDER');
     expect(error.message).toMatch(message);
     expect(error.message).toContain(root);
@@ -133,7 +124,7 @@ describe('bad folders: a DatasetError naming the folder and the fix', () => {
   });
 
   test('a folder that does not exist', async () => {
-    const error = await rejection(load('/nonexistent/photos'));
+    const error = await datasetError(() => load('/nonexistent/photos'));
     expect(error.code).toBe('NOT_FOUND');
     expect(error.message).toMatch(/\/nonexistent\/photos: no such folder/);
   });
@@ -152,7 +143,7 @@ describe('bad image files', () => {
 
   test('fail the load with one error listing every bad file and what is wrong with it', async () => {
     const root = await folderWithBadFiles();
-    const error = await rejection(load(root));
+    const error = await datasetError(() => load(root));
     expect(error.code).toBe('BAD_IMAGES');
     expect(error.message).toMatch(new RegExp(`^3 of 10 files under ${root}\\b`));
     expect(error.message).toMatch(new RegExp(`${path.join(root, 'train/cat/empty.jpg')}: .*\\bempty\\b.*\\(0 bytes\\)`));
@@ -184,7 +175,7 @@ describe('bad image files', () => {
     await writeTrainTestFolder(root);
     fs.rmSync(path.join(root, 'train/dog'), { recursive: true });
     writeFile(path.join(root, 'train/dog/x.jpg'), 'nope');
-    const error = await rejection(load(root, { skipBadImages: true }));
+    const error = await datasetError(() => load(root, { skipBadImages: true }));
     expect(error.message).toMatch(/\bclass dog\b.*\bno training images\b/);
   });
 });
@@ -228,7 +219,7 @@ describe('the decoded-image cache', () => {
     expect(hit.skipped.map((b) => b.file)).toEqual(['train/cat/empty.jpg']);
     expect(Buffer.from(hit.train.images).equals(Buffer.from(first.train.images))).toBe(true);
     // Without skipping, the cached bad list fails the load as the first run did.
-    expect((await rejection(load(root, { cacheDir }))).code).toBe('BAD_IMAGES');
+    expect((await datasetError(() => load(root, { cacheDir }))).code).toBe('BAD_IMAGES');
   });
 
   test('a write that fails leaves nothing behind; temporary files of dead writers are removed', async () => {

@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { DatasetError, imageBytes, isUnfinishedPacking, loadImageFolder, packDataset, readPackedDataset, type ImageSet, type PackDatasetOptions } from '../src';
+import { imageBytes, isUnfinishedPacking, loadImageFolder, packDataset, readPackedDataset, type ImageSet, type PackDatasetOptions } from '../src';
 import { fileSha256 } from '../src/packedFormat';
-import { makeTempDir } from './helpers';
+import { datasetError, makeTempDir } from './helpers';
 import { encodeImage, rawPixels, writeFile } from './imageFiles';
 
 const R = 12;
@@ -26,12 +26,6 @@ async function writeFolder(root: string, counts: Record<string, [number, number]
 function contents(set: ImageSet): string[] {
   const b = imageBytes(set);
   return Array.from({ length: set.count }, (_, i) => `${set.labels[i]}:${Buffer.from(set.images.subarray(i * b, (i + 1) * b)).toString('hex')}`).sort();
-}
-
-async function rejection(f: () => unknown): Promise<DatasetError> {
-  const error = await Promise.resolve().then(f).then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(DatasetError);
-  return error as DatasetError;
 }
 
 describe('convoy pack: an image folder into shards and an index', () => {
@@ -105,11 +99,11 @@ describe('convoy pack: an image folder into shards and an index', () => {
   it('refuses to pack into a folder that holds something else, and names bad image files', async () => {
     const out = makeTempDir('convoy-pack-');
     fs.writeFileSync(path.join(out, 'notes.txt'), 'mine');
-    expect((await rejection(() => packDataset(source, out, { resolution: R, ...quiet }))).message).toMatch(/is not empty and holds no packing/);
+    expect((await datasetError(() => packDataset(source, out, { resolution: R, ...quiet }))).message).toMatch(/is not empty and holds no packing/);
     const broken = makeTempDir('convoy-pack-src-');
     await writeFolder(broken, { cat: [2, 1], dog: [2, 1] });
     writeFile(path.join(broken, 'train/dog/z.jpg'), 'not a jpeg');
-    const error = await rejection(() => packDataset(broken, path.join(out, 'p'), { resolution: R, ...quiet }));
+    const error = await datasetError(() => packDataset(broken, path.join(out, 'p'), { resolution: R, ...quiet }));
     expect(error.message).toMatch(/train\/dog\/z\.jpg: not an image[\s\S]*--skip-bad-images/);
     const skipped = await packDataset(broken, path.join(out, 'q'), { resolution: R, ...quiet, skipBadImages: true });
     expect(skipped.skipped.map((b) => b.file)).toEqual(['train/dog/z.jpg']);
@@ -134,7 +128,7 @@ describe('a damaged packed dataset', () => {
   it('a cut shard is named with its file and place before anything is read', async () => {
     const dir = copy();
     fs.truncateSync(path.join(dir, 'train-00001.shard'), 100);
-    const error = await rejection(() => readPackedDataset(dir));
+    const error = await datasetError(() => readPackedDataset(dir));
     expect(error.code).toBe('BAD_SHARD');
     expect(error.message).toMatch(new RegExp(`${path.join(dir, 'train-00001.shard')}: 100 bytes\\b.*\\b${12 + 3 * (1 + BYTES)}\\b.*\\bshard 2 of 3 of the train split, 3 images\\b`));
     expect(error.message).toMatch(/--skip-bad-shards/);
@@ -143,7 +137,7 @@ describe('a damaged packed dataset', () => {
   it('a missing shard is named', async () => {
     const dir = copy();
     fs.rmSync(path.join(dir, 'test-00000.shard'));
-    expect((await rejection(() => readPackedDataset(dir))).message).toMatch(new RegExp(`${path.join(dir, 'test-00000.shard')}: missing\\b.*\\bshard 1 of 1 of the test split, 2 images\\b`));
+    expect((await datasetError(() => readPackedDataset(dir))).message).toMatch(new RegExp(`${path.join(dir, 'test-00000.shard')}: missing\\b.*\\bshard 1 of 1 of the test split, 2 images\\b`));
   });
 
   it('a flipped byte is found by the SHA-256 when the shard is read', async () => {
@@ -152,7 +146,7 @@ describe('a damaged packed dataset', () => {
     const bytes = fs.readFileSync(file);
     bytes[bytes.length - 5] ^= 1;
     fs.writeFileSync(file, bytes);
-    expect((await rejection(() => readPackedDataset(dir))).message).toMatch(new RegExp(`${file}: .*\\bSHA-256\\b.*\\bshard 3 of 3 of the train split, 3 images\\b`));
+    expect((await datasetError(() => readPackedDataset(dir))).message).toMatch(new RegExp(`${file}: .*\\bSHA-256\\b.*\\bshard 3 of 3 of the train split, 3 images\\b`));
   });
 
   it('--skip-bad-shards goes on without them and counts the images lost', () => {
@@ -174,6 +168,6 @@ describe('a damaged packed dataset', () => {
   it('a missing or foreign index says to pack again', async () => {
     const dir = copy();
     fs.writeFileSync(path.join(dir, 'index.json'), '{"format":"something else"}');
-    expect((await rejection(() => readPackedDataset(dir))).message).toMatch(/not a well-formed packed dataset index.*convoy pack/);
+    expect((await datasetError(() => readPackedDataset(dir))).message).toMatch(/not a well-formed packed dataset index.*convoy pack/);
   });
 });
