@@ -53,3 +53,5 @@ export {
   checkModelFile, checkModelInput, formatModelFile, formatModelSummary, MODEL_PRESETS, ModelFileError, presetModelFile, recipeModelFile, recipeParameterNames,
 } from './modelFile';
 export type { CheckedModelFile, LayerRow, ModelPreset, RecipePresetOptions } from './modelFile';
+export { TTA_MODES, ttaLogits, ttaViews, writeTtaView } from './testTimeAugmentation';
+export type { TtaMode, TtaView } from './testTimeAugmentation';
