@@ -54,6 +54,16 @@ describe('convoy on real CIFAR-10 (built CLI)', () => {
     expect(rb.testAccuracy).toBe(ra.testAccuracy);
     expect(rb.testLoss).toBe(ra.testLoss);
 
+    // Test-time augmentation: both numbers, the plain ones unchanged, the same at 1 and 2 threads.
+    const flipped = convoy(['eval', straight, '--data-dir', dataDir, '--threads', '2', '--limit-test', '500', '--tta', 'flip']);
+    expect(flipped.code).toBe(0);
+    expect(flipped.out).toMatch(new RegExp(`test accuracy ${(100 * ra.testAccuracy).toFixed(2)}% \\(\\d+/500\\), loss [\\d.]+; with test-time augmentation \\(flip\\) [\\d.]+% \\(\\d+/500\\), loss [\\d.]+`));
+    const ttaJson = [1, 2].map((threads) => JSON.parse(convoy(['eval', straight, '--data-dir', dataDir, '--threads', String(threads), '--limit-test', '500', '--tta', 'flip', '--json']).out));
+    expect(ttaJson[0]).toMatchObject({ testAccuracy: ra.testAccuracy, tta: 'flip' });
+    expect(ttaJson[1].ttaTestAccuracy).toBe(ttaJson[0].ttaTestAccuracy);
+    expect(ttaJson[1].ttaTestLoss).toBeCloseTo(ttaJson[0].ttaTestLoss, 5);
+    expect(ttaJson[0].ttaTestLoss).not.toBe(ra.testLoss);
+
     const log = readFileSync(join(parts, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log.filter((r) => r.type === 'step').map((r) => r.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });

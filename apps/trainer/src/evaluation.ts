@@ -1,5 +1,5 @@
 import type { ImageSet, Normalization } from '@convoy/data';
-import type { ModelSpec } from '@convoy/nn';
+import type { ModelSpec, TtaMode } from '@convoy/nn';
 import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
 
@@ -28,6 +28,8 @@ export async function evaluateParameters(options: {
   backend: string;
   limit?: number;
   workerFile?: string;
+  /** Test-time augmentation measured beside the plain numbers (default 'none'). */
+  tta?: TtaMode;
 }): Promise<EvaluationResult & { backend: string }> {
   let pool: GradientPool | null = null;
   try {
@@ -44,7 +46,7 @@ export async function evaluateParameters(options: {
       workerFile: options.workerFile,
     });
     const [first] = await pool.describe();
-    return { ...(await pool.evaluate('test', options.limit)), backend: first?.backend ?? options.backend };
+    return { ...(await pool.evaluate('test', options.limit, undefined, options.tta ?? 'none')), backend: first?.backend ?? options.backend };
   } finally {
     await pool?.close();
   }

@@ -1,6 +1,6 @@
 import type { ImageSet, Normalization } from '@convoy/data';
 import {
-  applyGroupStatisticsInOrder, buildModel, ghostGroupSize, initialParameters, optimizerStateNames, type Module, type ModelSpec, type OptimizerSpec,
+  applyGroupStatisticsInOrder, buildModel, ghostGroupSize, initialParameters, optimizerStateNames, type Module, type ModelSpec, type OptimizerSpec, type TtaMode,
 } from '@convoy/nn';
 import { ParameterArena, Rng, type ParameterSpec } from '@convoy/tensor';
 import { describeTask, taskIndex } from './protocol';
@@ -128,6 +128,17 @@ export interface EvaluationResult {
   correct: number;
   count: number;
   seconds: number;
+  /** With test-time augmentation: the same numbers for the logits averaged over the mode's views (nn's ttaLogits). */
+  tta?: TtaEvaluation;
+}
+
+/** Loss and accuracy of test-time-augmented logits. */
+export interface TtaEvaluation {
+  mode: TtaMode;
+  loss: number;
+  lossSum: number;
+  accuracy: number;
+  correct: number;
 }
 
 /** A task failed in a worker (it threw, or its thread died); the message names the task and the cause. */
@@ -417,9 +428,10 @@ export class GradientPool {
   /**
    * Mean loss and accuracy of the current parameters on the first `limit` images of a set,
    * data-parallel. With `part`, only part `index` of `of` contiguous parts of those images (each
-   * host of a multi-host run evaluates its part; the caller sums `lossSum` and `correct`).
+   * host of a multi-host run evaluates its part; the caller sums `lossSum` and `correct`). With
+   * `tta` other than 'none', also the numbers of the test-time-augmented logits (`tta`).
    */
-  async evaluate(set: 'test' | 'train' = 'test', limit?: number, part?: { index: number; of: number }): Promise<EvaluationResult> {
+  async evaluate(set: 'test' | 'train' = 'test', limit?: number, part?: { index: number; of: number }, tta: TtaMode = 'none'): Promise<EvaluationResult> {
     const t0 = performance.now();
     const images = set === 'test' ? this.test : this.train;
     if (!images) throw new Error('evaluate: this pool was created without a test set');
@@ -430,15 +442,24 @@ export class GradientPool {
     const count = range.end - range.start;
     const tasks: WorkerTask[] = splitRange(count, this.threads)
       .filter((r) => r.end > r.start)
-      .map((r, shard) => ({ kind: 'evaluate', shard, set, start: range.start + r.start, end: range.start + r.end }));
+      .map((r, shard) => ({ kind: 'evaluate', shard, set, start: range.start + r.start, end: range.start + r.end, ...(tta === 'none' ? {} : { tta }) }));
     const results = tasks.length > 0 ? ((await this.runAll(tasks, 'evaluation')) as EvaluateResult[]) : [];
+    // Summed in shard order (runAll keeps the tasks' order), as the gradients are.
     let lossSum = 0;
     let correct = 0;
+    let ttaLossSum = 0;
+    let ttaCorrect = 0;
     for (const r of results) {
       lossSum += r.lossSum;
       correct += r.correct;
+      ttaLossSum += r.tta?.lossSum ?? 0;
+      ttaCorrect += r.tta?.correct ?? 0;
     }
-    return { loss: count > 0 ? lossSum / count : 0, lossSum, accuracy: count > 0 ? correct / count : 0, correct, count, seconds: (performance.now() - t0) / 1000 };
+    const mean = (sum: number): number => (count > 0 ? sum / count : 0);
+    return {
+      loss: mean(lossSum), lossSum, accuracy: mean(correct), correct, count, seconds: (performance.now() - t0) / 1000,
+      ...(tta === 'none' ? {} : { tta: { mode: tta, loss: mean(ttaLossSum), lossSum: ttaLossSum, accuracy: mean(ttaCorrect), correct: ttaCorrect } }),
+    };
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { ImageSet, Normalization } from '@convoy/data';
-import type { ModelSpec, OptimizerSpec } from '@convoy/nn';
+import type { ModelSpec, OptimizerSpec, TtaMode } from '@convoy/nn';
 
 /**
  * What crosses the thread boundary between a GradientPool (the coordinator side) and its piscina
@@ -146,6 +146,8 @@ export interface EvaluateTask {
   set: 'train' | 'test';
   start: number;
   end: number;
+  /** Test-time augmentation measured beside the plain numbers; absent or 'none': plain only. */
+  tta?: TtaMode;
 }
 
 export interface EvaluateResult {
@@ -153,6 +155,8 @@ export interface EvaluateResult {
   correct: number;
   count: number;
   seconds: number;
+  /** The loss sum and correct count of the test-time-augmented logits, when the task asked for them. */
+  tta?: { lossSum: number; correct: number };
 }
 
 /** The network's outputs (logits) for samples [start, end) of a set, without augmentation: prediction. */

@@ -1,7 +1,7 @@
 import { assertImageSet, fillBatch, imageBytes, type ImageSet } from '@convoy/data';
 import type { KernelBackend } from '@convoy/kernels';
 import {
-  buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, stepTrainable, trainableRanges, type Module, type Optimizer, type ParameterRange,
+  buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, stepTrainable, ttaLogits, trainableRanges, type Module, type Optimizer, type ParameterRange,
 } from '@convoy/nn';
 import { ParameterArena, Tensor } from '@convoy/tensor';
 import { selectWorkerBackend } from './backendChoice';
@@ -169,22 +169,45 @@ export class WorkerRuntime {
     return set;
   }
 
-  /** Loss sum and correct count over samples [start, end) of a set, in chunks, without augmentation. */
+  /**
+   * Loss sum and correct count over samples [start, end) of a set, in chunks, without augmentation;
+   * with `task.tta`, also those of the logits averaged over its views (nn's ttaLogits: per image,
+   * so the totals do not depend on how the set is split over threads).
+   */
   evaluate(task: EvaluateTask): EvaluateResult {
     const t0 = performance.now();
     const set = this.forwardSet(task);
+    const tta = task.tta ?? 'none';
     let lossSum = 0;
     let correct = 0;
+    const augmented = { lossSum: 0, correct: 0 };
+    const result = (): EvaluateResult => ({
+      lossSum, correct, count: task.end - task.start, seconds: (performance.now() - t0) / 1000, ...(tta === 'none' ? {} : { tta: augmented }),
+    });
     for (let start = task.start; start < task.end; start += this.setup.evalChunk) {
       const end = Math.min(task.end, start + this.setup.evalChunk);
       const x = this.fill(set, this.identityOrder, start, end, false, 0, 0);
+      const labels = this.labels.subarray(0, end - start);
       const logits = this.model.forward(x);
-      if (!allFinite(logits.data)) return { lossSum: Number.NaN, correct, count: task.end - task.start, seconds: (performance.now() - t0) / 1000 };
-      const result = softmaxCrossEntropy(logits, this.labels.subarray(0, end - start), 'sum', this.gradLogitsFor(logits));
-      lossSum += result.loss;
-      correct += result.correct;
+      if (!allFinite(logits.data)) {
+        lossSum = Number.NaN;
+        augmented.lossSum = Number.NaN;
+        return result();
+      }
+      const plain = softmaxCrossEntropy(logits, labels, 'sum', this.gradLogitsFor(logits));
+      lossSum += plain.loss;
+      correct += plain.correct;
+      if (tta === 'none') continue;
+      const averaged = ttaLogits(this.model, x, tta, logits);
+      if (!allFinite(averaged.data)) {
+        augmented.lossSum = Number.NaN;
+        return result();
+      }
+      const viewed = softmaxCrossEntropy(averaged, labels, 'sum', this.gradLogitsFor(averaged));
+      augmented.lossSum += viewed.loss;
+      augmented.correct += viewed.correct;
     }
-    return { lossSum, correct, count: task.end - task.start, seconds: (performance.now() - t0) / 1000 };
+    return result();
   }
 
   /** Logits of samples [start, end) of a set, in chunks, without augmentation (labels are not read). */

@@ -232,12 +232,17 @@ describe('GradientPool', () => {
     for (const threads of [1, 3]) {
       const pool = await createGradientPool({ threads, modelSpec, optimizer: sgd, train, test, maxBatch: BATCH, seed: 5, evalChunk: 7 });
       try {
-        results.push(await pool.evaluate('test'));
+        results.push(await pool.evaluate('test', undefined, undefined, 'flip-translate'));
       } finally {
         await pool.close();
       }
     }
     expect(results[0].count).toBe(40);
+    // Test-time augmentation beside the plain numbers, the same at any thread count too.
+    expect(results[0].tta?.mode).toBe('flip-translate');
+    expect(results[1].tta?.correct).toBe(results[0].tta?.correct);
+    expect(results[1].tta?.loss).toBeCloseTo(results[0].tta?.loss ?? Number.NaN, 5);
+    expect(results[0].tta?.loss).not.toBe(results[0].loss);
     expect(results[1].correct).toBe(results[0].correct);
     expect(results[1].loss).toBeCloseTo(results[0].loss, 5);
     expect(results[0].accuracy).toBe(results[0].correct / 40);

@@ -1,6 +1,6 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { isImageChannels, type ImageSet } from '@convoy/data';
-import { modelInputOf } from '@convoy/nn';
+import { modelInputOf, TTA_MODES, type TtaMode } from '@convoy/nn';
 import { DEFAULT_RUN_CONFIG, type CheckpointState, type RunConfig } from '@convoy/run';
 import { loadCheckpoint } from '../checkpoint';
 import {
@@ -9,10 +9,11 @@ import {
 } from '../cliOptions';
 import { userPath } from '../config';
 import { UsageError } from '../usageError';
+import { choiceFlag } from '../flagParsers';
 import { evaluateParameters } from '../evaluation';
 import { cifar10ClassesOf, loadData, loadImageFolderData, packedInput, selectData } from './data';
 
-export type EvalOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & JsonOptions;
+export type EvalOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & JsonOptions & { tta: TtaMode };
 
 /**
  * The test images of a checkpoint: CIFAR-10's test set (its classes), or with --data the test part
@@ -59,11 +60,20 @@ async function evaluate(checkpoint: string, opts: EvalOptions): Promise<void> {
   const { path, state } = loadCheckpoint(userPath(checkpoint));
   const test = await testImagesOf(state, path, opts);
   const result = await evaluateParameters({
-    params: state.params, buffers: state.buffers.data, modelSpec: state.modelSpec, normalization: state.normalization, test, threads: opts.threads, backend: opts.backend,
+    params: state.params, buffers: state.buffers.data, modelSpec: state.modelSpec, normalization: state.normalization, test, threads: opts.threads, backend: opts.backend, tta: opts.tta,
   });
-  const line = { checkpoint: path, step: state.step, epoch: state.epoch, images: result.count, testLoss: result.loss, testAccuracy: result.accuracy, backend: result.backend };
+  const tta = result.tta;
+  const line = {
+    checkpoint: path, step: state.step, epoch: state.epoch, images: result.count, testLoss: result.loss, testAccuracy: result.accuracy,
+    ...(tta ? { tta: tta.mode, ttaTestLoss: tta.loss, ttaTestAccuracy: tta.accuracy } : {}), backend: result.backend,
+  };
   if (opts.json) process.stdout.write(`${JSON.stringify(line)}\n`);
-  else process.stdout.write(`${path} (step ${state.step}, epoch ${state.epoch}): test accuracy ${(100 * result.accuracy).toFixed(2)}% (${result.correct}/${result.count}), loss ${result.loss.toFixed(4)} [${result.backend}]\n`);
+  else {
+    const withTta = tta ? `; with test-time augmentation (${tta.mode}) ${(100 * tta.accuracy).toFixed(2)}% (${tta.correct}/${result.count}), loss ${tta.loss.toFixed(4)}` : '';
+    process.stdout.write(
+      `${path} (step ${state.step}, epoch ${state.epoch}): test accuracy ${(100 * result.accuracy).toFixed(2)}% (${result.correct}/${result.count}), loss ${result.loss.toFixed(4)}${withTta} [${result.backend}]\n`,
+    );
+  }
 }
 
 /** `convoy eval <checkpoint>`: test accuracy and loss of a checkpoint. */
@@ -76,5 +86,10 @@ export function addEvalCommand(program: Command): void {
   addImageFolderOptions(cmd);
   addComputeOptions(cmd, 'worker threads');
   addTestSubsetOptions(cmd);
-  cmd.option('--json', 'print one JSON line instead of text').action(async (checkpoint: string, opts: EvalOptions) => evaluate(checkpoint, opts));
+  cmd.addOption(
+    new Option('--tta <mode>', `test-time augmentation, reported beside the plain accuracy: ${TTA_MODES.join(' | ')} (flip: logits averaged over the image and its mirror; flip-translate: also over both shifted one pixel up-left and down-right, weighted as airbench94)`)
+      .argParser(choiceFlag('--tta', TTA_MODES))
+      .default('none'),
+  );
+  cmd.option('--json', 'print one JSON line instead of text (with --tta: also tta, ttaTestLoss, ttaTestAccuracy)').action(async (checkpoint: string, opts: EvalOptions) => evaluate(checkpoint, opts));
 }
