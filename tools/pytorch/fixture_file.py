@@ -13,9 +13,13 @@ def provenance(what, script):
     }
 
 
-def write_fixture(path, fixture):
-    """Writes the fixture as indented JSON with a final newline, making its folder if needed."""
+def write_fixture(path, fixture, compact=False):
+    """Writes the fixture as JSON with a final newline (indented, or compact for large number lists),
+    making its folder if needed."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
-        json.dump(fixture, f, indent=1)
+        if compact:
+            json.dump(fixture, f, separators=(',', ':'))
+        else:
+            json.dump(fixture, f, indent=1)
         f.write('\n')

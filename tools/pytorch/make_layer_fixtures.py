@@ -15,7 +15,6 @@ after the step, and the training loss of step 1 (new dropout masks, updated Batc
 A whitening layer takes its filters from the network's own input batch; frozen parameters have
 no gradient here (null) and the SGD step, built on the trainable ones, leaves them as they were.
 """
-import json
 import os
 import sys
 
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_file import write_fixture  # noqa: E402
 from convoy_rng import Rng  # noqa: E402
 from model_file import build, initialise_like_convoy, set_step_context, whiten_like_convoy  # noqa: E402
 
@@ -159,9 +159,7 @@ def main():
         'sgd': SGD,
         'networks': [run(case) for case in NETWORKS],
     }
-    with open(OUT, 'w') as f:
-        json.dump(out, f, separators=(',', ':'))
-        f.write('\n')
+    write_fixture(OUT, out, compact=True)
     print(f'wrote {os.path.relpath(OUT)} ({os.path.getsize(OUT)} bytes)')
 
 

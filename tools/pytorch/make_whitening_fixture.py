@@ -11,7 +11,6 @@ when CIFAR10_DIR is set, convoy's patch covariance on the same images.
 
 Run:  CIFAR10_DIR=/path/to/cifar-10-batches-bin /usr/bin/python3 tools/pytorch/make_whitening_fixture.py
 """
-import json
 import os
 import sys
 
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_file import write_fixture  # noqa: E402
 from model_file import WHITENING_EPS, whitening_filters  # noqa: E402
 
 IMAGES = 500
@@ -46,9 +46,7 @@ def main():
         'eigenvectors': vectors.reshape(-1).tolist(),
         'filters': filters.reshape(-1).tolist(),
     }
-    with open(OUT, 'w') as f:
-        json.dump(out, f, separators=(',', ':'))
-        f.write('\n')
+    write_fixture(OUT, out, compact=True)
     print(f'wrote {os.path.relpath(OUT)} ({os.path.getsize(OUT)} bytes); eigenvalues {values[0]:.4g} .. {values[-1]:.4g}')
 
 

@@ -4,25 +4,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { CommanderError } from 'commander';
 import { DatasetError, type PackedIndex } from '@convoy/data';
-import { createProgram, exitCodeOf, UsageError } from '../src/cli';
+import { exitCodeOf, UsageError } from '../src/cli';
 import { loadCheckpoint } from '../src/checkpoint';
+import { runCli } from './runCli';
 
-/** Parses argv (after `convoy`) with exits turned into exceptions; returns what was printed. */
-async function run(args: string[]): Promise<{ out: string; err: string; error: unknown }> {
-  let out = '';
-  let err = '';
-  const program = createProgram({ writeOut: (t) => (out += t), writeErr: (t) => (err += t), onExitCode: () => undefined });
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((t: string) => ((out += t), true));
-  try {
-    await program.parseAsync(['node', 'convoy', ...args]);
-    return { out, err, error: null };
-  } catch (error) {
-    return { out, err, error };
-  } finally {
-    process.stdout.write = write;
-  }
-}
 
 const work = mkdtempSync(join(tmpdir(), 'convoy-pack-cli-'));
 const source = join(work, 'photos');
@@ -42,12 +27,12 @@ beforeAll(async () => {
 
 describe('convoy pack and train --data <packed folder>', () => {
   it('packs a folder into shards of --shard-size with an index, and says when it is already packed', async () => {
-    const first = await run(['pack', source, '--resolution', '16', '-o', packed, '--shard-size', '4K', '--threads', '2']);
+    const first = await runCli(['pack', source, '--resolution', '16', '-o', packed, '--shard-size', '4K', '--threads', '2']);
     expect(first.error).toBeNull();
     expect(first.out).toMatch(/packed 24 training and 8 test images of 2 classes at 16x16 into 7 shards .* images\/s\ntrain on it with: convoy train --data /);
     const index = JSON.parse(readFileSync(join(packed, 'index.json'), 'utf8')) as PackedIndex;
     expect(index.splits.train.shards.map((s) => s.count)).toEqual([5, 5, 5, 5, 4]);
-    expect((await run(['pack', source, '--resolution', '16', '-o', packed, '--shard-size', '4K'])).out).toMatch(/already holds this packing \(32 images in 7 shards\); nothing to do/);
+    expect((await runCli(['pack', source, '--resolution', '16', '-o', packed, '--shard-size', '4K'])).out).toMatch(/already holds this packing \(32 images in 7 shards\); nothing to do/);
   });
 
   it.each([
@@ -55,7 +40,7 @@ describe('convoy pack and train --data <packed folder>', () => {
     [['pack', 'photos', '--resolution', '32'], /required option '-o, --output <dir>' not specified/],
     [['pack', 'photos', '--resolution', '32', '-o', 'x', '--shard-size', '10X'], /--shard-size expects a size such as 256M/],
   ])('pack %j is a usage error', async (args, message) => {
-    const { err, error } = await run(args);
+    const { err, error } = await runCli(args);
     expect(error).toBeInstanceOf(CommanderError);
     expect(exitCodeOf(error)).toBe(2);
     expect(err).toMatch(message);
@@ -68,7 +53,7 @@ describe('convoy pack and train --data <packed folder>', () => {
     [() => ['--skip-bad-shards'], /--skip-bad-shards\b.*--data\b/],
   ])('train %#: flags a packed folder cannot take are usage errors, before any work', async (args, message) => {
     const dir = join(mkdtempSync(join(tmpdir(), 'convoy-cli-')), 'run');
-    const { error } = await run(['train', ...args(), '--checkpoint-dir', dir, '--no-download']);
+    const { error } = await runCli(['train', ...args(), '--checkpoint-dir', dir, '--no-download']);
     expect(error).toBeInstanceOf(UsageError);
     expect(exitCodeOf(error)).toBe(2);
     expect((error as Error).message).toMatch(message);
@@ -77,16 +62,16 @@ describe('convoy pack and train --data <packed folder>', () => {
 
   it('a cut shard stops training before it starts, naming the file; --skip-bad-shards trains without it and says what was lost', async () => {
     const damaged = join(work, 'damaged');
-    expect((await run(['pack', source, '--resolution', '16', '-o', damaged, '--shard-size', '4K'])).error).toBeNull();
+    expect((await runCli(['pack', source, '--resolution', '16', '-o', damaged, '--shard-size', '4K'])).error).toBeNull();
     truncateSync(join(damaged, 'train-00002.shard'), 30);
     const dir = join(work, 'run-damaged');
     const common = ['train', '--data', damaged, '--threads', '1', '--batch-size', '4', '--epochs', '1', '--max-steps', '1', '--checkpoint-dir', dir];
-    const stopped = await run(common);
+    const stopped = await runCli(common);
     expect(stopped.error).toBeInstanceOf(DatasetError);
     expect((stopped.error as Error).message).toMatch(new RegExp(`${join(damaged, 'train-00002\\.shard')}: 30 bytes\\b`));
     expect((stopped.error as Error).message).toMatch(/\bshard 3 of 5 of the train split, 5 images\b/);
     expect(existsSync(dir)).toBe(false);
-    const skipped = await run([...common, '--skip-bad-shards']);
+    const skipped = await runCli([...common, '--skip-bad-shards']);
     expect(skipped.error).toBeNull();
     expect(skipped.out).toMatch(/19 training and 8 test images of 2 classes \(ant, bee\) at 16x16 from the packed dataset/);
     expect(skipped.out).toMatch(/--skip-bad-shards left out 1 shard holding 5 images: .*train-00002\.shard/);
@@ -97,7 +82,7 @@ describe('convoy pack and train --data <packed folder>', () => {
     const unfinished = join(work, 'unfinished');
     mkdirSync(unfinished);
     writeFileSync(join(unfinished, 'pack-state.json'), '{"key":"x","shards":{}}');
-    const { error } = await run(['train', '--data', unfinished, '--checkpoint-dir', join(work, 'never')]);
+    const { error } = await runCli(['train', '--data', unfinished, '--checkpoint-dir', join(work, 'never')]);
     expect(error).toBeInstanceOf(DatasetError);
     expect((error as Error).message).toMatch(/\binterrupted\b.*\bindex\.json\b.*`convoy pack/);
     expect(existsSync(join(work, 'never'))).toBe(false);
@@ -106,11 +91,11 @@ describe('convoy pack and train --data <packed folder>', () => {
   it('--resume in the middle of an epoch on a packed folder continues exactly (the parameters of an unbroken run)', async () => {
     const common = ['train', '--data', packed, '--threads', '2', '--batch-size', '4', '--epochs', '2', '--width', '4', '--no-download'];
     const unbroken = join(work, 'unbroken');
-    expect((await run([...common, '--checkpoint-dir', unbroken])).error).toBeNull();
+    expect((await runCli([...common, '--checkpoint-dir', unbroken])).error).toBeNull();
     const broken = join(work, 'broken');
-    expect((await run([...common, '--max-steps', '3', '--checkpoint-dir', broken])).error).toBeNull();
+    expect((await runCli([...common, '--max-steps', '3', '--checkpoint-dir', broken])).error).toBeNull();
     expect(loadCheckpoint(broken).state.step).toBe(3);
-    expect((await run(['train', '--resume', broken, '--data', packed, '--threads', '2'])).error).toBeNull();
+    expect((await runCli(['train', '--resume', broken, '--data', packed, '--threads', '2'])).error).toBeNull();
     const [a, b] = [loadCheckpoint(unbroken).state, loadCheckpoint(broken).state];
     expect(b.step).toBe(12);
     expect(b.params).toEqual(a.params);

@@ -3,24 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { relativeError } from '@convoy/tensor';
-import { createProgram, exitCodeOf, UsageError } from '../src/cli';
+import { exitCodeOf, UsageError } from '../src/cli';
 import { loadCheckpoint } from '../src/checkpoint';
+import { runCli } from './runCli';
 
-/** Parses argv (after `convoy`) with exits turned into exceptions; returns what was printed. */
-async function run(args: string[]): Promise<{ out: string; error: unknown }> {
-  let out = '';
-  const program = createProgram({ writeOut: (t) => (out += t), writeErr: (t) => (out += t), onExitCode: () => undefined });
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((t: string) => ((out += t), true));
-  try {
-    await program.parseAsync(['node', 'convoy', ...args]);
-    return { out, error: null };
-  } catch (error) {
-    return { out, error };
-  } finally {
-    process.stdout.write = write;
-  }
-}
 
 const work = mkdtempSync(join(tmpdir(), 'convoy-stream-cli-'));
 const packed = join(work, 'packed');
@@ -39,15 +25,15 @@ beforeAll(async () => {
       }
     }
   }
-  expect((await run(['pack', source, '--resolution', '16', '-o', packed, '--shard-size', '8K'])).error).toBeNull();
+  expect((await runCli(['pack', source, '--resolution', '16', '-o', packed, '--shard-size', '8K'])).error).toBeNull();
 }, 60_000);
 
 describe('train --data <packed folder> bigger than --data-memory: streamed from its shards', () => {
   it('streams (saying how), and 1 thread and 2 threads give the same parameters (1e-5)', async () => {
-    const one = await run(['train', ...STREAMED, '--threads', '1', '--epochs', '1', '--max-steps', '6', '--checkpoint-dir', join(work, 'one')]);
+    const one = await runCli(['train', ...STREAMED, '--threads', '1', '--epochs', '1', '--max-steps', '6', '--checkpoint-dir', join(work, 'one')]);
     expect(one.error).toBeNull();
-    expect(one.out).toMatch(/streaming the training split \(0\.1 MiB in 20 shards, above --data-memory 0\.1 MiB\): 4 partitions of 2 images per batch \(all of them\), shuffle buffers of \d+ images/);
-    const two = await run(['train', ...STREAMED, '--threads', '2', '--epochs', '1', '--max-steps', '6', '--checkpoint-dir', join(work, 'two')]);
+    expect(one.out + one.err).toMatch(/streaming the training split \(0\.1 MiB in 20 shards, above --data-memory 0\.1 MiB\): 4 partitions of 2 images per batch \(all of them\), shuffle buffers of \d+ images/);
+    const two = await runCli(['train', ...STREAMED, '--threads', '2', '--epochs', '1', '--max-steps', '6', '--checkpoint-dir', join(work, 'two')]);
     expect(two.error).toBeNull();
     const [a, b] = [loadCheckpoint(join(work, 'one')).state, loadCheckpoint(join(work, 'two')).state];
     expect(a.step).toBe(6);
@@ -57,13 +43,13 @@ describe('train --data <packed folder> bigger than --data-memory: streamed from 
   it('--resume in the middle of an epoch continues exactly; every epoch says which shards were read', async () => {
     const common = ['train', ...STREAMED, '--threads', '2', '--epochs', '2'];
     const unbroken = join(work, 'unbroken');
-    const whole = await run([...common, '--checkpoint-dir', unbroken]);
+    const whole = await runCli([...common, '--checkpoint-dir', unbroken]);
     expect(whole.error).toBeNull();
-    expect(whole.out).toMatch(/streamed 20 shard file\(s\), 0\.\d MiB verified and read by epoch 1: train-000\d\d\.shard/);
+    expect(whole.out + whole.err).toMatch(/streamed 20 shard file\(s\), 0\.\d MiB verified and read by epoch 1: train-000\d\d\.shard/);
     const broken = join(work, 'broken');
-    expect((await run([...common, '--max-steps', '7', '--checkpoint-dir', broken])).error).toBeNull();
+    expect((await runCli([...common, '--max-steps', '7', '--checkpoint-dir', broken])).error).toBeNull();
     expect(loadCheckpoint(broken).state.step).toBe(7);
-    expect((await run(['train', '--resume', broken, '--data', packed, '--threads', '2', '--limit-test', '8'])).error).toBeNull();
+    expect((await runCli(['train', '--resume', broken, '--data', packed, '--threads', '2', '--limit-test', '8'])).error).toBeNull();
     const [a, b] = [loadCheckpoint(unbroken).state, loadCheckpoint(broken).state];
     expect(b.step).toBe(a.step);
     expect(b.params).toEqual(a.params);
@@ -75,11 +61,11 @@ describe('train --data <packed folder> bigger than --data-memory: streamed from 
   }, 180_000);
 
   it('what a streamed split cannot do is a usage error saying what to change', async () => {
-    const limited = await run(['train', ...STREAMED, '--limit-train', '50', '--checkpoint-dir', join(work, 'never')]);
+    const limited = await runCli(['train', ...STREAMED, '--limit-train', '50', '--checkpoint-dir', join(work, 'never')]);
     expect(limited.error).toBeInstanceOf(UsageError);
     expect(exitCodeOf(limited.error)).toBe(2);
     expect((limited.error as Error).message).toMatch(/is streamed from its shards, and --limit-train needs it in memory: raise --data-memory/);
-    const small = await run(['train', '--data', packed, '--data-memory', '64K', '--batch-size', '64', '--model', 'recipe', '--resolution', '16', '--checkpoint-dir', join(work, 'never')]);
+    const small = await runCli(['train', '--data', packed, '--data-memory', '64K', '--batch-size', '64', '--model', 'recipe', '--resolution', '16', '--checkpoint-dir', join(work, 'never')]);
     expect(small.error).toBeInstanceOf(UsageError);
     expect((small.error as Error).message).toMatch(/--data-memory 64K is too small to stream this training split \(151K in 20 shards\): even 1 partition\(s\) need \d+K .*Raise --data-memory to at least \d+K, or lower --batch-size/);
   }, 60_000);
