@@ -3,7 +3,7 @@ import * as path from 'path';
 import {
   computeChannelStats, decodeImage, decodeImageFile, imageBytes, loadImageFolder, lumaOf, packDataset, readPackedDataset, readPackedIndex, type ImageSet,
 } from '../src';
-import { makeTempDir } from './helpers';
+import { madeFolder, makeTempDir } from './helpers';
 import { encodeImage, rawPixels, writeFile } from './imageFiles';
 
 const fixtures = path.join(__dirname, 'fixtures');
@@ -74,8 +74,7 @@ function image(set: ImageSet, i: number): Buffer {
 describe('a grey image folder (loadImageFolder, convoy pack)', () => {
   let root: string;
   beforeAll(async () => {
-    root = makeTempDir('convoy-grey-');
-    await writeFolder(root);
+    root = await madeFolder('convoy-grey-', writeFolder);
   });
 
   test('channels: 1 gives 1 x R x R images, each what decodeImageFile gives, and 1-channel statistics of its own', async () => {

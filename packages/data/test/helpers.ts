@@ -37,6 +37,13 @@ export function makeTempDir(prefix = 'convoy-data-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** A new temporary folder with `write`'s files in it: the fixture a describe block's beforeAll makes once. */
+export async function madeFolder(prefix: string, write: (root: string) => Promise<void>): Promise<string> {
+  const root = makeTempDir(prefix);
+  await write(root);
+  return root;
+}
+
 /** The DatasetError that `f` throws or rejects with (failing the test when it does neither, or throws something else). */
 export async function datasetError(f: () => unknown): Promise<DatasetError> {
   const error = await Promise.resolve().then(f).then(() => null, (e: unknown) => e);

@@ -4,7 +4,7 @@ import {
   computeChannelStats, decodeImageFile, isSharedImageSet, loadImageFolder, readImageFolderLayout, type LoadImageFolderOptions,
 } from '../src';
 import { writeImageCache } from '../src/imageFolderCache';
-import { datasetError, makeTempDir } from './helpers';
+import { datasetError, madeFolder, makeTempDir } from './helpers';
 import { encodeImage, rawPixels, solidImage, writeFile } from './imageFiles';
 
 const R = 16;
@@ -35,8 +35,7 @@ async function load(root: string, options: LoadImageFolderOptions = {}) {
 describe('loadImageFolder: train/<class> + test/<class>', () => {
   let root: string;
   beforeAll(async () => {
-    root = makeTempDir('convoy-folder-');
-    await writeTrainTestFolder(root);
+    root = await madeFolder('convoy-folder-', writeTrainTestFolder);
   });
 
   test('classes from folder names (sorted), every image decoded to 3 x R x R, train and test in one shared buffer', async () => {

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { imageBytes, isUnfinishedPacking, loadImageFolder, packDataset, readPackedDataset, type ImageSet, type PackDatasetOptions } from '../src';
 import { fileSha256 } from '../src/packedFormat';
-import { datasetError, makeTempDir } from './helpers';
+import { datasetError, madeFolder, makeTempDir } from './helpers';
 import { encodeImage, rawPixels, writeFile } from './imageFiles';
 
 const R = 12;
@@ -31,8 +31,7 @@ function contents(set: ImageSet): string[] {
 describe('convoy pack: an image folder into shards and an index', () => {
   let source: string;
   beforeAll(async () => {
-    source = makeTempDir('convoy-pack-src-');
-    await writeFolder(source, { cat: [8, 2], dog: [4, 1], eel: [8, 2] });
+    source = await madeFolder('convoy-pack-src-', (dir) => writeFolder(dir, { cat: [8, 2], dog: [4, 1], eel: [8, 2] }));
   });
 
   it('packs into shards of the size asked, with counts, classes, statistics and a SHA-256 per shard; reads back as the folder loads', async () => {
