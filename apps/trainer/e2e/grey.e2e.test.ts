@@ -87,7 +87,7 @@ describe('a 1-channel network on a grey image folder (built CLI, grey CIFAR-10 P
     expect(single.code).toBe(0);
     expect(lines(single.out)[0].top).toEqual(colourLines[7].top);
     // The colour file really is colour (three different planes somewhere), so the conversion was exercised.
-    const rgb = spawnSync(process.execPath, ['-e', `require('sharp')(${JSON.stringify(one)}).metadata().then(m => console.log(m.channels))`], { encoding: 'utf8', cwd: ROOT });
+    const rgb = spawnSync(process.execPath, ['-e', `require('sharp')(${JSON.stringify(one)}).metadata().then(m => process.stdout.write(String(m.channels)))`], { encoding: 'utf8', cwd: ROOT });
     expect(rgb.stdout.trim()).toBe('3');
   });
 
