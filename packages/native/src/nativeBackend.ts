@@ -12,7 +12,7 @@ import {
   pool2dOutputWidth,
 } from '@convoy/kernels';
 import { DNNL, type Dnnl, type Pointer, check, loadDnnl } from './dnnl';
-import { type ArgSpec, Primitive, anyDesc, createPrimitiveDesc, dims64, newOpDesc, plainDesc } from './primitive';
+import { type ArgSpec, Primitive, ReorderScratch, anyDesc, createPrimitiveDesc, dims64, newOpDesc, plainDesc } from './primitive';
 
 /**
  * KernelBackend on oneDNN primitives, NCHW at the boundary as every backend. One primitive (and
@@ -63,6 +63,8 @@ export class NativeBackend implements KernelBackend {
   readonly precision: NativePrecision;
   private readonly stream: Pointer;
   private readonly cache = new Map<string, Primitive>();
+  /** Where every primitive's reordered arguments live during its call (one storage, the largest call's size). */
+  private readonly reorderScratch = new ReorderScratch();
   /**
    * BatchNorm runs the wasm SIMD kernels, copies in and out included. oneDNN's batch normalization
    * primitive can do the contract (one execution per ghost group, on views of the caller's arrays),
@@ -107,7 +109,7 @@ export class NativeBackend implements KernelBackend {
       const pd = createPrimitiveDesc(this.dnnl, op, { relu });
       const args: ArgSpec[] = [{ arg: DNNL.arg.src, md: d.src }, { arg: DNNL.arg.weights, md: d.weights }, { arg: DNNL.arg.dst, md: d.dst, output: true }];
       if (withBias) args.push({ arg: DNNL.arg.bias, md: d.bias });
-      return new Primitive(this.dnnl, pd, args);
+      return this.primitive(pd, args);
     });
     if (bias !== null) prim.execute(this.stream, [input, weight, output, bias]);
     else prim.execute(this.stream, [input, weight, output]);
@@ -121,7 +123,7 @@ export class NativeBackend implements KernelBackend {
         const op = newOpDesc();
         check(this.dnnl.convolution_backward_data_desc_init(op, DNNL.alg.convDirect, d.op.src, d.op.weights, d.op.dst, d.strides, d.padL, d.padR), 'convolution_backward_data_desc_init');
         const pd = createPrimitiveDesc(this.dnnl, op, { hint });
-        return new Primitive(this.dnnl, pd, [{ arg: DNNL.arg.diffDst, md: d.dst }, { arg: DNNL.arg.weights, md: d.weights }, { arg: DNNL.arg.diffSrc, md: d.src, output: true }]);
+        return this.primitive(pd, [{ arg: DNNL.arg.diffDst, md: d.dst }, { arg: DNNL.arg.weights, md: d.weights }, { arg: DNNL.arg.diffSrc, md: d.src, output: true }]);
       } finally {
         this.dnnl.primitive_desc_destroy(hint);
       }
@@ -144,7 +146,7 @@ export class NativeBackend implements KernelBackend {
         const pd = createPrimitiveDesc(this.dnnl, op, { hint });
         const args: ArgSpec[] = [{ arg: DNNL.arg.src, md: d.src }, { arg: DNNL.arg.diffDst, md: d.dst }, { arg: DNNL.arg.diffWeights, md: d.weights, output: true }];
         if (withBias) args.push({ arg: DNNL.arg.diffBias, md: d.bias, output: true });
-        return new Primitive(this.dnnl, pd, args);
+        return this.primitive(pd, args);
       } finally {
         this.dnnl.primitive_desc_destroy(hint);
       }
@@ -197,6 +199,16 @@ export class NativeBackend implements KernelBackend {
     this.cache.clear();
   }
 
+  /** @internal A primitive of this backend: its reorders go through the backend's scratch. */
+  primitive(pd: Pointer, args: ArgSpec[]): Primitive {
+    return new Primitive(this.dnnl, pd, args, this.reorderScratch);
+  }
+
+  /** @internal Floats held for reordered arguments: the most any one primitive made so far needs at once. */
+  get reorderScratchFloats(): number {
+    return this.reorderScratch.length;
+  }
+
   /** @internal The cache: one primitive per key, made on first use. */
   cached(key: string, make: () => Primitive): Primitive {
     let prim = this.cache.get(key);
@@ -244,12 +256,12 @@ export class NativeBackend implements KernelBackend {
         this.dnnl.pooling_forward_desc_init(fwd, DNNL.prop.forwardTraining, DNNL.alg.poolAvgIncludePadding, d.src, d.dst, d.strides, d.kernel, d.padL, d.padR),
         'pooling_forward_desc_init',
       );
-      if (direction === 'fwd') return new Primitive(this.dnnl, createPrimitiveDesc(this.dnnl, fwd), [{ arg: DNNL.arg.src, md: d.src }, { arg: DNNL.arg.dst, md: d.dst, output: true }]);
+      if (direction === 'fwd') return this.primitive(createPrimitiveDesc(this.dnnl, fwd), [{ arg: DNNL.arg.src, md: d.src }, { arg: DNNL.arg.dst, md: d.dst, output: true }]);
       const hint = createPrimitiveDesc(this.dnnl, fwd);
       try {
         const bwd = newOpDesc();
         check(this.dnnl.pooling_backward_desc_init(bwd, DNNL.alg.poolAvgIncludePadding, d.src, d.dst, d.strides, d.kernel, d.padL, d.padR), 'pooling_backward_desc_init');
-        return new Primitive(this.dnnl, createPrimitiveDesc(this.dnnl, bwd, { hint }), [{ arg: DNNL.arg.diffDst, md: d.dst }, { arg: DNNL.arg.diffSrc, md: d.src, output: true }]);
+        return this.primitive(createPrimitiveDesc(this.dnnl, bwd, { hint }), [{ arg: DNNL.arg.diffDst, md: d.dst }, { arg: DNNL.arg.diffSrc, md: d.src, output: true }]);
       } finally {
         this.dnnl.primitive_desc_destroy(hint);
       }
@@ -278,7 +290,7 @@ class MaxPool {
       check(dnnl.pooling_forward_desc_init(op, DNNL.prop.forwardTraining, DNNL.alg.poolMax, d.src, d.dst, d.strides, d.kernel, d.padL, d.padR), 'pooling_forward_desc_init (max)');
       const pd = createPrimitiveDesc(dnnl, op);
       const ws = dnnl.primitive_desc_query_md(pd, DNNL.query.workspaceMd, 0) as Pointer;
-      return new Primitive(dnnl, pd, [{ arg: DNNL.arg.src, md: d.src }, { arg: DNNL.arg.dst, md: d.dst, output: true }, { arg: DNNL.arg.workspace, md: ws, output: true }]);
+      return owner.primitive(pd, [{ arg: DNNL.arg.src, md: d.src }, { arg: DNNL.arg.dst, md: d.dst, output: true }, { arg: DNNL.arg.workspace, md: ws, output: true }]);
     });
     const outH = pool2dOutputHeight(g);
     const outW = pool2dOutputWidth(g);

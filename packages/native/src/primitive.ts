@@ -67,12 +67,48 @@ export interface ArgSpec {
   output?: boolean;
 }
 
-/** A reorder between the caller's layout and the one the primitive chose, with its own buffer. */
+/** A reorder between the caller's layout and the one the primitive chose, into (or out of) a region of the scratch. */
 interface Reorder {
   index: number;
   output: boolean;
   primitive: Primitive;
-  buffer: Float32Array;
+}
+
+/** Regions start on 64-byte boundaries (oneDNN's kernels read whole cache lines). */
+const REGION_ALIGN_FLOATS = 16;
+
+/**
+ * The buffers the reorders of a backend's primitives convert into and out of: one storage, grown to
+ * the most any one primitive needs at once and shared by all of them. A primitive uses its reordered
+ * copies only inside execute(), and a backend runs one primitive at a time (one per thread), so a
+ * buffer per primitive and shape would only hold memory: the sum over every primitive ever made
+ * (each shape of each op, forward and backward, evaluation's batch sizes too) where the largest one
+ * is enough.
+ */
+export class ReorderScratch {
+  private storage = new Float32Array(0);
+
+  /** Floats held now. */
+  get length(): number {
+    return this.storage.length;
+  }
+
+  /**
+   * Consecutive regions of the given lengths (in floats), the storage grown to hold them. `previous`
+   * (the same lengths' regions from an earlier call) is returned as is while the storage has not
+   * been replaced, so a primitive's steady-state calls allocate nothing.
+   */
+  regions(lengths: readonly number[], previous: readonly Float32Array[]): readonly Float32Array[] {
+    const offsets: number[] = [];
+    let end = 0;
+    for (const length of lengths) {
+      offsets.push(end);
+      end += Math.ceil(length / REGION_ALIGN_FLOATS) * REGION_ALIGN_FLOATS;
+    }
+    if (end > this.storage.length) this.storage = new Float32Array(end);
+    if (previous.length === lengths.length && previous.every((view) => view.buffer === this.storage.buffer)) return previous;
+    return lengths.map((length, i) => this.storage.subarray(offsets[i], offsets[i] + length));
+  }
 }
 
 /**
@@ -81,23 +117,29 @@ interface Reorder {
  * storage, SharedArrayBuffers included) and executes synchronously; the arrays are referenced by
  * the caller for the whole call, and no handle is used after it returns. Where the primitive
  * descriptor chose another layout for an argument (created from `format_tag_any`: oneDNN's blocked
- * layouts), a cached reorder primitive converts into (or, for outputs, out of) a buffer of this
- * primitive's, bound once.
+ * layouts), a cached reorder primitive converts into (or, for outputs, out of) a region of the
+ * backend's ReorderScratch, bound on each call.
  */
 export class Primitive {
   private readonly primitive: Pointer;
   private readonly memories: Pointer[];
   private readonly args: Uint8Array;
   private readonly reorders: Reorder[] = [];
-  /** Per caller array: the array itself or, where reordered, null (the primitive reads its own buffer). */
+  /** Per caller array: true where the primitive reads or writes it in place, false where it goes through a reorder. */
   private readonly direct: boolean[];
+  /** The reorders' regions of the scratch, as last handed out. */
+  private regions: readonly Float32Array[] = [];
+  private readonly reorderFloats: number[] = [];
+  readonly implementation: string;
 
+  /** `scratch`: where reordered arguments live during a call; a backend passes one for all its primitives. */
   constructor(
     private readonly dnnl: Dnnl,
     readonly pd: Pointer,
     specs: ArgSpec[],
-    readonly implementation = implementationName(dnnl, pd),
+    private readonly scratch: ReorderScratch = new ReorderScratch(),
   ) {
+    this.implementation = implementationName(dnnl, pd);
     const primOut: Array<Pointer | null> = [null];
     check(dnnl.primitive_create(primOut, pd), 'primitive_create');
     this.primitive = primOut[0] as Pointer;
@@ -115,21 +157,27 @@ export class Primitive {
       view.setBigUint64(16 * i + 8, BigInt.asUintN(64, memOut[0] as Pointer), true);
       this.direct.push(!reordered);
       if (reordered) {
-        const buffer = new Float32Array(Math.ceil(Number(dnnl.memory_desc_get_size(chosen)) / 4));
-        void buffer.buffer;
-        check(dnnl.memory_set_data_handle(memOut[0], buffer), 'memory_set_data_handle');
+        const floats = Math.ceil(Number(dnnl.memory_desc_get_size(chosen)) / 4);
         const [from, to] = output ? [chosen, md] : [md, chosen];
         const rpdOut: Array<Pointer | null> = [null];
         check(dnnl.reorder_primitive_desc_create(rpdOut, from, dnnl.engine, to, dnnl.engine, null), 'reorder_primitive_desc_create');
         const primitive = new Primitive(dnnl, rpdOut[0] as Pointer, [{ arg: DNNL.arg.from, md: from }, { arg: DNNL.arg.to, md: to, output: true }]);
-        this.reorders.push({ index: i, output, primitive, buffer });
+        this.reorders.push({ index: i, output, primitive });
+        this.reorderFloats.push(floats);
       }
     });
   }
 
   execute(stream: Pointer, buffers: ArrayBufferView[]): void {
     if (buffers.length !== this.memories.length) throw new Error(`primitive takes ${this.memories.length} arrays, got ${buffers.length}`);
-    for (const r of this.reorders) if (!r.output) r.primitive.execute(stream, [buffers[r.index], r.buffer]);
+    const reorders = this.reorders;
+    if (reorders.length > 0) {
+      this.regions = this.scratch.regions(this.reorderFloats, this.regions);
+      reorders.forEach((r, k) => check(this.dnnl.memory_set_data_handle(this.memories[r.index], this.regions[k]), 'memory_set_data_handle'));
+    }
+    reorders.forEach((r, k) => {
+      if (!r.output) r.primitive.execute(stream, [buffers[r.index], this.regions[k]]);
+    });
     for (let i = 0; i < buffers.length; i++) {
       if (!this.direct[i]) continue;
       const buffer = buffers[i];
@@ -139,7 +187,9 @@ export class Primitive {
     }
     check(this.dnnl.primitive_execute(this.primitive, stream, buffers.length, this.args), `primitive_execute (${this.implementation})`);
     check(this.dnnl.stream_wait(stream), 'stream_wait');
-    for (const r of this.reorders) if (r.output) r.primitive.execute(stream, [r.buffer, buffers[r.index]]);
+    reorders.forEach((r, k) => {
+      if (r.output) r.primitive.execute(stream, [this.regions[k], buffers[r.index]]);
+    });
   }
 
   dispose(): void {

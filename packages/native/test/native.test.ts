@@ -172,6 +172,34 @@ describeNative('buffers', () => {
   });
 });
 
+describeNative('reordered arguments', () => {
+  // Shapes whose blocked layouts differ from NCHW, so the conv primitives reorder their arguments;
+  // expectConvCaseMatchesReference runs the forward and both backward passes.
+  const shape = (batch: number, channels: number, side: number): Conv2dGeometry => ({ batch, inChannels: channels, outChannels: 2 * channels, inHeight: side, inWidth: side, ...squareWindow(3, 1, 1) });
+  const large = shape(4, 16, 24);
+  const smaller = [shape(2, 16, 24), shape(4, 16, 12), shape(1, 32, 8)];
+
+  test('share one scratch: it holds the largest call, not the sum over every shape, and a primitive made before it grew still matches', () => {
+    const alone = createNativeBackend({ layout: 'blocked' });
+    expectConvCaseMatchesReference(alone, large);
+    const largest = alone.reorderScratchFloats;
+    expect(largest).toBeGreaterThan(0);
+
+    const each = smaller.map((g) => {
+      const backend = createNativeBackend({ layout: 'blocked' });
+      expectConvCaseMatchesReference(backend, g);
+      return backend.reorderScratchFloats;
+    });
+    const backend = createNativeBackend({ layout: 'blocked' });
+    expectConvCaseMatchesReference(backend, smaller[0]);
+    expectConvCaseMatchesReference(backend, large);
+    for (const g of smaller) expectConvCaseMatchesReference(backend, g);
+    expect(backend.reorderScratchFloats).toBe(largest);
+    expect(backend.reorderScratchFloats).toBeLessThan(largest + each.reduce((a, b) => a + b, 0));
+    for (const b of [alone, backend]) b.dispose();
+  });
+});
+
 describeNative('selection', () => {
   test('with the parity check, the backend agrees with the reference on the recipe shapes and says on which library', () => {
     const checked = selectNativeBackend({ checkParity: true });
