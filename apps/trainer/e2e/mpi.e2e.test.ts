@@ -75,17 +75,19 @@ describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-1
     expect(split?.testLoss).toBeCloseTo(single?.testLoss ?? Number.NaN, 4);
   });
 
-  it('trains a model file with BatchNorm (ghost groups of 4), a residual block and dropout the same on 1 x 1 thread, 1 x 2 and 2 processes x 1: parameters, running statistics, test accuracy', () => {
+  it('trains a model file with BatchNorm (ghost groups of 4), a residual block and dropout the same on 1 x 1 thread, 1 x 2 and 2 processes x 1: parameters, running statistics, test accuracy with and without --tta', () => {
     const modelFile = join(dir, 'bn.json');
     const { kind: _kind, classes: _classes, ...file } = BATCHNORM_NETWORK;
     writeFileSync(modelFile, JSON.stringify(file));
     const args = (name: string) => [
       '--backend', 'wasm', '--data-dir', dataDir, '--no-download', '--limit-train', '128', '--limit-test', '100', '--batch-size', '32', '--seed', '3',
-      '--model', modelFile, '--epochs', '1', '--checkpoint-dir', join(dir, `bn-${name}`),
+      '--model', modelFile, '--epochs', '1', '--tta', 'flip-translate', '--checkpoint-dir', join(dir, `bn-${name}`),
     ];
     const runs = [train({ ranks: 1, threads: 1 }, args('1x1')), train({ ranks: 1, threads: 2 }, args('1x2')), train({ ranks: 2, threads: 1 }, args('2x1'))];
     for (const run of runs) expect({ code: run.code, err: run.err }).toEqual({ code: 0, err: expect.any(String) });
+    for (const run of runs) expect(run.out).toMatch(/completed( AT CHANCE \(collapsed\))?: step 4, epoch 1\/1 \| test accuracy [\d.]+%, [\d.]+% with TTA flip-translate \| [\d.]+ s training, [\d.]+ s wall/);
     const [a, b, c] = ['1x1', '1x2', '2x1'].map((name) => checkpointOf(`bn-${name}`));
+    expect(a.summary.tta).toBe('flip-translate');
     expect(a.modelSpec.kind).toBe('layers');
     expect(a.buffers.entries.map((e) => e.name)).toEqual([
       'layers.1.running_mean', 'layers.1.running_var', 'layers.1.num_batches_tracked',
@@ -97,6 +99,9 @@ describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-1
       expect(worstTensorError(other, a)).toBeLessThan(1e-5);
       expect(relativeError(other.buffers.data, a.buffers.data)).toBeLessThan(1e-5);
       expect(other.summary.testAccuracy).toBe(a.summary.testAccuracy);
+      // Each rank's test-time-augmented sums are all-reduced with the plain ones.
+      expect(other.summary.ttaTestAccuracy).toBe(a.summary.ttaTestAccuracy);
+      expect(other.summary.ttaTestLoss as number).toBeCloseTo(a.summary.ttaTestLoss as number, 4);
     }
   });
 

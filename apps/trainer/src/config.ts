@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import type { TtaMode } from '@convoy/nn';
 
 /** How a run executes; may change between the parts of a resumed run without changing its numbers (up to float summation order for threads). */
 export interface ExecutionConfig {
@@ -12,6 +13,10 @@ export interface ExecutionConfig {
   maxSteps: number | null;
   checkpointDir: string | null;
   log: string | null;
+  /** Test-time augmentation measured beside the plain test numbers after the last epoch (absent or 'none': plain only). */
+  tta?: TtaMode;
+  /** Measure `tta` after every epoch, not only the last (each pass costs the mode's views in forward passes; default false). */
+  ttaEachEpoch?: boolean;
 }
 
 /**

@@ -3,15 +3,20 @@ import type { ModelSpec, TtaMode } from '@convoy/nn';
 import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
 
-/** The test set evaluated data-parallel; over several hosts each evaluates its part and the totals are summed. */
-export async function evaluateTestSet(pool: GradientPool, limit: number | undefined, cluster: Cluster | null): Promise<EvaluationResult> {
-  if (!cluster) return pool.evaluate('test', limit);
-  const mine = await pool.evaluate('test', limit, { index: cluster.rank, of: cluster.size });
-  const totals = new Float32Array(new SharedArrayBuffer(3 * 4));
-  totals.set([mine.lossSum, mine.correct, mine.count]);
+/**
+ * The test set evaluated data-parallel, with `tta`'s test-time-augmented numbers beside the plain
+ * ones unless it is 'none'; over several hosts each evaluates its part and the totals (the
+ * augmented ones too) are summed in one all-reduce.
+ */
+export async function evaluateTestSet(pool: GradientPool, limit: number | undefined, cluster: Cluster | null, tta: TtaMode = 'none'): Promise<EvaluationResult> {
+  if (!cluster) return pool.evaluate('test', limit, undefined, tta);
+  const mine = await pool.evaluate('test', limit, { index: cluster.rank, of: cluster.size }, tta);
+  const totals = new Float32Array(new SharedArrayBuffer(5 * 4));
+  totals.set([mine.lossSum, mine.correct, mine.count, mine.tta?.lossSum ?? 0, mine.tta?.correct ?? 0]);
   await cluster.allReduce(totals, 'the sum of the test-set evaluation over ranks');
-  const [lossSum, correct, count] = totals;
-  return { loss: lossSum / count, lossSum, accuracy: correct / count, correct, count, seconds: mine.seconds };
+  const [lossSum, correct, count, ttaLossSum, ttaCorrect] = totals;
+  const augmented = tta === 'none' ? {} : { tta: { mode: tta, loss: ttaLossSum / count, lossSum: ttaLossSum, accuracy: ttaCorrect / count, correct: ttaCorrect } };
+  return { loss: lossSum / count, lossSum, accuracy: correct / count, correct, count, seconds: mine.seconds, ...augmented };
 }
 
 /** Evaluates parameters on a set with a fresh pool (the `eval` command). */

@@ -217,7 +217,8 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
       return finish(stopped, saved);
     }
     try {
-      lastEvaluation = options.test ? await evaluateTestSet(pool, execution.limitTest ?? undefined, placement.cluster) : null;
+      const tta = execution.ttaEachEpoch || position.epoch === config.epochs - 1 ? (execution.tta ?? 'none') : 'none';
+      lastEvaluation = options.test ? await evaluateTestSet(pool, execution.limitTest ?? undefined, placement.cluster, tta) : null;
     } catch (err) {
       throw stoppedAt(`the test-set evaluation after epoch ${position.epoch + 1} (step ${position.step})`, position.step, err);
     }
@@ -234,7 +235,8 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
     position.epoch++;
     position.stepInEpoch = 0;
     const isBest = checkpoints.recordEpoch(record.testAccuracy, position.epoch);
-    checkpoints.save(position, { testAccuracy: record.testAccuracy, testLoss: record.testLoss, trainLoss: record.trainLoss }, { epochFile: true, isBest });
+    const ttaSummary = lastEvaluation?.tta ? { tta: lastEvaluation.tta.mode, ttaTestAccuracy: lastEvaluation.tta.accuracy, ttaTestLoss: lastEvaluation.tta.loss } : {};
+    checkpoints.save(position, { testAccuracy: record.testAccuracy, testLoss: record.testLoss, trainLoss: record.trainLoss, ...ttaSummary }, { epochFile: true, isBest });
   }
   return finish('completed', checkpoints.last);
 }
@@ -251,6 +253,7 @@ function epochRecord(position: RunPosition, totals: EpochTotals, evaluation: Eva
     trainAccuracy: totals.images ? totals.correct / totals.images : Number.NaN,
     testLoss: evaluation?.loss ?? Number.NaN,
     testAccuracy: evaluation?.accuracy ?? Number.NaN,
+    ...(evaluation?.tta ? { tta: evaluation.tta.mode, ttaTestLoss: evaluation.tta.loss, ttaTestAccuracy: evaluation.tta.accuracy } : {}),
     imagesPerSecond: totals.images / totals.seconds,
     epochSeconds: totals.seconds,
     elapsed,
@@ -261,6 +264,7 @@ function epochLine(record: EpochRecord, epochs: number, evaluation: EvaluationRe
   return (
     `epoch ${record.epoch}/${epochs}: train loss ${record.trainLoss.toFixed(4)} acc ${(100 * record.trainAccuracy).toFixed(2)}% | ` +
     (evaluation ? `test loss ${record.testLoss.toFixed(4)} acc ${(100 * record.testAccuracy).toFixed(2)}% (${evaluation.count} images) | ` : '') +
+    (evaluation?.tta ? `with TTA ${evaluation.tta.mode}: test loss ${evaluation.tta.loss.toFixed(4)} acc ${(100 * evaluation.tta.accuracy).toFixed(2)}% | ` : '') +
     `${record.imagesPerSecond.toFixed(1)} img/s | ${record.epochSeconds.toFixed(1)} s`
   );
 }

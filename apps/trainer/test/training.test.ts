@@ -8,6 +8,7 @@ import { loadCheckpoint } from '../src/checkpoint';
 import { BATCHNORM_NETWORK } from '../../../packages/worker/test/batchNormNetwork';
 import { DEFAULT_RUN_CONFIG, modelSpecFor, type RunConfig } from '@convoy/run';
 import type { ExecutionConfig } from '../src/config';
+import { evaluateParameters } from '../src/evaluation';
 import { runTraining } from '../src/training';
 import { TrainingDivergedError, TrainingStepError } from '../src/trainingErrors';
 
@@ -150,6 +151,31 @@ describe('runTraining', () => {
     expect(epoch.testAccuracy).toBeGreaterThanOrEqual(0);
     expect(epoch.testAccuracy).toBeLessThanOrEqual(1);
     expect(epoch.step).toBe(4);
+  });
+
+  it('--tta measures the last epoch\'s test pass with and without test-time augmentation (as convoy eval --tta does), in the log and the checkpoint; --tta-each-epoch every epoch', async () => {
+    const rt = execution({ tta: 'flip-translate' });
+    const log = join(rt.checkpointDir!, 'metrics.jsonl');
+    const run = await runTraining({ config, modelSpec: BATCHNORM_NETWORK, execution: { ...rt, log }, train, test });
+    const tta = run.lastEvaluation?.tta;
+    expect(tta?.mode).toBe('flip-translate');
+    const alone = await evaluateParameters({ params: run.params, buffers: run.buffers, modelSpec: BATCHNORM_NETWORK, test, threads: 1, backend: 'auto', tta: 'flip-translate' });
+    expect(run.lastEvaluation?.correct).toBe(alone.correct);
+    expect(tta?.correct).toBe(alone.tta?.correct);
+    expect(Math.abs(tta!.lossSum - alone.tta!.lossSum)).toBeLessThan(1e-5 * Math.abs(alone.tta!.lossSum));
+    // The views differ from the plain image, so the augmented loss is another number.
+    expect(tta!.lossSum).not.toBe(run.lastEvaluation!.lossSum);
+    const epochs = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'epoch');
+    expect(epochs.map((r) => r.tta)).toEqual([undefined, 'flip-translate']);
+    expect(epochs[1].ttaTestAccuracy).toBe(tta!.accuracy);
+    expect(epochs[1].ttaTestLoss).toBe(tta!.loss);
+    expect(loadCheckpoint(run.checkpoint!).state.summary).toMatchObject({ tta: 'flip-translate', ttaTestAccuracy: tta!.accuracy });
+
+    const each = execution({ tta: 'flip', ttaEachEpoch: true });
+    const eachLog = join(each.checkpointDir!, 'metrics.jsonl');
+    await runTraining({ config, modelSpec: BATCHNORM_NETWORK, execution: { ...each, log: eachLog }, train, test });
+    const eachEpochs = readFileSync(eachLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'epoch');
+    expect(eachEpochs.map((r) => r.tta)).toEqual(['flip', 'flip']);
   });
 
   it('stops on a NaN/Inf loss with a message naming the step', async () => {

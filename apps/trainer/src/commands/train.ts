@@ -22,7 +22,7 @@ import { abortJob, joinCluster, launcherKind, shareCheckpoint, stopOnLauncherSig
 import { loadData, loadImageFolderData, packedInput, selectData, type StreamedSplit, type TrainingData } from './data';
 import { chooseInputChannels } from '../inputChannels';
 import { declaredInput, modelSpecForData, readModelChoice } from '../modelChoice';
-import { buildModel, ghostGroupSize, modelInputOf, type ModelSpec } from '@convoy/nn';
+import { buildModel, ghostGroupSize, modelInputOf, TTA_MODES, type ModelSpec, type TtaMode } from '@convoy/nn';
 import { CIFAR10_SHAPE, partitionsOfRank, planStream, StreamPlanError, trainSplitBytes } from '@convoy/data';
 
 /**
@@ -35,6 +35,9 @@ export type RunOptions = Omit<RunConfig, 'augment' | 'classes' | 'limitTrain' | 
 /** Where a run's files go and how it starts. */
 export interface OutputOptions {
   maxSteps?: number;
+  /** Test-time augmentation measured beside the plain numbers after the last epoch. */
+  tta: TtaMode;
+  ttaEachEpoch?: boolean;
   stepTimeout: number;
   checkpointDir: string;
   resume?: string;
@@ -91,6 +94,16 @@ function addRunOptions(cmd: Command): Command {
 function addOutputOptions(cmd: Command): Command {
   return cmd
     .option('--max-steps <n>', 'stop after n optimizer steps in total (saving a checkpoint; --resume continues; the schedule still spans --epochs)', integerFlag('--max-steps', 1))
+    .addOption(
+      new Option(
+        '--tta <mode>',
+        `test-time augmentation of the test pass after the last epoch, reported beside the plain accuracy (output, metrics log, checkpoint summary): ${TTA_MODES.join(' | ')} ` +
+          '(flip: logits averaged over the image and its mirror; flip-translate: also over both shifted one pixel up-left and down-right, weighted as airbench94; as `convoy eval --tta`)',
+      )
+        .argParser(choiceFlag('--tta', TTA_MODES))
+        .default('none'),
+    )
+    .option('--tta-each-epoch', 'measure --tta after every epoch, not only the last (flip doubles each test pass, flip-translate makes it 6 forward passes)')
     .option('--checkpoint-dir <dir>', 'where checkpoints go (latest.msgpack + epoch-NNN.msgpack)', 'runs/cifar10')
     .option('--resume <checkpoint>', 'continue a run exactly from a checkpoint file, or from latest.msgpack in a directory')
     .option('--overwrite', 'start a new run even if --checkpoint-dir already holds one')
@@ -212,6 +225,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<number> {
 
 /** One process's part of `convoy train`: all of it on a single host, or one rank's under MPI (rank 0 alone writes files and reports). */
 async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command, onStep?: (where: string) => void, launcherStop?: AbortController): Promise<number> {
+  const startedAt = performance.now();
   const lead = !cluster || cluster.rank === 0;
   let config = runConfigFrom(opts);
   const flagChannels = cmd.getOptionValueSource('channels') === 'cli' && opts.channels !== undefined ? opts.channels : null;
@@ -265,6 +279,8 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
     maxSteps: opts.maxSteps ?? null,
     checkpointDir,
     log: opts.log ? userPath(opts.log) : join(checkpointDir, 'metrics.jsonl'),
+    tta: opts.tta,
+    ttaEachEpoch: opts.ttaEachEpoch === true,
   };
   const reporter = lead ? createProgress(config.batchSize) : new NoProgress();
   const data: TrainingData = opts.data
@@ -314,11 +330,15 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
   try {
     reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${execution.log}`);
     const outcome = await runTraining({ config, execution, train: trainSet, stream, test, classNames, normalization, modelSpec, resume, reporter, signal: controller.signal, cluster, onStep });
-    const accuracy = outcome.lastEvaluation ? ` | test accuracy ${(100 * outcome.lastEvaluation.accuracy).toFixed(2)}%` : '';
+    const evaluation = outcome.lastEvaluation;
+    const accuracy =
+      (evaluation ? ` | test accuracy ${(100 * evaluation.accuracy).toFixed(2)}%` : '') +
+      (evaluation?.tta ? `, ${(100 * evaluation.tta.accuracy).toFixed(2)}% with TTA ${evaluation.tta.mode}` : '');
     // A run that ended at chance is not reported as a plain success; its exit code stays 0 (see README, "Exit codes").
     const status = outcome.status === 'completed' && outcome.collapse ? 'completed AT CHANCE (collapsed)' : outcome.status;
     reporter.log(
-      `${status}: step ${outcome.step}, epoch ${outcome.epoch}/${config.epochs}${accuracy} | ${outcome.trainSeconds.toFixed(1)} s training` +
+      `${status}: step ${outcome.step}, epoch ${outcome.epoch}/${config.epochs}${accuracy} | ${outcome.trainSeconds.toFixed(1)} s training, ` +
+        `${((performance.now() - startedAt) / 1000).toFixed(1)} s wall` +
         (outcome.checkpoint ? ` | checkpoint ${outcome.checkpoint}` : ''),
     );
     if (outcome.status === 'completed' && outcome.collapse) reporter.log(`WARNING: this run collapsed: ${describeCollapse(outcome.collapse)}. ${collapseAdvice(config)}`);
