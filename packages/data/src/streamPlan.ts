@@ -1,3 +1,4 @@
+import { splitBytes } from './dataMemory';
 import type { PackedIndex, PackedShard } from './packedFormat';
 
 /**
@@ -51,7 +52,7 @@ export class StreamPlanError extends Error {
 
 /** Bytes of the training split (its shard files): held whole when this fits the budget. */
 export function trainSplitBytes(index: PackedIndex): number {
-  return index.splits.train.shards.reduce((t, s) => t + s.bytes, 0);
+  return splitBytes(index, 'train');
 }
 
 export interface StreamPlanOptions {

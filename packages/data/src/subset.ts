@@ -14,7 +14,16 @@ export interface SubsetOptions {
  * Deterministic (no RNG): the same flags give the same subset on every run.
  */
 export function subset(set: ImageSet, options: SubsetOptions = {}): ImageSet {
-  const classCount = options.classes ? 0 : maxLabel(set) + 1;
+  const { chosen, newLabel } = chooseSubset(set.labels.subarray(0, set.count), options);
+  return takeImages(set, chosen, (label) => newLabel[label]);
+}
+
+/**
+ * Which images `subset` keeps of a set with these labels (their indices, in order) and each old
+ * label's new one (-1: dropped): what a reader that streams a split needs, from its labels alone.
+ */
+export function chooseSubset(labels: Uint8Array, options: SubsetOptions = {}): { chosen: number[]; newLabel: Int16Array } {
+  const classCount = options.classes ? 0 : maxLabel(labels) + 1;
   const classes = options.classes ? [...options.classes] : Array.from({ length: classCount }, (_, i) => i);
   validateClasses(classes, options.classes !== undefined);
   // newLabel[oldLabel] = position in `classes`, or -1 to drop.
@@ -22,8 +31,8 @@ export function subset(set: ImageSet, options: SubsetOptions = {}): ImageSet {
   classes.forEach((c, i) => (newLabel[c] = i));
 
   const available = new Array<number>(classes.length).fill(0);
-  for (let i = 0; i < set.count; i++) {
-    const l = newLabel[set.labels[i]];
+  for (const label of labels) {
+    const l = newLabel[label];
     if (l >= 0) available[l]++;
   }
   const kept = available.reduce((a, b) => a + b, 0);
@@ -31,14 +40,14 @@ export function subset(set: ImageSet, options: SubsetOptions = {}): ImageSet {
 
   const taken = new Array<number>(classes.length).fill(0);
   const chosen: number[] = [];
-  for (let i = 0; i < set.count; i++) {
-    const l = newLabel[set.labels[i]];
+  labels.forEach((label, i) => {
+    const l = newLabel[label];
     if (l >= 0 && taken[l] < quota[l]) {
       taken[l]++;
       chosen.push(i);
     }
-  }
-  return takeImages(set, chosen, (label) => newLabel[label]);
+  });
+  return { chosen, newLabel };
 }
 
 function quotas(limit: number | undefined, classes: number[], available: number[], kept: number): number[] {
@@ -73,9 +82,9 @@ function validateClasses(classes: number[], given: boolean): void {
   }
 }
 
-function maxLabel(set: ImageSet): number {
+function maxLabel(labels: Uint8Array): number {
   let max = -1;
-  for (let i = 0; i < set.count; i++) if (set.labels[i] > max) max = set.labels[i];
+  for (const label of labels) if (label > max) max = label;
   return max;
 }
 

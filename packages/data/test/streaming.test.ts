@@ -1,7 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Rng } from '@convoy/tensor';
-import { DatasetError, partitionsOfRank, planBytes, planStream, ShuffleBuffer, StreamPlanError, TrainStream, type PackedIndex, type StreamPlan } from '../src';
+import {
+  DatasetError, partitionsOfRank, planBytes, planStream, readPackedDataset, shareDataMemory, ShuffleBuffer, StreamPlanError, subset, TestStream, TrainStream, type ImageSet, type PackedIndex, type StreamPlan,
+} from '../src';
 import { encodeShard, sha256Hex, shardFileBytes, shardFileName } from '../src/packedFormat';
 import { makeTempDir } from './helpers';
 
@@ -18,28 +20,34 @@ function pixelsOf(key: number): Uint8Array {
 }
 const labelOf = (key: number) => (key * 7) % CLASSES;
 
-/** A packed folder of `count` training images in shards of `perShard` (the last shorter), written directly in the format. */
-function writePacked(count: number, perShard: number): { dir: string; index: PackedIndex } {
-  const dir = makeTempDir('convoy-stream-');
+/** The shards of one split: `count` images from key `base` on, `perShard` a shard (the last shorter), written directly in the format. */
+function writeSplit(dir: string, split: 'train' | 'test', count: number, perShard: number, base = 0): PackedIndex['splits']['train'] {
   const shards = [];
   for (let first = 0, n = 0; first < count; first += perShard, n++) {
     const c = Math.min(perShard, count - first);
-    const labels = Uint8Array.from({ length: c }, (_, i) => labelOf(first + i));
+    const labels = Uint8Array.from({ length: c }, (_, i) => labelOf(base + first + i));
     const pixels = new Uint8Array(c * BYTES);
-    for (let i = 0; i < c; i++) pixels.set(pixelsOf(first + i), i * BYTES);
+    for (let i = 0; i < c; i++) pixels.set(pixelsOf(base + first + i), i * BYTES);
     const bytes = encodeShard(labels, pixels);
-    const file = shardFileName('train', n);
+    const file = shardFileName(split, n);
     fs.writeFileSync(path.join(dir, file), bytes);
     shards.push({ file, count: c, bytes: shardFileBytes(c, BYTES), sha256: sha256Hex(bytes) });
   }
+  return { count, shards };
+}
+
+/** A packed folder of `count` training images in shards of `perShard`, and `test` test images (keys from 10,000 on) in shards of `testPerShard`. */
+function writePacked(count: number, perShard: number, test = 0, testPerShard = 7): { dir: string; index: PackedIndex } {
+  const dir = makeTempDir('convoy-stream-');
   const index: PackedIndex = {
     format: 'convoy-packed', version: 1, resolution: R, channels: 3, classNames: ['a', 'b', 'c', 'd'],
     normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, source: 'synthetic', key: 'k',
-    splits: { train: { count, shards }, test: { count: 0, shards: [] } },
+    splits: { train: writeSplit(dir, 'train', count, perShard), test: writeSplit(dir, 'test', test, testPerShard, TEST_BASE) },
   };
   fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
   return { dir, index };
 }
+const TEST_BASE = 10_000;
 
 /** Every global batch of an epoch (keys), read by processes each streaming its range of partitions, joined in partition order. */
 async function epochKeys(dir: string, index: PackedIndex, plan: StreamPlan, epoch: number, ranks = 1, seed = 5, from = 0): Promise<number[][]> {
@@ -204,5 +212,100 @@ describe('TrainStream: damaged shards', () => {
     expect(skipped.report.lost).toEqual({ shards: [{ file: path.join(dir, victim), reason: expect.stringContaining('shard 6 of 12') as string }], images: 10 });
     expect(skipped.keys.filter((k) => k >= 50 && k < 60)).toEqual([]);
     expect(skipped.keys.length).toBe(2 * plan.stepsPerEpoch * 4);
+  });
+});
+
+describe('shareDataMemory: the test split is counted in --data-memory', () => {
+  // 100 training images (10 shards, 19,420 bytes) and 60 test images (9 shards, 11,688 bytes).
+  const { index } = writePacked(100, 10, 60, 7);
+  const testBytes = 11_688;
+
+  test('both splits fit: both held whole; a test split within a quarter of the budget is held whole beside a streamed training split', () => {
+    expect(shareDataMemory(index, 40_000)).toEqual({ budget: 40_000, testBytes, testWindowImages: null, trainBytes: 40_000 - testBytes });
+    expect(shareDataMemory(index, 28_000 * 2)).toMatchObject({ testWindowImages: null, trainBytes: 56_000 - testBytes });
+    expect(shareDataMemory(index, 12_000, ['test'])).toMatchObject({ testBytes, testWindowImages: null });
+  });
+
+  test('a bigger test split gets a window of an eighth of the budget (two halves) and 5 bytes an image; the training split the rest', () => {
+    // 30,000 / 8 / (2 x 193) = 9 images a half.
+    expect(shareDataMemory(index, 30_000)).toEqual({ budget: 30_000, testBytes: 2 * 9 * 193 + 5 * 60, testWindowImages: 9, trainBytes: 30_000 - (2 * 9 * 193 + 5 * 60) });
+    expect(shareDataMemory(index, 8_000, ['test'])).toMatchObject({ testWindowImages: 2 });
+    expect(shareDataMemory(index, 100, ['test'])).toMatchObject({ testWindowImages: 1 });
+  });
+});
+
+describe('TestStream: a test split evaluated window by window', () => {
+  /** Images [start, end) of the stream, read through its windows, as one set's pixels and labels. */
+  async function streamed(stream: TestStream, start = 0, end = stream.count): Promise<{ images: number[]; labels: number[]; windows: number[] }> {
+    const out = { images: [] as number[], labels: [] as number[], windows: [] as number[] };
+    for await (const n of stream.windows(start, end)) {
+      out.windows.push(n);
+      out.images.push(...stream.window.images.subarray(0, n * BYTES));
+      out.labels.push(...stream.window.labels.subarray(0, n));
+    }
+    return out;
+  }
+  const whole = (set: ImageSet, start = 0, end = set.count) => ({ images: Array.from(set.images.subarray(start * BYTES, end * BYTES)), labels: Array.from(set.labels.subarray(start, end)) });
+
+  test('gives the images and labels of the split read whole, in order, in windows; any range of them', async () => {
+    const { dir, index } = writePacked(30, 10, 60, 7);
+    const stream = await TestStream.open({ root: dir, index, windowImages: 8 });
+    const held = readPackedDataset(dir, { splits: ['test'] }).test;
+    expect(stream.count).toBe(60);
+    expect(stream.bytesVerified).toBe(11_688);
+    const all = await streamed(stream);
+    expect(all.windows).toEqual([8, 8, 8, 8, 8, 8, 8, 4]);
+    expect({ images: all.images, labels: all.labels }).toEqual(whole(held));
+    expect(Array.from(stream.labels)).toEqual(Array.from(held.labels));
+    const part = await streamed(stream, 13, 31);
+    expect({ images: part.images, labels: part.labels }).toEqual(whole(held, 13, 31));
+    expect((await streamed(stream, 5, 5)).windows).toEqual([]);
+  });
+
+  test('--limit-test and --classes choose the images the whole split would, reading only the first shards needed', async () => {
+    const { dir, index } = writePacked(30, 10, 60, 7);
+    const stream = await TestStream.open({ root: dir, index, windowImages: 3, limit: 4, classes: [2, 0] });
+    // The first shard (7 images) holds 4; the whole split read as --limit-test reads it, then subset.
+    expect(stream.bytesVerified).toBe(1363);
+    const expected = subset(readPackedDataset(dir, { splits: ['test'], testLimit: 4 }).test, { limit: 4, classes: [2, 0] });
+    expect(stream.count).toBe(4);
+    expect(await streamed(stream).then((s) => ({ images: s.images, labels: s.labels }))).toEqual(whole(expected));
+    await expect(TestStream.open({ root: dir, index, windowImages: 3, limit: 61 })).rejects.toThrow(/limit 61 is more than the 60 images/);
+  });
+
+  test('a damaged or missing test shard is named (file and place) when the stream opens, before any image is used; --skip-bad-shards leaves it out and counts it', async () => {
+    const { dir, index } = writePacked(30, 10, 60, 7);
+    const victim = path.join(dir, index.splits.test.shards[2].file);
+    const bytes = fs.readFileSync(victim);
+    bytes[bytes.length - 5] ^= 4;
+    fs.writeFileSync(victim, bytes);
+    fs.unlinkSync(path.join(dir, index.splits.test.shards[6].file));
+    const error = await TestStream.open({ root: dir, index, windowImages: 4 }).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DatasetError);
+    expect((error as Error).message).toMatch(/test-00006\.shard: missing \(shard 7 of 9 of the test split, 7 images\)/);
+    fs.writeFileSync(path.join(dir, index.splits.test.shards[6].file), Buffer.alloc(0));
+    const damaged = await TestStream.open({ root: dir, index, windowImages: 4 }).then(() => null, (e: unknown) => e);
+    expect((damaged as Error).message).toContain(`${path.join(dir, index.splits.test.shards[6].file)}: 0 bytes, the index says 1363`);
+    fs.unlinkSync(path.join(dir, index.splits.test.shards[6].file));
+    const skipped = await TestStream.open({ root: dir, index, windowImages: 4, skipBadShards: true });
+    expect(skipped.lost.images).toBe(14);
+    expect(skipped.lost.shards.map((s) => s.reason)).toEqual([
+      expect.stringContaining('missing (shard 7 of 9 of the test split, 7 images)') as string,
+      expect.stringContaining("its SHA-256 is not the index's: damaged (a changed byte) (shard 3 of 9 of the test split, 7 images)") as string,
+    ]);
+    const held = readPackedDataset(dir, { splits: ['test'], skipBadShards: true }).test;
+    expect(skipped.count).toBe(46);
+    expect(await streamed(skipped).then((s) => ({ images: s.images, labels: s.labels }))).toEqual(whole(held));
+  });
+
+  test('a caller that stops after one window can start again (no read left writing into its buffers)', async () => {
+    const { dir, index } = writePacked(30, 10, 60, 7);
+    const stream = await TestStream.open({ root: dir, index, windowImages: 8 });
+    for await (const n of stream.windows()) {
+      expect(n).toBe(8);
+      break;
+    }
+    const held = readPackedDataset(dir, { splits: ['test'] }).test;
+    expect(await streamed(stream, 40, 60).then((s) => ({ images: s.images, labels: s.labels }))).toEqual(whole(held, 40, 60));
   });
 });
