@@ -26,13 +26,16 @@ function hashSet(hash: ReturnType<typeof createHash>, set: ImageSet): void {
 /**
  * `streamed`: a training split streamed from shards, which no rank holds whole: its image count and
  * what identifies it (the index's shard list with their SHA-256s and the plan), hashed instead of its pixels.
+ * `streamedTestLabels`: a test split read a window at a time, given by its labels instead of `test`.
  */
-export function datasetFingerprint(train: ImageSet, test: ImageSet | null, streamed?: { count: number; identity: string }): DatasetFingerprint {
+export function datasetFingerprint(train: ImageSet, test: ImageSet | null, streamed?: { count: number; identity: string }, streamedTestLabels?: Uint8Array): DatasetFingerprint {
   const hash = createHash('sha256');
   if (streamed) hash.update(streamed.identity);
   else hashSet(hash, train);
   if (test) hashSet(hash, test);
-  return { trainCount: streamed?.count ?? train.count, testCount: test?.count ?? 0, sha256: hash.digest('hex') };
+  // A streamed test split: its images' labels (the shards were checked against the index's SHA-256 when opened).
+  if (streamedTestLabels) hash.update(streamedTestLabels);
+  return { trainCount: streamed?.count ?? train.count, testCount: test?.count ?? streamedTestLabels?.length ?? 0, sha256: hash.digest('hex') };
 }
 
 /** Bytes each rank contributes to the all-gather (msgpack, length-prefixed, zero-padded). */

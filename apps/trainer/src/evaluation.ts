@@ -1,22 +1,48 @@
-import type { ImageSet, Normalization } from '@convoy/data';
+import type { ImageSet, Normalization, TestStream } from '@convoy/data';
 import type { ModelSpec, TtaMode } from '@convoy/nn';
 import type { Cluster } from '@convoy/cluster';
-import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
+import { createGradientPool, splitRange, type EvaluationResult, type GradientPool } from '@convoy/worker';
 
 /**
  * The test set evaluated data-parallel, with `tta`'s test-time-augmented numbers beside the plain
  * ones unless it is 'none'; over several hosts each evaluates its part and the totals (the
- * augmented ones too) are summed in one all-reduce.
+ * augmented ones too) are summed in one all-reduce. With `stream`, the pool's test set is the
+ * stream's window, and the (part of the) packed test split is evaluated through it window by window.
  */
-export async function evaluateTestSet(pool: GradientPool, limit: number | undefined, cluster: Cluster | null, tta: TtaMode = 'none'): Promise<EvaluationResult> {
-  if (!cluster) return pool.evaluate('test', limit, undefined, tta);
-  const mine = await pool.evaluate('test', limit, { index: cluster.rank, of: cluster.size }, tta);
+export async function evaluateTestSet(pool: GradientPool, limit: number | undefined, cluster: Cluster | null, tta: TtaMode = 'none', stream: TestStream | null = null): Promise<EvaluationResult> {
+  if (!cluster) return evaluatePart(pool, limit, undefined, stream, tta);
+  const mine = await evaluatePart(pool, limit, { index: cluster.rank, of: cluster.size }, stream, tta);
   const totals = new Float32Array(new SharedArrayBuffer(5 * 4));
   totals.set([mine.lossSum, mine.correct, mine.count, mine.tta?.lossSum ?? 0, mine.tta?.correct ?? 0]);
   await cluster.allReduce(totals, 'the sum of the test-set evaluation over ranks');
   const [lossSum, correct, count, ttaLossSum, ttaCorrect] = totals;
   const augmented = tta === 'none' ? {} : { tta: { mode: tta, loss: ttaLossSum / count, lossSum: ttaLossSum, accuracy: ttaCorrect / count, correct: ttaCorrect } };
   return { loss: lossSum / count, lossSum, accuracy: correct / count, correct, count, seconds: mine.seconds, ...augmented };
+}
+
+/**
+ * Part `part` of the test images (all of them without), from the pool's test set, or through a
+ * stream's window: each window evaluated by the pool, the sums added in window order (the same
+ * images as the whole set, so the same numbers up to float rounding).
+ */
+async function evaluatePart(pool: GradientPool, limit: number | undefined, part: { index: number; of: number } | undefined, stream: TestStream | null, tta: TtaMode): Promise<EvaluationResult> {
+  if (!stream) return pool.evaluate('test', limit, part, tta);
+  const t0 = performance.now();
+  const range = part ? splitRange(stream.count, part.of)[part.index] : { start: 0, end: stream.count };
+  const sums = { lossSum: 0, correct: 0, count: 0, ttaLossSum: 0, ttaCorrect: 0 };
+  for await (const n of stream.windows(range.start, range.end)) {
+    const r = await pool.evaluate('test', n, undefined, tta);
+    sums.lossSum += r.lossSum;
+    sums.correct += r.correct;
+    sums.count += r.count;
+    sums.ttaLossSum += r.tta?.lossSum ?? 0;
+    sums.ttaCorrect += r.tta?.correct ?? 0;
+  }
+  const mean = (sum: number): number => (sums.count > 0 ? sum / sums.count : 0);
+  return {
+    loss: mean(sums.lossSum), lossSum: sums.lossSum, accuracy: mean(sums.correct), correct: sums.correct, count: sums.count, seconds: (performance.now() - t0) / 1000,
+    ...(tta === 'none' ? {} : { tta: { mode: tta, loss: mean(sums.ttaLossSum), lossSum: sums.ttaLossSum, accuracy: mean(sums.ttaCorrect), correct: sums.ttaCorrect } }),
+  };
 }
 
 /** Evaluates parameters on a set with a fresh pool (the `eval` command). */
@@ -28,7 +54,10 @@ export async function evaluateParameters(options: {
   modelSpec: ModelSpec;
   /** The normalisation the network was trained with; default CIFAR-10's. */
   normalization?: Normalization;
+  /** The test set; with `testStream`, its window. */
   test: ImageSet;
+  /** A packed test split read a window at a time into `test`. */
+  testStream?: TestStream | null;
   threads: number;
   backend: string;
   limit?: number;
@@ -51,7 +80,7 @@ export async function evaluateParameters(options: {
       workerFile: options.workerFile,
     });
     const [first] = await pool.describe();
-    return { ...(await pool.evaluate('test', options.limit, undefined, options.tta ?? 'none')), backend: first?.backend ?? options.backend };
+    return { ...(await evaluatePart(pool, options.limit, undefined, options.testStream ?? null, options.tta ?? 'none')), backend: first?.backend ?? options.backend };
   } finally {
     await pool?.close();
   }

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { CIFAR10_NORMALIZATION, planBytes, trainSplitBytes, TrainStream, type ImageSet, type Normalization, type PackedIndex, type StreamPlan, type StreamReport } from '@convoy/data';
+import { CIFAR10_NORMALIZATION, planBytes, trainSplitBytes, TrainStream, type ImageSet, type TestStream, type Normalization, type PackedIndex, type StreamPlan, type StreamReport } from '@convoy/data';
 import {
   chanceLevel, cifar10ClassNamesFor, detectCollapse, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, warmupEpochs, type ChanceLevel, type CheckpointState, type Collapse, type RunConfig,
 } from '@convoy/run';
@@ -37,8 +37,10 @@ export interface TrainingOptions {
   train: ImageSet;
   /** Stream the training images from a packed split's shards instead of `train`. */
   stream?: StreamedTraining;
-  /** Evaluated after every epoch (data-parallel); null skips evaluation. */
+  /** Evaluated after every epoch (data-parallel); null skips evaluation. With `testStream`, the stream's window. */
   test: ImageSet | null;
+  /** A packed test split too big for its share of --data-memory, evaluated through `test` a window at a time. */
+  testStream?: TestStream | null;
   /** Names of the labels 0..k-1, recorded in checkpoints; default CIFAR-10's (narrowed by `config.classes`). */
   classNames?: readonly string[];
   /** Pixel normalisation for training and evaluation, recorded in checkpoints; default CIFAR-10's standard statistics. */
@@ -149,7 +151,7 @@ async function startRun(options: TrainingOptions, placement: RunPlacement, pool:
   // Before the first step: every rank must train on the same images, or the sum is meaningless.
   const stream = options.stream;
   const streamed = stream ? { count: stream.index.splits.train.count, identity: JSON.stringify([stream.index.splits.train.shards, stream.plan.partitions.length, stream.plan.shuffleImages]) } : undefined;
-  if (placement.cluster) await checkSameDataset(placement.cluster, datasetFingerprint(train, test, streamed));
+  if (placement.cluster) await checkSameDataset(placement.cluster, datasetFingerprint(train, options.testStream ? null : test, streamed, options.testStream?.labels));
   if (stream) reporter.log(describeStream(stream));
   reporter.log(
     `convoy: ${streamed?.count ?? train.count} training images, ${placement.stepsPerEpoch} steps/epoch of ${config.batchSize}, ${describeSpread(placement, execution.threads)}, ` +
@@ -218,13 +220,13 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
     }
     try {
       const tta = execution.ttaEachEpoch || position.epoch === config.epochs - 1 ? (execution.tta ?? 'none') : 'none';
-      lastEvaluation = options.test ? await evaluateTestSet(pool, execution.limitTest ?? undefined, placement.cluster, tta) : null;
+      lastEvaluation = options.test ? await evaluateTestSet(pool, execution.limitTest ?? undefined, placement.cluster, tta, options.testStream ?? null) : null;
     } catch (err) {
       throw stoppedAt(`the test-set evaluation after epoch ${position.epoch + 1} (step ${position.step})`, position.step, err);
     }
     const record = epochRecord(position, totals, lastEvaluation, context.elapsed());
     if (streamReport) reportStreamReading(placement, streamReport, reporter, position.epoch);
-    chance ??= chanceLevel(batches.labelsForChance(), options.test ? options.test.labels.subarray(0, options.test.count) : null, parts.classes);
+    chance ??= chanceLevel(batches.labelsForChance(), options.testStream?.labels ?? (options.test ? options.test.labels.subarray(0, options.test.count) : null), parts.classes);
     lastCollapse = detectCollapse(chance, {
       epoch: record.epoch, epochs: config.epochs, warmupEpochs: warmupEpochs(config), trainLoss: record.trainLoss,
       test: lastEvaluation ? { accuracy: lastEvaluation.accuracy, count: lastEvaluation.count } : null,
@@ -276,7 +278,7 @@ function describeStream(stream: StreamedTraining): string {
   const own = partitions.end - partitions.start;
   const mine = own === plan.partitions.length ? 'all of them' : `partitions ${partitions.start + 1}-${partitions.end} here`;
   return (
-    `convoy: streaming the training split (${mib(trainSplitBytes(index))} in ${index.splits.train.shards.length} shards, above --data-memory ${mib(plan.memoryBytes)}): ` +
+    `convoy: streaming the training split (${mib(trainSplitBytes(index))} in ${index.splits.train.shards.length} shards, above its ${mib(plan.memoryBytes)} of --data-memory): ` +
     `${plan.partitions.length} partitions of ${plan.perPartition} images per batch (${mine}), shuffle buffers of ${plan.shuffleImages} images, ` +
     `${mib(planBytes(plan, own))} held by this process`
   );

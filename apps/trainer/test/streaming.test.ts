@@ -10,12 +10,15 @@ import { runCli } from './runCli';
 
 const work = mkdtempSync(join(tmpdir(), 'convoy-stream-cli-'));
 const packed = join(work, 'packed');
-/** 200 training images of 16x16 in shards of 10 (154 KB): above a --data-memory of 128K, so streamed. */
+/**
+ * 200 training images of 16x16 in shards of 10 (154 KB) and 120 test images (92 KB): above a --data-memory of 128K, so the
+ * training split is streamed, and the test split (above a quarter of it) read 10 images at a time.
+ */
 const STREAMED = ['--data', packed, '--data-memory', '128K', '--model', 'recipe', '--resolution', '16', '--width', '4', '--batch-size', '8', '--limit-test', '8'];
 
 beforeAll(async () => {
   const source = join(work, 'photos');
-  for (const [split, n] of [['train', 100], ['test', 10]] as const) {
+  for (const [split, n] of [['train', 100], ['test', 60]] as const) {
     for (const [label, cls] of ['ant', 'bee'].entries()) {
       mkdirSync(join(source, split, cls), { recursive: true });
       for (let i = 0; i < n; i++) {
@@ -32,7 +35,7 @@ describe('train --data <packed folder> bigger than --data-memory: streamed from 
   it('streams (saying how), and 1 thread and 2 threads give the same parameters (1e-5)', async () => {
     const one = await runCli(['train', ...STREAMED, '--threads', '1', '--epochs', '1', '--max-steps', '6', '--checkpoint-dir', join(work, 'one')]);
     expect(one.error).toBeNull();
-    expect(one.out + one.err).toMatch(/streaming the training split \(0\.1 MiB in 20 shards, above --data-memory 0\.1 MiB\): 4 partitions of 2 images per batch \(all of them\), shuffle buffers of \d+ images/);
+    expect(one.out + one.err).toMatch(/streaming the training split \(0\.1 MiB in 20 shards, above its 0\.1 MiB of --data-memory\): 4 partitions of 2 images per batch \(all of them\), shuffle buffers of \d+ images/);
     const two = await runCli(['train', ...STREAMED, '--threads', '2', '--epochs', '1', '--max-steps', '6', '--checkpoint-dir', join(work, 'two')]);
     expect(two.error).toBeNull();
     const [a, b] = [loadCheckpoint(join(work, 'one')).state, loadCheckpoint(join(work, 'two')).state];
@@ -67,6 +70,47 @@ describe('train --data <packed folder> bigger than --data-memory: streamed from 
     expect((limited.error as Error).message).toMatch(/is streamed from its shards, and --limit-train needs it in memory: raise --data-memory/);
     const small = await runCli(['train', '--data', packed, '--data-memory', '64K', '--batch-size', '64', '--model', 'recipe', '--resolution', '16', '--checkpoint-dir', join(work, 'never')]);
     expect(small.error).toBeInstanceOf(UsageError);
-    expect((small.error as Error).message).toMatch(/--data-memory 64K is too small to stream this training split \(151K in 20 shards\): even 1 partition\(s\) need \d+K .*Raise --data-memory to at least \d+K, or lower --batch-size/);
+    expect((small.error as Error).message).toMatch(/--data-memory 64K is too small to stream this training split \(151K in 20 shards\) beside the test split's \d+(\.\d)?K: even 1 partition\(s\) need \d+K .*Raise --data-memory to at least \d+K, or lower --batch-size/);
   }, 60_000);
+});
+
+describe('a packed test split bigger than its share of --data-memory: evaluated a window at a time', () => {
+  interface EvalLine { images: number; testAccuracy: number; testLoss: number }
+  /** `convoy eval --json` of a run on the packed folder, and what it said on stderr (where eval reports its data). */
+  async function evaluated(run: string, args: string[]): Promise<EvalLine & { said: string }> {
+    let said = '';
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((t: string | Uint8Array) => ((said += String(t)), true));
+    try {
+      const r = await runCli(['eval', run, '--data', packed, '--json', ...args]);
+      expect(r.error).toBeNull();
+      return { ...(JSON.parse(r.out.trim().split('\n').pop()!) as EvalLine), said };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  it('train evaluates it so, and gets the accuracy and loss of the split held whole; eval does too, at 1 and 2 threads and with --limit-test', async () => {
+    const run = join(work, 'streamed-test');
+    const trained = await runCli(['train', ...STREAMED.filter((a, i) => a !== '--limit-test' && STREAMED[i - 1] !== '--limit-test'), '--threads', '2', '--epochs', '1', '--checkpoint-dir', run]);
+    expect(trained.error).toBeNull();
+    expect(trained.out + trained.err).toMatch(/200 training images \(streamed from 20 shards\) and 120 test images \(read 10 at a time from the test shards\)/);
+    const epoch = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; testAccuracy: number; testLoss: number }).find((l) => l.type === 'epoch')!;
+    const held = await evaluated(run, ['--data-memory', '1G', '--threads', '2']);
+    expect(held.said).toMatch(/120 test images of 2 classes/);
+    expect(held.images).toBe(120);
+    expect(epoch.testAccuracy).toBe(held.testAccuracy);
+    expect(Math.abs(epoch.testLoss - held.testLoss)).toBeLessThan(1e-5 * held.testLoss);
+    for (const threads of ['1', '2']) {
+      const streamed = await evaluated(run, ['--data-memory', '64K', '--threads', threads]);
+      expect(streamed.said).toMatch(/120 test images \(read 5 at a time from the test shards\)/);
+      expect(streamed.images).toBe(120);
+      expect(streamed.testAccuracy).toBe(held.testAccuracy);
+      expect(Math.abs(streamed.testLoss - held.testLoss)).toBeLessThan(1e-5 * held.testLoss);
+    }
+    const limitedHeld = await evaluated(run, ['--data-memory', '1G', '--limit-test', '30']);
+    const limited = await evaluated(run, ['--data-memory', '64K', '--limit-test', '30']);
+    expect(limited.said).toMatch(/30 test images \(read 5 at a time/);
+    expect([limited.images, limited.testAccuracy]).toEqual([30, limitedHeld.testAccuracy]);
+    expect(Math.abs(limited.testLoss - limitedHeld.testLoss)).toBeLessThan(1e-5 * limitedHeld.testLoss);
+  }, 180_000);
 });

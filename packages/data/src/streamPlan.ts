@@ -23,7 +23,7 @@ export interface StreamPlan {
   readonly chunkImages: number;
   readonly maxShardImages: number;
   readonly imageBytes: number;
-  /** The budget the plan was made for, in bytes (what one process holding every partition may use). */
+  /** The budget the plan was made for, in bytes (the training split's share of --data-memory: what one process holding every partition may use). */
   readonly memoryBytes: number;
 }
 
@@ -60,7 +60,10 @@ export interface StreamPlanOptions {
   batchSize: number;
   /** The network's BatchNorm ghost-group size (1 without BatchNorm): partitions give whole groups. */
   groupSize: number;
+  /** The training split's share of --data-memory (shareDataMemory's trainBytes). */
   memoryBytes: number;
+  /** The test split's share of --data-memory, for messages (what --data-memory must cover beside the stream). Default 0. */
+  testBytes?: number;
   /** Shard files left out (missing or cut, under --skip-bad-shards). */
   leftOut?: ReadonlySet<string>;
 }
@@ -109,10 +112,12 @@ export function planStream(index: PackedIndex, options: StreamPlanOptions): Stre
     return { partitions, perPartition, shuffleImages, stepsPerEpoch, chunkImages, maxShardImages, imageBytes, memoryBytes };
   }
   const needs = tightest?.needs ?? 0;
+  const test = options.testBytes ?? 0;
   throw new StreamPlanError(
-    `--data-memory ${mib(memoryBytes)} is too small to stream this training split (${mib(trainSplitBytes(index))} in ${list.length} shards): ` +
-      `even ${tightest?.partitions ?? 1} partition(s) need ${mib(needs)} (the batch, read buffers, and a shuffle buffer of one batch share). ` +
-      `Raise --data-memory to at least ${mib(needs)}, or lower --batch-size`,
+    `--data-memory ${mib(memoryBytes + test)} is too small to stream this training split (${mib(trainSplitBytes(index))} in ${list.length} shards)` +
+      (test > 0 ? ` beside the test split's ${mib(test)}` : '') +
+      `: even ${tightest?.partitions ?? 1} partition(s) need ${mib(needs)} (the batch, read buffers, and a shuffle buffer of one batch share). ` +
+      `Raise --data-memory to at least ${mib(needs + test)}, or lower --batch-size`,
   );
 }
 

@@ -99,8 +99,9 @@ export class TestStream {
     let held = 0;
     let bytesVerified = 0;
     const total = options.limit ?? index.splits.test.count;
+    const enough = quotaMet(options.limit, options.classes ?? index.classNames.map((_, c) => c));
     options.onProgress?.({ done: 0, total });
-    for (let n = 0; n < list.length && (options.limit === undefined || held < options.limit); n++) {
+    for (let n = 0; n < list.length && !enough(labelParts); n++) {
       const shard = list[n];
       if (missingFiles.has(shard.file)) continue;
       const file = path.join(root, shard.file);
@@ -189,6 +190,23 @@ export class TestStream {
     }
     return this.kept[lo];
   }
+}
+
+/**
+ * Whether the labels read so far hold --limit-test's class-balanced quota of every class (subset's
+ * quotas): then the shards after them are not needed, and subset's choice from these labels is the
+ * one it makes from the whole split. Never, without a limit.
+ */
+function quotaMet(limit: number | undefined, classes: readonly number[]): (parts: readonly Uint8Array[]) => boolean {
+  if (limit === undefined) return () => false;
+  const k = classes.length;
+  const quota = new Int32Array(256).fill(0);
+  classes.forEach((c, i) => (quota[c] = Math.floor(limit / k) + (i < limit % k ? 1 : 0)));
+  return (parts) => {
+    const seen = new Int32Array(256);
+    for (const part of parts) for (const label of part) seen[label]++;
+    return classes.every((c) => seen[c] >= quota[c]);
+  };
 }
 
 /** Reads a verified shard's labels into `into` (a new part); the problem in words when one is not a class. */

@@ -262,14 +262,17 @@ describe('TestStream: a test split evaluated window by window', () => {
     expect((await streamed(stream, 5, 5)).windows).toEqual([]);
   });
 
-  test('--limit-test and --classes choose the images the whole split would, reading only the first shards needed', async () => {
+  test('--limit-test and --classes choose the images the whole split would, reading only the first shards that hold them', async () => {
     const { dir, index } = writePacked(30, 10, 60, 7);
-    const stream = await TestStream.open({ root: dir, index, windowImages: 3, limit: 4, classes: [2, 0] });
-    // The first shard (7 images) holds 4; the whole split read as --limit-test reads it, then subset.
-    expect(stream.bytesVerified).toBe(1363);
-    const expected = subset(readPackedDataset(dir, { splits: ['test'], testLimit: 4 }).test, { limit: 4, classes: [2, 0] });
-    expect(stream.count).toBe(4);
-    expect(await streamed(stream).then((s) => ({ images: s.images, labels: s.labels }))).toEqual(whole(expected));
+    const held = readPackedDataset(dir, { splits: ['test'] }).test;
+    // The first shard (7 images) holds 2 of label 2 and 2 of label 0: enough for 4, not for 6.
+    for (const [limit, shards] of [[4, 1], [6, 2]]) {
+      const stream = await TestStream.open({ root: dir, index, windowImages: 3, limit, classes: [2, 0] });
+      expect(stream.bytesVerified).toBe(shards * 1363);
+      expect(stream.count).toBe(limit);
+      const expected = subset(held, { limit, classes: [2, 0] });
+      expect(await streamed(stream).then((s) => ({ images: s.images, labels: s.labels }))).toEqual(whole(expected));
+    }
     await expect(TestStream.open({ root: dir, index, windowImages: 3, limit: 61 })).rejects.toThrow(/limit 61 is more than the 60 images/);
   });
 

@@ -1,6 +1,6 @@
 import {
-  allocateImageSet, badShardsError, consoleCountProgress, DatasetError, isPackedDataset, isUnfinishedPacking, loadCifar10, loadImageFolder, missingOrCutShards, readPackedDataset, readPackedIndex, selectSubsets,
-  trainSplitBytes, type Cifar10, type ImageChannels, type Normalization, type PackedIndex, type PackedSplit,
+  allocateImageSet, badShardsError, consoleCountProgress, DatasetError, isPackedDataset, isUnfinishedPacking, loadCifar10, loadImageFolder, missingOrCutShards, parseClasses, readPackedDataset, readPackedIndex,
+  selectSubsets, shareDataMemory, TestStream, trainSplitBytes, type Cifar10, type DataMemoryShare, type ImageChannels, type Normalization, type PackedIndex, type PackedSplit,
 } from '@convoy/data';
 import { basename } from 'node:path';
 import type { CheckpointState } from '@convoy/run';
@@ -21,13 +21,16 @@ export interface StreamedSplit {
   index: PackedIndex;
   /** Shard files found missing or cut before training (left out under --skip-bad-shards). */
   leftOut: Set<string>;
+  /** How --data-memory is shared with the test split (the stream gets trainBytes). */
+  share: DataMemoryShare;
 }
 
 /**
  * A training dataset as the trainer uses it: CIFAR-10, or an image folder with its own
- * normalisation; with `streamed`, `train` is empty and the training images come from the shards.
+ * normalisation; with `streamed`, `train` is empty and the training images come from the shards;
+ * with `testStream`, `test` is its window (the packed test split is read a window at a time).
  */
-export type TrainingData = Cifar10 & { normalization?: Normalization; streamed?: StreamedSplit };
+export type TrainingData = Cifar10 & { normalization?: Normalization; streamed?: StreamedSplit; testStream?: TestStream };
 
 /** How the --data image folder is read (see loadImageFolder). */
 export interface ImageFolderFlags {
@@ -43,10 +46,12 @@ export interface ImageFolderFlags {
   skipBadShards: boolean;
   /** A packed folder: the splits to read (eval reads only 'test'). */
   splits?: readonly PackedSplit[];
-  /** A packed folder: the bytes of training split it may hold (--data-memory); a bigger one is streamed. Default: held whole. */
+  /** A packed folder: the bytes of its splits it may hold (--data-memory, shared as shareDataMemory says); a split bigger than its share is streamed. Default: held whole. */
   dataMemory?: number;
-  /** A streamed packed folder: read only the test shards that hold this many images (--limit-test), so the test split stays small too. */
+  /** A packed folder whose test split is not held whole: read only the test shards that hold this many images (--limit-test). */
   limitTest?: number | null;
+  /** A packed test split streamed: the classes it is evaluated on (--classes, as typed). */
+  classes?: string | null;
   threads: number;
   log: (line: string) => void;
 }
@@ -64,55 +69,63 @@ function greyWord(channels: ImageChannels): string {
   return channels === 1 ? ' grey' : '';
 }
 
-/** A packed --data folder (see `convoy pack`), held whole in memory, every shard checked against its SHA-256. */
-function loadPackedData(flags: ImageFolderFlags): TrainingData {
+/**
+ * A packed --data folder (see `convoy pack`): each split held whole in memory (every shard checked
+ * against its SHA-256) or, when it is bigger than its share of --data-memory, streamed: the
+ * training split from its shards while training, the test split a window at a time.
+ */
+async function loadPackedData(flags: ImageFolderFlags): Promise<TrainingData> {
   const dir = userPath(flags.folder);
   const index = readPackedIndex(dir);
-  const splits = flags.splits ?? ['train', 'test'];
-  if (splits.includes('train') && flags.dataMemory !== undefined && trainSplitBytes(index) > flags.dataMemory) return streamedPackedData(dir, index, flags);
-  const started = performance.now();
-  const packed = readPackedDataset(dir, { skipBadShards: flags.skipBadShards, splits, onProgress: consoleCountProgress('Reading packed shards') });
-  if (packed.channels !== flags.channels) {
-    throw new UsageError(`${packed.root} was packed with ${packed.channels}-channel images; this run needs ${flags.channels}. Pack the images again with \`convoy pack <source> --channels ${flags.channels}\``);
-  }
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  flags.log(
-    `convoy: ${packed.train.count} training and ${packed.test.count} test images of ${packed.classNames.length} classes (${packed.classNames.join(', ')}) ` +
-      `at ${packed.resolution}x${packed.resolution}${greyWord(packed.channels)} from the packed dataset ${packed.root}, ${(packed.bytesRead / 1024 / 1024).toFixed(1)} MB read in ${seconds} s`,
-  );
-  if (packed.lost.shards.length > 0) {
-    flags.log(
-      `convoy: --skip-bad-shards left out ${packed.lost.shards.length} shard${packed.lost.shards.length > 1 ? 's' : ''} holding ${packed.lost.images} images: ` +
-        packed.lost.shards.map((s) => `${s.file} (${s.reason})`).join('; '),
-    );
-  }
-  return { train: packed.train, test: packed.test, classNames: packed.classNames, dataDir: packed.root, normalization: packed.normalization };
-}
-
-/** A packed folder whose training split is streamed: its test split is read (whole, or what --limit-test needs), missing or cut training shards are found now. */
-function streamedPackedData(dir: string, index: PackedIndex, flags: ImageFolderFlags): TrainingData {
   if (index.channels !== flags.channels) {
     throw new UsageError(`${dir} was packed with ${index.channels}-channel images; this run needs ${flags.channels}. Pack the images again with \`convoy pack <source> --channels ${flags.channels}\``);
   }
-  const problems = missingOrCutShards(dir, index, ['train']);
-  if (problems.length > 0 && !flags.skipBadShards) throw badShardsError(problems);
+  const splits = flags.splits ?? ['train', 'test'];
+  const share = flags.dataMemory === undefined ? null : shareDataMemory(index, flags.dataMemory, splits);
+  const streamTrain = share !== null && splits.includes('train') && trainSplitBytes(index) > share.trainBytes;
+  const testStream = share?.testWindowImages ? await openTestStream(dir, index, share, flags) : null;
+  const held = splits.filter((split) => (split === 'train' ? !streamTrain : !testStream));
+  const started = performance.now();
   const packed = readPackedDataset(dir, {
-    skipBadShards: flags.skipBadShards, splits: ['test'], onProgress: consoleCountProgress('Reading packed test shards'), ...(flags.limitTest ? { testLimit: flags.limitTest } : {}),
+    skipBadShards: flags.skipBadShards, splits: held, onProgress: consoleCountProgress(streamTrain ? 'Reading packed test shards' : 'Reading packed shards'),
+    // Only what --limit-test evaluates, when the training split does not fill memory anyway.
+    ...(streamTrain && flags.limitTest ? { testLimit: flags.limitTest } : {}),
   });
-  const lostImages = problems.reduce((t, p) => t + (index.splits.train.shards.find((s) => s.file === basename(p.file))?.count ?? 0), 0);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const problems = streamTrain ? missingOrCutShards(dir, index, ['train']) : [];
+  if (problems.length > 0 && !flags.skipBadShards) throw badShardsError(problems);
+  const trainLost = problems.reduce((t, p) => t + (index.splits.train.shards.find((s) => s.file === basename(p.file))?.count ?? 0), 0);
+  const trainWords = streamTrain ? `${index.splits.train.count} training images (streamed from ${index.splits.train.shards.length} shards)` : `${packed.train.count} training`;
+  const testWords = testStream ? `${testStream.count} test images (read ${testStream.window.count} at a time from the test shards)` : `${packed.test.count} test images`;
   flags.log(
-    `convoy: ${index.splits.train.count} training images (streamed from ${index.splits.train.shards.length} shards) and ${packed.test.count} test images of ${index.classNames.length} classes ` +
-      `at ${index.resolution}x${index.resolution} from the packed dataset ${packed.root}`,
+    `convoy: ${trainWords} and ${testWords} of ${index.classNames.length} classes (${index.classNames.join(', ')}) ` +
+      `at ${index.resolution}x${index.resolution}${greyWord(index.channels)} from the packed dataset ${packed.root}, ${(packed.bytesRead / 1024 / 1024).toFixed(1)} MB read in ${seconds} s`,
   );
-  const lost = [...problems, ...packed.lost.shards];
+  const lost = [...problems, ...packed.lost.shards, ...(testStream?.lost.shards ?? [])];
   if (lost.length > 0) {
-    flags.log(`convoy: --skip-bad-shards left out ${lost.length} shard${lost.length > 1 ? 's' : ''} holding ${lostImages + packed.lost.images} images: ${lost.map((s) => `${s.file} (${s.reason})`).join('; ')}`);
+    const images = trainLost + packed.lost.images + (testStream?.lost.images ?? 0);
+    flags.log(`convoy: --skip-bad-shards left out ${lost.length} shard${lost.length > 1 ? 's' : ''} holding ${images} images: ${lost.map((s) => `${s.file} (${s.reason})`).join('; ')}`);
   }
   const shape = { channels: index.channels, height: index.resolution, width: index.resolution };
   return {
-    train: allocateImageSet(0, shape), test: packed.test, classNames: packed.classNames, dataDir: packed.root, normalization: packed.normalization,
-    streamed: { root: packed.root, index, leftOut: new Set(problems.map((p) => basename(p.file))) },
+    train: streamTrain ? allocateImageSet(0, shape) : packed.train, test: testStream?.window ?? packed.test, classNames: packed.classNames, dataDir: packed.root, normalization: packed.normalization,
+    ...(streamTrain ? { streamed: { root: packed.root, index, leftOut: new Set(problems.map((p) => basename(p.file))), share } } : {}),
+    ...(testStream ? { testStream } : {}),
   };
+}
+
+/** The packed test split read a window at a time (its shards checked now), choosing the images --limit-test and --classes say. */
+async function openTestStream(dir: string, index: PackedIndex, share: DataMemoryShare, flags: ImageFolderFlags): Promise<TestStream> {
+  try {
+    return await TestStream.open({
+      root: dir, index, windowImages: share.testWindowImages!, skipBadShards: flags.skipBadShards, onProgress: consoleCountProgress('Checking packed test shards'),
+      ...(flags.limitTest ? { limit: flags.limitTest } : {}),
+      ...(flags.classes ? { classes: parseClasses(flags.classes, index.classNames) } : {}),
+    });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 /**
@@ -120,7 +133,7 @@ function streamedPackedData(dir: string, index: PackedIndex, flags: ImageFolderF
  * when it has no train/ and test/. Says where the pixels came from and what was skipped.
  */
 export async function loadImageFolderData(flags: ImageFolderFlags): Promise<TrainingData> {
-  if (isPackedDataset(userPath(flags.folder))) return loadPackedData(flags);
+  if (isPackedDataset(userPath(flags.folder))) return await loadPackedData(flags);
   if (isUnfinishedPacking(userPath(flags.folder))) {
     throw new DatasetError('BAD_SHARD', `${userPath(flags.folder)} is a packing that was interrupted (it has no index.json yet). Fix: run the same \`convoy pack ... -o ${flags.folder}\` again to finish it (the shards it wrote are kept).`);
   }
@@ -151,9 +164,11 @@ export async function loadImageFolderData(flags: ImageFolderFlags): Promise<Trai
 }
 
 /** The subset flags (`--classes`, `--limit-train`, `--limit-test`) applied; a bad `--classes` is a usage error. */
-export function selectData<T extends Cifar10>(data: T, flags: { classes: string | null; limitTrain?: number | null; limitTest?: number | null }): T {
+export function selectData<T extends Cifar10 & { testStream?: TestStream }>(data: T, flags: { classes: string | null; limitTrain?: number | null; limitTest?: number | null }): T {
   try {
-    return { ...data, ...selectSubsets(data, { classes: flags.classes ?? undefined, limitTrain: flags.limitTrain ?? undefined, limitTest: flags.limitTest ?? undefined }) };
+    // A streamed test split chose its images when it was opened; its window is not a set to choose from.
+    const limitTest = data.testStream ? undefined : (flags.limitTest ?? undefined);
+    return { ...data, ...selectSubsets(data, { classes: flags.classes ?? undefined, limitTrain: flags.limitTrain ?? undefined, limitTest }), ...(data.testStream ? { test: data.test } : {}) };
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { isImageChannels, type ImageSet } from '@convoy/data';
+import { DEFAULT_DATA_MEMORY, isImageChannels, type ImageSet, type TestStream } from '@convoy/data';
 import { modelInputOf, TTA_MODES, type TtaMode } from '@convoy/nn';
 import { DEFAULT_RUN_CONFIG, type CheckpointState, type RunConfig } from '@convoy/run';
 import { loadCheckpoint } from '../checkpoint';
@@ -9,23 +9,24 @@ import {
 } from '../cliOptions';
 import { userPath } from '../config';
 import { UsageError } from '../usageError';
-import { choiceFlag } from '../flagParsers';
+import { choiceFlag, sizeFlag } from '../flagParsers';
 import { evaluateParameters } from '../evaluation';
 import { cifar10ClassesOf, loadData, loadImageFolderData, packedInput, selectData } from './data';
 
-export type EvalOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & JsonOptions & { tta: TtaMode };
+export type EvalOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & JsonOptions & { tta: TtaMode; dataMemory: number };
 
 /**
  * The test images of a checkpoint: CIFAR-10's test set (its classes), or with --data the test part
  * of an image folder, read as the run read it (the checkpoint's resolution and input channels; its
  * config's --val-split and seed for a folder without test/), whose classes must be the checkpoint's.
+ * A packed test split bigger than --data-memory comes as a stream (`test` is its window).
  */
-async function testImagesOf(state: CheckpointState, path: string, opts: EvalOptions): Promise<ImageSet> {
+async function testImagesOf(state: CheckpointState, path: string, opts: EvalOptions): Promise<{ test: ImageSet; testStream?: TestStream }> {
   const { channels } = modelInputOf(state.modelSpec);
   if (!opts.data) {
     if (channels !== 3) throw new UsageError(`${path} is a model of ${channels}-channel images; CIFAR-10 is RGB, so evaluate it on its own images with --data <folder>`);
     const data = await loadData(opts);
-    return selectData(data, { classes: cifar10ClassesOf(state, path, data.classNames), limitTest: opts.limitTest }).test;
+    return { test: selectData(data, { classes: cifar10ClassesOf(state, path, data.classNames), limitTest: opts.limitTest }).test };
   }
   if (opts.dataDir) throw new UsageError('--data (an image folder) and --data-dir (the CIFAR-10 folder) exclude each other; pass one');
   if (!isImageChannels(channels)) throw new UsageError(`${path} is a model of ${channels}-channel images; images decode to 1 (grey) or 3 (RGB) channels only`);
@@ -46,6 +47,8 @@ async function testImagesOf(state: CheckpointState, path: string, opts: EvalOpti
     skipBadImages: opts.skipBadImages === true,
     skipBadShards: opts.skipBadShards === true,
     splits: ['test'],
+    dataMemory: opts.dataMemory,
+    limitTest: opts.limitTest ?? null,
     imageCache: opts.imageCache !== false,
     threads: opts.threads,
     log: (line) => process.stderr.write(`${line}\n`),
@@ -53,14 +56,15 @@ async function testImagesOf(state: CheckpointState, path: string, opts: EvalOpti
   if (folder.classNames.join('\n') !== state.classNames.join('\n')) {
     throw new UsageError(`${opts.data} has the classes ${folder.classNames.join(', ')}; ${path} was trained on ${state.classNames.join(', ')}, in that order`);
   }
-  return selectData(folder, { classes: null, limitTest: opts.limitTest }).test;
+  const selected = selectData(folder, { classes: null, limitTest: opts.limitTest });
+  return { test: selected.test, ...(selected.testStream ? { testStream: selected.testStream } : {}) };
 }
 
 async function evaluate(checkpoint: string, opts: EvalOptions): Promise<void> {
   const { path, state } = loadCheckpoint(userPath(checkpoint));
-  const test = await testImagesOf(state, path, opts);
+  const { test, testStream } = await testImagesOf(state, path, opts);
   const result = await evaluateParameters({
-    params: state.params, buffers: state.buffers.data, modelSpec: state.modelSpec, normalization: state.normalization, test, threads: opts.threads, backend: opts.backend, tta: opts.tta,
+    params: state.params, buffers: state.buffers.data, modelSpec: state.modelSpec, normalization: state.normalization, test, testStream, threads: opts.threads, backend: opts.backend, tta: opts.tta,
   });
   const tta = result.tta;
   const line = {
@@ -86,6 +90,12 @@ export function addEvalCommand(program: Command): void {
   addImageFolderOptions(cmd);
   addComputeOptions(cmd, 'worker threads');
   addTestSubsetOptions(cmd);
+  cmd.addOption(
+    new Option(
+      '--data-memory <size>',
+      'with a packed --data folder: the most of its test split held in memory (e.g. 512M, 4G); a bigger one is read and evaluated a window at a time (an eighth of this), with the same result (docs/DISTRIBUTED.md "Memory")',
+    ).argParser(sizeFlag('--data-memory', 64 * 1024)).default(DEFAULT_DATA_MEMORY, '1G'),
+  );
   cmd.addOption(
     new Option('--tta <mode>', `test-time augmentation, reported beside the plain accuracy: ${TTA_MODES.join(' | ')} (flip: logits averaged over the image and its mirror; flip-translate: also over both shifted one pixel up-left and down-right, weighted as airbench94)`)
       .argParser(choiceFlag('--tta', TTA_MODES))

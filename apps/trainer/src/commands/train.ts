@@ -85,8 +85,9 @@ function addRunOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--data-memory <size>',
-        'with a packed --data folder: the most of its training split one process holds (e.g. 512M, 4G). A split that fits is held whole; a bigger one is streamed from its shards ' +
-          'through shuffle buffers that fill this budget, each MPI rank reading only its own shards (docs/DISTRIBUTED.md "Streaming a packed dataset"); it decides the order, so --resume keeps it',
+        'with a packed --data folder: the most of it one process holds (e.g. 512M, 4G). The test split is counted first: held whole when it fits a quarter of this (or both splits fit), else evaluated ' +
+          'a window at a time (an eighth of this), with the same result. A training split that fits the rest is held whole; a bigger one is streamed from its shards ' +
+          'through shuffle buffers that fill it, each MPI rank reading only its own shards (docs/DISTRIBUTED.md "Streaming a packed dataset"); it decides the order, so --resume keeps it',
       ).argParser(sizeFlag('--data-memory', 64 * 1024)).default(d.dataMemory, '1G'),
     );
 }
@@ -296,6 +297,7 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
         threads: execution.threads,
         dataMemory: config.dataMemory,
         limitTest: execution.limitTest,
+        classes: config.classes,
         log: (line) => reporter.log(line),
       })
     : await loadData(opts);
@@ -329,7 +331,7 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
   const removeSignalHandlers = launcherStop ? () => undefined : stopOnSignals(controller);
   try {
     reporter.log(`convoy: data from ${data.dataDir}; checkpoints in ${checkpointDir}; metrics log ${execution.log}`);
-    const outcome = await runTraining({ config, execution, train: trainSet, stream, test, classNames, normalization, modelSpec, resume, reporter, signal: controller.signal, cluster, onStep });
+    const outcome = await runTraining({ config, execution, train: trainSet, stream, test, testStream: data.testStream ?? null, classNames, normalization, modelSpec, resume, reporter, signal: controller.signal, cluster, onStep });
     const evaluation = outcome.lastEvaluation;
     const accuracy =
       (evaluation ? ` | test accuracy ${(100 * evaluation.accuracy).toFixed(2)}%` : '') +
@@ -371,7 +373,9 @@ function packedConfig(config: RunConfig, packedR: number, opts: TrainOptions, cm
  */
 function streamedTraining(split: StreamedSplit, config: RunConfig, spec: ModelSpec, cluster: Cluster | null, skipBadShards: boolean): StreamedTraining {
   try {
-    const plan = planStream(split.index, { batchSize: config.batchSize, groupSize: ghostGroupSize(buildModel(spec)), memoryBytes: config.dataMemory, leftOut: split.leftOut });
+    const plan = planStream(split.index, {
+      batchSize: config.batchSize, groupSize: ghostGroupSize(buildModel(spec)), memoryBytes: split.share.trainBytes, testBytes: split.share.testBytes, leftOut: split.leftOut,
+    });
     return { root: split.root, index: split.index, plan, partitions: partitionsOfRank(plan, cluster?.size ?? 1, cluster?.rank ?? 0), skipBadShards };
   } catch (err) {
     if (err instanceof StreamPlanError) throw new UsageError(err.message);
