@@ -74,6 +74,26 @@ describe('train --data <packed folder> bigger than --data-memory: streamed from 
   }, 60_000);
 });
 
+describe('--data-memory where nothing is packed', () => {
+  it('is a usage error for CIFAR-10 and an image folder, in train and eval, saying to drop it or pack the images', async () => {
+    const photos = join(work, 'photos');
+    for (const args of [
+      ['train', '--data-memory', '512M', '--checkpoint-dir', join(work, 'never')],
+      ['train', '--data', photos, '--data-memory', '512M', '--checkpoint-dir', join(work, 'never')],
+      ['eval', join(work, 'no-such-run'), '--data', photos, '--data-memory', '512M'],
+      ['eval', join(work, 'no-such-run'), '--data-memory', '512M'],
+    ]) {
+      const r = await runCli(args);
+      expect(r.error).toBeInstanceOf(UsageError);
+      expect(exitCodeOf(r.error)).toBe(2);
+      expect((r.error as Error).message).toMatch(/^--data-memory bounds a packed --data folder \(written by `convoy pack`\); .* is held whole in memory, so it cannot apply\. Drop --data-memory, or pack the images \(`convoy pack .* --resolution R -o DIR`\)/);
+      expect((r.error as Error).message).toContain(args.includes('--data') ? `${photos} is an image folder` : 'CIFAR-10 (184 MB)');
+    }
+    // Its default is no problem anywhere, and a packed folder takes it (the tests above).
+    expect((await runCli(['eval', join(work, 'no-such-run'), '--data', photos])).error).not.toBeInstanceOf(UsageError);
+  }, 60_000);
+});
+
 describe('a packed test split bigger than its share of --data-memory: evaluated a window at a time', () => {
   interface EvalLine { images: number; testAccuracy: number; testLoss: number }
   /** `convoy eval --json` of a run on the packed folder, and what it said on stderr (where eval reports its data). */

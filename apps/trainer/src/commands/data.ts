@@ -64,6 +64,16 @@ export function packedInput(folder: string): { resolution: number; channels: Ima
   return { resolution, channels };
 }
 
+/**
+ * --data-memory given where nothing is packed: it bounds only a packed folder, and an image folder
+ * or CIFAR-10 is held whole whatever it says, so a usage error says what to do (null when it applies).
+ */
+export function dataMemoryProblem(given: boolean, folder: string | undefined): string | null {
+  if (!given || (folder && packedInput(folder))) return null;
+  const what = folder ? `${folder} is an image folder, which is held whole in memory` : 'CIFAR-10 (184 MB) is held whole in memory';
+  return `--data-memory bounds a packed --data folder (written by \`convoy pack\`); ${what}, so it cannot apply. Drop --data-memory, or pack the images (\`convoy pack ${folder ?? '<CIFAR-10 folder>'} --resolution R -o DIR\`) and use --data DIR`;
+}
+
 /** ' grey' for 1-channel images, nothing for RGB (the usual case), in the data lines. */
 function greyWord(channels: ImageChannels): string {
   return channels === 1 ? ' grey' : '';

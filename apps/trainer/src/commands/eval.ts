@@ -11,7 +11,7 @@ import { userPath } from '../config';
 import { UsageError } from '../usageError';
 import { choiceFlag, sizeFlag } from '../flagParsers';
 import { evaluateParameters } from '../evaluation';
-import { cifar10ClassesOf, loadData, loadImageFolderData, packedInput, selectData } from './data';
+import { cifar10ClassesOf, dataMemoryProblem, loadData, loadImageFolderData, packedInput, selectData } from './data';
 
 export type EvalOptions = DataOptions & ImageFolderOptions & ComputeOptions & TestSubsetOptions & JsonOptions & { tta: TtaMode; dataMemory: number };
 
@@ -60,7 +60,9 @@ async function testImagesOf(state: CheckpointState, path: string, opts: EvalOpti
   return { test: selected.test, ...(selected.testStream ? { testStream: selected.testStream } : {}) };
 }
 
-async function evaluate(checkpoint: string, opts: EvalOptions): Promise<void> {
+async function evaluate(checkpoint: string, opts: EvalOptions, cmd: Command): Promise<void> {
+  const unusedMemory = dataMemoryProblem(cmd.getOptionValueSource('dataMemory') === 'cli', opts.data);
+  if (unusedMemory) throw new UsageError(unusedMemory);
   const { path, state } = loadCheckpoint(userPath(checkpoint));
   const { test, testStream } = await testImagesOf(state, path, opts);
   const result = await evaluateParameters({
@@ -93,7 +95,7 @@ export function addEvalCommand(program: Command): void {
   cmd.addOption(
     new Option(
       '--data-memory <size>',
-      'with a packed --data folder: the most of its test split held in memory (e.g. 512M, 4G); a bigger one is read and evaluated a window at a time (an eighth of this), with the same result (docs/DISTRIBUTED.md "Memory")',
+      'with a packed --data folder (a usage error otherwise): the most of its test split held in memory (e.g. 512M, 4G); a bigger one is read and evaluated a window at a time (an eighth of this), with the same result (docs/DISTRIBUTED.md "Memory")',
     ).argParser(sizeFlag('--data-memory', 64 * 1024)).default(DEFAULT_DATA_MEMORY, '1G'),
   );
   cmd.addOption(
@@ -101,5 +103,5 @@ export function addEvalCommand(program: Command): void {
       .argParser(choiceFlag('--tta', TTA_MODES))
       .default('none'),
   );
-  cmd.option('--json', 'print one JSON line instead of text (with --tta: also tta, ttaTestLoss, ttaTestAccuracy)').action(async (checkpoint: string, opts: EvalOptions) => evaluate(checkpoint, opts));
+  cmd.option('--json', 'print one JSON line instead of text (with --tta: also tta, ttaTestLoss, ttaTestAccuracy)').action(async (checkpoint: string, opts: EvalOptions, command: Command) => evaluate(checkpoint, opts, command));
 }

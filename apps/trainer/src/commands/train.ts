@@ -19,7 +19,7 @@ import { UsageError } from '../usageError';
 import type { CommandContext } from './context';
 import { affinityWarning, readCpuAffinity } from '../cpuAffinity';
 import { abortJob, joinCluster, launcherKind, shareCheckpoint, stopOnLauncherSignals } from './distributed';
-import { loadData, loadImageFolderData, packedInput, selectData, type StreamedSplit, type TrainingData } from './data';
+import { dataMemoryProblem, loadData, loadImageFolderData, packedInput, selectData, type StreamedSplit, type TrainingData } from './data';
 import { chooseInputChannels } from '../inputChannels';
 import { declaredInput, modelSpecForData, readModelChoice } from '../modelChoice';
 import { buildModel, ghostGroupSize, modelInputOf, TTA_MODES, type ModelSpec, type TtaMode } from '@convoy/nn';
@@ -85,7 +85,7 @@ function addRunOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--data-memory <size>',
-        'with a packed --data folder: the most of it one process holds (e.g. 512M, 4G). The test split is counted first: held whole when it fits a quarter of this (or both splits fit), else evaluated ' +
+        'with a packed --data folder (a usage error otherwise): the most of it one process holds (e.g. 512M, 4G). The test split is counted first: held whole when it fits a quarter of this (or both splits fit), else evaluated ' +
           'a window at a time (an eighth of this), with the same result. A training split that fits the rest is held whole; a bigger one is streamed from its shards ' +
           'through shuffle buffers that fill it, each MPI rank reading only its own shards (docs/DISTRIBUTED.md "Streaming a packed dataset"); it decides the order, so --resume keeps it',
       ).argParser(sizeFlag('--data-memory', 64 * 1024)).default(d.dataMemory, '1G'),
@@ -231,6 +231,8 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
   let config = runConfigFrom(opts);
   const flagChannels = cmd.getOptionValueSource('channels') === 'cli' && opts.channels !== undefined ? opts.channels : null;
   const packed = opts.data ? packedInput(opts.data) : null;
+  const unusedMemory = dataMemoryProblem(cmd.getOptionValueSource('dataMemory') === 'cli', opts.data);
+  if (unusedMemory) throw new UsageError(unusedMemory);
   // A preset is built for the channels the run will decode (--channels, else a packed folder's); a resumed run's network is checked against it below.
   const presetChannels = flagChannels ?? packed?.channels ?? 3;
   const modelChoice = opts.model ? readModelChoice(opts.model, { resolution: config.resolution, width: config.width, inChannels: presetChannels }) : null;
