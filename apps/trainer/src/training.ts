@@ -150,7 +150,7 @@ async function startRun(options: TrainingOptions, placement: RunPlacement, pool:
   const backend = described[0]?.backend ?? execution.backend;
   // Before the first step: every rank must train on the same images, or the sum is meaningless.
   const stream = options.stream;
-  const streamed = stream ? { count: stream.index.splits.train.count, identity: JSON.stringify([stream.index.splits.train.shards, stream.plan.partitions.length, stream.plan.shuffleImages]) } : undefined;
+  const streamed = stream ? { count: stream.plan.images, identity: JSON.stringify([stream.index.splits.train.shards, stream.plan.partitions.length, stream.plan.shuffleImages, stream.plan.images]) } : undefined;
   if (placement.cluster) await checkSameDataset(placement.cluster, datasetFingerprint(train, options.testStream ? null : test, streamed, options.testStream?.labels));
   if (stream) reporter.log(describeStream(stream));
   reporter.log(
@@ -278,7 +278,8 @@ function describeStream(stream: StreamedTraining): string {
   const own = partitions.end - partitions.start;
   const mine = own === plan.partitions.length ? 'all of them' : `partitions ${partitions.start + 1}-${partitions.end} here`;
   return (
-    `convoy: streaming the training split (${mib(trainSplitBytes(index))} in ${index.splits.train.shards.length} shards, above its ${mib(plan.memoryBytes)} of --data-memory): ` +
+    `convoy: streaming the training split (${mib(trainSplitBytes(index))} in ${index.splits.train.shards.length} shards, above its ${mib(plan.memoryBytes)} of --data-memory)` +
+    (plan.images < index.splits.train.count ? `, its first ${plan.images} images in the index's shard order (--limit-train)` : '') + ': ' +
     `${plan.partitions.length} partitions of ${plan.perPartition} images per batch (${mine}), shuffle buffers of ${plan.shuffleImages} images, ` +
     `${mib(planBytes(plan, own))} held by this process`
   );

@@ -63,11 +63,23 @@ describe('train --data <packed folder> bigger than --data-memory: streamed from 
     ]);
   }, 180_000);
 
-  it('what a streamed split cannot do is a usage error saying what to change', async () => {
-    const limited = await runCli(['train', ...STREAMED, '--limit-train', '50', '--checkpoint-dir', join(work, 'never')]);
-    expect(limited.error).toBeInstanceOf(UsageError);
-    expect(exitCodeOf(limited.error)).toBe(2);
-    expect((limited.error as Error).message).toMatch(/is streamed from its shards, and --limit-train needs it in memory: raise --data-memory/);
+  it('--limit-train streams the first n images of the shards (the same at 1 and 2 threads); --classes is a usage error saying what to do instead', async () => {
+    const limited = ['train', ...STREAMED, '--limit-train', '50', '--epochs', '1', '--max-steps', '4'];
+    const one = await runCli([...limited, '--threads', '1', '--checkpoint-dir', join(work, 'limited-1')]);
+    expect(one.error).toBeNull();
+    expect(one.out + one.err).toMatch(/streaming the training split \(0\.1 MiB in 20 shards, above its 0\.1 MiB of --data-memory\), its first 50 images in the index's shard order \(--limit-train\): /);
+    expect(one.out + one.err).toMatch(/convoy: 50 training images, \d steps\/epoch of 8/);
+    const two = await runCli([...limited, '--threads', '2', '--checkpoint-dir', join(work, 'limited-2')]);
+    expect(two.error).toBeNull();
+    const [a, b] = [loadCheckpoint(join(work, 'limited-1')).state, loadCheckpoint(join(work, 'limited-2')).state];
+    expect(a.step).toBe(4);
+    expect(a.config.limitTrain).toBe(50);
+    expect(relativeError(b.params, a.params)).toBeLessThan(1e-5);
+    const classes = await runCli(['train', ...STREAMED, '--classes', 'bee,ant', '--checkpoint-dir', join(work, 'never')]);
+    expect(classes.error).toBeInstanceOf(UsageError);
+    expect(exitCodeOf(classes.error)).toBe(2);
+    expect((classes.error as Error).message).toMatch(/is streamed from its shards, and --classes needs it in memory\. Either raise --data-memory to 1M \(both splits held whole\), or pack only those classes/);
+    expect((await runCli(['train', ...STREAMED, '--limit-train', '201', '--checkpoint-dir', join(work, 'never')])).error).toMatchObject({ message: expect.stringMatching(/--limit-train 201 is more than the 200 training images/) as string });
     const small = await runCli(['train', '--data', packed, '--data-memory', '64K', '--batch-size', '64', '--model', 'recipe', '--resolution', '16', '--checkpoint-dir', join(work, 'never')]);
     expect(small.error).toBeInstanceOf(UsageError);
     expect((small.error as Error).message).toMatch(/--data-memory 64K is too small to stream this training split \(151K in 20 shards\) beside the test split's \d+(\.\d)?K: even 1 partition\(s\) need \d+K .*Raise --data-memory to at least \d+K, or lower --batch-size/);

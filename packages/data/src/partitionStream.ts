@@ -159,7 +159,7 @@ export class PartitionStream {
     const { chunkImages } = this.options;
     for (;;) {
       const current = this.current;
-      if (current && current.cursor < current.shard.count) {
+      if (current && current.cursor < current.shard.used) {
         const wanted = Math.floor(current.cursor / chunkImages);
         if (this.chunk?.index !== wanted) await this.enterChunk(wanted);
         return true;
@@ -229,7 +229,7 @@ export class PartitionStream {
     const lost = this.options.report.lost;
     if (!lost.shards.some((s) => s.file === file)) {
       lost.shards.push({ file, reason });
-      lost.images += shard.count;
+      lost.images += shard.used;
     }
   }
 
@@ -241,14 +241,14 @@ export class PartitionStream {
     const problem = await chunk.ready;
     if (problem) throw new DatasetError('BAD_SHARD', `${path.join(this.options.root, current.shard.file)}: ${problem} (${current.shard.place}); it changed after it was verified`);
     this.chunk = chunk;
-    if ((index + 1) * this.options.chunkImages < current.shard.count) this.ahead = this.readChunk(index + 1, this.chunkBuffers[(index + 1) % 2]);
+    if ((index + 1) * this.options.chunkImages < current.shard.used) this.ahead = this.readChunk(index + 1, this.chunkBuffers[(index + 1) % 2]);
   }
 
   private readChunk(index: number, buffer: Uint8Array): Chunk {
     const { shard, handle } = this.current!;
     const { imageBytes: b, chunkImages } = this.options;
     const first = index * chunkImages;
-    const length = Math.min(chunkImages, shard.count - first) * b;
+    const length = Math.min(chunkImages, shard.used - first) * b;
     const position = SHARD_HEADER_BYTES + shard.count + first * b;
     const ready = (async () => {
       for (let done = 0; done < length; ) {

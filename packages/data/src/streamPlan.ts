@@ -19,6 +19,8 @@ export interface StreamPlan {
   readonly shuffleImages: number;
   /** Full global batches per epoch: the smallest partition's images over perPartition, rounded down. */
   readonly stepsPerEpoch: number;
+  /** Training images streamed: the split's (less any shard left out), or the --limit-train prefix's. */
+  readonly images: number;
   /** Images read per disk read (one chunk of a shard's pixels), and the largest shard's image count. */
   readonly chunkImages: number;
   readonly maxShardImages: number;
@@ -31,6 +33,8 @@ export interface StreamPlan {
 export interface StreamShard extends PackedShard {
   /** The sample key of its first image: its place in the split (keys augmentation, names test faults). */
   readonly first: number;
+  /** Its first images the run uses: all `count`, or fewer in the last shard of a --limit-train prefix. */
+  readonly used: number;
   /** "shard 3 of 12 of the train split, 5000 images", for messages. */
   readonly place: string;
 }
@@ -66,6 +70,8 @@ export interface StreamPlanOptions {
   testBytes?: number;
   /** Shard files left out (missing or cut, under --skip-bad-shards). */
   leftOut?: ReadonlySet<string>;
+  /** Stream only the first this many images of the shards in index order (--limit-train): the same images at any thread or rank count. */
+  limit?: number;
 }
 
 /**
@@ -79,11 +85,16 @@ export function planStream(index: PackedIndex, options: StreamPlanOptions): Stre
   const imageBytes = index.channels * index.resolution * index.resolution;
   const list = index.splits.train.shards;
   let first = 0;
-  const shards: StreamShard[] = list.map((shard, n) => {
-    const s = { ...shard, first, place: `shard ${n + 1} of ${list.length} of the train split, ${shard.count} images` };
+  const kept: StreamShard[] = list.map((shard, n) => {
+    const s = { ...shard, first, used: shard.count, place: `shard ${n + 1} of ${list.length} of the train split, ${shard.count} images` };
     first += shard.count;
     return s;
   }).filter((s) => !options.leftOut?.has(s.file));
+  const available = kept.reduce((t, s) => t + s.count, 0);
+  if (options.limit !== undefined && options.limit > available) {
+    throw new StreamPlanError(`--limit-train ${options.limit} is more than the ${available} training images${kept.length < list.length ? ' left' : ''}; use at most ${available}`);
+  }
+  const shards = limitedPrefix(kept, options.limit);
   if (shards.length === 0) throw new StreamPlanError('no training shard is left to read');
   if (batchSize % groupSize !== 0) {
     throw new StreamPlanError(`a streamed dataset needs whole BatchNorm ghost groups in every batch: use a --batch-size that is a multiple of ${groupSize}`);
@@ -102,14 +113,16 @@ export function planStream(index: PackedIndex, options: StreamPlanOptions): Stre
       continue;
     }
     const partitions = Array.from({ length: p }, (_, k) => shards.filter((_, i) => i % p === k));
-    const smallest = Math.min(...partitions.map((part) => part.reduce((t, s) => t + s.count, 0)));
+    const smallest = Math.min(...partitions.map((part) => part.reduce((t, s) => t + s.used, 0)));
     const stepsPerEpoch = Math.floor(smallest / perPartition);
     if (stepsPerEpoch < 1) {
       throw new StreamPlanError(
-        `--batch-size ${batchSize} takes ${perPartition} images from each of ${p} partitions of the training shards, but the smallest holds ${smallest}: lower --batch-size, or pack with a smaller --shard-size (more shards)`,
+        `--batch-size ${batchSize} takes ${perPartition} images from each of ${p} partitions of the training shards, but the smallest holds ${smallest}: lower --batch-size, ` +
+          (options.limit !== undefined ? 'raise --limit-train, ' : '') + 'or pack with a smaller --shard-size (more shards)',
       );
     }
-    return { partitions, perPartition, shuffleImages, stepsPerEpoch, chunkImages, maxShardImages, imageBytes, memoryBytes };
+    const images = shards.reduce((t, s) => t + s.used, 0);
+    return { partitions, perPartition, shuffleImages, stepsPerEpoch, images, chunkImages, maxShardImages, imageBytes, memoryBytes };
   }
   const needs = tightest?.needs ?? 0;
   const test = options.testBytes ?? 0;
@@ -119,6 +132,18 @@ export function planStream(index: PackedIndex, options: StreamPlanOptions): Stre
       `: even ${tightest?.partitions ?? 1} partition(s) need ${mib(needs)} (the batch, read buffers, and a shuffle buffer of one batch share). ` +
       `Raise --data-memory to at least ${mib(needs + test)}, or lower --batch-size`,
   );
+}
+
+/** The shards that hold the first `limit` images (in index order; the last one used only in part), or all of them without a limit. */
+function limitedPrefix(shards: StreamShard[], limit: number | undefined): StreamShard[] {
+  if (limit === undefined) return shards;
+  const prefix: StreamShard[] = [];
+  for (let held = 0, n = 0; held < limit && n < shards.length; n++) {
+    const used = Math.min(shards[n].count, limit - held);
+    prefix.push({ ...shards[n], used });
+    held += used;
+  }
+  return prefix;
 }
 
 /** Bytes one process uses to stream `partitions` partitions with shuffle buffers of `shuffleImages` images each. */

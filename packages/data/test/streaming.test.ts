@@ -180,6 +180,26 @@ describe('TrainStream: the streamed order', () => {
   });
 });
 
+describe('TrainStream: --limit-train on a streamed split', () => {
+  test('streams the first n images in the index\'s shard order (the last shard in part), the same at 1, 2 and 4 processes; more than the split is an error', async () => {
+    const { dir, index } = writePacked(230, 17);
+    // 100 images: shards 1-5 and 15 of shard 6's 17.
+    const plan: StreamPlan = { ...planStream(index, { batchSize: 8, groupSize: 1, memoryBytes: 1e6, limit: 100 }), chunkImages: 5, shuffleImages: 9 };
+    expect(plan.images).toBe(100);
+    expect(plan.partitions.flat().map((s) => [s.file, s.used]).sort()).toEqual([0, 1, 2, 3, 4, 5].map((n) => [index.splits.train.shards[n].file, n === 5 ? 15 : 17]));
+    for (const epoch of [0, 1]) {
+      const one = await epochKeys(dir, index, plan, epoch);
+      const all = one.flat();
+      expect(new Set(all).size).toBe(all.length);
+      expect(Math.max(...all)).toBeLessThan(100);
+      expect(all.length).toBe(plan.stepsPerEpoch * 8);
+      expect(await epochKeys(dir, index, plan, epoch, 2)).toEqual(one);
+      expect(await epochKeys(dir, index, plan, epoch, plan.partitions.length)).toEqual(one);
+    }
+    expect(() => planStream(index, { batchSize: 8, groupSize: 1, memoryBytes: 1e6, limit: 231 })).toThrow(/--limit-train 231 is more than the 230 training images; use at most 230/);
+  });
+});
+
 describe('TrainStream: damaged shards', () => {
   test('a changed byte is named (file and place) when its shard is reached; --skip-bad-shards goes on, counting the images lost once', async () => {
     const { dir, index } = writePacked(120, 10);

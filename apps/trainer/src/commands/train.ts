@@ -23,7 +23,7 @@ import { dataMemoryProblem, loadData, loadImageFolderData, packedInput, selectDa
 import { chooseInputChannels } from '../inputChannels';
 import { declaredInput, modelSpecForData, readModelChoice } from '../modelChoice';
 import { buildModel, ghostGroupSize, modelInputOf, TTA_MODES, type ModelSpec, type TtaMode } from '@convoy/nn';
-import { CIFAR10_SHAPE, partitionsOfRank, planStream, StreamPlanError, trainSplitBytes } from '@convoy/data';
+import { CIFAR10_SHAPE, partitionsOfRank, planStream, splitBytes, StreamPlanError, trainSplitBytes } from '@convoy/data';
 
 /**
  * The flags that decide a run's numbers, as parsed: RunConfig's fields, except that the optional
@@ -81,7 +81,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--label-smoothing <eps>', 'label smoothing of the training loss, in [0, 1): the target is 1 - eps on the label plus eps / classes on every class, as PyTorch\'s CrossEntropyLoss(label_smoothing); test loss and accuracy are measured without it', numberFlag('--label-smoothing', { min: 0, max: 1, maxExclusive: true }), d.labelSmoothing)
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation', integerFlag('--seed', 0, 2 ** 31 - 1), d.seed)
     .option('--classes <list>', 'train and evaluate on these classes only, relabelled 0..k-1 in the order given: names or indices, e.g. cat,dog or 3,5 (default: all ten)')
-    .option('--limit-train <n>', 'train on a class-balanced subset of n images (default: all 50,000)', integerFlag('--limit-train', 1))
+    .option('--limit-train <n>', 'train on a class-balanced subset of n images (default: all 50,000); on a packed training split streamed within --data-memory, on its first n images in the index\'s shard order (packed shuffled, so the classes are mixed, but not balanced)', integerFlag('--limit-train', 1))
     .addOption(
       new Option(
         '--data-memory <size>',
@@ -303,13 +303,16 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
         log: (line) => reporter.log(line),
       })
     : await loadData(opts);
-  if (data.streamed && (config.classes !== null || config.limitTrain !== null)) {
+  if (data.streamed && config.classes !== null) {
+    const whole = splitBytes(data.streamed.index, 'train') + splitBytes(data.streamed.index, 'test');
     throw new UsageError(
-      `${opts.data}'s training split (${(trainSplitBytes(data.streamed.index) / 1024 ** 2).toFixed(0)} MiB) is bigger than --data-memory, so it is streamed from its shards, and ${config.classes !== null ? '--classes' : '--limit-train'} needs it in memory: ` +
-        `raise --data-memory above that, or pack the subset you want (convoy pack) and train on all of it`,
+      `${opts.data}'s training split (${(trainSplitBytes(data.streamed.index) / 1024 ** 2).toFixed(0)} MiB) is bigger than its share of --data-memory, so it is streamed from its shards, and --classes needs it in memory. ` +
+        `Either raise --data-memory to ${Math.ceil(whole / 1024 ** 2)}M (both splits held whole), or pack only those classes (\`convoy pack\` of a folder holding just their class folders) and train on that without --classes`,
     );
   }
-  const { train: trainSet, test, classNames, normalization } = selectData(data, { classes: config.classes, limitTrain: config.limitTrain, limitTest: execution.limitTest });
+  const { train: trainSet, test, classNames, normalization } = selectData(data, {
+    classes: config.classes, limitTrain: data.streamed ? null : config.limitTrain, limitTest: execution.limitTest, // a streamed split's --limit-train is its stream's prefix
+  });
   if (resume && resume.classNames.join(',') !== classNames.join(',')) {
     throw new CheckpointError(`${opts.resume}: its classes (${resume.classNames.join(', ')}) are not those of the data (${classNames.join(', ')}); it cannot be resumed on this data`);
   }
@@ -377,6 +380,7 @@ function streamedTraining(split: StreamedSplit, config: RunConfig, spec: ModelSp
   try {
     const plan = planStream(split.index, {
       batchSize: config.batchSize, groupSize: ghostGroupSize(buildModel(spec)), memoryBytes: split.share.trainBytes, testBytes: split.share.testBytes, leftOut: split.leftOut,
+      ...(config.limitTrain !== null ? { limit: config.limitTrain } : {}),
     });
     return { root: split.root, index: split.index, plan, partitions: partitionsOfRank(plan, cluster?.size ?? 1, cluster?.rank ?? 0), skipBadShards };
   } catch (err) {
