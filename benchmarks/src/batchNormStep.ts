@@ -3,9 +3,11 @@
  * blocks of 32, 64, 128 maps, R=32) as a layer list, against the same convolutions with a
  * BatchNorm2d after each conv. One thread, one kernel backend, a fixed batch; the two networks are
  * timed in alternating rounds so that load on a shared machine hits both alike, and the ratio of
- * their images/s is printed per round and as the median.
+ * their images/s is printed per round and as the median, by wall clock and by this process's CPU
+ * time (the figure to trust on a shared machine). The backend defaults to `auto`, what a trainer's
+ * workers take (native where oneDNN loads, else wasm).
  *
- *   npx nx run benchmarks:batchnorm -- --batch 32 --rounds 5 --backend wasm
+ *   npx nx run benchmarks:batchnorm -- --batch 32 --rounds 7 --backend wasm
  *   node benchmarks/dist/batchNormStep.js --backend native
  */
 import type { KernelBackend } from '@convoy/kernels';
@@ -15,7 +17,7 @@ import { selectWorkerBackend } from '@convoy/worker';
 import { positiveInteger, positiveNumber, readFlags } from './args';
 import { timeCall } from './timing';
 
-const USAGE = 'usage: node dist/batchNormStep.js [--batch 32] [--rounds 5] [--budget 3 (seconds per network per round)] [--backend wasm|native|auto|...]';
+const USAGE = 'usage: node dist/batchNormStep.js [--batch 32] [--rounds 5] [--budget 3 (seconds per network per round)] [--backend auto|native|wasm|...]';
 
 function recipeLayers(batchNorm: boolean): LayerSpec[] {
   const layers: LayerSpec[] = [];
@@ -59,7 +61,7 @@ function main(): void {
   let batch = 32;
   let rounds = 5;
   let budget = 3;
-  let backendName = 'wasm';
+  let backendName = 'auto';
   readFlags(process.argv.slice(2), USAGE, (flag, args) => {
     if (flag === '--batch') batch = positiveInteger('--batch', args.value());
     else if (flag === '--rounds') rounds = positiveInteger('--rounds', args.value());
