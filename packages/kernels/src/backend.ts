@@ -80,6 +80,14 @@ export interface KernelBackend {
     gradInput: Float32Array, gradWeight: Float32Array | null, gradBias: Float32Array | null,
   ): void;
 
+  /**
+   * Zero-filled storage of `length` floats that this backend's kernels read and write in place (for
+   * the wasm kernels: inside their linear memory, so a call copies nothing in or out), for the
+   * arrays a layer keeps and reuses (outputs, input gradients). null when the backend has no room
+   * left; absent when every array serves equally. Any array works with every method either way.
+   */
+  allocate?(length: number): Float32Array | null;
+
   /** Frees workspaces and device resources. Optional for CPU backends. */
   dispose?(): void;
 }

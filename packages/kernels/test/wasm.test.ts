@@ -163,3 +163,72 @@ describe('wasm workspace', () => {
     expect(output[17]).toBeCloseTo(18, 5);
   });
 });
+
+describe('wasm resident arrays (allocate)', () => {
+  const RESERVED = 96 << 20;
+  const g: Conv2dGeometry = { batch: 2, inChannels: 8, outChannels: 12, inHeight: 9, inWidth: 9, ...squareWindow(3, 1, 1) };
+
+  /** A copy of `source` in `backend`'s memory. */
+  function resident(backend: WasmBackend, source: Float32Array): Float32Array {
+    const array = backend.allocate(source.length) as Float32Array;
+    array.set(source);
+    return array;
+  }
+
+  test('without a reservation there are none: allocate gives null', () => {
+    expect(createWasmBackend().allocate(16)).toBeNull();
+  });
+
+  test('arrays lie in the instance memory, zero-filled, and run out as null', () => {
+    const backend = createWasmBackend({ residentBytes: RESERVED });
+    const a = backend.allocate(1000) as Float32Array;
+    const b = backend.allocate(1000) as Float32Array;
+    expect(a.every((v) => v === 0) && b.every((v) => v === 0)).toBe(true);
+    expect(a.buffer).toBe(b.buffer);
+    expect(Math.abs(a.byteOffset - b.byteOffset)).toBeGreaterThanOrEqual(4000);
+    // the reservation keeps room below for the per-call workspaces, so not all of it can be had
+    expect(backend.allocate(RESERVED / 4)).toBeNull();
+  });
+
+  test('convolutions, pools and BatchNorm give the same bits on resident arrays as on copied ones', () => {
+    const backend = createWasmBackend({ residentBytes: RESERVED });
+    const rng = new Rng(41);
+    const { input, weight, bias, gradOutput } = randomConvOperands(g, rng);
+    const outSize = gradOutput.length;
+    const bnGrad = randomArray(outSize, rng);
+    const gamma = randomArray(g.outChannels, rng);
+    const plain = (n: number) => new Float32Array(n);
+    const inMemory = (n: number) => backend.allocate(n) as Float32Array;
+    const runs = [
+      { make: plain, x: input, dy: gradOutput, bnDy: bnGrad },
+      { make: inMemory, x: resident(backend, input), dy: resident(backend, gradOutput), bnDy: resident(backend, bnGrad) },
+    ].map(({ make, x, dy, bnDy }) => {
+      const out = make(outSize);
+      const dx = make(input.length);
+      backend.conv2d(g, x, weight, bias, out, { relu: true });
+      backend.conv2dBackwardInput(g, dy, weight, dx, x);
+      const dw = plain(weight.length);
+      backend.conv2dBackwardWeights(g, x, dy, dw, null);
+      const pg: Pool2dGeometry = { batch: g.batch, channels: g.inChannels, inHeight: 9, inWidth: 9, ...squareWindow(2, 2, 0) };
+      const pooled = make(g.batch * g.inChannels * 16);
+      backend.maxPool2d(pg, x, pooled, new Int32Array(pooled.length));
+      const bn = { batch: g.batch, channels: g.outChannels, planeSize: outSize / (g.batch * g.outChannels), groupSize: 1 };
+      const mean = plain(2 * g.outChannels);
+      const variance = plain(2 * g.outChannels);
+      const normalised = make(outSize);
+      backend.batchNormForward(bn, dy, gamma, bias, 1e-5, mean, variance, normalised, true, { relu: true });
+      const bnDx = make(outSize);
+      const dGamma = plain(g.outChannels);
+      const dBeta = plain(g.outChannels);
+      backend.batchNormBackward(bn, dy, bnDy, normalised, gamma, 1e-5, mean, variance, true, bnDx, dGamma, dBeta);
+      return { out, dx, dw, pooled, mean, variance, normalised, bnDx, dGamma, dBeta };
+    });
+    expect(runs[1].out.buffer).not.toBe(runs[0].out.buffer);
+    for (const key of Object.keys(runs[0]) as (keyof (typeof runs)[0])[]) {
+      expect(countMismatches(runs[1][key], runs[0][key])).toBe(0);
+    }
+    const expected = new Float32Array(outSize);
+    ref.conv2d(g, input, weight, bias, expected, { relu: true });
+    expect(relativeMaxError(runs[0].out, expected)).toBeLessThanOrEqual(TOLERANCE);
+  });
+});

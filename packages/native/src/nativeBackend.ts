@@ -48,6 +48,13 @@ interface ConvTypes { src: number; weights: number; dst: number }
 /** Input channels from which a convolution runs in bf16 under that precision. */
 const BF16_MIN_IN_CHANNELS = 16;
 
+/**
+ * Address space reserved per backend (per thread) for the arrays it allocates: 2 GiB of the wasm
+ * instance's 4 GiB, of which only what is written takes memory. Past it, layers get plain arrays
+ * and BatchNorm copies them as before.
+ */
+const RESIDENT_BYTES = 2 ** 31;
+
 const F32_TYPES: ConvTypes = { src: DNNL.f32, weights: DNNL.f32, dst: DNNL.f32 };
 
 /** bf16 convolutions: the operands read are bfloat16, what is written (and accumulated) float32. */
@@ -66,14 +73,16 @@ export class NativeBackend implements KernelBackend {
   /** Where every primitive's reordered arguments live during its call (one storage, the largest call's size). */
   private readonly reorderScratch = new ReorderScratch();
   /**
-   * BatchNorm runs the wasm SIMD kernels, copies in and out included. oneDNN's batch normalization
-   * primitive can do the contract (one execution per ghost group, on views of the caller's arrays),
-   * but measured slower (benchmarks/RESULTS.md): on NCHW as given oneDNN takes its generic
-   * `ncsp_bnorm` loops; its vectorised kernels want a blocked layout, i.e. a reorder (a copy) in
-   * and out per call, and the fused ReLU's backward needs the forward's workspace, which the
-   * contract does not carry (masking the gradient by the output in JS costs more than it saves).
+   * BatchNorm runs the wasm SIMD kernels, in place on the arrays this backend allocates: they lie in
+   * that instance's memory (reserved up front; oneDNN reads and writes them there too, as any
+   * array), so a BatchNorm call copies only what was allocated elsewhere. Copying the operands in
+   * and out cost more than the passes themselves. oneDNN's batch normalization primitive can do the
+   * contract (one execution per ghost group, on views of the caller's arrays), but measured slower
+   * (benchmarks/RESULTS.md): on NCHW as given oneDNN takes its generic `ncsp_bnorm` loops; its
+   * vectorised kernels want a blocked layout, i.e. a reorder (a copy) in and out per call, and the
+   * fused ReLU's backward needs the forward's workspace, which the contract does not carry.
    */
-  private readonly vectorKernels = createWasmBackend();
+  private readonly vectorKernels = createWasmBackend({ residentBytes: RESIDENT_BYTES });
 
   constructor(private readonly dnnl: Dnnl = loadDnnl(), options: NativeBackendOptions = {}) {
     this.layout = options.layout ?? 'blocked';
@@ -177,6 +186,11 @@ export class NativeBackend implements KernelBackend {
 
   globalAvgPoolBackward(batch: number, channels: number, height: number, width: number, gradOutput: Float32Array, gradInput: Float32Array): void {
     this.avgPool2dBackward(globalPool(batch, channels, height, width), gradOutput, gradInput);
+  }
+
+  /** KernelBackend.allocate: storage in the BatchNorm kernels' memory, where they use it without copies. */
+  allocate(length: number): Float32Array | null {
+    return this.vectorKernels.allocate(length);
   }
 
   batchNormForward(

@@ -93,19 +93,29 @@ describeNative('native batch norm matches the reference', () => {
     const weight = affine ? randomArray(g.channels, rng) : null;
     const bias = affine ? randomArray(g.channels, rng) : null;
     const given = randomArray(2 * stats, rng).map((v) => v * v + 0.5);
-    const results = [ref, native].map((backend) => {
+    // the native backend twice: on ordinary arrays (copied into the wasm kernels) and on its own (used in place)
+    const runs = [{ backend: ref, own: false }, { backend: native, own: false }, { backend: native, own: true }];
+    const results = runs.map(({ backend, own }) => {
+      const array = (source: Float32Array) => {
+        const made = own ? (native.allocate(source.length) as Float32Array) : new Float32Array(source.length);
+        made.set(source);
+        return made;
+      };
       const mean = given.slice(0, stats).map((v) => v + offset);
       const variance = given.slice(stats);
-      const out = new Float32Array(size).fill(Number.NaN);
-      backend.batchNormForward(g, x, weight, bias, 1e-5, mean, variance, out, training, { relu });
-      const dx = new Float32Array(size).fill(Number.NaN);
+      const out = array(new Float32Array(size).fill(Number.NaN));
+      const input = array(x);
+      if (own) expect(out.buffer).toBe(input.buffer);
+      backend.batchNormForward(g, input, weight, bias, 1e-5, mean, variance, out, training, { relu });
+      const dx = array(new Float32Array(size).fill(Number.NaN));
       const dw = new Float32Array(g.channels).fill(Number.NaN);
       const db = new Float32Array(g.channels).fill(Number.NaN);
-      backend.batchNormBackward(g, x, dy, relu ? out : null, weight, 1e-5, mean, variance, training, dx, dw, db);
+      backend.batchNormBackward(g, input, array(dy), relu ? out : null, weight, 1e-5, mean, variance, training, dx, dw, db);
       return { out, mean, variance, dx, dw, db };
     });
     for (const key of ['out', 'mean', 'variance', 'dx', 'dw', 'db'] as const) {
       expect(relativeMaxError(results[1][key], results[0][key])).toBeLessThanOrEqual(TOLERANCE);
+      expect(Array.from(results[2][key])).toEqual(Array.from(results[1][key]));
     }
     if (relu) expect(results[1].out.every((v) => v >= 0 && !Object.is(v, -0))).toBe(true);
   });
@@ -160,6 +170,26 @@ describeNative('buffers', () => {
     expect(relativeMaxError(sharedOutput, expected)).toBeLessThanOrEqual(TOLERANCE);
     expect(shared[4 + input.length]).toBe(0);
     expect(shared[5 + input.length + expected.length]).toBe(0);
+  });
+
+  test("arrays the backend allocates (in its wasm kernels' memory) serve oneDNN's convolutions as any array", () => {
+    const g = convCases[convCases.length - 2];
+    const { input, weight, bias, gradOutput } = randomConvOperands(g, new Rng(5));
+    const runs = [false, true].map((own) => {
+      const array = (n: number) => (own ? (native.allocate(n) as Float32Array) : new Float32Array(n));
+      const x = array(input.length);
+      x.set(input);
+      const dy = array(gradOutput.length);
+      dy.set(gradOutput);
+      const out = array(gradOutput.length);
+      const dx = array(input.length);
+      native.conv2d(g, x, weight, bias, out, { relu: true });
+      native.conv2dBackwardInput(g, dy, weight, dx, x);
+      return { out, dx, own: out.buffer === x.buffer };
+    });
+    expect(runs.map((r) => r.own)).toEqual([false, true]);
+    expect(Array.from(runs[1].out)).toEqual(Array.from(runs[0].out));
+    expect(Array.from(runs[1].dx)).toEqual(Array.from(runs[0].dx));
   });
 
   test('one primitive per op and shape, reused', () => {

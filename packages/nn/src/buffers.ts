@@ -1,3 +1,4 @@
+import type { KernelBackend } from '@convoy/kernels';
 import { shapeSize, shapesEqual, Tensor } from '@convoy/tensor';
 import { checkGradOut } from './checks';
 
@@ -7,13 +8,19 @@ import { checkGradOut } from './checks';
  * storage, so steady-state training allocates nothing but, on a shape change, one small view.
  */
 export class ReusableTensor {
-  private storage = new Float32Array(0);
+  private storage: Float32Array = new Float32Array(0);
   private view: Tensor | null = null;
+
+  /**
+   * `backend`: the kernel backend the owning layer runs (read when storage grows, so a layer may
+   * change it); its `allocate` gives storage its kernels use in place (KernelBackend.allocate).
+   */
+  constructor(private readonly backend?: () => KernelBackend | undefined) {}
 
   get(shape: number[]): Tensor {
     if (this.view && shapesEqual(this.view.shape, shape)) return this.view;
     const size = shapeSize(shape);
-    if (size > this.storage.length) this.storage = new Float32Array(size);
+    if (size > this.storage.length) this.storage = this.backend?.()?.allocate?.(size) ?? new Float32Array(size);
     this.view = new Tensor(this.storage.subarray(0, size), shape);
     return this.view;
   }

@@ -22,6 +22,12 @@ export interface WasmBackendOptions {
    * the engine has relaxed SIMD). Naming one puts it in the backend's name: 'wasm:relaxed', 'wasm:plain'.
    */
   variant?: WasmVariant;
+  /**
+   * Bytes of linear memory to reserve (address space; RAM only as written) for `allocate`: arrays
+   * that calls read and write in place instead of copying them in and out. Default 0: none, and
+   * `allocate` returns null.
+   */
+  residentBytes?: number;
 }
 
 /** Below this many channels the Winograd GEMMs are too thin to beat im2col (the 3-channel stem). */
@@ -44,6 +50,7 @@ export class WasmBackend implements KernelBackend {
   private readonly winograd: boolean;
   /** The micro-kernel's MR x NR, as the module exports it: workspace sizes depend on it. */
   private readonly tiling: Tiling;
+  private readonly residentBytes: number;
 
   constructor(options: WasmBackendOptions = {}) {
     this.winograd = options.winograd ?? true;
@@ -52,6 +59,13 @@ export class WasmBackend implements KernelBackend {
     this.kernels = instantiateKernels(this.variant);
     this.arena = new WasmArena(this.kernels);
     this.tiling = { mr: this.kernels.MR.value, nr: this.kernels.NR.value };
+    this.residentBytes = options.residentBytes ?? 0;
+  }
+
+  /** KernelBackend.allocate: an array in this instance's memory (see WasmBackendOptions.residentBytes). */
+  allocate(length: number): Float32Array | null {
+    if (this.residentBytes <= 0 || !this.arena.reserve(this.residentBytes)) return null;
+    return this.arena.allocate(length);
   }
 
   /** Whether the convs of this geometry (forward and both gradients) take the Winograd path. */
@@ -66,17 +80,20 @@ export class WasmBackend implements KernelBackend {
   /**
    * The one marshalling path of every op: lays the operands out in wasm memory (in order), copies
    * the inputs in, runs `kernel` with their byte addresses, and copies the outputs out. A null
-   * input or output is passed as address 0 (the kernels read that as "absent").
+   * input or output is passed as address 0 (the kernels read that as "absent"); an array that
+   * lies in this memory already (allocate) is passed at its own address and not copied.
    */
   private call(operands: readonly Operand[], kernel: (...addresses: number[]) => void): void {
-    const addresses = this.arena.layout(...operands.map((o) => (o.array === null ? 0 : o.size)));
+    // an array already in this memory (allocate) is used where it lies: nothing to copy
+    const resident = operands.map((o) => (o.array === null ? 0 : this.arena.addressOf(o.array)));
+    const addresses = this.arena.layout(...operands.map((o, i) => (resident[i] >= 0 ? 0 : o.size)));
     operands.forEach((o, i) => {
-      if (o.array === null) addresses[i] = 0;
-      else if (o.role === 'in') this.arena.write(addresses[i], o.array, o.size);
+      if (resident[i] >= 0) addresses[i] = resident[i];
+      else if (o.role === 'in') this.arena.write(addresses[i], o.array as Float32Array | Int32Array, o.size);
     });
     kernel(...addresses);
     operands.forEach((o, i) => {
-      if (o.role === 'out' && o.array !== null) this.arena.read(addresses[i], o.array, o.size);
+      if (o.role === 'out' && resident[i] < 0) this.arena.read(addresses[i], o.array as Float32Array | Int32Array, o.size);
     });
   }
 

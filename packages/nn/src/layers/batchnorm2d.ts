@@ -62,13 +62,13 @@ export class BatchNorm2d extends Module {
   private runningVar: Float32Array | null = null;
   private batchesTracked: Float32Array | null = null;
 
-  private readonly output = new ReusableTensor();
+  private readonly output = new ReusableTensor(() => this.backend);
   private input: Tensor | null = null;
   /** A ReLU after this layer runs in its output pass (see fuseReLUs in sequential.ts). */
   private reluAfter = false;
   private epilogue: ConvEpilogue | undefined = undefined;
   private readonly backend: KernelBackend;
-  private readonly gradInput = new ReusableTensor();
+  private readonly gradInput = new ReusableTensor(() => this.backend);
   private lastOutput: Tensor | null = null;
   /** Per (group, channel) of the last training forward: the mean and the biased variance. */
   private means = new Float32Array(0);

@@ -75,6 +75,10 @@ export class Conv2d extends WeightedModule {
     this.inputGradient = checkBoolean('Conv2d: inputGradient', options.inputGradient, true);
   }
 
+  protected override storageBackend(): KernelBackend {
+    return this.backend;
+  }
+
   /** Runs the ReLU that follows this conv inside the conv's output pass (forward). */
   fuseReLUAfter(): void {
     this.epilogue = { relu: true };

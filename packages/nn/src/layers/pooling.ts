@@ -23,8 +23,8 @@ abstract class Pool2d extends Module {
   readonly stride: [number, number];
   readonly padding: [number, number];
   backend: KernelBackend;
-  protected readonly output = new ReusableTensor();
-  protected readonly gradInput = new ReusableTensor();
+  protected readonly output = new ReusableTensor(() => this.backend);
+  protected readonly gradInput = new ReusableTensor(() => this.backend);
   protected inputShape: number[] | null = null;
   protected lastOutput: Tensor | null = null;
   protected geometry: Pool2dGeometry | null = null;
@@ -137,7 +137,7 @@ export class AvgPool2d extends Pool2d {
 /** What the two global pools share: the backend option, the input check and the [N, C, 1, 1] output. */
 abstract class GlobalPool2d extends Module {
   backend: KernelBackend;
-  protected readonly gradInput = new ReusableTensor();
+  protected readonly gradInput = new ReusableTensor(() => this.backend);
   protected lastOutput: Tensor | null = null;
   private readonly output = new ReusableTensor();
 

@@ -1,4 +1,5 @@
 import { biasUniform, kaimingUniform, ParameterArena, ParameterSpec, Rng, Tensor } from '@convoy/tensor';
+import type { KernelBackend } from '@convoy/kernels';
 import { ReusableTensor } from '../buffers';
 import { checkGradOut } from '../checks';
 import { Module } from '../module';
@@ -28,10 +29,15 @@ export abstract class WeightedModule extends Module {
   protected bias: Tensor | null = null;
   protected gradWeight: Tensor | null = null;
   protected gradBias: Tensor | null = null;
-  protected readonly output = new ReusableTensor();
-  protected readonly gradInput = new ReusableTensor();
+  protected readonly output = new ReusableTensor(() => this.storageBackend());
+  protected readonly gradInput = new ReusableTensor(() => this.storageBackend());
   private input: Tensor | null = null;
   private lastOutput: Tensor | null = null;
+
+  /** The backend whose `allocate` gives the output and input-gradient storage (none: plain arrays). */
+  protected storageBackend(): KernelBackend | undefined {
+    return undefined;
+  }
 
   /** The weight's shape (PyTorch's). */
   protected abstract weightShape(): number[];
