@@ -188,6 +188,19 @@ describe('wasm resident arrays (allocate)', () => {
     expect(Math.abs(a.byteOffset - b.byteOffset)).toBeGreaterThanOrEqual(4000);
     // the reservation keeps room below for the per-call workspaces, so not all of it can be had
     expect(backend.allocate(RESERVED / 4)).toBeNull();
+    expect(backend.holds(a, null, b.subarray(10))).toBe(true);
+    expect(backend.holds(a, new Float32Array(4))).toBe(false);
+  });
+
+  test('memory never grows past the reservation: a call that does not fit below the arrays is refused', () => {
+    const backend = createWasmBackend({ residentBytes: RESERVED });
+    while (backend.allocate(1 << 20) !== null);
+    const planeSize = 17 << 20;
+    const g = { batch: 1, channels: 1, planeSize, groupSize: 1 };
+    const x = new Float32Array(planeSize);
+    expect(() => backend.batchNormForward(g, x, null, null, 1e-5, new Float32Array(1), new Float32Array(1), new Float32Array(planeSize), true)).toThrow(
+      /needs \d+ bytes of workspace, but resident arrays hold memory above \d+/,
+    );
   });
 
   test('convolutions, pools and BatchNorm give the same bits on resident arrays as on copied ones', () => {

@@ -82,7 +82,9 @@ export class NativeBackend implements KernelBackend {
    * vectorised kernels want a blocked layout, i.e. a reorder (a copy) in and out per call, and the
    * fused ReLU's backward needs the forward's workspace, which the contract does not carry.
    */
-  private readonly vectorKernels = createWasmBackend({ residentBytes: RESIDENT_BYTES });
+  private readonly inPlaceKernels = createWasmBackend({ residentBytes: RESIDENT_BYTES });
+  /** The same kernels for calls on arrays allocated elsewhere: copied in and out of their own memory, which grows as needed. */
+  private readonly copyingKernels = createWasmBackend();
 
   constructor(private readonly dnnl: Dnnl = loadDnnl(), options: NativeBackendOptions = {}) {
     this.layout = options.layout ?? 'blocked';
@@ -190,14 +192,15 @@ export class NativeBackend implements KernelBackend {
 
   /** KernelBackend.allocate: storage in the BatchNorm kernels' memory, where they use it without copies. */
   allocate(length: number): Float32Array | null {
-    return this.vectorKernels.allocate(length);
+    return this.inPlaceKernels.allocate(length);
   }
 
   batchNormForward(
     g: BatchNormGeometry, input: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number,
     mean: Float32Array, variance: Float32Array, output: Float32Array, training: boolean, epilogue?: ConvEpilogue,
   ): void {
-    this.vectorKernels.batchNormForward(g, input, weight, bias, eps, mean, variance, output, training, epilogue);
+    const kernels = this.inPlaceKernels.holds(input, output) ? this.inPlaceKernels : this.copyingKernels;
+    kernels.batchNormForward(g, input, weight, bias, eps, mean, variance, output, training, epilogue);
   }
 
   batchNormBackward(
@@ -205,7 +208,8 @@ export class NativeBackend implements KernelBackend {
     weight: Float32Array | null, eps: number, mean: Float32Array, variance: Float32Array, training: boolean,
     gradInput: Float32Array, gradWeight: Float32Array | null, gradBias: Float32Array | null,
   ): void {
-    this.vectorKernels.batchNormBackward(g, input, gradOutput, reluOutput, weight, eps, mean, variance, training, gradInput, gradWeight, gradBias);
+    const kernels = this.inPlaceKernels.holds(input, gradOutput, reluOutput, gradInput) ? this.inPlaceKernels : this.copyingKernels;
+    kernels.batchNormBackward(g, input, gradOutput, reluOutput, weight, eps, mean, variance, training, gradInput, gradWeight, gradBias);
   }
 
   dispose(): void {

@@ -25,7 +25,9 @@ export interface WasmBackendOptions {
   /**
    * Bytes of linear memory to reserve (address space; RAM only as written) for `allocate`: arrays
    * that calls read and write in place instead of copying them in and out. Default 0: none, and
-   * `allocate` returns null.
+   * `allocate` returns null. Memory then never grows past the reservation: a call whose copied
+   * operands and workspaces do not fit below the arrays handed out throws a RangeError, so give
+   * such an instance the calls whose large operands it holds (`holds`) and copy the rest elsewhere.
    */
   residentBytes?: number;
 }
@@ -66,6 +68,11 @@ export class WasmBackend implements KernelBackend {
   allocate(length: number): Float32Array | null {
     if (this.residentBytes <= 0 || !this.arena.reserve(this.residentBytes)) return null;
     return this.arena.allocate(length);
+  }
+
+  /** Whether every array given (nulls aside) lies in this instance's memory, so a call copies none of them. */
+  holds(...arrays: Array<Float32Array | Int32Array | null>): boolean {
+    return arrays.every((a) => a === null || this.arena.addressOf(a) >= 0);
   }
 
   /** Whether the convs of this geometry (forward and both gradients) take the Winograd path. */
