@@ -104,7 +104,9 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   if (stream && !resume && initImagesWanted(modelSpec) > 0) {
     throw new UsageError('the network starts a whitening layer from the training images, which a split streamed within --data-memory does not hold at once: raise --data-memory above the split\'s size');
   }
-  const trainStream = stream ? new TrainStream({ root: stream.root, index: stream.index, plan: stream.plan, partitions: stream.partitions, seed: config.seed, skipBadShards: stream.skipBadShards }) : null;
+  const trainStream = stream ? new TrainStream({
+    root: stream.root, index: stream.index, plan: stream.plan, partitions: stream.partitions, seed: config.seed, skipBadShards: stream.skipBadShards, epochs: config.epochs,
+  }) : null;
   const batches = trainStream ? streamedBatches(trainStream) : wholeSetBatches(train, config.seed, config.batchSize, share);
   const reporter = lead ? (options.reporter ?? new NoProgress()) : new NoProgress();
   const log = new MetricsLog(lead ? (execution.log ?? undefined) : undefined);

@@ -7,6 +7,11 @@ import { ShuffleBuffer } from './shuffleBuffer';
 import type { StreamShard } from './streamPlan';
 import { verifyShard } from './verifyShard';
 
+/** A partition's seeded shard permutation of an epoch (positions into its shard list). */
+function shardOrder(seed: number, epoch: number, partition: number, shards: number): number[] {
+  return Rng.forKey(seed, SHARD_ORDER_STREAM, epoch, partition).shuffle(Array.from({ length: shards }, (_, i) => i));
+}
+
 // Keep the streams' draws apart from the whole-set shuffle (batching.ts) and the augmentation keys.
 const SHARD_ORDER_STREAM = 0x53544f52; // "STOR"
 const SHUFFLE_BUFFER_STREAM = 0x53425546; // "SBUF"
@@ -45,6 +50,8 @@ export interface PartitionStreamOptions {
   chunkImages: number;
   maxShardImages: number;
   skipBadShards: boolean;
+  /** Epochs the run trains: the last one checks no next epoch's shards ahead. Default: no end. */
+  epochs?: number;
   /** Shared by a process's partitions. */
   report: StreamReport;
 }
@@ -78,6 +85,13 @@ export class PartitionStream {
   private chunk: Chunk | null = null;
   private ahead: Chunk | null = null;
   private verifying: { at: number; result: Promise<string | null> } | null = null;
+  /** Every check reads through `scratch`, so one runs at a time: each starts when this settles. */
+  private scratchFree: Promise<unknown> = Promise.resolve();
+  private epoch = -1;
+  /** The next epoch's first shards (as many as fill the shuffle buffer), checked ahead: shard number -> problem. */
+  private nextEpochChecks: { epoch: number; results: Map<number, Promise<string | null>> } | null = null;
+  /** This epoch's shards checked during the last one. */
+  private checkedAhead = new Map<number, Promise<string | null>>();
 
   constructor(private readonly options: PartitionStreamOptions) {
     const { shuffleImages, imageBytes, chunkImages, maxShardImages } = options;
@@ -90,11 +104,17 @@ export class PartitionStream {
     this.shardLabels = new Uint8Array(maxShardImages);
   }
 
-  /** Starts epoch `epoch` from its beginning (after any reads still in flight have finished). */
+  /**
+   * Starts epoch `epoch` from its beginning (after any reads still in flight have finished). Its
+   * first shards were checked during the last epoch's end when that was the one before it.
+   */
   async startEpoch(epoch: number): Promise<void> {
     await this.settle();
     const { seed, partition, shards, shuffleImages } = this.options;
-    this.order = Rng.forKey(seed, SHARD_ORDER_STREAM, epoch, partition).shuffle(Array.from(shards, (_, i) => i));
+    this.checkedAhead = this.nextEpochChecks?.epoch === epoch ? this.nextEpochChecks.results : new Map<number, Promise<string | null>>();
+    this.nextEpochChecks = null;
+    this.epoch = epoch;
+    this.order = shardOrder(seed, epoch, partition, shards.length);
     this.next = 0;
     this.buffer = new ShuffleBuffer(shuffleImages, Rng.forKey(seed, SHUFFLE_BUFFER_STREAM, epoch, partition));
   }
@@ -176,16 +196,10 @@ export class PartitionStream {
     const shard = shards[n];
     if (this.knownBad.has(shard.file)) return;
     const file = path.join(root, shard.file);
-    let verified: Promise<string | null>;
-    if (this.verifying?.at === this.next - 1) {
-      verified = this.verifying.result;
-    } else {
-      // Read ahead for another place (the order started over): let it finish, it uses the scratch buffer.
-      if (this.verifying) await this.verifying.result;
-      verified = this.verify(shard);
-    }
+    const verified = this.verifying?.at === this.next - 1 ? this.verifying.result : (this.checkedAhead.get(n) ?? this.verify(shard));
     this.verifying = null;
     const problem = await verified;
+    this.noteRead(shard);
     this.verifyAhead();
     if (problem) return this.badShard(shard, file, problem);
     const handle = await fsp.open(file, 'r');
@@ -200,20 +214,51 @@ export class PartitionStream {
     await this.enterChunk(0);
   }
 
-  /** Starts verifying the next shard of the order that is not known to be bad, into the scratch buffer. */
+  /**
+   * Starts verifying the next shard of the order that is not known to be bad, into the scratch
+   * buffer; after the epoch's last one, the next epoch's first shards (checkNextEpoch).
+   */
   private verifyAhead(): void {
     let at = this.next;
     while (at < this.order.length && this.knownBad.has(this.options.shards[this.order[at]].file)) at++;
-    if (at >= this.order.length) return;
-    this.verifying = { at, result: this.verify(this.options.shards[this.order[at]]) };
+    if (at >= this.order.length) return this.checkNextEpoch();
+    this.verifying = { at, result: this.checkedAhead.get(this.order[at]) ?? this.verify(this.options.shards[this.order[at]]) };
   }
 
+  /**
+   * Verifies the shards the next epoch starts with, as many as fill its shuffle buffer, while this
+   * epoch's last shard is drawn from and its buffer drained: the next epoch's first step then
+   * finds them checked and in the page cache instead of waiting for their SHA-256.
+   */
+  private checkNextEpoch(): void {
+    const epoch = this.epoch + 1;
+    if (this.nextEpochChecks?.epoch === epoch || epoch >= (this.options.epochs ?? Infinity)) return;
+    const { seed, partition, shards, shuffleImages } = this.options;
+    const results = new Map<number, Promise<string | null>>();
+    let images = 0;
+    for (const n of shardOrder(seed, epoch, partition, shards.length)) {
+      if (images >= shuffleImages) break;
+      if (this.knownBad.has(shards[n].file)) continue;
+      results.set(n, this.verify(shards[n]));
+      images += shards[n].used;
+    }
+    this.nextEpochChecks = { epoch, results };
+  }
+
+  /** Checks a shard against the index through the scratch buffer, after the checks before it. */
   private verify(shard: StreamShard): Promise<string | null> {
+    const file = path.join(this.options.root, shard.file);
+    const result = this.scratchFree.then(() => verifyShard(file, shard, this.scratch)).catch((error: unknown) => `cannot be read (${(error as Error).message})`);
+    this.scratchFree = result;
+    return result;
+  }
+
+  /** Counts a shard reached (verified, to be read for its images, or found bad) in the report. */
+  private noteRead(shard: StreamShard): void {
     const file = path.join(this.options.root, shard.file);
     const report = this.options.report;
     if (!report.files.includes(file)) report.files.push(file);
     report.shardBytes += shard.bytes;
-    return verifyShard(file, shard, this.scratch).catch((error: unknown) => `cannot be read (${(error as Error).message})`);
   }
 
   private badShard(shard: StreamShard, file: string, problem: string): void {
@@ -273,7 +318,7 @@ export class PartitionStream {
 
   /** Lets every read in flight finish (they write into this stream's buffers) and closes the open shard. */
   private async settle(): Promise<void> {
-    if (this.verifying) await this.verifying.result;
+    await this.scratchFree;
     this.verifying = null;
     await this.closeShard();
   }

@@ -13,6 +13,8 @@ export interface TrainStreamOptions {
   partitions: { start: number; end: number };
   seed: number;
   skipBadShards: boolean;
+  /** Epochs the run trains (the last reads nothing of a next one ahead). Default: no end. */
+  epochs?: number;
 }
 
 /**
@@ -53,6 +55,7 @@ export class TrainStream {
       chunkImages: plan.chunkImages,
       maxShardImages: plan.maxShardImages,
       skipBadShards: options.skipBadShards,
+      ...(options.epochs !== undefined ? { epochs: options.epochs } : {}),
       report: this.report,
     }));
   }

@@ -180,6 +180,40 @@ describe('TrainStream: the streamed order', () => {
   });
 });
 
+describe('TrainStream: reading ahead into the next epoch', () => {
+  test('the next epoch\'s first shards (enough to fill the shuffle buffers) are checked before its last step, and not again when it starts; the last epoch checks none', async () => {
+    const { dir, index } = writePacked(120, 10);
+    // 4 partitions of 3 shards (30 images); shuffle buffers of 15 images: the next epoch starts with 2 shards each.
+    const plan: StreamPlan = { ...planStream(index, { batchSize: 4, groupSize: 1, memoryBytes: 1e6 }), shuffleImages: 15 };
+    expect([plan.partitions.length, plan.stepsPerEpoch]).toEqual([4, 30]);
+    // A shard file is opened once to check it and once to read its images.
+    const opens = jest.spyOn(fs.promises, 'open');
+    const stream = new TrainStream({ root: dir, index, plan, partitions: { start: 0, end: 4 }, seed: 3, skipBadShards: false, epochs: 2 });
+    const drawn: number[][] = [];
+    let opened = 0;
+    try {
+      for (const epoch of [0, 1]) {
+        await stream.startEpoch(epoch);
+        for (let s = 0; s < plan.stepsPerEpoch; s++) {
+          // Before the last step every shard was checked and opened (24), and the next epoch's first checks began (one after another).
+          if (epoch === 0 && s === plan.stepsPerEpoch - 1) expect(opens.mock.calls.length).toBeGreaterThanOrEqual(2 * 12 + 4);
+          await stream.nextBatch();
+          drawn.push([...stream.keys]);
+        }
+      }
+    } finally {
+      await stream.close();
+      opened = opens.mock.calls.length;
+      opens.mockRestore();
+    }
+    // Every shard checked and read once per epoch, no more.
+    expect(opened).toBe(2 * 24);
+    // The batches are those of a stream that reads nothing ahead (one epoch at a time, from a new stream each).
+    const fresh = [...(await epochKeys(dir, index, plan, 0, 1, 3)), ...(await epochKeys(dir, index, plan, 1, 1, 3))];
+    expect(drawn).toEqual(fresh);
+  });
+});
+
 describe('TrainStream: --limit-train on a streamed split', () => {
   test('streams the first n images in the index\'s shard order (the last shard in part), the same at 1, 2 and 4 processes; more than the split is an error', async () => {
     const { dir, index } = writePacked(230, 17);
