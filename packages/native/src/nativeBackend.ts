@@ -4,6 +4,7 @@ import {
   type Conv2dGeometry,
   type KernelBackend,
   type Pool2dGeometry,
+  type WasmBackend,
   conv2dOutputHeight,
   conv2dOutputWidth,
   createWasmBackend,
@@ -84,7 +85,7 @@ export class NativeBackend implements KernelBackend {
    */
   private readonly inPlaceKernels = createWasmBackend({ residentBytes: RESIDENT_BYTES });
   /** The same kernels for calls on arrays allocated elsewhere: copied in and out of their own memory, which grows as needed. */
-  private readonly copyingKernels = createWasmBackend();
+  private copyingKernelsInstance: WasmBackend | null = null;
 
   constructor(private readonly dnnl: Dnnl = loadDnnl(), options: NativeBackendOptions = {}) {
     this.layout = options.layout ?? 'blocked';
@@ -199,7 +200,7 @@ export class NativeBackend implements KernelBackend {
     g: BatchNormGeometry, input: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number,
     mean: Float32Array, variance: Float32Array, output: Float32Array, training: boolean, epilogue?: ConvEpilogue,
   ): void {
-    const kernels = this.inPlaceKernels.holds(input, output) ? this.inPlaceKernels : this.copyingKernels;
+    const kernels = this.inPlaceKernels.holds(input, output) ? this.inPlaceKernels : this.copyingKernels();
     kernels.batchNormForward(g, input, weight, bias, eps, mean, variance, output, training, epilogue);
   }
 
@@ -208,8 +209,14 @@ export class NativeBackend implements KernelBackend {
     weight: Float32Array | null, eps: number, mean: Float32Array, variance: Float32Array, training: boolean,
     gradInput: Float32Array, gradWeight: Float32Array | null, gradBias: Float32Array | null,
   ): void {
-    const kernels = this.inPlaceKernels.holds(input, gradOutput, reluOutput, gradInput) ? this.inPlaceKernels : this.copyingKernels;
+    const kernels = this.inPlaceKernels.holds(input, gradOutput, reluOutput, gradInput) ? this.inPlaceKernels : this.copyingKernels();
     kernels.batchNormBackward(g, input, gradOutput, reluOutput, weight, eps, mean, variance, training, gradInput, gradWeight, gradBias);
+  }
+
+  /** Made on the first call that needs it: where every layer allocates here, none does. */
+  private copyingKernels(): WasmBackend {
+    this.copyingKernelsInstance ??= createWasmBackend();
+    return this.copyingKernelsInstance;
   }
 
   dispose(): void {
