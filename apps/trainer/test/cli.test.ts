@@ -51,6 +51,9 @@ describe('convoy CLI flags', () => {
     [['--label-smoothing', '-0.1'], /--label-smoothing\b.*\bat least 0\b.*-0\.1\b/],
     [['--label-smoothing', '1'], /--label-smoothing\b.*\bbelow 1\b.*\b1\b/],
     [['--label-smoothing', 'NaN'], /--label-smoothing\b.*\bfinite number\b.*'NaN'/],
+    [['--batch-norm-lr-scale', '0'], /--batch-norm-lr-scale\b.*\bgreater than 0\b.*\b0\b/],
+    [['--batch-norm-lr-scale', 'x'], /--batch-norm-lr-scale\b.*\bfinite number\b.*'x'/],
+    [['--batch-norm-weight-decay', '-0.5'], /--batch-norm-weight-decay\b.*\bat least 0\b.*-0\.5\b/],
   ])('train %j is rejected with a clear message', async (args, message) => {
     const { err, error } = await run(['train', ...args]);
     expect(error).toBeInstanceOf(CommanderError);
@@ -113,6 +116,7 @@ describe('convoy CLI flags', () => {
       '--data-dir', '--threads', '--epochs', '--batch-size', '--lr', '--momentum', '--weight-decay', '--optimizer', '--schedule',
       '--width', '--augment', '--no-augment', '--seed', '--backend', '--limit-train', '--limit-test', '--max-steps', '--checkpoint-dir',
       '--resume', '--log', '--data', '--resolution', '--val-split', '--skip-bad-images', '--no-image-cache', '--label-smoothing',
+      '--batch-norm-lr-scale', '--batch-norm-weight-decay',
     ]) {
       expect(out).toContain(flag);
     }
@@ -169,6 +173,9 @@ describe('convoy CLI flags', () => {
     const { error } = await run(['train', '--resume', file, '--label-smoothing', '0.1']);
     expect(error).toBeInstanceOf(UsageError);
     expect((error as Error).message).toMatch(/--label-smoothing 0\.1 \(the checkpoint has 0\)/);
+    // nor the BatchNorm group's fields: its parameters stepped as every other one
+    const group = await run(['train', '--resume', file, '--batch-norm-lr-scale', '64', '--batch-norm-weight-decay', '0']);
+    expect((group.error as Error).message).toMatch(/--batch-norm-lr-scale 64 \(the checkpoint has 1\).*--batch-norm-weight-decay 0 \(the checkpoint has null\)/);
   });
 
   it('refuses to start over in a directory holding a run unless --overwrite', async () => {

@@ -47,8 +47,8 @@ export type { LayerListSpec, LayerSpec } from './layerList';
 export type { LayerModelSpec, ModelSpec, RecipeModelSpec } from './model';
 export { buildOptimizer, optimizerStateNames } from './optim/build';
 export { stepTrainable, trainableRanges } from './optim/trainable';
-export type { ParameterRange } from './optim/trainable';
-export type { OptimizerSpec } from './optim/build';
+export type { ParameterGroup, ParameterRange } from './optim/trainable';
+export type { GroupSettings, OptimizerSpec } from './optim/build';
 export {
   checkModelFile, checkModelInput, formatModelFile, formatModelSummary, MODEL_PRESETS, ModelFileError, presetModelFile, recipeModelFile, recipeParameterNames,
 } from './modelFile';

@@ -144,6 +144,14 @@ export abstract class Module {
     return this.childModules().flatMap((child) => child.frozenParameters());
   }
 
+  /**
+   * Full names of this tree's BatchNorm parameters (weight and bias, those it has): the parameters
+   * a run may step as their own group (an lr scale and a weight decay of their own).
+   */
+  batchNormParameters(): string[] {
+    return this.childModules().flatMap((child) => child.batchNormParameters());
+  }
+
   bind(_params: ParameterArena, _grads: ParameterArena): void {
     /* parameter-free by default */
   }

@@ -1,5 +1,5 @@
 import { ParameterArena, Rng } from '@convoy/tensor';
-import { AdamW, buildModel, buildOptimizer, createParameters, initialParameters, optimizerStateNames, SGD } from '../src';
+import { AdamW, buildLayerList, buildModel, buildOptimizer, createParameters, initialParameters, optimizerStateNames, SGD, stepTrainable, trainableRanges, type ParameterGroup } from '../src';
 
 const p0 = [0.5, -1.2, 2.0, 0.03, -0.7];
 const gradsPerStep = [
@@ -179,6 +179,60 @@ describe('buildOptimizer', () => {
       b.step({ params: pb, grads: new Float32Array([1]), lr: 0.1, step: t });
     }
     expect(pa).toEqual(pb);
+  });
+});
+
+describe('parameter groups (trainableRanges, stepTrainable)', () => {
+  // A conv (weight 4, bias 2), a BatchNorm (weight 2, bias 2) and a weightless one (bias 2): 12 values.
+  const model = buildLayerList({
+    input: { channels: 2, resolution: 2 },
+    layers: [{ type: 'conv2d', out: 2, kernel: 1 }, { type: 'batchnorm2d' }, { type: 'batchnorm2d', weight: false }, { type: 'flatten' }],
+  }, 8);
+  const { params } = createParameters(model, { seed: 1 });
+
+  it('a model names its BatchNorm parameters, weight and bias where it has them', () => {
+    expect(model.batchNormParameters()).toEqual(['layers.1.weight', 'layers.1.bias', 'layers.2.bias']);
+    expect(buildModel({ kind: 'recipe', resolution: 32, classes: 10, width: 4 }).batchNormParameters()).toEqual([]);
+  });
+
+  it('splits the arena into the group\'s ranges and the rest, leaving frozen ones out', () => {
+    const group: ParameterGroup = { names: model.batchNormParameters(), lrScale: 64, weightDecay: 1e-5 };
+    expect(trainableRanges(params.entries, [], [group])).toEqual([[0, 6], [6, 12, group]]);
+    expect(trainableRanges(params.entries, ['layers.0.bias'], [group])).toEqual([[0, 4], [6, 12, group]]);
+    expect(trainableRanges(params.entries, [], [])).toBeNull();
+    expect(() => trainableRanges(params.entries, [], [{ ...group, names: ['layers.9.bias'] }])).toThrow(/layers\.9\.bias not in the arena/);
+  });
+
+  it('steps a group at lr x lrScale with its own weight decay, the rest with the optimizer\'s, as torch.optim.SGD\'s parameter groups', () => {
+    const group: ParameterGroup = { names: model.batchNormParameters(), lrScale: 64, weightDecay: 2e-5 };
+    const ranges = trainableRanges(params.entries, [], [group]);
+    const p = Float32Array.from(params.data);
+    const grads = p.map((_, i) => Math.sin(i + 1));
+    const sgd = new SGD({ size: p.length, momentum: 0.85, nesterov: true, weightDecay: 1.3e-3 });
+    // The two groups as two optimizers over their own ranges: PyTorch's param_groups.
+    const rest = new SGD({ size: p.length, momentum: 0.85, nesterov: true, weightDecay: 1.3e-3 });
+    const norm = new SGD({ size: p.length, momentum: 0.85, nesterov: true, weightDecay: 2e-5 });
+    const q = Float32Array.from(params.data);
+    for (let t = 1; t <= 3; t++) {
+      // stepped in two chunks that cut the group, as the pool's threads do
+      stepTrainable(sgd, { params: p, grads, lr: 0.01 * t, step: t, start: 0, end: 7 }, ranges);
+      stepTrainable(sgd, { params: p, grads, lr: 0.01 * t, step: t, start: 7, end: 12 }, ranges);
+      rest.step({ params: q, grads, lr: 0.01 * t, step: t, start: 0, end: 6 });
+      norm.step({ params: q, grads, lr: 0.01 * t * 64, step: t, start: 6, end: 12 });
+    }
+    expect(p).toEqual(q);
+    expect(p.subarray(6)).not.toEqual(params.data.subarray(6));
+  });
+
+  it('AdamW takes a group\'s weight decay too, and a bad one is refused', () => {
+    const a = new AdamW({ size: 1, weightDecay: 0.5 });
+    const b = new AdamW({ size: 1, weightDecay: 0.01 });
+    const pa = new Float32Array([1]);
+    const pb = new Float32Array([1]);
+    a.step({ params: pa, grads: new Float32Array([0.3]), lr: 0.1, step: 1, weightDecay: 0.01 });
+    b.step({ params: pb, grads: new Float32Array([0.3]), lr: 0.1, step: 1 });
+    expect(pa).toEqual(pb);
+    expect(() => new SGD({ size: 1 }).step({ params: pa, grads: pb, lr: 0.1, step: 1, weightDecay: -1 })).toThrow(/SGD\.step: weightDecay/);
   });
 });
 

@@ -19,6 +19,13 @@ export interface RunConfig {
   momentum: number;
   nesterov: boolean;
   weightDecay: number;
+  /**
+   * The BatchNorm parameters' learning rate as a multiple of the schedule's (airbench steps its
+   * BatchNorm biases at 64 times the lr). 1 with a null batchNormWeightDecay: they step as every other parameter.
+   */
+  batchNormLrScale: number;
+  /** The BatchNorm parameters' weight decay; null: weightDecay. */
+  batchNormWeightDecay: number | null;
   optimizer: OptimizerName;
   beta1: number;
   beta2: number;
@@ -66,6 +73,8 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   momentum: 0.9,
   nesterov: true,
   weightDecay: 5e-4,
+  batchNormLrScale: 1,
+  batchNormWeightDecay: null,
   optimizer: 'sgd',
   beta1: 0.9,
   beta2: 0.999,
@@ -105,9 +114,14 @@ export function modelSpecFor(config: Pick<RunConfig, 'width'> & Partial<Pick<Run
 }
 
 export function optimizerSpecFor(config: RunConfig): OptimizerSpec {
-  return config.optimizer === 'sgd'
+  const spec: OptimizerSpec = config.optimizer === 'sgd'
     ? { name: 'sgd', momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay }
     : { name: 'adamw', beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay };
+  // A checkpoint written before the BatchNorm group existed lacks both fields: its parameters step alike.
+  const lrScale = config.batchNormLrScale ?? 1;
+  const weightDecay = config.batchNormWeightDecay ?? null;
+  if (lrScale === 1 && weightDecay === null) return spec;
+  return { ...spec, batchNorm: { lrScale, weightDecay: weightDecay ?? config.weightDecay } };
 }
 
 /** Cross-field checks commander cannot do per flag. Returns the problems, empty when fine. */
@@ -118,6 +132,10 @@ export function configProblems(config: RunConfig): string[] {
   }
   if (config.schedule === 'onecycle' && config.cycleMomentum && config.optimizer === 'sgd' && (config.momentum < 0.05 || config.momentum > 0.95)) {
     problems.push('--schedule onecycle cycles momentum between momentum-0.05 and momentum+0.05; use --momentum in [0.05, 0.95] or --no-cycle-momentum');
+  }
+  if (!(config.batchNormLrScale > 0 && Number.isFinite(config.batchNormLrScale))) problems.push(`--batch-norm-lr-scale must be a finite number > 0, got ${config.batchNormLrScale}`);
+  if (config.batchNormWeightDecay !== null && !(config.batchNormWeightDecay >= 0 && Number.isFinite(config.batchNormWeightDecay))) {
+    problems.push(`--batch-norm-weight-decay must be a finite number >= 0, got ${config.batchNormWeightDecay}`);
   }
   if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 1)) problems.push(`--label-smoothing must be in [0, 1), got ${config.labelSmoothing}`);
   if (config.warmup >= 1 && config.schedule === 'cosine') problems.push('--warmup must be below 1 for the cosine schedule');

@@ -1,4 +1,4 @@
-import { DEFAULT_RUN_CONFIG, configProblems } from '../src/config';
+import { DEFAULT_RUN_CONFIG, configProblems, optimizerSpecFor } from '../src/config';
 import { hyperparameterSchedules } from '../src/schedule';
 
 describe('hyperparameter schedules', () => {
@@ -46,5 +46,15 @@ describe('hyperparameter schedules', () => {
       '--schedule onecycle cycles momentum between momentum-0.05 and momentum+0.05; use --momentum in [0.05, 0.95] or --no-cycle-momentum',
     ]);
     expect(configProblems({ ...DEFAULT_RUN_CONFIG, schedule: 'cosine', warmup: 1 })).toEqual(['--warmup must be below 1 for the cosine schedule']);
+  });
+
+  it('gives the optimizer a BatchNorm group only when the run asks for one', () => {
+    expect(optimizerSpecFor(DEFAULT_RUN_CONFIG)).toEqual({ name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+    expect(optimizerSpecFor({ ...DEFAULT_RUN_CONFIG, batchNormLrScale: 64 }).batchNorm).toEqual({ lrScale: 64, weightDecay: 5e-4 });
+    expect(optimizerSpecFor({ ...DEFAULT_RUN_CONFIG, batchNormWeightDecay: 0 }).batchNorm).toEqual({ lrScale: 1, weightDecay: 0 });
+    expect(configProblems({ ...DEFAULT_RUN_CONFIG, batchNormLrScale: 0, batchNormWeightDecay: Number.NaN })).toEqual([
+      '--batch-norm-lr-scale must be a finite number > 0, got 0',
+      '--batch-norm-weight-decay must be a finite number >= 0, got NaN',
+    ]);
   });
 });

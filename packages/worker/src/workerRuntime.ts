@@ -26,7 +26,7 @@ export class WorkerRuntime {
   private gradLogits: Tensor | null = null;
   private readonly identityOrder: Uint32Array;
   private readonly testFault = plantedTestFault();
-  /** The parameter ranges the optimizer steps: all but the model's frozen parameters (null: all). */
+  /** The parameter ranges the optimizer steps: all but the model's frozen parameters, BatchNorm's with its group's settings (null: all alike). */
   private readonly trainable: readonly ParameterRange[] | null;
 
   private constructor(
@@ -43,7 +43,8 @@ export class WorkerRuntime {
     private readonly optimizer: Optimizer | null,
     private readonly groupRows: Float32Array,
   ) {
-    this.trainable = trainableRanges(params.entries, model.frozenParameters());
+    const batchNorm = setup.optimizer?.spec.batchNorm;
+    this.trainable = trainableRanges(params.entries, model.frozenParameters(), batchNorm ? [{ names: model.batchNormParameters(), ...batchNorm }] : []);
     const longest = Math.max(setup.train.count, setup.test?.count ?? 0);
     this.identityOrder = new Uint32Array(longest);
     for (let i = 0; i < longest; i++) this.identityOrder[i] = i;
@@ -244,7 +245,7 @@ export class WorkerRuntime {
     if (!this.optimizer) throw new Error('this pool was created without an optimizer (evaluation only)');
     checkChunk(start, end, this.setup.paramCount);
     // nn's optimizers count steps from 1 (PyTorch's t); the pool's step index counts from 0.
-    // Frozen parameters are skipped: no step, no weight decay, no momentum.
+    // Frozen parameters are skipped (no step, no weight decay, no momentum); a group steps with its own lr scale and weight decay.
     stepTrainable(this.optimizer, { params: this.params.data, grads: this.gradient, lr: hyper.lr, step: hyper.step + 1, momentum: hyper.momentum, start, end }, this.trainable);
   }
 

@@ -30,7 +30,9 @@ import { CIFAR10_SHAPE, partitionsOfRank, planStream, splitBytes, StreamPlanErro
  * ones are absent rather than null, and `augment` is undefined unless --augment or --no-augment
  * was given (both are declared; augmentation is on by default).
  */
-export type RunOptions = Omit<RunConfig, 'augment' | 'classes' | 'limitTrain' | 'valSplit'> & { augment?: boolean; classes?: string; limitTrain?: number; valSplit?: number };
+export type RunOptions = Omit<RunConfig, 'augment' | 'classes' | 'limitTrain' | 'valSplit' | 'batchNormWeightDecay'> & {
+  augment?: boolean; classes?: string; limitTrain?: number; valSplit?: number; batchNormWeightDecay?: number;
+};
 
 /** Where a run's files go and how it starts. */
 export interface OutputOptions {
@@ -62,6 +64,8 @@ function addRunOptions(cmd: Command): Command {
     .option('--momentum <number>', 'SGD momentum (onecycle cycles it between momentum-0.05 and momentum+0.05, as PyTorch)', numberFlag('--momentum', { min: 0, max: 0.999 }), d.momentum)
     .option('--no-nesterov', 'plain (heavy-ball) momentum instead of Nesterov')
     .option('--weight-decay <number>', 'weight decay (SGD: L2 added to the gradient; AdamW: decoupled)', numberFlag('--weight-decay', { min: 0 }), d.weightDecay)
+    .option('--batch-norm-lr-scale <x>', 'the BatchNorm parameters\' learning rate as a multiple of the schedule\'s (their own parameter group, as airbench\'s 64 for its BatchNorm biases)', numberFlag('--batch-norm-lr-scale', { min: 0, minExclusive: true }), d.batchNormLrScale)
+    .option('--batch-norm-weight-decay <number>', 'the BatchNorm parameters\' weight decay (default: --weight-decay)', numberFlag('--batch-norm-weight-decay', { min: 0 }))
     .addOption(new Option('--optimizer <name>', `optimizer: ${OPTIMIZERS.join(' | ')}`).argParser(choiceFlag('--optimizer', OPTIMIZERS)).default(d.optimizer))
     .option('--beta1 <number>', 'AdamW beta1', numberFlag('--beta1', { min: 0, max: 0.999999 }), d.beta1)
     .option('--beta2 <number>', 'AdamW beta2', numberFlag('--beta2', { min: 0, max: 0.999999 }), d.beta2)
@@ -125,6 +129,8 @@ export function runConfigFrom(opts: RunOptions): RunConfig {
     momentum: opts.momentum,
     nesterov: opts.nesterov,
     weightDecay: opts.weightDecay,
+    batchNormLrScale: opts.batchNormLrScale,
+    batchNormWeightDecay: opts.batchNormWeightDecay ?? null,
     optimizer: opts.optimizer,
     beta1: opts.beta1,
     beta2: opts.beta2,

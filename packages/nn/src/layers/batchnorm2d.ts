@@ -107,6 +107,10 @@ export class BatchNorm2d extends Module {
     ];
   }
 
+  override batchNormParameters(): string[] {
+    return this.parameterSpecs().map((s) => s.name);
+  }
+
   override frozenParameters(): string[] {
     const local = this.frozen === true ? ['weight', 'bias'] : this.frozen === false ? [] : this.frozen;
     const own = this.parameterSpecs().map((s) => s.name);

@@ -38,7 +38,8 @@ export class AdamW extends StatefulOptimizer implements Optimizer {
     const { p, g, lr, start, end } = resolveStep('AdamW', args);
     const { beta1, beta2, eps } = this;
     const { expAvg: m, expAvgSq: v } = this.store.ensure(p.length);
-    const decay = 1 - lr * this.weightDecay;
+    const weightDecay = args.weightDecay === undefined ? this.weightDecay : checkFiniteNumber('AdamW.step: weightDecay', args.weightDecay, 0);
+    const decay = 1 - lr * weightDecay;
     const stepSize = lr / (1 - beta1 ** args.step);
     const correction2Sqrt = Math.sqrt(1 - beta2 ** args.step);
     for (let i = start; i < end; i++) {

@@ -1,14 +1,25 @@
 import { AdamW } from './adamw';
 import type { Optimizer, OptimizerStateOptions } from './optimizer';
 import { SGD } from './sgd';
+import type { ParameterGroup } from './trainable';
 
 /**
  * An optimizer described as plain JSON, so a worker thread (or another process) rebuilds exactly
  * the coordinator's optimizer from a message; its state arrays travel separately.
  */
-export type OptimizerSpec =
+export type OptimizerSpec = (
   | { name: 'sgd'; momentum: number; nesterov: boolean; weightDecay: number }
-  | { name: 'adamw'; beta1: number; beta2: number; eps: number; weightDecay: number };
+  | { name: 'adamw'; beta1: number; beta2: number; eps: number; weightDecay: number }
+) & {
+  /**
+   * The model's BatchNorm parameters step as their own group: lr times `lrScale`, and this weight
+   * decay instead of the optimizer's (see ParameterGroup). Absent: they step as every other parameter.
+   */
+  batchNorm?: GroupSettings;
+};
+
+/** A parameter group's own settings: its lr is the schedule's times lrScale; weightDecay replaces the optimizer's. */
+export type GroupSettings = Omit<ParameterGroup, 'names'>;
 
 /** The names of the state arrays an optimizer of this spec keeps (each one value per parameter). */
 export function optimizerStateNames(spec: OptimizerSpec): string[] {

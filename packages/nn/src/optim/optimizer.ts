@@ -12,6 +12,8 @@ export interface OptimizerStepArgs {
   step: number;
   /** SGD: the momentum for this step (a one-cycle schedule varies it); default the constructor's. AdamW ignores it. */
   momentum?: number;
+  /** The weight decay for this step's range (a parameter group's); default the constructor's. */
+  weightDecay?: number;
   /** Flat range [start, end) to update; default the whole arena. Disjoint ranges may run on different threads. */
   start?: number;
   end?: number;

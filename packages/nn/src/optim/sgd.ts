@@ -34,11 +34,11 @@ export class SGD extends StatefulOptimizer implements Optimizer {
     this.store = new OptimizerStateStore('SGD', ['momentumBuffer'], options);
   }
 
-  /** Updates params[start, end). `momentum` overrides the constructor's value for this step. */
+  /** Updates params[start, end). `momentum` and `weightDecay` override the constructor's values for this step. */
   step(args: OptimizerStepArgs): void {
     const { p, g, lr, start, end } = resolveStep('SGD', args);
     const momentum = args.momentum === undefined ? this.momentum : checkFiniteNumber('SGD.step: momentum', args.momentum, 0);
-    const wd = this.weightDecay;
+    const wd = args.weightDecay === undefined ? this.weightDecay : checkFiniteNumber('SGD.step: weightDecay', args.weightDecay, 0);
     if (momentum === 0) {
       for (let i = start; i < end; i++) p[i] -= lr * (g[i] + wd * p[i]);
       return;
