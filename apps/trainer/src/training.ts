@@ -1,12 +1,12 @@
 import { basename } from 'node:path';
 import { CIFAR10_NORMALIZATION, planBytes, trainSplitBytes, TrainStream, type ImageSet, type TestStream, type Normalization, type PackedIndex, type StreamPlan, type StreamReport } from '@convoy/data';
 import {
-  chanceLevel, cifar10ClassNamesFor, detectCollapse, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, warmupEpochs, type ChanceLevel, type CheckpointState, type Collapse, type RunConfig,
+  CheckpointError, chanceLevel, cifar10ClassNamesFor, detectCollapse, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, warmupEpochs, type ChanceLevel, type CheckpointState, type Collapse, type RunConfig,
 } from '@convoy/run';
 import { buildModel, ghostGroupSize, initImagesWanted, type ModelSpec } from '@convoy/nn';
 import { Rng } from '@convoy/tensor';
 import type { Cluster } from '@convoy/cluster';
-import { createGradientPool, type EvaluationResult, type GradientPool } from '@convoy/worker';
+import { createGradientPool, type EvaluationResult, type GradientPool, type LookaheadCopy } from '@convoy/worker';
 import type { ExecutionConfig } from './config';
 import { collapseWarning } from './collapseWarning';
 import { streamedBatches, wholeSetBatches, type BatchSource } from './batchSource';
@@ -124,11 +124,12 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     workerFile: options.workerFile,
     ...(cluster ? { crossHost: cluster } : {}),
     ...(resume ? { params: resume.params, buffers: resume.buffers.data, optimizerState: resume.optimizer.state } : { rng, seed: config.seed }),
+    ...(config.lookahead > 0 ? { lookahead: resumedLookahead(resume) } : {}),
   });
   const rngState = resume ? resume.rng.state : rng.getState();
   const checkpoints = new RunCheckpoints(
     lead ? execution.checkpointDir : null,
-    { config, modelSpec, classNames, normalization, params: pool.params, buffers: pool.buffers, optimizerState: pool.optimizerState, rngState },
+    { config, modelSpec, classNames, normalization, params: pool.params, buffers: pool.buffers, optimizerState: pool.optimizerState, lookahead: pool.lookahead, rngState },
     resume,
   );
   try {
@@ -138,6 +139,13 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     await pool.close();
     await trainStream?.close();
   }
+}
+
+/** A Lookahead run's slow copy: a new run starts it from the initial values; a resumed one must have kept it. */
+function resumedLookahead(resume: CheckpointState | undefined): true | LookaheadCopy {
+  if (!resume) return true;
+  if (!resume.lookahead) throw new CheckpointError('the checkpoint of a run with --lookahead holds no lookahead copy, so it cannot be resumed exactly; resume it with a convoy that wrote it, or start a new run');
+  return resume.lookahead;
 }
 
 /** Starts the workers, checks every rank has the same data, and says what the run is; returns the kernel backend in use. */

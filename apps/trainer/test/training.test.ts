@@ -62,6 +62,35 @@ describe('runTraining', () => {
   });
 
 
+  it("airbench's optimizer pieces (a BatchNorm group at 64x the lr, Lookahead every 2 steps): 1 thread equals 2, a resume is exact, and the run ends on the averaged network", async () => {
+    const c = { ...config, augment: true, batchNormLrScale: 64, batchNormWeightDecay: 5e-4 / 64, lookahead: 2, labelSmoothing: 0.2 };
+    const one = await runTraining({ config: c, modelSpec: BATCHNORM_NETWORK, execution: execution({ threads: 1 }), train, test });
+    const two = await runTraining({ config: c, modelSpec: BATCHNORM_NETWORK, execution: execution({ threads: 2 }), train, test });
+    expect(one.status).toBe('completed');
+    expect(relativeError(two.params, one.params)).toBeLessThan(1e-5);
+    expect(relativeError(two.buffers, one.buffers)).toBeLessThan(1e-5);
+    const saved = loadCheckpoint(one.checkpoint!).state;
+    // After the last step the network takes the slow copy: what the run evaluates and saves is the average.
+    expect(saved.lookahead?.params).toEqual(one.params);
+    expect(saved.lookahead?.buffers).toEqual(one.buffers);
+    // Each piece changes the numbers (a group or a sync that did nothing would not).
+    const plainGroups = await runTraining({ config: { ...c, batchNormLrScale: 1, batchNormWeightDecay: null }, modelSpec: BATCHNORM_NETWORK, execution: execution({ threads: 1 }), train, test: null });
+    const noLookahead = await runTraining({ config: { ...c, lookahead: 0 }, modelSpec: BATCHNORM_NETWORK, execution: execution({ threads: 1 }), train, test: null });
+    expect(relativeError(plainGroups.params, one.params)).toBeGreaterThan(1e-3);
+    expect(relativeError(noLookahead.params, one.params)).toBeGreaterThan(1e-3);
+    expect(loadCheckpoint(noLookahead.checkpoint!).state.lookahead).toBeUndefined();
+
+    const partsExecution = execution({ threads: 2, maxSteps: 3 });
+    await runTraining({ config: c, modelSpec: BATCHNORM_NETWORK, execution: partsExecution, train, test: null });
+    const checkpoint = loadCheckpoint(partsExecution.checkpointDir!).state;
+    expect(checkpoint.lookahead?.params).not.toEqual(checkpoint.params); // mid-run: the network has moved on from the slow copy
+    const resumed = await runTraining({ config: c, execution: { ...partsExecution, maxSteps: null }, train, test, resume: checkpoint });
+    expect(resumed.params).toEqual(two.params);
+    expect(resumed.buffers).toEqual(two.buffers);
+    const { lookahead: _dropped, ...withoutCopy } = checkpoint;
+    await expect(runTraining({ config: c, execution: { ...partsExecution, maxSteps: null }, train, test, resume: withoutCopy })).rejects.toThrow(/--lookahead\b.*no lookahead copy/);
+  }, 240_000);
+
   it.each([false, true])('1 and 4 threads give the same parameters and checkpoints after 5 steps (augment %s)', async (augment) => {
     const c = { ...config, augment };
     const one = await runTraining({ config: c, execution: execution({ threads: 1, maxSteps: 5 }), train, test: null });

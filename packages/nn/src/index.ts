@@ -35,6 +35,8 @@ export {
   constantSchedule, cosineSchedule, createSchedule, oneCycleMomentum, oneCycleSchedule, stepSchedule,
 } from './optim/schedules';
 export type { HyperparameterSchedules, OneCycleOptions, Schedule, ScheduleSpec } from './optim/schedules';
+export { LOOKAHEAD_STEP_DECAY, lookaheadSchedule, lookaheadSync } from './optim/lookahead';
+export type { LookaheadOptions } from './optim/lookahead';
 export { block, conv3, frontend, recipeNet, recipePlan, sequential, FRONTEND_MIN_RESOLUTION, MAX_RECIPE_WIDTH } from './recipe';
 export type { BuildOptions, RecipeOptions, RecipePlan } from './recipe';
 export { buildModel, initialParameters, modelInputOf } from './model';

@@ -1,5 +1,7 @@
 import { ParameterArena, Rng } from '@convoy/tensor';
-import { AdamW, buildLayerList, buildModel, buildOptimizer, createParameters, initialParameters, optimizerStateNames, SGD, stepTrainable, trainableRanges, type ParameterGroup } from '../src';
+import {
+  AdamW, buildLayerList, buildModel, buildOptimizer, createParameters, initialParameters, lookaheadSchedule, lookaheadSync, optimizerStateNames, SGD, stepTrainable, trainableRanges, type ParameterGroup,
+} from '../src';
 
 const p0 = [0.5, -1.2, 2.0, 0.03, -0.7];
 const gradsPerStep = [
@@ -244,5 +246,47 @@ describe('initialParameters', () => {
     const { params } = createParameters(model, { seed: 3 });
     expect(arena.isShared).toBe(true);
     expect(arena.data).toEqual(params.data);
+  });
+});
+
+describe('Lookahead (lookaheadSchedule, lookaheadSync)', () => {
+  it("syncs every k steps with airbench94's ramp 0.95^k (t/total)^3, and after the last step with decay 1", () => {
+    const at = lookaheadSchedule({ every: 5, total: 12 });
+    expect([0, 1, 2, 3].map(at)).toEqual([[], [], [], []]);
+    expect(at(4)).toEqual([0.95 ** 5 * (5 / 12) ** 3]);
+    expect(at(9)).toEqual([0.95 ** 5 * (10 / 12) ** 3]);
+    expect(at(11)).toEqual([1]);
+    // a last step that is also a regular sync gets both, in that order (airbench's loop)
+    expect(lookaheadSchedule({ every: 5, total: 10 })(9)).toEqual([0.95 ** 5, 1]);
+    expect(() => at(12)).toThrow(/step must be an integer in \[0, 12\), got 12/);
+    expect(() => lookaheadSchedule({ every: 0, total: 12 })).toThrow(/every/);
+  });
+
+  it("moves the slow copy toward the network by torch.lerp's float32 formula and restarts the network from it", () => {
+    const slow = new Float32Array([1, -2, 0.5, 3]);
+    const fast = new Float32Array([2, 2, 0.5, -1]);
+    for (const decay of [0.1, 0.7]) {
+      const s = slow.slice();
+      const f = fast.slice();
+      lookaheadSync(s, f, decay);
+      const weight = Math.fround(1 - decay);
+      const expected = Array.from(slow, (v, i) => {
+        const diff = Math.fround(fast[i] - v);
+        return weight < 0.5 ? Math.fround(v + Math.fround(weight * diff)) : Math.fround(fast[i] - Math.fround(diff * Math.fround(1 - weight)));
+      });
+      expect(Array.from(s)).toEqual(expected);
+      expect(f).toEqual(s);
+      for (let i = 0; i < 4; i++) expect(s[i]).toBeCloseTo(decay * slow[i] + (1 - decay) * fast[i], 6);
+    }
+    // decay 1: the network takes the slow copy, which stays; decay 0: the slow copy takes the network
+    const s = slow.slice();
+    const f = fast.slice();
+    lookaheadSync(s, f, 1);
+    expect([s, f]).toEqual([slow, slow]);
+    const s0 = slow.slice();
+    lookaheadSync(s0, fast.slice(), 0);
+    expect(s0).toEqual(fast);
+    expect(() => lookaheadSync(slow.slice(), new Float32Array(3), 0.5)).toThrow(/slow copy has 4 values, the network 3/);
+    expect(() => lookaheadSync(slow.slice(), fast.slice(), 1.5)).toThrow(/decay must be in \[0, 1\]/);
   });
 });

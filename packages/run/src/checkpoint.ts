@@ -40,6 +40,8 @@ export interface CheckpointState {
   /** The network's buffers as it reports them (BatchNorm's running_mean, running_var, num_batches_tracked); empty without BatchNorm. */
   buffers: CheckpointTensors;
   optimizer: { name: string; state: Record<string, Float32Array> };
+  /** A Lookahead run's slow copy: one value per parameter (laid out as `params`) and per buffer value (as `buffers`). */
+  lookahead?: { params: Float32Array; buffers: Float32Array };
   /** Optimizer steps completed so far (global, over all epochs). */
   step: number;
   /** The epoch in progress (0-based); equals the epoch count once the run is done. */
@@ -94,6 +96,7 @@ export function encodeCheckpoint(state: CheckpointState): Uint8Array {
     params: floatsToBytes(state.params),
     buffers: { entries: state.buffers.entries, data: floatsToBytes(state.buffers.data) },
     optimizer: { name: state.optimizer.name, state: optimizerState },
+    ...(state.lookahead ? { lookahead: { params: floatsToBytes(state.lookahead.params), buffers: floatsToBytes(state.lookahead.buffers) } } : {}),
     step: state.step,
     epoch: state.epoch,
     stepInEpoch: state.stepInEpoch,
@@ -183,11 +186,13 @@ export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): Checkp
   const bufferValues = bytesToFloats(buffers.data, 'buffers', file);
   const optimizerState: Record<string, Float32Array> = {};
   for (const [name, value] of Object.entries(optimizerBytes)) optimizerState[name] = bytesToFloats(value, `optimizer state '${name}'`, file);
+  const lookahead = lookaheadOf(body.lookahead, params.length, bufferValues.length, file);
   // A run never saves values that are not finite (a diverged step leaves the parameters untouched), so such a file was damaged or made by hand.
   const nonFinite = [
     ['parameter', firstNonFinite(params, described.parameters)],
     ['buffer', firstNonFinite(bufferValues, described.buffers)],
     ...Object.entries(optimizerState).map(([name, values]) => [`optimizer state '${name}'`, firstNonFinite(values, described.parameters)]),
+    ...(lookahead ? [['lookahead parameter', firstNonFinite(lookahead.params, described.parameters)], ['lookahead buffer', firstNonFinite(lookahead.buffers, described.buffers)]] : []),
   ].find(([, found]) => found !== null);
   if (nonFinite) throw new CheckpointError(`${file}: ${nonFinite[0]} ${nonFinite[1]}; a checkpoint holds finite values only (the file is damaged): use an earlier checkpoint`);
   return {
@@ -200,6 +205,7 @@ export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): Checkp
     params,
     buffers: { entries: described.buffers, data: bufferValues },
     optimizer: { name: optimizer.name, state: optimizerState },
+    ...(lookahead ? { lookahead } : {}),
     step: body.step as number,
     epoch: body.epoch as number,
     stepInEpoch: body.stepInEpoch as number,
@@ -207,6 +213,17 @@ export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): Checkp
     summary: isRecord(body.summary) ? body.summary : {},
     createdAt: typeof body.createdAt === 'string' ? body.createdAt : '',
   };
+}
+
+/** A stored Lookahead copy, checked against the network's sizes; undefined when the file has none. */
+function lookaheadOf(stored: unknown, params: number, buffers: number, file: string): { params: Float32Array; buffers: Float32Array } | undefined {
+  if (stored === undefined) return undefined;
+  if (!isRecord(stored)) throw new CheckpointError(`${file}: the lookahead section is malformed`);
+  const copy = { params: bytesToFloats(stored.params, 'lookahead params', file), buffers: bytesToFloats(stored.buffers, 'lookahead buffers', file) };
+  if (copy.params.length !== params || copy.buffers.length !== buffers) {
+    throw new CheckpointError(`${file}: the lookahead copy holds ${copy.params.length} parameters and ${copy.buffers.length} buffer values; the network has ${params} and ${buffers}`);
+  }
+  return copy;
 }
 
 /**

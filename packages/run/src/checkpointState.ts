@@ -15,6 +15,8 @@ export interface CheckpointSource {
   /** The network's buffers (a GradientPool's `buffers`: BatchNorm's running statistics), laid out as `params`. */
   buffers: { entries: readonly CheckpointParameterEntry[]; data: Float32Array };
   optimizerState: Readonly<Record<string, Float32Array>>;
+  /** Lookahead's slow copy of the parameters and buffers (a GradientPool's `lookahead`); null without Lookahead. */
+  lookahead?: { params: Float32Array; buffers: Float32Array } | null;
   position: { step: number; epoch: number; stepInEpoch: number };
   /** The coordinator's random generator state after parameter initialisation. */
   rngState: number[];
@@ -38,6 +40,7 @@ export function checkpointStateOf(source: CheckpointSource): CheckpointState {
     params: source.params.data,
     buffers: { entries: source.buffers.entries.map((e) => ({ name: e.name, shape: e.shape.slice(), offset: e.offset, size: e.size })), data: source.buffers.data },
     optimizer: { name: config.optimizer, state: { ...source.optimizerState } },
+    ...(source.lookahead ? { lookahead: { params: source.lookahead.params, buffers: source.lookahead.buffers } } : {}),
     step: position.step,
     epoch: position.epoch,
     stepInEpoch: position.stepInEpoch,

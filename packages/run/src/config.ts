@@ -45,6 +45,12 @@ export interface RunConfig {
    * test loss and accuracy are always measured without it. A checkpoint written before it existed means 0.
    */
   labelSmoothing: number;
+  /**
+   * Lookahead (airbench94's): every `lookahead` optimizer steps the network is averaged into a slow
+   * copy and restarts from it, with a decay ramping up over the run (nn's lookaheadSchedule); the
+   * run ends on the averaged network. 0: off. A checkpoint written before it existed means 0.
+   */
+  lookahead: number;
   seed: number;
   /** Train on a class-balanced subset of this many images (null: all). */
   limitTrain: number | null;
@@ -87,6 +93,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   width: 32,
   augment: true,
   labelSmoothing: 0,
+  lookahead: 0,
   seed: 1,
   limitTrain: null,
   classes: null,

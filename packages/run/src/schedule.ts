@@ -1,7 +1,7 @@
-import { createSchedule, oneCycleMomentum, type HyperparameterSchedules, type Schedule } from '@convoy/nn';
+import { createSchedule, lookaheadSchedule, oneCycleMomentum, type HyperparameterSchedules, type Schedule } from '@convoy/nn';
 import type { RunConfig } from './config';
 
-/** Learning rate (and, for one-cycle SGD, momentum) for each 0-based optimizer step of the run. */
+/** Learning rate (and, for one-cycle SGD, momentum) for each 0-based optimizer step of the run, and the Lookahead syncs after it. */
 export function hyperparameterSchedules(config: RunConfig, stepsPerEpoch: number): HyperparameterSchedules {
   const total = config.epochs * stepsPerEpoch;
   let lr: Schedule;
@@ -23,5 +23,7 @@ export function hyperparameterSchedules(config: RunConfig, stepsPerEpoch: number
     config.schedule === 'onecycle' && config.cycleMomentum && config.optimizer === 'sgd'
       ? oneCycleMomentum({ total, pctStart: config.warmup, baseMomentum: config.momentum - 0.05, maxMomentum: config.momentum + 0.05 })
       : null;
-  return { lr, momentum };
+  // A checkpoint written before Lookahead existed has no field: no Lookahead.
+  const lookahead = (config.lookahead ?? 0) > 0 ? lookaheadSchedule({ every: config.lookahead, total }) : null;
+  return { lr, momentum, lookahead };
 }

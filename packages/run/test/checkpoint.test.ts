@@ -34,6 +34,21 @@ describe('checkpoint format', () => {
     expect(Buffer.from(back.buffers.data.buffer).equals(Buffer.from(state.buffers.data.buffer))).toBe(true);
   });
 
+  it('round-trips a Lookahead copy (parameters and buffers), and refuses one of another size or with a non-finite value', () => {
+    const state = validCheckpoint(TINY_LAYERS_SPEC);
+    state.lookahead = { params: state.params.map((v) => v * 0.5), buffers: state.buffers.data.map((v) => v + 1) };
+    const back = decodeCheckpoint(encodeCheckpoint(state));
+    expect(back).toEqual(state);
+    expect(back.lookahead?.params).toBeInstanceOf(Float32Array);
+    expect(decodeCheckpoint(encodeCheckpoint(validCheckpoint(TINY_LAYERS_SPEC))).lookahead).toBeUndefined();
+    const short = { ...state, lookahead: { params: state.params.subarray(1), buffers: state.buffers.data } };
+    expect(() => decodeCheckpoint(encodeCheckpoint(short), 'x.msgpack')).toThrow(
+      new RegExp(`x\\.msgpack: the lookahead copy holds ${state.params.length - 1} parameters and ${state.buffers.data.length} buffer values; the network has ${state.params.length} and ${state.buffers.data.length}`),
+    );
+    const nan = { ...state, lookahead: { params: state.params.map((v, i) => (i === 2 ? Number.NaN : v)), buffers: state.buffers.data } };
+    expect(() => decodeCheckpoint(encodeCheckpoint(nan))).toThrow(/lookahead parameter '.*'\[\d+\] is NaN/);
+  });
+
   it('reads a version 2 file (the recipe, no buffers) with an empty buffer table', () => {
     const v3 = validCheckpoint();
     const { buffers: _b, ...v2 } = v3;

@@ -1,6 +1,6 @@
 import type { ImageSet, Normalization } from '@convoy/data';
 import {
-  applyGroupStatisticsInOrder, buildModel, ghostGroupSize, initialParameters, optimizerStateNames, type Module, type ModelSpec, type OptimizerSpec, type TtaMode,
+  applyGroupStatisticsInOrder, buildModel, ghostGroupSize, initialParameters, lookaheadSync, optimizerStateNames, type Module, type ModelSpec, type OptimizerSpec, type TtaMode,
 } from '@convoy/nn';
 import { ParameterArena, Rng, type ParameterSpec } from '@convoy/tensor';
 import { describeTask, taskIndex } from './protocol';
@@ -54,6 +54,17 @@ export interface GradientPoolOptions {
   workerFile?: string;
   /** Sums the reduced gradient over hosts; absent on a single host. */
   crossHost?: CrossHostReducer;
+  /**
+   * Keep Lookahead's slow copy of the parameters and buffers (syncLookahead): true starts it from
+   * the initial values; a copy (e.g. from a checkpoint) is copied in. Absent: no Lookahead.
+   */
+  lookahead?: boolean | LookaheadCopy;
+}
+
+/** Lookahead's slow copy: one value per parameter and one per buffer value, laid out as the pool's arenas. */
+export interface LookaheadCopy {
+  params: Float32Array;
+  buffers: Float32Array;
 }
 
 export interface BatchRequest {
@@ -191,6 +202,8 @@ export class GradientPool {
   readonly groupSize: number;
   /** The optimizer's state arrays by name (on shared memory, stepped by the threads): what a checkpoint stores. */
   readonly optimizerState: Readonly<Record<string, Float32Array>>;
+  /** Lookahead's slow copy (options.lookahead), what a checkpoint stores beside the parameters; null without Lookahead. */
+  readonly lookahead: LookaheadCopy | null;
   readonly train: ImageSet;
   readonly test: ImageSet | null;
   private readonly runner: TaskRunner;
@@ -277,6 +290,7 @@ export class GradientPool {
       }
     }
     this.optimizerState = state;
+    this.lookahead = options.lookahead ? this.lookaheadCopy(options.lookahead) : null;
     this.chunks = alignedChunks(this.paramCount, threads);
     const setup: WorkerSetup = {
       modelSpec: options.modelSpec,
@@ -484,6 +498,27 @@ export class GradientPool {
       at += r.logits.length;
     }
     return out;
+  }
+
+  /**
+   * One Lookahead sync: the slow copy moves toward the network (slow = decay * slow + (1 - decay) *
+   * network, parameters and buffers alike, as airbench's state_dict walk) and the network restarts
+   * from it. Run here, between steps, in one fixed order: the same on every thread and host count.
+   */
+  syncLookahead(decay: number): void {
+    if (!this.lookahead) throw new Error('syncLookahead: this pool was created without lookahead');
+    lookaheadSync(this.lookahead.params, this.params.data, decay);
+    lookaheadSync(this.lookahead.buffers, this.buffers.data, decay);
+  }
+
+  private lookaheadCopy(given: true | LookaheadCopy): LookaheadCopy {
+    if (given === true) return { params: Float32Array.from(this.params.data), buffers: Float32Array.from(this.buffers.data) };
+    if (given.params.length !== this.paramCount || given.buffers.length !== this.buffers.size) {
+      throw new RangeError(
+        `GradientPool: the lookahead copy has ${given.params.length} parameters and ${given.buffers.length} buffer values; the model has ${this.paramCount} and ${this.buffers.size}`,
+      );
+    }
+    return { params: Float32Array.from(given.params), buffers: Float32Array.from(given.buffers) };
   }
 
   /**

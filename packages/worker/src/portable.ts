@@ -6,7 +6,7 @@
  */
 export { GradientPool, WorkerTaskError } from './gradientPool';
 export type {
-  BatchRequest, CrossHostReducer, EvaluationResult, TtaEvaluation, GradientPoolOptions, GradientSummary, StepTimings, TrainStepRequest, TrainStepResult,
+  BatchRequest, CrossHostReducer, EvaluationResult, TtaEvaluation, GradientPoolOptions, LookaheadCopy, GradientSummary, StepTimings, TrainStepRequest, TrainStepResult,
 } from './gradientPool';
 export { NATIVE_BACKEND, NATIVE_BF16_BACKEND, selectWorkerBackend } from './backendChoice';
 export { constantLearningRate, scheduledStep, StepDivergedError } from './trainingStep';

@@ -39,7 +39,7 @@ export class StepDivergedError extends Error {
 
 /**
  * Looks up the step's lr (and one-cycle momentum), runs forward, backward, the reduce and the
- * optimizer through the pool, and throws StepDivergedError when the step did not update the
+ * optimizer through the pool, then the Lookahead syncs scheduled after the step, and throws StepDivergedError when the step did not update the
  * parameters (a non-finite loss or gradient on any thread or host).
  */
 export async function scheduledStep(
@@ -69,6 +69,8 @@ export async function scheduledStep(
       result.loss,
     );
   }
+  // Lookahead's syncs follow the step they are scheduled after (none on most steps).
+  for (const decay of schedules.lookahead?.(step) ?? []) pool.syncLookahead(decay);
   return { ...result, lr };
 }
 

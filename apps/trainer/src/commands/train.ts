@@ -83,6 +83,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--augment', 'random crop (padding R/8: 4 pixels at 32) + horizontal flip, keyed by (seed, epoch, sample) (default: on)')
     .option('--no-augment', 'train without augmentation')
     .option('--label-smoothing <eps>', 'label smoothing of the training loss, in [0, 1): the target is 1 - eps on the label plus eps / classes on every class, as PyTorch\'s CrossEntropyLoss(label_smoothing); test loss and accuracy are measured without it', numberFlag('--label-smoothing', { min: 0, max: 1, maxExclusive: true }), d.labelSmoothing)
+    .option('--lookahead <k>', 'Lookahead, as airbench94 (which uses 5): every k steps the network is averaged into a slow copy (decay 0.95^k x (step/total)^3) and restarts from it; the run ends on the averaged network, which is what it evaluates and saves; 0: off', integerFlag('--lookahead', 0), d.lookahead)
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation', integerFlag('--seed', 0, 2 ** 31 - 1), d.seed)
     .option('--classes <list>', 'train and evaluate on these classes only, relabelled 0..k-1 in the order given: names or indices, e.g. cat,dog or 3,5 (default: all ten)')
     .option('--limit-train <n>', 'train on a class-balanced subset of n images (default: all 50,000); on a packed training split streamed within --data-memory, on its first n images in the index\'s shard order (packed shuffled, so the classes are mixed, but not balanced)', integerFlag('--limit-train', 1))
@@ -143,6 +144,7 @@ export function runConfigFrom(opts: RunOptions): RunConfig {
     width: opts.width,
     augment: opts.augment !== false,
     labelSmoothing: opts.labelSmoothing,
+    lookahead: opts.lookahead,
     seed: opts.seed,
     limitTrain: opts.limitTrain ?? null,
     classes: opts.classes ?? null,

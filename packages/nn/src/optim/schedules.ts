@@ -6,10 +6,12 @@ import { checkFiniteNumber, checkOptions, checkPositiveInteger } from '../option
  */
 export type Schedule = (step: number) => number;
 
-/** A run's learning rate and, for one-cycle SGD, its momentum (null: the optimizer's own), for each 0-based optimizer step. */
+/** A run's learning rate and, for one-cycle SGD, its momentum (null: the optimizer's own), for each 0-based optimizer step; and its Lookahead syncs. */
 export interface HyperparameterSchedules {
   lr: Schedule;
   momentum: Schedule | null;
+  /** Lookahead's syncs after each step (lookaheadSchedule: their decays, usually none); absent or null: no Lookahead. */
+  lookahead?: ((step: number) => number[]) | null;
 }
 
 function checkStep(what: string, step: number): void {
