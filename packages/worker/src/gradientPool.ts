@@ -502,13 +502,18 @@ export class GradientPool {
 
   /**
    * One Lookahead sync: the slow copy moves toward the network (slow = decay * slow + (1 - decay) *
-   * network, parameters and buffers alike, as airbench's state_dict walk) and the network restarts
-   * from it. Run here, between steps, in one fixed order: the same on every thread and host count.
+   * network, parameters and running statistics alike, as airbench's walk over the state_dict's
+   * float tensors) and the network restarts from it. Run here, between steps, in one fixed order: the same on every thread and host count.
    */
   syncLookahead(decay: number): void {
     if (!this.lookahead) throw new Error('syncLookahead: this pool was created without lookahead');
     lookaheadSync(this.lookahead.params, this.params.data, decay);
-    lookaheadSync(this.lookahead.buffers, this.buffers.data, decay);
+    for (const e of this.buffers.entries) {
+      // A count (num_batches_tracked: an integer tensor in PyTorch, which airbench's float-only walk
+      // skips) is not averaged: the network keeps its own, and the slow copy follows it.
+      if (e.name.endsWith('num_batches_tracked')) this.lookahead.buffers.set(this.buffers.data.subarray(e.offset, e.offset + e.size), e.offset);
+      else lookaheadSync(this.lookahead.buffers, this.buffers.data, decay, e.offset, e.offset + e.size);
+    }
   }
 
   private lookaheadCopy(given: true | LookaheadCopy): LookaheadCopy {
