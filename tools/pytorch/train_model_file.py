@@ -10,9 +10,16 @@ its test accuracy can stand beside `convoy train --model FILE` for the same seed
   (black padding, the flip mirrors the cropped image);
 - the same normalisation: a float32 lookup table (byte/255 - mean[c]) / std[c] with CIFAR-10's
   standard statistics;
-- the same loss (softmax cross-entropy, mean over the global batch), optimizer (SGD, Nesterov,
-  coupled weight decay on every parameter, as torch.optim.SGD) and schedules: one-cycle learning
-  rate and momentum per optimizer step, as torch's OneCycleLR (the formulas of @convoy/nn, ported);
+- the same loss (softmax cross-entropy, mean over the global batch, with --label-smoothing as
+  CrossEntropyLoss's), optimizer (SGD, Nesterov, coupled weight decay, as torch.optim.SGD; with
+  --batch-norm-lr-scale / --batch-norm-weight-decay the BatchNorm parameters are a parameter group
+  of their own, as convoy's) and schedules: one-cycle learning rate and momentum per optimizer
+  step, as torch's OneCycleLR (the formulas of @convoy/nn, ported);
+- a whitening first layer set from the first 5,000 images of epoch 0's order (normalised, not
+  augmented), as convoy's pool does;
+- with --lookahead k, airbench94's Lookahead over the state_dict's float tensors (a copy made
+  after initialisation; every k steps ema.lerp_(net, 1 - d), net = ema, d = 0.95^k (t/total)^3, and
+  net = ema after the last step), as convoy's --lookahead;
 - BatchNorm over ghost groups of `groupSize` images (default 32) and dropout masks from convoy's
   keyed Rng (seed, step, sample, layer), both from model_file.py; the masks are drawn here with a
   vectorised port of the Rng (checked against the scalar port on the first mask it draws);
@@ -42,7 +49,7 @@ from torch.nn import functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from convoy_rng import M32, Rng  # noqa: E402
-from model_file import KeyedDropout, build, initialise_like_convoy, set_step_context  # noqa: E402
+from model_file import KeyedDropout, build, initialise_like_convoy, set_step_context, whiten_like_convoy  # noqa: E402
 
 SHUFFLE_STREAM = 0x53485546  # @convoy/data batching.ts: keeps the shuffle apart from the augmentation streams
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -50,6 +57,8 @@ CIFAR10_STD = (0.247, 0.2435, 0.2616)
 TRAIN_FILES = [f'data_batch_{i}.bin' for i in range(1, 6)]
 TEST_FILES = ['test_batch.bin']
 RECORD = 1 + 3 * 32 * 32
+WHITENING_IMAGES = 5000  # @convoy/nn WHITENING_IMAGES
+LOOKAHEAD_STEP_DECAY = 0.95  # @convoy/nn LOOKAHEAD_STEP_DECAY
 
 
 def usage_error(message):
@@ -155,6 +164,41 @@ def one_cycle_lr(max_lr, total, pct_start=0.3, div_factor=25, final_div_factor=1
 
 def one_cycle_momentum(total, pct_start, base, top):
     return _one_cycle(total, pct_start, top, base, top)
+
+
+def lookahead_decays(step, every, total):
+    """@convoy/nn lookaheadSchedule: the decays of the syncs after 0-based step `step`."""
+    taken = step + 1
+    decays = [LOOKAHEAD_STEP_DECAY ** every * (taken / total) ** 3] if taken % every == 0 else []
+    if taken == total:
+        decays.append(1.0)
+    return decays
+
+
+class Lookahead:
+    """airbench94's LookaheadState: a copy of the state_dict; a sync moves each float tensor of the
+    copy toward the network (lerp) and copies it back (integer counts are left alone)."""
+
+    def __init__(self, net):
+        self.slow = {k: v.clone() for k, v in net.state_dict().items()}
+
+    def sync(self, net, decay):
+        for slow, fast in zip(self.slow.values(), net.state_dict().values()):
+            if fast.dtype in (torch.half, torch.float):
+                slow.lerp_(fast, 1 - decay)
+                fast.copy_(slow)
+
+
+def parameter_groups(net, weight_decay, bn_lr_scale, bn_weight_decay):
+    """The trainable parameters as torch.optim.SGD's groups: every one alike, or with a BatchNorm group
+    (lr x bn_lr_scale, its own weight decay) when either option differs from its default."""
+    trainable = [(name, p) for name, p in net.named_parameters() if p.requires_grad]
+    if bn_lr_scale == 1 and bn_weight_decay is None:
+        return [{'params': [p for _, p in trainable], 'weight_decay': weight_decay, 'lr_scale': 1.0}]
+    norm = {id(p) for m in net.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters(recurse=False)}
+    return [{'params': [p for _, p in trainable if id(p) not in norm], 'weight_decay': weight_decay, 'lr_scale': 1.0},
+            {'params': [p for _, p in trainable if id(p) in norm], 'weight_decay': weight_decay if bn_weight_decay is None else bn_weight_decay,
+             'lr_scale': bn_lr_scale}]
 
 
 # ---- dropout masks from convoy's keyed Rng, vectorised over the batch's images ----
@@ -287,6 +331,11 @@ def main():
     parser.add_argument('--momentum', type=float, default=0.9, help='SGD momentum, cycled -/+ 0.05 (default 0.9)')
     parser.add_argument('--weight-decay', type=float, default=5e-4, help='coupled weight decay (default 5e-4)')
     parser.add_argument('--warmup', type=float, default=0.3, help="one-cycle's pct_start (default 0.3)")
+    parser.add_argument('--label-smoothing', type=float, default=0.0, help="the training loss's label smoothing, in [0, 1) (default 0)")
+    parser.add_argument('--batch-norm-lr-scale', type=float, default=1.0, help="the BatchNorm parameters' lr as a multiple of the schedule's (default 1)")
+    parser.add_argument('--batch-norm-weight-decay', type=float, default=None, help="the BatchNorm parameters' weight decay (default: --weight-decay)")
+    parser.add_argument('--lookahead', type=int, default=0, help="Lookahead every k steps, as convoy train --lookahead (default 0: off)")
+    parser.add_argument('--save-state', default=None, help='write the final state_dict (parameters and buffers) here as JSON {name: flat list}')
     parser.add_argument('--seed', type=int, default=1, help='seed of initialisation, order, augmentation, dropout (default 1)')
     parser.add_argument('--no-augment', dest='augment', action='store_false', help='train without crop and flip')
     parser.add_argument('--limit-train', type=int, default=None, help='train on a class-balanced subset of n images, as convoy train --limit-train (default: all 50,000)')
@@ -307,6 +356,14 @@ def main():
     for name, value in (('--max-steps', args.max_steps), ('--limit-train', args.limit_train), ('--limit-test', args.limit_test)):
         if value is not None and value < 1:
             usage_error(f'{name} must be a positive integer, got {value}')
+    if not 0 <= args.label_smoothing < 1:
+        usage_error(f'--label-smoothing must be in [0, 1), got {args.label_smoothing}')
+    if not args.batch_norm_lr_scale > 0:
+        usage_error(f'--batch-norm-lr-scale must be > 0, got {args.batch_norm_lr_scale}')
+    if args.batch_norm_weight_decay is not None and not args.batch_norm_weight_decay >= 0:
+        usage_error(f'--batch-norm-weight-decay must be >= 0, got {args.batch_norm_weight_decay}')
+    if args.lookahead < 0:
+        usage_error(f'--lookahead must be a whole number >= 0, got {args.lookahead}')
     try:
         with open(args.model) as f:
             spec = json.load(f)
@@ -324,6 +381,8 @@ def main():
 
     net = build(spec, classes=10)
     initialise_like_convoy(net, Rng(args.seed))
+    first = epoch_order(len(train_labels), args.seed, 0)[:WHITENING_IMAGES]
+    whiten_like_convoy(net, fill_batch(train_images, train_labels, first, table, False, 0, 0)[0])
     use_fast_dropout(net)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     net = net.to(memory_format=memory_format)
@@ -333,7 +392,9 @@ def main():
     total = args.epochs * steps_per_epoch
     lr_at = one_cycle_lr(args.lr, total, args.warmup)
     momentum_at = one_cycle_momentum(total, args.warmup, args.momentum - 0.05, args.momentum + 0.05)
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr_at(0), momentum=momentum_at(0), nesterov=True, weight_decay=args.weight_decay)
+    groups = parameter_groups(net, args.weight_decay, args.batch_norm_lr_scale, args.batch_norm_weight_decay)
+    optimizer = torch.optim.SGD(groups, lr=lr_at(0), momentum=momentum_at(0), nesterov=True)
+    lookahead = Lookahead(net) if args.lookahead > 0 else None
 
     log = open(args.log + '.tmp', 'w') if args.log else None
 
@@ -364,17 +425,21 @@ def main():
             x, y = fill_batch(train_images, train_labels, idx, table, args.augment, args.seed, epoch)
             lr, momentum = lr_at(step), momentum_at(step)
             for group in optimizer.param_groups:
-                group['lr'] = lr
+                group['lr'] = lr * group['lr_scale']
                 group['momentum'] = momentum
             set_step_context(net, args.seed, step)
             logits = net(x.contiguous(memory_format=memory_format))
-            loss = F.cross_entropy(logits, y)
+            loss = F.cross_entropy(logits, y, label_smoothing=args.label_smoothing)
             if not torch.isfinite(loss):
                 print(f'step {step + 1}: the loss is {loss.item()}: training diverged', file=sys.stderr)
                 sys.exit(1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if lookahead is not None:
+                with torch.no_grad():
+                    for decay in lookahead_decays(step, args.lookahead, total):
+                        lookahead.sync(net, decay)
             step += 1
             value = loss.item()
             loss_sum += value * len(idx)
@@ -402,6 +467,11 @@ def main():
     if log:
         log.close()
         os.replace(args.log + '.tmp', args.log)
+    if args.save_state:
+        state = {name: t.detach().double().flatten().tolist() for name, t in net.state_dict().items()}
+        with open(args.save_state + '.tmp', 'w') as f:
+            json.dump(state, f)
+        os.replace(args.save_state + '.tmp', args.save_state)
 
 
 if __name__ == '__main__':
