@@ -9,6 +9,7 @@ import { relativeError, Rng } from '@convoy/tensor';
 import { loadCheckpoint } from '../src/checkpoint';
 import { runTraining } from '../src/training';
 import { PYTHON, pythonProblem } from './exportNetwork';
+import { airbenchStem } from '../../../packages/worker/test/airbenchStem';
 
 /**
  * airbench's optimizer pieces against PyTorch: convoy and tools/pytorch/train_model_file.py train
@@ -25,12 +26,7 @@ const RECORD = 1 + 3 * 32 * 32;
 const modelFile = {
   input: { channels: 3, resolution: 32 },
   layers: [
-    { type: 'conv2d', out: 24, kernel: 2, init: 'whitening', frozen: ['weight'] },
-    { type: 'gelu' },
-    { type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false, init: 'identity' },
-    { type: 'maxpool2d', kernel: 2 },
-    { type: 'batchnorm2d', weight: false, momentum: 0.4, eps: 1e-12, groupSize: 8 },
-    { type: 'gelu' },
+    ...airbenchStem(8, 8),
     { type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false },
     { type: 'batchnorm2d', momentum: 0.4, groupSize: 8 },
     { type: 'gelu' },

@@ -2,6 +2,7 @@ import { CIFAR10_NORMALIZATION, fillBatch } from '@convoy/data';
 import { PatchCovariance, whiteningFilters, type LayerModelSpec, type OptimizerSpec } from '@convoy/nn';
 import { relativeError, Tensor } from '@convoy/tensor';
 import { createGradientPool, syntheticImageSet } from '@convoy/worker';
+import { airbenchStem } from './airbenchStem';
 
 /**
  * A network with airbench's pieces through the real piscina pool: the whitening layer's filters come
@@ -14,12 +15,7 @@ const modelSpec: LayerModelSpec = {
   classes: 10,
   input: { channels: 3, resolution: 32 },
   layers: [
-    { type: 'conv2d', out: 24, kernel: 2, init: 'whitening', frozen: ['weight'] },
-    { type: 'gelu' },
-    { type: 'conv2d', out: 8, kernel: 3, padding: 1, bias: false, init: 'identity' },
-    { type: 'maxpool2d', kernel: 2 },
-    { type: 'batchnorm2d', weight: false, groupSize: 4, momentum: 0.4, eps: 1e-12 },
-    { type: 'gelu' },
+    ...airbenchStem(8, 4),
     { type: 'globalmaxpool2d' },
     { type: 'flatten' },
     { type: 'linear', out: 'classes', frozen: ['bias'] },
