@@ -75,13 +75,14 @@ describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-1
     expect(split?.testLoss).toBeCloseTo(single?.testLoss ?? Number.NaN, 4);
   });
 
-  it('trains a model file with BatchNorm (ghost groups of 4), a residual block and dropout the same on 1 x 1 thread, 1 x 2 and 2 processes x 1: parameters, running statistics, test accuracy with and without --tta', () => {
+  it('trains a model file with BatchNorm (ghost groups of 4), a residual block and dropout, with a BatchNorm parameter group and Lookahead, the same on 1 x 1 thread, 1 x 2 and 2 processes x 1: parameters, running statistics, the Lookahead copy, test accuracy with and without --tta', () => {
     const modelFile = join(dir, 'bn.json');
     const { kind: _kind, classes: _classes, ...file } = BATCHNORM_NETWORK;
     writeFileSync(modelFile, JSON.stringify(file));
     const args = (name: string) => [
       '--backend', 'wasm', '--data-dir', dataDir, '--no-download', '--limit-train', '128', '--limit-test', '100', '--batch-size', '32', '--seed', '3',
       '--model', modelFile, '--epochs', '1', '--tta', 'flip-translate', '--checkpoint-dir', join(dir, `bn-${name}`),
+      '--batch-norm-lr-scale', '8', '--batch-norm-weight-decay', '1e-5', '--lookahead', '2',
     ];
     const runs = [train({ ranks: 1, threads: 1 }, args('1x1')), train({ ranks: 1, threads: 2 }, args('1x2')), train({ ranks: 2, threads: 1 }, args('2x1'))];
     for (const run of runs) expect({ code: run.code, err: run.err }).toEqual({ code: 0, err: expect.any(String) });
@@ -95,7 +96,10 @@ describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-1
     ]);
     // 4 steps of 8 ghost groups each, per BatchNorm layer (num_batches_tracked follows 4 means and 4 variances).
     expect(a.buffers.data[8]).toBe(32);
+    // The run ends on Lookahead's slow copy, which every rank kept alike.
+    expect(a.lookahead?.params).toEqual(a.params);
     for (const other of [b, c]) {
+      expect(relativeError(other.lookahead!.params, a.lookahead!.params)).toBeLessThan(1e-5);
       expect(worstTensorError(other, a)).toBeLessThan(1e-5);
       expect(relativeError(other.buffers.data, a.buffers.data)).toBeLessThan(1e-5);
       expect(other.summary.testAccuracy).toBe(a.summary.testAccuracy);
