@@ -124,6 +124,80 @@ export class PartitionStream {
     for (let i = 0; i < count; i++) await this.drawOne(sink, at + i);
   }
 
+  /**
+   * Positions a just-started epoch after its first `count` draws without reading the shards those
+   * draws emptied: the shuffle buffer's bookkeeping is replayed on (shard, image) places alone (its
+   * draws are the same Rng calls), then only the images still in the buffer are read (their shards
+   * checked first) and the stream goes on from the shard it had reached. What an unbroken epoch
+   * holds at that point, so the draws after it are the same. With damaged shards to skip, which
+   * images passed through is known only by reading them: then the draws are made and discarded.
+   */
+  async skip(count: number): Promise<void> {
+    const buffer = this.buffer;
+    if (!buffer) throw new Error('PartitionStream: startEpoch() first');
+    if (this.options.skipBadShards || this.knownBad.size > 0 || count === 0) return this.take(count, null);
+    const { shards, shuffleImages } = this.options;
+    const shardOf = new Int32Array(shuffleImages);
+    const imageOf = new Int32Array(shuffleImages);
+    let at = 0;
+    let cursor = 0;
+    const incoming = () => {
+      while (at < this.order.length && cursor >= shards[this.order[at]].used) [at, cursor] = [at + 1, 0];
+      return at < this.order.length;
+    };
+    const into = (slot: number) => {
+      shardOf[slot] = this.order[at];
+      imageOf[slot] = cursor++;
+    };
+    for (let i = 0; i < count; i++) {
+      while (!buffer.full && incoming()) into(buffer.add());
+      const slot = buffer.draw();
+      if (incoming()) {
+        into(slot);
+      } else {
+        const last = buffer.remove(slot);
+        [shardOf[slot], imageOf[slot]] = [shardOf[last], imageOf[last]];
+      }
+    }
+    const reached = incoming() ? this.order[at] : -1;
+    const slotsOf = new Map<number, number[]>();
+    for (let slot = 0; slot < buffer.size; slot++) slotsOf.set(shardOf[slot], [...(slotsOf.get(shardOf[slot]) ?? []), slot]);
+    for (const [n, slots] of slotsOf) {
+      if (n === reached) continue;
+      const shard = shards[n];
+      const problem = await this.verify(shard);
+      this.noteRead(shard);
+      if (problem) return this.badShard(shard, path.join(this.options.root, shard.file), problem);
+      const handle = await fsp.open(path.join(this.options.root, shard.file), 'r');
+      try {
+        await this.readSlots(handle, shard, slots, imageOf);
+      } finally {
+        await handle.close();
+      }
+    }
+    this.next = at + 1;
+    if (reached < 0) return this.verifyAhead();
+    await this.openShard(reached);
+    const current = this.current!;
+    await this.readSlots(current.handle, current.shard, slotsOf.get(reached) ?? [], imageOf);
+    current.cursor = cursor;
+    if (cursor < current.shard.used) await this.enterChunk(Math.floor(cursor / this.options.chunkImages));
+  }
+
+  /** Reads a shard's images `imageOf[slot]` into the buffer's `slots` (their labels too: the shard's label block is read first). */
+  private async readSlots(handle: fsp.FileHandle, shard: StreamShard, slots: readonly number[], imageOf: Int32Array): Promise<void> {
+    const b = this.options.imageBytes;
+    const labels = this.shardLabels.subarray(0, shard.count);
+    if ((await handle.read(labels, 0, shard.count, SHARD_HEADER_BYTES)).bytesRead < shard.count) throw new DatasetError('BAD_SHARD', `${shard.file} ends early: cut (${shard.place})`);
+    for (const slot of slots) {
+      const image = imageOf[slot];
+      const into = this.pixels.subarray(slot * b, (slot + 1) * b);
+      if ((await handle.read(into, 0, b, SHARD_HEADER_BYTES + shard.count + image * b)).bytesRead < b) throw new DatasetError('BAD_SHARD', `${shard.file} ends early: cut (${shard.place})`);
+      this.labels[slot] = labels[image];
+      this.keys[slot] = shard.first + image;
+    }
+  }
+
   /** Waits for reads in flight and closes the open shard. */
   async close(): Promise<void> {
     await this.settle();

@@ -61,15 +61,15 @@ export class TrainStream {
   }
 
   /**
-   * Positions the streams at step `stepInEpoch` of epoch `epoch`: from the epoch's start, the draws
-   * of the steps before it made and discarded (their shards read again), so a resumed run continues
-   * with exactly the batches an unbroken one would have had.
+   * Positions the streams at step `stepInEpoch` of epoch `epoch` (PartitionStream.skip: the shuffle
+   * buffers replayed on the images' places, only the images still in them read), so a resumed run
+   * continues with exactly the batches an unbroken one would have had.
    */
   async startEpoch(epoch: number, stepInEpoch = 0): Promise<void> {
     const skip = stepInEpoch * this.options.plan.perPartition;
     await Promise.all(this.streams.map(async (stream) => {
       await stream.startEpoch(epoch);
-      await stream.take(skip, null);
+      await stream.skip(skip);
     }));
   }
 

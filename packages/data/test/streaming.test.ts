@@ -214,6 +214,40 @@ describe('TrainStream: reading ahead into the next epoch', () => {
   });
 });
 
+describe('TrainStream: resuming in the middle of an epoch', () => {
+  test('reads only the shards whose images are still in the shuffle buffers, and the one each partition had reached; the batches after are an unbroken epoch\'s', async () => {
+    // 8 partitions of 5 shards (6 images each), shuffle buffers of 4: at step 27 of 30 the early shards are long drawn.
+    const { dir, index } = writePacked(240, 6);
+    const plan: StreamPlan = { ...planStream(index, { batchSize: 8, groupSize: 1, memoryBytes: 1e6 }), shuffleImages: 4 };
+    expect([plan.partitions.length, plan.stepsPerEpoch]).toEqual([8, 30]);
+    const whole = await epochKeys(dir, index, plan, 1, 1, 4);
+    const stream = new TrainStream({ root: dir, index, plan, partitions: { start: 0, end: 8 }, seed: 4, skipBadShards: false });
+    const after: number[][] = [];
+    try {
+      await stream.startEpoch(1, 27);
+      // 11 of the 40 with this seed.
+      expect(stream.report.files.length).toBeLessThanOrEqual(16);
+      for (let step = 27; step < 30; step++) {
+        await stream.nextBatch();
+        after.push([...stream.keys]);
+      }
+    } finally {
+      await stream.close();
+    }
+    expect(after).toEqual(whole.slice(27));
+    // Under --skip-bad-shards (which images passed through is known only by reading them) the draws are replayed: every shard is read.
+    const replayed = new TrainStream({ root: dir, index, plan, partitions: { start: 0, end: 8 }, seed: 4, skipBadShards: true });
+    try {
+      await replayed.startEpoch(1, 27);
+      await replayed.nextBatch();
+      expect([...replayed.keys]).toEqual(whole[27]);
+    } finally {
+      await replayed.close();
+    }
+    expect(replayed.report.files.length).toBe(40);
+  });
+});
+
 describe('TrainStream: --limit-train on a streamed split', () => {
   test('streams the first n images in the index\'s shard order (the last shard in part), the same at 1, 2 and 4 processes; more than the split is an error', async () => {
     const { dir, index } = writePacked(230, 17);
