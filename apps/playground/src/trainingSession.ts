@@ -125,7 +125,7 @@ export class TrainingSession {
     const indices = batchSlice(order, this.stepInEpoch, config.batchSize);
     let result;
     try {
-      result = await scheduledStep(this.pool, this.schedules, { indices, epoch: this.epoch, seed: config.seed, augment: config.augment, labelSmoothing: config.labelSmoothing, step: this.step });
+      result = await scheduledStep(this.pool, this.schedules, { indices, epoch: this.epoch, seed: config.seed, augment: config.augment, augmentation: config.augmentation, labelSmoothing: config.labelSmoothing, step: this.step });
     } catch (err) {
       if (err instanceof StepDivergedError) throw new Error(`${err.message} Lower the learning rate.`);
       throw err;

@@ -48,6 +48,7 @@ describe('convoy train across processes (mpirun -np 2 on 127.0.0.1, real CIFAR-1
   it.each([
     ['on', []],
     ['off', ['--no-augment']],
+    ['alternating-flip-translate', ['--augmentation', 'alternating-flip-translate']],
   ])('gives the same parameters on 1 process x 1 thread, 1 x 2 and 2 processes x 1 after 5 steps (augmentation %s)', (augment, flag) => {
     const args = (name: string) => [...small, ...flag, '--epochs', '2', '--max-steps', '5', '--checkpoint-dir', join(dir, `${name}-${augment}`)];
     const oneByOne = train({ ranks: 1, threads: 1 }, args('1x1'));

@@ -75,7 +75,7 @@ export async function trainEpoch(ctx: EpochLoopContext, position: RunPosition): 
     try {
       const part = await ctx.batches.next(stepInEpoch);
       result = await scheduledStep(pool, ctx.schedules, {
-        ...part, globalBatch: config.batchSize, batchOffset: share.start, epoch, seed: config.seed, augment: config.augment, labelSmoothing: config.labelSmoothing, step, where: `epoch ${epoch + 1}, batch ${stepInEpoch + 1}`,
+        ...part, globalBatch: config.batchSize, batchOffset: share.start, epoch, seed: config.seed, augment: config.augment, augmentation: config.augmentation, labelSmoothing: config.labelSmoothing, step, where: `epoch ${epoch + 1}, batch ${stepInEpoch + 1}`,
       });
     } catch (err) {
       reporter.endEpoch();

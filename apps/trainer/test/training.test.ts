@@ -91,8 +91,12 @@ describe('runTraining', () => {
     await expect(runTraining({ config: c, execution: { ...partsExecution, maxSteps: null }, train, test, resume: withoutCopy })).rejects.toThrow(/--lookahead\b.*no lookahead copy/);
   }, 240_000);
 
-  it.each([false, true])('1 and 4 threads give the same parameters and checkpoints after 5 steps (augment %s)', async (augment) => {
-    const c = { ...config, augment };
+  it.each([
+    [false, 'crop-flip'],
+    [true, 'crop-flip'],
+    [true, 'alternating-flip-translate'],
+  ] as const)('1 and 4 threads give the same parameters and checkpoints after 5 steps, into the second epoch (augment %s, %s)', async (augment, augmentation) => {
+    const c = { ...config, augment, augmentation };
     const one = await runTraining({ config: c, execution: execution({ threads: 1, maxSteps: 5 }), train, test: null });
     const four = await runTraining({ config: c, execution: execution({ threads: 4, maxSteps: 5 }), train, test: null });
     expect(one.status).toBe('max-steps');
@@ -103,6 +107,7 @@ describe('runTraining', () => {
     const a = loadCheckpoint(one.checkpoint!).state;
     const b = loadCheckpoint(four.checkpoint!).state;
     expect([a.step, a.epoch, a.stepInEpoch]).toEqual([5, 1, 1]);
+    expect(a.config.augmentation).toBe(augmentation);
     expect([b.step, b.epoch, b.stepInEpoch]).toEqual([5, 1, 1]);
     expect(worstTensorError(b.params, a.params)).toBeLessThan(1e-5);
     expect(relativeError(b.optimizer.state.momentumBuffer, a.optimizer.state.momentumBuffer)).toBeLessThan(1e-4);

@@ -10,9 +10,31 @@ export function cropPadding(side: number): number {
   return Math.floor(side / 8);
 }
 
+/**
+ * Which training augmentation `augment` applies:
+ * - 'crop-flip': a random crop with side/8 zero padding, then a horizontal flip half the time,
+ *   both drawn afresh for every (seed, epoch, sample);
+ * - 'alternating-flip-translate' (airbench94's): each image is mirrored or not once for the whole
+ *   run (drawn from (seed, sample)), and every odd epoch mirrors all of them, so an image is seen
+ *   in both orientations in turn rather than by chance; then a random translation of up to
+ *   ALTERNATING_TRANSLATE pixels on each axis, the border reflected (PyTorch's 'reflect' padding,
+ *   which does not repeat the edge pixel), drawn afresh for every (seed, epoch, sample).
+ */
+export const AUGMENTATIONS = ['crop-flip', 'alternating-flip-translate'] as const;
+export type AugmentationKind = (typeof AUGMENTATIONS)[number];
+
+/** Largest shift of 'alternating-flip-translate' on each axis (airbench94's translate 2). */
+export const ALTERNATING_TRANSLATE = 2;
+
+// Keeps the once-per-run flip draws Rng.forKey(seed, FLIP_STREAM, sample) apart from the
+// per-epoch draws Rng.forKey(seed, epoch, sample): they would only meet at epoch 0x464c4950.
+const FLIP_STREAM = 0x464c4950; // "FLIP"
+
 export interface FillBatchOptions {
-  /** Training augmentation: random crop with side/8 zero padding, then a horizontal flip half the time. */
+  /** Training augmentation (of the kind `augmentation` names); false: the plain images. */
   augment: boolean;
+  /** Default 'crop-flip'. */
+  augmentation?: AugmentationKind;
   /** Run seed and epoch: with the sample index they key the augmentation RNG. Required when augment is on. */
   seed?: number;
   epoch?: number;
@@ -61,6 +83,11 @@ export function fillBatch(
     );
   }
   const { augment, keys } = options;
+  const augmentation = options.augmentation ?? 'crop-flip';
+  if (!AUGMENTATIONS.includes(augmentation)) throw new RangeError(`fillBatch: augmentation must be one of ${AUGMENTATIONS.join(', ')}, got ${String(augmentation)}`);
+  if (augment && augmentation === 'alternating-flip-translate' && Math.min(height, width) <= ALTERNATING_TRANSLATE) {
+    throw new RangeError(`fillBatch: 'alternating-flip-translate' reflects shifts of up to ${ALTERNATING_TRANSLATE} pixels, so images need sides of at least ${ALTERNATING_TRANSLATE + 1}; these are ${height}x${width}`);
+  }
   if (keys && keys.length < end) throw new RangeError(`fillBatch: ${keys.length} keys for the indices up to ${end}`);
   const seed = options.seed ?? 0;
   const epoch = options.epoch ?? 0;
@@ -93,7 +120,16 @@ export function fillBatch(
       }
       continue;
     }
-    const rng = Rng.forKey(seed, epoch, keys ? keys[start + row] : sample);
+    const key = keys ? keys[start + row] : sample;
+    if (augmentation === 'alternating-flip-translate') {
+      const mirrored = Rng.forKey(seed, FLIP_STREAM, key).int(2) === 1;
+      const shifts = Rng.forKey(seed, epoch, key);
+      const dy = shifts.int(2 * ALTERNATING_TRANSLATE + 1) - ALTERNATING_TRANSLATE;
+      const dx = shifts.int(2 * ALTERNATING_TRANSLATE + 1) - ALTERNATING_TRANSLATE;
+      writeTranslated(set, src, outImages, dst, table, dy, dx, mirrored, epoch % 2 === 1);
+      continue;
+    }
+    const rng = Rng.forKey(seed, epoch, key);
     const dy = rng.int(2 * pad + 1) - pad;
     const dx = rng.int(2 * pad + 1) - pad;
     const flip = rng.int(2) === 1;
@@ -141,6 +177,50 @@ function writeCropped(
         for (let x = xLo; x < xHi; x++) out[d + x] = table[t + images[base + x]];
       }
       for (let x = xHi; x < W; x++) out[d + x] = pad;
+    }
+  }
+}
+
+/** Index i of a side of `n` pixels reflected at the border without repeating the edge (PyTorch's 'reflect' padding): -1 -> 1, n -> n - 2. */
+function reflect(i: number, n: number): number {
+  return i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i;
+}
+
+let columnScratch = new Int32Array(0);
+
+/**
+ * airbench94's training view of an image, as its loader builds it: the image, mirrored when
+ * `mirrored` (its once-per-run flip), reflect-padded by ALTERNATING_TRANSLATE and cropped back
+ * to its size at offset (dy, dx) from the centre, so output pixel (y, x) is the mirrored image's
+ * (reflect(y + dy), reflect(x + dx)); then mirrored as a whole when `oddEpoch`. The source
+ * column of every output column is worked out once per image.
+ */
+function writeTranslated(
+  set: ImageSet,
+  src: number,
+  out: Float32Array,
+  dst: number,
+  table: Float32Array,
+  dy: number,
+  dx: number,
+  mirrored: boolean,
+  oddEpoch: boolean,
+): void {
+  const { images, channels, height: H, width: W } = set;
+  const plane = H * W;
+  if (columnScratch.length < W) columnScratch = new Int32Array(W);
+  const columns = columnScratch;
+  for (let x = 0; x < W; x++) {
+    const c = reflect((oddEpoch ? W - 1 - x : x) + dx, W);
+    columns[x] = mirrored ? W - 1 - c : c;
+  }
+  for (let c = 0; c < channels; c++) {
+    const t = c * 256;
+    const source = src + c * plane;
+    for (let y = 0; y < H; y++) {
+      const d = dst + c * plane + y * W;
+      const row = source + reflect(y + dy, H) * W;
+      for (let x = 0; x < W; x++) out[d + x] = table[t + images[row + columns[x]]];
     }
   }
 }

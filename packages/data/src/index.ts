@@ -21,8 +21,8 @@ export { CIFAR10_NORMALIZATION, computeChannelStats, channelSums, addChannelSums
 export type { Normalization, ChannelSums } from './normalization';
 export { epochOrder, batchCount, batchSlice, shardBounds } from './batching';
 export type { LastBatchPolicy } from './batching';
-export { fillBatch, cropPadding } from './fillBatch';
-export type { FillBatchOptions } from './fillBatch';
+export { fillBatch, cropPadding, AUGMENTATIONS, ALTERNATING_TRANSLATE } from './fillBatch';
+export type { FillBatchOptions, AugmentationKind } from './fillBatch';
 export { selectSubsets } from './selectSubsets';
 export type { SubsetFlags } from './selectSubsets';
 export { decodeImage, decodeImageFile, IMAGE_FORMATS, MAX_RESOLUTION } from './decodeImage';

@@ -1,4 +1,4 @@
-import { CIFAR10_CLASS_NAMES, DEFAULT_DATA_MEMORY, parseClasses } from '@convoy/data';
+import { CIFAR10_CLASS_NAMES, DEFAULT_DATA_MEMORY, parseClasses, type AugmentationKind } from '@convoy/data';
 import type { OptimizerSpec, RecipeModelSpec } from '@convoy/nn';
 
 export const OPTIMIZERS = ['sgd', 'adamw'] as const;
@@ -40,6 +40,11 @@ export interface RunConfig {
   gamma: number;
   width: number;
   augment: boolean;
+  /**
+   * Which training augmentation `augment` turns on (@convoy/data's AUGMENTATIONS): 'crop-flip', or
+   * airbench94's 'alternating-flip-translate'. A checkpoint written before it existed means 'crop-flip'.
+   */
+  augmentation: AugmentationKind;
   /**
    * Label smoothing eps in [0, 1) of the training loss (torch.nn.CrossEntropyLoss's label_smoothing);
    * test loss and accuracy are always measured without it. A checkpoint written before it existed means 0.
@@ -92,6 +97,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   gamma: 0.1,
   width: 32,
   augment: true,
+  augmentation: 'crop-flip',
   labelSmoothing: 0,
   lookahead: 0,
   seed: 1,

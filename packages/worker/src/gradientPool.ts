@@ -1,4 +1,4 @@
-import type { ImageSet, Normalization } from '@convoy/data';
+import type { AugmentationKind, ImageSet, Normalization } from '@convoy/data';
 import {
   applyGroupStatisticsInOrder, buildModel, ghostGroupSize, initialParameters, lookaheadSync, optimizerStateNames, type Module, type ModelSpec, type OptimizerSpec, type TtaMode,
 } from '@convoy/nn';
@@ -73,6 +73,8 @@ export interface BatchRequest {
   epoch: number;
   seed: number;
   augment: boolean;
+  /** Which augmentation `augment` applies (fillBatch's kinds); default 'crop-flip'. */
+  augmentation?: AugmentationKind;
   /** Label smoothing eps of the training loss, in [0, 1); default 0 (plain cross-entropy). */
   labelSmoothing?: number;
   /** Samples in the global batch over all hosts: the gradient's divisor. Default `indices.length` (one host). */
@@ -355,7 +357,7 @@ export class GradientPool {
     const tasks: WorkerTask[] = splitBatch(n, this.threads, g)
       .filter((r) => r.end > r.start)
       .map((r, shard) => ({
-        kind: 'gradients', shard, start: r.start, end: r.end, epoch: request.epoch, seed: request.seed, augment: request.augment,
+        kind: 'gradients', shard, start: r.start, end: r.end, epoch: request.epoch, seed: request.seed, augment: request.augment, augmentation: request.augmentation ?? 'crop-flip',
         labelSmoothing: request.labelSmoothing ?? 0, step: request.step ?? 0, batchOffset: offset + r.start, globalBatch,
       }));
     const results = (await this.runAll(tasks, 'gradient computation')) as GradientResult[];

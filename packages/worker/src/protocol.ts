@@ -1,4 +1,4 @@
-import type { ImageSet, Normalization } from '@convoy/data';
+import type { AugmentationKind, ImageSet, Normalization } from '@convoy/data';
 import type { ModelSpec, OptimizerSpec, TtaMode } from '@convoy/nn';
 
 /**
@@ -81,6 +81,8 @@ export interface GradientTask {
   epoch: number;
   seed: number;
   augment: boolean;
+  /** Which augmentation `augment` applies (fillBatch's). */
+  augmentation: AugmentationKind;
   /** Label smoothing eps of the loss, in [0, 1) (0: plain cross-entropy). */
   labelSmoothing: number;
   /** The optimizer step (0-based): with seed, keys the dropout masks. */

@@ -55,6 +55,7 @@ export async function scheduledStep(
     epoch: request.epoch,
     seed: request.seed,
     augment: request.augment,
+    ...(request.augmentation ? { augmentation: request.augmentation } : {}),
     ...(request.sampleKeys ? { sampleKeys: request.sampleKeys } : {}),
     labelSmoothing: request.labelSmoothing,
     hyper: { step, lr, momentum },

@@ -1,4 +1,4 @@
-import { assertImageSet, fillBatch, imageBytes, type ImageSet } from '@convoy/data';
+import { assertImageSet, fillBatch, imageBytes, type AugmentationKind, type ImageSet } from '@convoy/data';
 import type { KernelBackend } from '@convoy/kernels';
 import {
   buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, stepTrainable, ttaLogits, trainableRanges, type Module, type Optimizer, type ParameterRange,
@@ -99,7 +99,7 @@ export class WorkerRuntime {
     this.bindShard(task.shard);
     throwIfPlanted(this.testFault, task.epoch, this.batchKeys.subarray(task.start, task.end));
     const n = task.end - task.start;
-    const x = this.fill(this.setup.train, this.batchIndices, task.start, task.end, task.augment, task.seed, task.epoch, this.batchKeys);
+    const x = this.fill(this.setup.train, this.batchIndices, task.start, task.end, task.augment ? task.augmentation : null, task.seed, task.epoch, this.batchKeys);
     // Divergence is reported, not thrown, so the coordinator can stop the run naming the step.
     const diverged = (reason: string): GradientResult => ({
       shard: task.shard, lossSum: Number.NaN, correct: 0, count: n, seconds: (performance.now() - t0) / 1000, backend: this.backend.name, threadId: this.threadId, diverged: reason,
@@ -187,7 +187,7 @@ export class WorkerRuntime {
     });
     for (let start = task.start; start < task.end; start += this.setup.evalChunk) {
       const end = Math.min(task.end, start + this.setup.evalChunk);
-      const x = this.fill(set, this.identityOrder, start, end, false, 0, 0);
+      const x = this.fill(set, this.identityOrder, start, end, null, 0, 0);
       const labels = this.labels.subarray(0, end - start);
       const logits = this.model.forward(x);
       if (!allFinite(logits.data)) {
@@ -218,7 +218,7 @@ export class WorkerRuntime {
     let out: Float32Array | null = null;
     for (let start = task.start; start < task.end; start += this.setup.evalChunk) {
       const end = Math.min(task.end, start + this.setup.evalChunk);
-      const logits = this.model.forward(this.fill(set, this.identityOrder, start, end, false, 0, 0));
+      const logits = this.model.forward(this.fill(set, this.identityOrder, start, end, null, 0, 0));
       const classes = logits.shape[1];
       out ??= new Float32Array((task.end - task.start) * classes);
       out.set(logits.data.subarray(0, (end - start) * classes), (start - task.start) * classes);
@@ -260,14 +260,15 @@ export class WorkerRuntime {
     this.boundShard = shard;
   }
 
-  private fill(set: WorkerSetup['train'], order: Uint32Array, start: number, end: number, augment: boolean, seed: number, epoch: number, keys?: Uint32Array): Tensor {
+  /** Rows [start, end) of `order` as a normalised NCHW batch, augmented as `augmentation` says (null: plain). */
+  private fill(set: WorkerSetup['train'], order: Uint32Array, start: number, end: number, augmentation: AugmentationKind | null, seed: number, epoch: number, keys?: Uint32Array): Tensor {
     const n = end - start;
     const floats = n * imageBytes(set);
     if (this.images.length < floats || this.labels.length < n) {
       this.images = new Float32Array(floats);
       this.labels = new Int32Array(n);
     }
-    fillBatch(set, order, start, end, this.images, this.labels, { augment, seed, epoch, normalization: this.setup.normalization, ...(keys ? { keys } : {}) });
+    fillBatch(set, order, start, end, this.images, this.labels, { augment: augmentation !== null, ...(augmentation ? { augmentation } : {}), seed, epoch, normalization: this.setup.normalization, ...(keys ? { keys } : {}) });
     return new Tensor(this.images.subarray(0, floats), [n, set.channels, set.height, set.width]);
   }
 

@@ -23,7 +23,7 @@ import { dataMemoryProblem, loadData, loadImageFolderData, packedInput, selectDa
 import { chooseInputChannels } from '../inputChannels';
 import { declaredInput, modelSpecForData, readModelChoice } from '../modelChoice';
 import { buildModel, ghostGroupSize, modelInputOf, TTA_MODES, type ModelSpec, type TtaMode } from '@convoy/nn';
-import { CIFAR10_SHAPE, partitionsOfRank, planStream, splitBytes, StreamPlanError, trainSplitBytes } from '@convoy/data';
+import { AUGMENTATIONS, CIFAR10_SHAPE, partitionsOfRank, planStream, splitBytes, StreamPlanError, trainSplitBytes } from '@convoy/data';
 
 /**
  * The flags that decide a run's numbers, as parsed: RunConfig's fields, except that the optional
@@ -82,6 +82,15 @@ function addRunOptions(cmd: Command): Command {
     .option('--val-split <fraction>', 'with --data <folder>/<class>/*: hold out this fraction of each class for testing (seeded by --seed), e.g. 0.1', numberFlag('--val-split', { min: 0, minExclusive: true, max: 0.99 }))
     .option('--augment', 'random crop (padding R/8: 4 pixels at 32) + horizontal flip, keyed by (seed, epoch, sample) (default: on)')
     .option('--no-augment', 'train without augmentation')
+    .addOption(
+      new Option(
+        '--augmentation <kind>',
+        `which augmentation --augment applies: ${AUGMENTATIONS.join(' | ')} (crop-flip: the random crop + flip above; alternating-flip-translate: airbench94's, each image mirrored or not once per run ` +
+          'and all of them mirrored every odd epoch, then shifted by up to 2 pixels on each axis with the border reflected, keyed by (seed, epoch, sample))',
+      )
+        .argParser(choiceFlag('--augmentation', AUGMENTATIONS))
+        .default(d.augmentation),
+    )
     .option('--label-smoothing <eps>', 'label smoothing of the training loss, in [0, 1): the target is 1 - eps on the label plus eps / classes on every class, as PyTorch\'s CrossEntropyLoss(label_smoothing); test loss and accuracy are measured without it', numberFlag('--label-smoothing', { min: 0, max: 1, maxExclusive: true }), d.labelSmoothing)
     .option('--lookahead <k>', 'Lookahead, as airbench94 (which uses 5): every k steps the network is averaged into a slow copy (decay 0.95^k x (step/total)^3) and restarts from it; the run ends on the averaged network, which is what it evaluates and saves; 0: off', integerFlag('--lookahead', 0), d.lookahead)
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation', integerFlag('--seed', 0, 2 ** 31 - 1), d.seed)
@@ -143,6 +152,7 @@ export function runConfigFrom(opts: RunOptions): RunConfig {
     gamma: opts.gamma,
     width: opts.width,
     augment: opts.augment !== false,
+    augmentation: opts.augmentation,
     labelSmoothing: opts.labelSmoothing,
     lookahead: opts.lookahead,
     seed: opts.seed,
