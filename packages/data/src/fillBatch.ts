@@ -126,7 +126,7 @@ export function fillBatch(
       const shifts = Rng.forKey(seed, epoch, key);
       const dy = shifts.int(2 * ALTERNATING_TRANSLATE + 1) - ALTERNATING_TRANSLATE;
       const dx = shifts.int(2 * ALTERNATING_TRANSLATE + 1) - ALTERNATING_TRANSLATE;
-      writeTranslated(set, src, outImages, dst, table, dy, dx, mirrored, epoch % 2 === 1);
+      writeTranslated(set, src, outImages, dst, table, { dy, dx, mirrored, oddEpoch: epoch % 2 === 1 });
       continue;
     }
     const rng = Rng.forKey(seed, epoch, key);
@@ -188,6 +188,17 @@ function reflect(i: number, n: number): number {
 
 let columnScratch = new Int32Array(0);
 
+/** One image's draws under 'alternating-flip-translate'. */
+interface TranslatedView {
+  /** Shift in -ALTERNATING_TRANSLATE..ALTERNATING_TRANSLATE on each axis. */
+  dy: number;
+  dx: number;
+  /** The image's once-per-run mirror. */
+  mirrored: boolean;
+  /** Odd epochs mirror every image on top of that. */
+  oddEpoch: boolean;
+}
+
 /**
  * airbench94's training view of an image, as its loader builds it: the image, mirrored when
  * `mirrored` (its once-per-run flip), reflect-padded by ALTERNATING_TRANSLATE and cropped back
@@ -195,18 +206,9 @@ let columnScratch = new Int32Array(0);
  * (reflect(y + dy), reflect(x + dx)); then mirrored as a whole when `oddEpoch`. The source
  * column of every output column is worked out once per image.
  */
-function writeTranslated(
-  set: ImageSet,
-  src: number,
-  out: Float32Array,
-  dst: number,
-  table: Float32Array,
-  dy: number,
-  dx: number,
-  mirrored: boolean,
-  oddEpoch: boolean,
-): void {
+function writeTranslated(set: ImageSet, src: number, out: Float32Array, dst: number, table: Float32Array, view: TranslatedView): void {
   const { images, channels, height: H, width: W } = set;
+  const { dy, dx, mirrored, oddEpoch } = view;
   const plane = H * W;
   if (columnScratch.length < W) columnScratch = new Int32Array(W);
   const columns = columnScratch;
