@@ -48,7 +48,12 @@ export interface GradientPoolOptions {
   /** Initial optimizer state (e.g. from a checkpoint), copied in; default zeros. */
   optimizerState?: Record<string, Float32Array>;
   normalization?: Normalization;
-  /** Images per forward pass in evaluate(); default 250. */
+  /**
+   * Images per forward pass in evaluate() and logits(). Default: for a pool that trains, the largest
+   * shard of a `maxBatch` batch (what one thread's training step already holds activations for,
+   * so evaluating grows no layer buffer or kernel workspace beyond training's); otherwise
+   * 250 images (FORWARD_CHUNK).
+   */
   evalChunk?: number;
   /** The built worker script of the piscina runner (createGradientPool); see resolveWorkerFile. */
   workerFile?: string;
@@ -168,6 +173,17 @@ function messageOf(cause: unknown): string {
   return String(cause);
 }
 
+/** Images per forward pass of a pool that only evaluates (one that trains uses its training shard). */
+const FORWARD_CHUNK = 250;
+
+/**
+ * The most images one thread gets of a batch of `batch`: a thread holds activations, gradients and
+ * kernel workspaces for that many, and they grow to the largest batch a thread is given and stay.
+ */
+function largestShard(batch: number, threads: number, groupSize: number): number {
+  return Math.max(...splitBatch(batch, threads, groupSize).map((r) => r.end - r.start));
+}
+
 /** Floats after the gradient in the buffer summed over hosts: loss sum, correct, count, diverged shards. */
 const STEP_TOTALS = 4;
 
@@ -208,6 +224,8 @@ export class GradientPool {
   readonly lookahead: LookaheadCopy | null;
   readonly train: ImageSet;
   readonly test: ImageSet | null;
+  /** Images per forward pass of evaluate() and logits() in a thread (GradientPoolOptions.evalChunk). */
+  readonly evalChunk: number;
   private readonly runner: TaskRunner;
   private readonly batchIndices: Uint32Array;
   private readonly batchKeys: Uint32Array;
@@ -294,6 +312,7 @@ export class GradientPool {
     this.optimizerState = state;
     this.lookahead = options.lookahead ? this.lookaheadCopy(options.lookahead) : null;
     this.chunks = alignedChunks(this.paramCount, threads);
+    this.evalChunk = options.evalChunk ?? (options.optimizer ? largestShard(options.maxBatch, threads, this.groupSize) : FORWARD_CHUNK);
     const setup: WorkerSetup = {
       modelSpec: options.modelSpec,
       backend: options.backend ?? 'auto',
@@ -313,7 +332,7 @@ export class GradientPool {
       optimizer: options.optimizer ? { spec: options.optimizer, state: stateBuffers } : null,
       train: options.train,
       test: options.test ?? null,
-      evalChunk: options.evalChunk ?? 250,
+      evalChunk: this.evalChunk,
       normalization: options.normalization,
     };
     this.runner = createRunner(setup);

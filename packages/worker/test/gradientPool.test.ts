@@ -248,6 +248,24 @@ describe('GradientPool', () => {
     expect(results[0].accuracy).toBe(results[0].correct / 40);
   });
 
+  it('a pool that trains evaluates in forward passes of its largest training shard, so no thread grows its buffers past its training step', async () => {
+    const trains = await createGradientPool({ threads: 3, modelSpec, optimizer: sgd, train, test, maxBatch: BATCH, seed: 5 });
+    const evaluates = await createGradientPool({ threads: 3, modelSpec, train, test, maxBatch: 1, seed: 5 });
+    const chunked = await createGradientPool({ threads: 3, modelSpec, optimizer: sgd, train, test, maxBatch: BATCH, seed: 5, evalChunk: 7 });
+    try {
+      // 16 images over 3 threads: shards of 6, 5 and 5.
+      expect(trains.evalChunk).toBe(6);
+      expect(evaluates.evalChunk).toBe(250);
+      expect(chunked.evalChunk).toBe(7);
+      // How the images are chunked does not change what is measured (each image's logits are its own).
+      const [a, b] = [await trains.evaluate('test'), await chunked.evaluate('test')];
+      expect(a.correct).toBe(b.correct);
+      expect(a.loss).toBeCloseTo(b.loss, 6);
+    } finally {
+      await Promise.all([trains.close(), evaluates.close(), chunked.close()]);
+    }
+  });
+
   it('returns the logits of a range data-parallel: those of one in-process forward pass, at any thread count', async () => {
     // The in-process reference: the same parameters, the same (unaugmented, normalised) images.
     const model = buildModel(modelSpec, { backend: referenceBackend });
