@@ -28,6 +28,17 @@ export interface EpochRecord {
   elapsed: number;
   /** Whether the epoch's training loss or test accuracy was at chance (@convoy/run's detectCollapse), and the numbers; null when not. */
   collapse: Collapse | null;
+  /** peakRssMiB() after the epoch and its evaluation. */
+  peakRssMiB: number;
+}
+
+/**
+ * The most memory this process has held at once so far (its peak resident set, worker threads
+ * included: they are threads of the process), in MiB to 0.1: what a memory budget is checked
+ * against, in the process's own report.
+ */
+export function peakRssMiB(): number {
+  return Math.round((10 * process.resourceUsage().maxRSS) / 1024) / 10;
 }
 
 export type MetricsRecord = StepRecord | EpochRecord | ({ type: 'start' | 'end' | 'stopped' } & Record<string, unknown>);

@@ -13,7 +13,7 @@ import { streamedBatches, wholeSetBatches, type BatchSource } from './batchSourc
 import { checkSameDataset, datasetFingerprint } from './datasetCheck';
 import { trainEpoch, type EpochTotals } from './epochLoop';
 import { evaluateTestSet } from './evaluation';
-import { MetricsLog } from './metricsLog';
+import { MetricsLog, peakRssMiB } from './metricsLog';
 import { NoProgress, type ProgressReporter } from './progress';
 import { RunCheckpoints, type RunPosition } from './runCheckpoints';
 import { describeSpread, interruptedAnywhere, placeRun, placeStreamedRun, type RunPlacement } from './runPlacement';
@@ -202,7 +202,7 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
   let trainSeconds = 0;
   const startedAt = performance.now();
   const finish = (status: TrainingStatus, saved: string | null): TrainingOutcome => {
-    log.write({ type: status === 'completed' ? 'end' : 'stopped', status, ...position, collapse: lastCollapse, time: new Date().toISOString() });
+    log.write({ type: status === 'completed' ? 'end' : 'stopped', status, ...position, collapse: lastCollapse, peakRssMiB: peakRssMiB(), time: new Date().toISOString() });
     return { status, ...position, params: pool.params.data.slice(), buffers: pool.buffers.data.slice(), lastEvaluation, checkpoint: saved, backend, trainSeconds, collapse: lastCollapse };
   };
   const stoppedAt = (where: string, failedStep: number, err: unknown): TrainingStepError => {
@@ -269,6 +269,7 @@ function epochRecord(position: RunPosition, totals: EpochTotals, evaluation: Eva
     imagesPerSecond: totals.images / totals.seconds,
     epochSeconds: totals.seconds,
     elapsed,
+    peakRssMiB: peakRssMiB(),
   };
 }
 

@@ -33,6 +33,10 @@ describe('what a run leaves beside its checkpoints', () => {
 
     const epochs = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'epoch');
     expect(epochs.map((r) => r.epoch)).toEqual([1, 2, 3, 4]);
+    // The process's own report of its peak memory, in MiB, never falling.
+    const peaks = epochs.map((r) => r.peakRssMiB as number);
+    expect(peaks[0]).toBeGreaterThan(10);
+    peaks.slice(1).forEach((peak, i) => expect(peak).toBeGreaterThanOrEqual(peaks[i]));
     const [header, ...rows] = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
     expect(header).toBe('epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,images_per_second,epoch_seconds,elapsed_seconds');
     expect(rows).toHaveLength(4);
