@@ -93,9 +93,9 @@ async function loadPackedData(flags: ImageFolderFlags): Promise<TrainingData> {
   const splits = flags.splits ?? ['train', 'test'];
   const share = flags.dataMemory === undefined ? null : shareDataMemory(index, flags.dataMemory, splits);
   const streamTrain = share !== null && splits.includes('train') && trainSplitBytes(index) > share.trainBytes;
+  const started = performance.now();
   const testStream = share?.testWindowImages ? await openTestStream(dir, index, share, flags) : null;
   const held = splits.filter((split) => (split === 'train' ? !streamTrain : !testStream));
-  const started = performance.now();
   const packed = readPackedDataset(dir, {
     skipBadShards: flags.skipBadShards, splits: held, onProgress: consoleCountProgress(streamTrain ? 'Reading packed test shards' : 'Reading packed shards'),
     // Only what --limit-test evaluates, when the training split does not fill memory anyway.
@@ -109,7 +109,7 @@ async function loadPackedData(flags: ImageFolderFlags): Promise<TrainingData> {
   const testWords = testStream ? `${testStream.count} test images (read ${testStream.window.count} at a time from the test shards)` : `${packed.test.count} test images`;
   flags.log(
     `convoy: ${trainWords} and ${testWords} of ${index.classNames.length} classes (${index.classNames.join(', ')}) ` +
-      `at ${index.resolution}x${index.resolution}${greyWord(index.channels)} from the packed dataset ${packed.root}, ${(packed.bytesRead / 1024 / 1024).toFixed(1)} MB read in ${seconds} s`,
+      `at ${index.resolution}x${index.resolution}${greyWord(index.channels)} from the packed dataset ${packed.root}, ${((packed.bytesRead + (testStream?.bytesVerified ?? 0)) / 1024 / 1024).toFixed(1)} MB read in ${seconds} s`,
   );
   const lost = [...problems, ...packed.lost.shards, ...(testStream?.lost.shards ?? [])];
   if (lost.length > 0) {
