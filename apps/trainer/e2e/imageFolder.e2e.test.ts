@@ -120,14 +120,14 @@ describe('convoy pack, then train and eval --data <packed folder> (built CLI, re
     expect(JSON.parse(scored.out)).toMatchObject({ images: 40 });
   });
 
-  it('under mpirun on 2 ranks a packed folder bigger than --data-memory is streamed, each rank reading only its own shards, with the parameters of 1 process x 2 threads', () => {
+  it('under mpirun on 2 ranks a packed folder bigger than --data-memory is streamed, each rank reading only its own shards, with the parameters of 1 process x 2 threads; its test split too, with the same test numbers', () => {
     const packed = join(work, 'packed-streamed');
-    const pack = convoy(['pack', linkedSubset('to-stream', { train: 48, test: 8 }), '--resolution', '32', '-o', packed, '--shard-size', '12K']);
+    const pack = convoy(['pack', linkedSubset('to-stream', { train: 48, test: 12 }), '--resolution', '32', '-o', packed, '--shard-size', '12K']);
     expect(pack.code).toBe(0);
     const index = JSON.parse(readFileSync(join(packed, 'index.json'), 'utf8')) as { splits: { train: { shards: { file: string }[] } } };
     const trainShards = index.splits.train.shards.map((s) => s.file);
     expect(trainShards.length).toBe(32);
-    // 96 images of 3 KB (295 KB) above a budget of 256K: 4 partitions of 4 images per batch, two per rank.
+    // 24 test images (74 KB, above a quarter of 256K): read 5 at a time. 96 training images of 3 KB (295 KB) above the rest: 4 partitions of 4 images per batch, two per rank.
     const args = (name: string, threads: number) => [
       'train', '--data', packed, '--data-memory', '256K', '--model', 'recipe', '--threads', String(threads), '--batch-size', '16', '--epochs', '2', '--width', '8', '--limit-test', '16',
       '--checkpoint-dir', join(work, name),
@@ -135,6 +135,7 @@ describe('convoy pack, then train and eval --data <packed folder> (built CLI, re
     const twoRanks = mpi(args('streamed-2x1', 1));
     expect({ code: twoRanks.status, err: twoRanks.stderr }).toEqual({ code: 0, err: expect.stringMatching(/rank 1\/2 on host/) });
     expect(twoRanks.stdout).toMatch(/streaming the training split .*: 4 partitions of 4 images per batch \(partitions 1-2 here\)/);
+    expect(twoRanks.stdout).toMatch(/and 16 test images \(read 5 at a time from the test shards\)/);
     // Each rank's last report (after epoch 2): the shard files it read.
     const read = [0, 1].map((rank) => {
       const lines = twoRanks.stderr.split('\n').filter((l) => new RegExp(`^rank ${rank}/2 on host .*: streamed \\d+ shard file\\(s\\), .* by epoch 2: `).test(l));
@@ -151,6 +152,11 @@ describe('convoy pack, then train and eval --data <packed folder> (built CLI, re
     const [split, whole] = [loadCheckpoint(join(work, 'streamed-2x1')).state, loadCheckpoint(join(work, 'streamed-1x2')).state];
     expect(split.step).toBe(12);
     expect(relativeError(split.params, whole.params)).toBeLessThan(1e-5);
+    // Each rank evaluated its half of the streamed test split; the sums are the one process's.
+    const tested = (name: string) => readFileSync(join(work, name, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; testAccuracy: number; testLoss: number }).filter((l) => l.type === 'epoch');
+    const [ranks, one] = [tested('streamed-2x1'), tested('streamed-1x2')];
+    expect(ranks.map((e) => e.testAccuracy)).toEqual(one.map((e) => e.testAccuracy));
+    ranks.forEach((e, i) => expect(Math.abs(e.testLoss - one[i].testLoss)).toBeLessThan(1e-5 * one[i].testLoss));
   });
 
   it('under mpirun, a changed byte in a shard ends the job naming the shard; --skip-bad-shards trains without it', () => {
