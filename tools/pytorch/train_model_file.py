@@ -17,6 +17,7 @@ its test accuracy can stand beside `convoy train --model FILE` for the same seed
   step, as torch's OneCycleLR (the formulas of @convoy/nn, ported);
 - a whitening first layer set from the first 5,000 images of epoch 0's order (normalised, not
   augmented), as convoy's pool does;
+- with --whitening-bias-epochs n, the whitening layer's bias trains in the first n epochs only;
 - with --lookahead k, airbench94's Lookahead over the state_dict's float tensors (a copy made
   after initialisation; every k steps ema.lerp_(net, 1 - d), net = ema, d = 0.95^k (t/total)^3, and
   net = ema after the last step), as convoy's --lookahead;
@@ -335,6 +336,7 @@ def main():
     parser.add_argument('--batch-norm-lr-scale', type=float, default=1.0, help="the BatchNorm parameters' lr as a multiple of the schedule's (default 1)")
     parser.add_argument('--batch-norm-weight-decay', type=float, default=None, help="the BatchNorm parameters' weight decay (default: --weight-decay)")
     parser.add_argument('--lookahead', type=int, default=0, help="Lookahead every k steps, as convoy train --lookahead (default 0: off)")
+    parser.add_argument('--whitening-bias-epochs', type=int, default=None, help="train a whitening first layer's bias for the first n epochs only, as convoy train --whitening-bias-epochs (default: always)")
     parser.add_argument('--save-state', default=None, help='write the final state_dict (parameters and buffers) here as JSON {name: flat list}')
     parser.add_argument('--seed', type=int, default=1, help='seed of initialisation, order, augmentation, dropout (default 1)')
     parser.add_argument('--no-augment', dest='augment', action='store_false', help='train without crop and flip')
@@ -362,6 +364,8 @@ def main():
         usage_error(f'--batch-norm-lr-scale must be > 0, got {args.batch_norm_lr_scale}')
     if args.batch_norm_weight_decay is not None and not args.batch_norm_weight_decay >= 0:
         usage_error(f'--batch-norm-weight-decay must be >= 0, got {args.batch_norm_weight_decay}')
+    if args.whitening_bias_epochs is not None and args.whitening_bias_epochs < 0:
+        usage_error(f'--whitening-bias-epochs must be a whole number >= 0, got {args.whitening_bias_epochs}')
     if args.lookahead < 0:
         usage_error(f'--lookahead must be a whole number >= 0, got {args.lookahead}')
     try:
@@ -415,6 +419,12 @@ def main():
     finished = True
     for epoch in range(args.epochs):
         order = epoch_order(len(train_labels), args.seed, epoch)
+        if args.whitening_bias_epochs is not None:
+            # airbench's whiten_bias_epochs: without a gradient the bias gets no step, decay or momentum
+            whitening = net.layers[0]
+            if getattr(whitening, 'convoy_init', 'default') != 'whitening' or whitening.bias is None:
+                usage_error('--whitening-bias-epochs needs a first layer with "init": "whitening" and a bias')
+            whitening.bias.requires_grad_(epoch < args.whitening_bias_epochs)
         epoch_start = time.time()
         loss_sum, correct, seen = 0.0, 0, 0
         for b in range(steps_per_epoch):

@@ -3,7 +3,7 @@ import { CIFAR10_NORMALIZATION, planBytes, trainSplitBytes, TrainStream, type Im
 import {
   CheckpointError, chanceLevel, cifar10ClassNamesFor, detectCollapse, hyperparameterSchedules, modelSpecFor, optimizerSpecFor, warmupEpochs, type ChanceLevel, type CheckpointState, type Collapse, type RunConfig,
 } from '@convoy/run';
-import { buildModel, ghostGroupSize, initImagesWanted, type ModelSpec } from '@convoy/nn';
+import { buildModel, ghostGroupSize, initImagesWanted, whiteningBiasName, type ModelSpec } from '@convoy/nn';
 import { Rng } from '@convoy/tensor';
 import type { Cluster } from '@convoy/cluster';
 import { createGradientPool, type EvaluationResult, type GradientPool, type LookaheadCopy } from '@convoy/worker';
@@ -101,6 +101,9 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
   const { cluster, lead, share } = placement;
   // A whitening layer starts from the first images of the whole split's epoch-0 order, which a
   // stream never holds at once (its pool sees one batch at a time).
+  if (config.whiteningBiasEpochs !== null && whiteningBiasName(modelSpec) === null) {
+    throw new UsageError('--whitening-bias-epochs needs a network whose first layer is a whitening conv with a bias ("init": "whitening"), e.g. models/airbench94.json');
+  }
   if (stream && !resume && initImagesWanted(modelSpec) > 0) {
     throw new UsageError('the network starts a whitening layer from the training images, which a split streamed within --data-memory does not hold at once: raise --data-memory above the split\'s size');
   }
@@ -114,7 +117,7 @@ export async function runTraining(options: TrainingOptions): Promise<TrainingOut
     threads: execution.threads,
     modelSpec,
     backend: execution.backend,
-    optimizer: optimizerSpecFor(config),
+    optimizer: optimizerSpecFor(config, placement.stepsPerEpoch),
     // A streamed split: the pool's training set is the stream's copy of this process's part of the batch.
     train: trainStream ? trainStream.batch : train,
     test,

@@ -53,6 +53,7 @@ describe('convoy CLI flags', () => {
     [['--label-smoothing', 'NaN'], /--label-smoothing\b.*\bfinite number\b.*'NaN'/],
     [['--batch-norm-lr-scale', '0'], /--batch-norm-lr-scale\b.*\bgreater than 0\b.*\b0\b/],
     [['--batch-norm-lr-scale', 'x'], /--batch-norm-lr-scale\b.*\bfinite number\b.*'x'/],
+    [['--whitening-bias-epochs', '-1'], /--whitening-bias-epochs\b.*\b0\b.*-1\b/],
     [['--lookahead', '-1'], /--lookahead\b.*\b0\b.*-1\b/],
     [['--lookahead', '2.5'], /--lookahead\b.*\bwhole number\b.*'2\.5'/],
     [['--batch-norm-weight-decay', '-0.5'], /--batch-norm-weight-decay\b.*\bat least 0\b.*-0\.5\b/],
@@ -118,7 +119,7 @@ describe('convoy CLI flags', () => {
       '--data-dir', '--threads', '--epochs', '--batch-size', '--lr', '--momentum', '--weight-decay', '--optimizer', '--schedule',
       '--width', '--augment', '--no-augment', '--seed', '--backend', '--limit-train', '--limit-test', '--max-steps', '--checkpoint-dir',
       '--resume', '--log', '--data', '--resolution', '--val-split', '--skip-bad-images', '--no-image-cache', '--label-smoothing',
-      '--batch-norm-lr-scale', '--batch-norm-weight-decay', '--lookahead',
+      '--batch-norm-lr-scale', '--batch-norm-weight-decay', '--lookahead', '--whitening-bias-epochs',
     ]) {
       expect(out).toContain(flag);
     }

@@ -91,6 +91,10 @@ describe('runTraining', () => {
     await expect(runTraining({ config: c, execution: { ...partsExecution, maxSteps: null }, train, test, resume: withoutCopy })).rejects.toThrow(/--lookahead\b.*no lookahead copy/);
   }, 240_000);
 
+  it('refuses --whitening-bias-epochs for a network without a whitening layer, before any work', async () => {
+    await expect(runTraining({ config: { ...config, whiteningBiasEpochs: 3 }, execution: execution(), train, test })).rejects.toThrow(/--whitening-bias-epochs needs a network whose first layer is a whitening conv/);
+  });
+
   it.each([
     [false, 'crop-flip'],
     [true, 'crop-flip'],

@@ -41,7 +41,7 @@ export { block, conv3, frontend, recipeNet, recipePlan, sequential, FRONTEND_MIN
 export type { BuildOptions, RecipeOptions, RecipePlan } from './recipe';
 export { buildModel, initialParameters, modelInputOf } from './model';
 export { buildLayerList } from './layerList';
-export { initializeFromImages, initImagesWanted, PatchCovariance, whiteningFilters, WHITENING_EPS, WHITENING_IMAGES } from './whitening';
+export { initializeFromImages, initImagesWanted, whiteningBiasName, PatchCovariance, whiteningFilters, WHITENING_EPS, WHITENING_IMAGES } from './whitening';
 export type { ImageSample } from './whitening';
 export { symmetricEigen } from './symmetricEigen';
 export type { SymmetricEigen } from './symmetricEigen';

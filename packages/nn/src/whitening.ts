@@ -108,6 +108,16 @@ export function initImagesWanted(spec: ModelSpec): number {
 }
 
 /**
+ * The full name of a model's whitening layer's bias (the bias a run may train for its first epochs
+ * only, as airbench does), or null when the model has no whitening layer or it has no bias.
+ */
+export function whiteningBiasName(spec: ModelSpec): string | null {
+  if (initImagesWanted(spec) === 0 || spec.kind !== 'layers') return null;
+  const first = spec.layers[0];
+  return first.type === 'conv2d' && first.bias !== false ? 'layers.0.bias' : null;
+}
+
+/**
  * Sets the filters of a model's whitening layer (its first layer, a Conv2d with init 'whitening')
  * in `params` from the sample's patch statistics, read 250 images at a time. Does nothing for a
  * model without one.

@@ -56,6 +56,11 @@ export interface RunConfig {
    * run ends on the averaged network. 0: off. A checkpoint written before it existed means 0.
    */
   lookahead: number;
+  /**
+   * A whitening first layer's bias trains for this many epochs only, then stays (airbench94: 3);
+   * null: it always trains. A checkpoint written before it existed means null.
+   */
+  whiteningBiasEpochs: number | null;
   seed: number;
   /** Train on a class-balanced subset of this many images (null: all). */
   limitTrain: number | null;
@@ -100,6 +105,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   augmentation: 'crop-flip',
   labelSmoothing: 0,
   lookahead: 0,
+  whiteningBiasEpochs: null,
   seed: 1,
   limitTrain: null,
   classes: null,
@@ -126,15 +132,22 @@ export function modelSpecFor(config: Pick<RunConfig, 'width'> & Partial<Pick<Run
   return { kind: 'recipe', resolution: config.resolution ?? 32, classes: classCount, width: config.width };
 }
 
-export function optimizerSpecFor(config: RunConfig): OptimizerSpec {
+/**
+ * The optimizer of a run. `stepsPerEpoch` is needed when the whitening bias trains for some epochs
+ * only (--whitening-bias-epochs), which the optimizer counts in steps.
+ */
+export function optimizerSpecFor(config: RunConfig, stepsPerEpoch: number | null = null): OptimizerSpec {
   const spec: OptimizerSpec = config.optimizer === 'sgd'
     ? { name: 'sgd', momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay }
     : { name: 'adamw', beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay };
   // A checkpoint written before the BatchNorm group existed lacks both fields: its parameters step alike.
   const lrScale = config.batchNormLrScale ?? 1;
   const weightDecay = config.batchNormWeightDecay ?? null;
-  if (lrScale === 1 && weightDecay === null) return spec;
-  return { ...spec, batchNorm: { lrScale, weightDecay: weightDecay ?? config.weightDecay } };
+  const grouped: OptimizerSpec = lrScale === 1 && weightDecay === null ? spec : { ...spec, batchNorm: { lrScale, weightDecay: weightDecay ?? config.weightDecay } };
+  const biasEpochs = config.whiteningBiasEpochs ?? null;
+  if (biasEpochs === null) return grouped;
+  if (stepsPerEpoch === null) throw new RangeError('optimizerSpecFor: --whitening-bias-epochs needs the run\'s steps per epoch');
+  return { ...grouped, whiteningBiasSteps: biasEpochs * stepsPerEpoch };
 }
 
 /** Cross-field checks commander cannot do per flag. Returns the problems, empty when fine. */

@@ -52,6 +52,8 @@ describe('hyperparameter schedules', () => {
     expect(optimizerSpecFor(DEFAULT_RUN_CONFIG)).toEqual({ name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
     expect(optimizerSpecFor({ ...DEFAULT_RUN_CONFIG, batchNormLrScale: 64 }).batchNorm).toEqual({ lrScale: 64, weightDecay: 5e-4 });
     expect(optimizerSpecFor({ ...DEFAULT_RUN_CONFIG, batchNormWeightDecay: 0 }).batchNorm).toEqual({ lrScale: 1, weightDecay: 0 });
+    expect(optimizerSpecFor({ ...DEFAULT_RUN_CONFIG, whiteningBiasEpochs: 3 }, 48).whiteningBiasSteps).toBe(144);
+    expect(() => optimizerSpecFor({ ...DEFAULT_RUN_CONFIG, whiteningBiasEpochs: 3 })).toThrow(/--whitening-bias-epochs needs the run's steps per epoch/);
     expect(configProblems({ ...DEFAULT_RUN_CONFIG, batchNormLrScale: 0, batchNormWeightDecay: Number.NaN })).toEqual([
       '--batch-norm-lr-scale must be a finite number > 0, got 0',
       '--batch-norm-weight-decay must be a finite number >= 0, got NaN',

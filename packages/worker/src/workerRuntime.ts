@@ -1,7 +1,7 @@
 import { assertImageSet, fillBatch, imageBytes, type AugmentationKind, type ImageSet } from '@convoy/data';
 import type { KernelBackend } from '@convoy/kernels';
 import {
-  buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, stepTrainable, ttaLogits, trainableRanges, type Module, type Optimizer, type ParameterRange,
+  buildModel, buildOptimizer, NonFiniteInputError, softmaxCrossEntropy, stepTrainable, ttaLogits, trainableRanges, whiteningBiasName, type Module, type Optimizer, type ParameterRange,
 } from '@convoy/nn';
 import { ParameterArena, Tensor } from '@convoy/tensor';
 import { selectWorkerBackend } from './backendChoice';
@@ -28,6 +28,8 @@ export class WorkerRuntime {
   private readonly testFault = plantedTestFault();
   /** The parameter ranges the optimizer steps: all but the model's frozen parameters, BatchNorm's with its group's settings (null: all alike). */
   private readonly trainable: readonly ParameterRange[] | null;
+  /** The ranges from step `whiteningBiasSteps` on (the whitening bias frozen); `trainable` otherwise. */
+  private readonly trainableLater: readonly ParameterRange[] | null;
 
   private constructor(
     private readonly setup: WorkerSetup,
@@ -44,7 +46,11 @@ export class WorkerRuntime {
     private readonly groupRows: Float32Array,
   ) {
     const batchNorm = setup.optimizer?.spec.batchNorm;
-    this.trainable = trainableRanges(params.entries, model.frozenParameters(), batchNorm ? [{ names: model.batchNormParameters(), ...batchNorm }] : []);
+    const groups = batchNorm ? [{ names: model.batchNormParameters(), ...batchNorm }] : [];
+    this.trainable = trainableRanges(params.entries, model.frozenParameters(), groups);
+    // Once the whitening bias has had its steps it is frozen too: the ranges without it.
+    const bias = setup.optimizer?.spec.whiteningBiasSteps === undefined ? null : whiteningBiasName(setup.modelSpec);
+    this.trainableLater = bias ? trainableRanges(params.entries, [...model.frozenParameters(), bias], groups) : this.trainable;
     const longest = Math.max(setup.train.count, setup.test?.count ?? 0);
     this.identityOrder = new Uint32Array(longest);
     for (let i = 0; i < longest; i++) this.identityOrder[i] = i;
@@ -246,7 +252,9 @@ export class WorkerRuntime {
     checkChunk(start, end, this.setup.paramCount);
     // nn's optimizers count steps from 1 (PyTorch's t); the pool's step index counts from 0.
     // Frozen parameters are skipped (no step, no weight decay, no momentum); a group steps with its own lr scale and weight decay.
-    stepTrainable(this.optimizer, { params: this.params.data, grads: this.gradient, lr: hyper.lr, step: hyper.step + 1, momentum: hyper.momentum, start, end }, this.trainable);
+    const until = this.setup.optimizer?.spec.whiteningBiasSteps;
+    const ranges = until !== undefined && hyper.step >= until ? this.trainableLater : this.trainable;
+    stepTrainable(this.optimizer, { params: this.params.data, grads: this.gradient, lr: hyper.lr, step: hyper.step + 1, momentum: hyper.momentum, start, end }, ranges);
   }
 
   private bindShard(shard: number): void {

@@ -30,8 +30,8 @@ import { AUGMENTATIONS, CIFAR10_SHAPE, partitionsOfRank, planStream, splitBytes,
  * ones are absent rather than null, and `augment` is undefined unless --augment or --no-augment
  * was given (both are declared; augmentation is on by default).
  */
-export type RunOptions = Omit<RunConfig, 'augment' | 'classes' | 'limitTrain' | 'valSplit' | 'batchNormWeightDecay'> & {
-  augment?: boolean; classes?: string; limitTrain?: number; valSplit?: number; batchNormWeightDecay?: number;
+export type RunOptions = Omit<RunConfig, 'augment' | 'classes' | 'limitTrain' | 'valSplit' | 'batchNormWeightDecay' | 'whiteningBiasEpochs'> & {
+  augment?: boolean; classes?: string; limitTrain?: number; valSplit?: number; batchNormWeightDecay?: number; whiteningBiasEpochs?: number;
 };
 
 /** Where a run's files go and how it starts. */
@@ -93,6 +93,7 @@ function addRunOptions(cmd: Command): Command {
     )
     .option('--label-smoothing <eps>', 'label smoothing of the training loss, in [0, 1): the target is 1 - eps on the label plus eps / classes on every class, as PyTorch\'s CrossEntropyLoss(label_smoothing); test loss and accuracy are measured without it', numberFlag('--label-smoothing', { min: 0, max: 1, maxExclusive: true }), d.labelSmoothing)
     .option('--lookahead <k>', 'Lookahead, as airbench94 (which uses 5): every k steps the network is averaged into a slow copy (decay 0.95^k x (step/total)^3) and restarts from it; the run ends on the averaged network, which is what it evaluates and saves; 0: off', integerFlag('--lookahead', 0), d.lookahead)
+    .option('--whitening-bias-epochs <n>', 'with a whitening first layer ("init": "whitening"): train its bias for the first n epochs only, then keep it (no step, no weight decay, no momentum), as airbench94 (n = 3); default: always', integerFlag('--whitening-bias-epochs', 0))
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation', integerFlag('--seed', 0, 2 ** 31 - 1), d.seed)
     .option('--classes <list>', 'train and evaluate on these classes only, relabelled 0..k-1 in the order given: names or indices, e.g. cat,dog or 3,5 (default: all ten)')
     .option('--limit-train <n>', 'train on a class-balanced subset of n images (default: all 50,000); on a packed training split streamed within --data-memory, on its first n images in the index\'s shard order (packed shuffled, so the classes are mixed, but not balanced)', integerFlag('--limit-train', 1))
@@ -155,6 +156,7 @@ export function runConfigFrom(opts: RunOptions): RunConfig {
     augmentation: opts.augmentation,
     labelSmoothing: opts.labelSmoothing,
     lookahead: opts.lookahead,
+    whiteningBiasEpochs: opts.whiteningBiasEpochs ?? null,
     seed: opts.seed,
     limitTrain: opts.limitTrain ?? null,
     classes: opts.classes ?? null,

@@ -16,6 +16,11 @@ export type OptimizerSpec = (
    * decay instead of the optimizer's (see ParameterGroup). Absent: they step as every other parameter.
    */
   batchNorm?: GroupSettings;
+  /**
+   * The whitening layer's bias (whiteningBiasName) trains for this many optimizer steps only, then
+   * stays as it is: no step, no weight decay, no momentum (airbench trains it for 3 epochs). Absent: always.
+   */
+  whiteningBiasSteps?: number;
 };
 
 /** A parameter group's own settings: its lr is the schedule's times lrScale; weightDecay replaces the optimizer's. */
