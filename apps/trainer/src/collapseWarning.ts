@@ -14,7 +14,7 @@ export function collapseWarning(collapse: Collapse, config: AdviceConfig): strin
 
 /** What to try after a collapse, with this run's values. */
 export function collapseAdvice(config: AdviceConfig): string {
-  const warmsUp = config.schedule === 'onecycle' || config.schedule === 'cosine';
+  const warmsUp = config.schedule === 'onecycle' || config.schedule === 'cosine' || config.schedule === 'linear';
   const longerWarmup = config.warmup < 0.5 ? 0.5 : Math.min(0.9, Number((config.warmup + 0.2).toFixed(2)));
   return (
     `Try a lower --lr (e.g. ${Number((config.lr / 2).toPrecision(3))}; this run: ${config.lr}), ` +

@@ -32,7 +32,7 @@ export type { SGDOptions } from './optim/sgd';
 export { AdamW } from './optim/adamw';
 export type { AdamWOptions } from './optim/adamw';
 export {
-  constantSchedule, cosineSchedule, createSchedule, oneCycleMomentum, oneCycleSchedule, stepSchedule,
+  constantSchedule, cosineSchedule, createSchedule, linearSchedule, oneCycleMomentum, oneCycleSchedule, stepSchedule,
 } from './optim/schedules';
 export type { HyperparameterSchedules, OneCycleOptions, Schedule, ScheduleSpec } from './optim/schedules';
 export { LOOKAHEAD_STEP_DECAY, lookaheadSchedule, lookaheadSync } from './optim/lookahead';

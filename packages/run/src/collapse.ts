@@ -54,7 +54,7 @@ export function chanceAccuracyBound(chance: ChanceLevel, count: number): number 
 
 /** Epochs of warm-up in a run's schedule: the warm-up fraction of the run for onecycle and cosine, none for step and constant. */
 export function warmupEpochs(config: Pick<RunConfig, 'schedule' | 'warmup' | 'epochs'>): number {
-  return config.schedule === 'onecycle' || config.schedule === 'cosine' ? config.warmup * config.epochs : 0;
+  return config.schedule === 'onecycle' || config.schedule === 'cosine' || config.schedule === 'linear' ? config.warmup * config.epochs : 0;
 }
 
 /** What an epoch showed: its mean training loss and, when the test set was evaluated, its accuracy. */

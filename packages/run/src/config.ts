@@ -2,7 +2,7 @@ import { CIFAR10_CLASS_NAMES, DEFAULT_DATA_MEMORY, parseClasses, type Augmentati
 import type { OptimizerSpec, RecipeModelSpec } from '@convoy/nn';
 
 export const OPTIMIZERS = ['sgd', 'adamw'] as const;
-export const SCHEDULES = ['onecycle', 'cosine', 'step', 'constant'] as const;
+export const SCHEDULES = ['onecycle', 'cosine', 'linear', 'step', 'constant'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 export type ScheduleName = (typeof SCHEDULES)[number];
 
@@ -164,6 +164,6 @@ export function configProblems(config: RunConfig): string[] {
     problems.push(`--batch-norm-weight-decay must be a finite number >= 0, got ${config.batchNormWeightDecay}`);
   }
   if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 1)) problems.push(`--label-smoothing must be in [0, 1), got ${config.labelSmoothing}`);
-  if (config.warmup >= 1 && config.schedule === 'cosine') problems.push('--warmup must be below 1 for the cosine schedule');
+  if (config.warmup >= 1 && (config.schedule === 'cosine' || config.schedule === 'linear')) problems.push(`--warmup must be below 1 for the ${config.schedule} schedule`);
   return problems;
 }

@@ -12,6 +12,10 @@ export function hyperparameterSchedules(config: RunConfig, stepsPerEpoch: number
     case 'cosine':
       lr = createSchedule({ kind: 'cosine', lr: config.lr, total, warmupSteps: Math.floor(config.warmup * total) });
       break;
+    case 'linear':
+      // airbench94's: 0.2 x lr rising to lr over the first --warmup of the steps, then falling to 0.07 x lr.
+      lr = createSchedule({ kind: 'linear', lr: config.lr, total, warmupSteps: Math.floor(config.warmup * total) });
+      break;
     case 'step':
       lr = createSchedule({ kind: 'step', lr: config.lr, stepSize: Math.max(1, config.stepEpochs * stepsPerEpoch), gamma: config.gamma });
       break;

@@ -71,7 +71,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--beta2 <number>', 'AdamW beta2', numberFlag('--beta2', { min: 0, max: 0.999999 }), d.beta2)
     .option('--eps <number>', 'AdamW epsilon', numberFlag('--eps', { min: 0, minExclusive: true }), d.eps)
     .addOption(new Option('--schedule <name>', `learning-rate schedule: ${SCHEDULES.join(' | ')}`).argParser(choiceFlag('--schedule', SCHEDULES)).default(d.schedule))
-    .option('--warmup <fraction>', 'fraction of the run spent warming up (onecycle pct_start; cosine linear warm-up)', numberFlag('--warmup', { min: 0, max: 1 }), d.warmup)
+    .option('--warmup <fraction>', 'fraction of the run spent warming up (onecycle pct_start; cosine linear warm-up; linear: airbench94 rises from 0.2 x lr to lr, then straight down to 0.07 x lr at the end)', numberFlag('--warmup', { min: 0, max: 1 }), d.warmup)
     .option('--no-cycle-momentum', 'keep momentum fixed under --schedule onecycle')
     .option('--step-epochs <n>', 'step schedule: epochs between lr drops', integerFlag('--step-epochs', 1), d.stepEpochs)
     .option('--gamma <number>', 'step schedule: lr factor at each drop', numberFlag('--gamma', { min: 0, minExclusive: true, max: 1 }), d.gamma)

@@ -18,6 +18,14 @@ function checkStep(what: string, step: number): void {
   if (!Number.isInteger(step) || step < 0) throw new RangeError(`${what}: step must be a non-negative integer, got ${step}`);
 }
 
+/** A warm-up of `warmup` steps, which must leave at least one of the `total` steps after it. */
+function checkWarmupSteps(what: string, warmup: number, total: number): number {
+  if (!Number.isInteger(warmup) || warmup < 0 || warmup >= total) {
+    throw new RangeError(`${what}: warmupSteps must be an integer in [0, total=${total}), got ${warmup}`);
+  }
+  return warmup;
+}
+
 export function constantSchedule(lr: number): Schedule {
   checkFiniteNumber('constantSchedule: lr', lr, 0);
   return (step) => {
@@ -46,10 +54,7 @@ export function cosineSchedule(options: { lr: number; total: number; warmupSteps
   checkOptions('cosineSchedule', options, ['lr', 'total', 'warmupSteps', 'minLr']);
   const lr = checkFiniteNumber('cosineSchedule: lr', options.lr, 0);
   const total = checkPositiveInteger('cosineSchedule: total', options.total);
-  const warmup = options.warmupSteps ?? 0;
-  if (!Number.isInteger(warmup) || warmup < 0 || warmup >= total) {
-    throw new RangeError(`cosineSchedule: warmupSteps must be an integer in [0, total=${total}), got ${warmup}`);
-  }
+  const warmup = checkWarmupSteps('cosineSchedule', options.warmupSteps ?? 0, total);
   const minLr = checkFiniteNumber('cosineSchedule: minLr', options.minLr ?? 0, 0);
   const decaySteps = total - warmup - 1;
   return (step) => {
@@ -58,6 +63,29 @@ export function cosineSchedule(options: { lr: number; total: number; warmupSteps
     if (decaySteps === 0) return lr;
     const t = Math.min(1, (step - warmup) / decaySteps);
     return minLr + ((lr - minLr) * (1 + Math.cos(Math.PI * t))) / 2;
+  };
+}
+
+/**
+ * airbench94's piecewise-linear schedule: from startFactor x lr at step 0 up to lr at step
+ * `warmupSteps`, then down to endFactor x lr at step `total` (so endFactor x lr x (1 + 1/(total -
+ * warmupSteps)) at the last step, total - 1, as airbench's LambdaLR reads it). Defaults 0.2 and 0.07.
+ */
+export function linearSchedule(options: { lr: number; total: number; warmupSteps?: number; startFactor?: number; endFactor?: number }): Schedule {
+  checkOptions('linearSchedule', options, ['lr', 'total', 'warmupSteps', 'startFactor', 'endFactor']);
+  const lr = checkFiniteNumber('linearSchedule: lr', options.lr, 0);
+  const total = checkPositiveInteger('linearSchedule: total', options.total);
+  const warmup = checkWarmupSteps('linearSchedule', options.warmupSteps ?? 0, total);
+  const start = checkFiniteNumber('linearSchedule: startFactor', options.startFactor ?? 0.2, 0);
+  const end = checkFiniteNumber('linearSchedule: endFactor', options.endFactor ?? 0.07, 0);
+  return (step) => {
+    checkStep('linearSchedule', step);
+    if (step < warmup) {
+      const f = step / warmup;
+      return lr * (start * (1 - f) + f);
+    }
+    const f = Math.min(1, (step - warmup) / (total - warmup));
+    return lr * ((1 - f) + end * f);
   };
 }
 
@@ -140,6 +168,7 @@ export type ScheduleSpec =
   | { kind: 'constant'; lr: number }
   | { kind: 'step'; lr: number; stepSize: number; gamma?: number }
   | { kind: 'cosine'; lr: number; total: number; warmupSteps?: number; minLr?: number }
+  | { kind: 'linear'; lr: number; total: number; warmupSteps?: number; startFactor?: number; endFactor?: number }
   | ({ kind: 'onecycle' } & OneCycleOptions);
 
 export function createSchedule(spec: ScheduleSpec): Schedule {
@@ -154,7 +183,9 @@ export function createSchedule(spec: ScheduleSpec): Schedule {
       return cosineSchedule(rest as { lr: number; total: number });
     case 'onecycle':
       return oneCycleSchedule(rest as unknown as OneCycleOptions);
+    case 'linear':
+      return linearSchedule(rest as { lr: number; total: number });
     default:
-      throw new RangeError(`createSchedule: unknown schedule kind ${JSON.stringify(kind)}; expected constant, step, cosine or onecycle`);
+      throw new RangeError(`createSchedule: unknown schedule kind ${JSON.stringify(kind)}; expected constant, step, cosine, linear or onecycle`);
   }
 }
