@@ -100,4 +100,18 @@ describe('convoy pack and train --data <packed folder>', () => {
     expect(b.step).toBe(12);
     expect(b.params).toEqual(a.params);
   }, 120_000);
+
+  it('without --checkpoint-dir, a run on a folder goes to runs/<folder name>, not to CIFAR-10\'s runs/cifar10', async () => {
+    const cwd = process.cwd();
+    const user = mkdtempSync(join(tmpdir(), 'convoy-user-'));
+    process.chdir(user);
+    try {
+      const { error } = await runCli(['train', '--data', packed, '--threads', '1', '--batch-size', '4', '--width', '4', '--max-steps', '1']);
+      expect(error).toBeNull();
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(loadCheckpoint(join(user, 'runs', 'packed')).state.step).toBe(1);
+    expect(existsSync(join(user, 'runs', 'cifar10'))).toBe(false);
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import {
   CheckpointError, classCountOf, configProblems, DEFAULT_RUN_CONFIG, describeCollapse, LATEST_CHECKPOINT, modelSpecFor, OPTIMIZERS, RUN_CONFIG_KEYS, SCHEDULES, type CheckpointState, type RunConfig,
@@ -41,7 +41,7 @@ export interface OutputOptions {
   tta: TtaMode;
   ttaEachEpoch?: boolean;
   stepTimeout: number;
-  checkpointDir: string;
+  checkpointDir?: string;
   resume?: string;
   overwrite?: boolean;
   log?: string;
@@ -120,7 +120,7 @@ function addOutputOptions(cmd: Command): Command {
         .default('none'),
     )
     .option('--tta-each-epoch', 'measure --tta after every epoch, not only the last (flip doubles each test pass, flip-translate makes it 6 forward passes)')
-    .option('--checkpoint-dir <dir>', 'where checkpoints go (latest.msgpack + epoch-NNN.msgpack)', 'runs/cifar10')
+    .option('--checkpoint-dir <dir>', 'where checkpoints go (latest.msgpack + epoch-NNN.msgpack; default runs/cifar10, or runs/<folder name> with --data)')
     .option('--resume <checkpoint>', 'continue a run exactly from a checkpoint file, or from latest.msgpack in a directory')
     .option('--overwrite', 'start a new run even if --checkpoint-dir already holds one')
     .option('--log <file>', 'JSONL metrics log, appended (default: <checkpoint-dir>/metrics.jsonl)')
@@ -266,7 +266,7 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
     // CIFAR-10's shape and class count are known now: a file that does not fit fails before the data loads.
     if (!opts.data) modelSpecForData(modelChoice, { classes: classCountOf(config), channels: CIFAR10_SHAPE.channels, resolution: CIFAR10_SHAPE.height, name: 'CIFAR-10' });
   }
-  let checkpointDir = userPath(opts.checkpointDir);
+  let checkpointDir = userPath(opts.checkpointDir ?? defaultCheckpointDir(opts.data));
   let resume: CheckpointState | undefined;
   if (opts.resume) {
     const resumePath = opts.resume;
@@ -433,4 +433,9 @@ export function addTrainCommand(program: Command, context: CommandContext): void
   addTestSubsetOptions(cmd);
   addOutputOptions(cmd);
   cmd.action(async (opts: TrainOptions, command: Command) => context.onExitCode(await train(opts, command)));
+}
+
+/** A folder's runs go under its own name, so training a second dataset never lands in (or is refused by) CIFAR-10's run folder. */
+export function defaultCheckpointDir(data: string | undefined): string {
+  return data ? join('runs', basename(userPath(data))) : join('runs', 'cifar10');
 }
