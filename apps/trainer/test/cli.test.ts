@@ -38,7 +38,7 @@ describe('convoy CLI flags', () => {
     [['--momentum', '1.5'], /--momentum\b.*\b0\.999\b.*\b1\.5\b/],
     [['--weight-decay', '-1'], /--weight-decay\b.*\b0\b.*-1\b/],
     [['--optimizer', 'rmsprop'], /--optimizer\b.*\bsgd, adamw\b.*'rmsprop'/],
-    [['--schedule', 'linear'], /--schedule\b.*\bonecycle, cosine, step, constant\b.*'linear'/],
+    [['--schedule', 'exponential'], /--schedule\b.*\bonecycle, cosine, linear, step, constant\b.*'exponential'/],
     [['--backend', 'cuda'], /--backend\b.*\bauto, native, native:bf16, wasm, gpujs, reference, gpujs:<mode>.*'cuda'/],
     [['--width', '0'], /--width\b.*\b1\b.*\b512\b.*\b0\b/],
     [['--limit-train', '0'], /--limit-train\b.*\b1\b.*\b0\b/],

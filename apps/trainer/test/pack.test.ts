@@ -104,12 +104,16 @@ describe('convoy pack and train --data <packed folder>', () => {
   it('without --checkpoint-dir, a run on a folder goes to runs/<folder name>, not to CIFAR-10\'s runs/cifar10', async () => {
     const cwd = process.cwd();
     const user = mkdtempSync(join(tmpdir(), 'convoy-user-'));
+    // As a user's shell runs it, not under an Nx target (which resolves paths against the workspace root).
+    const nxProject = process.env.NX_TASK_TARGET_PROJECT;
+    delete process.env.NX_TASK_TARGET_PROJECT;
     process.chdir(user);
     try {
       const { error } = await runCli(['train', '--data', packed, '--threads', '1', '--batch-size', '4', '--width', '4', '--max-steps', '1']);
       expect(error).toBeNull();
     } finally {
       process.chdir(cwd);
+      if (nxProject !== undefined) process.env.NX_TASK_TARGET_PROJECT = nxProject;
     }
     expect(loadCheckpoint(join(user, 'runs', 'packed')).state.step).toBe(1);
     expect(existsSync(join(user, 'runs', 'cifar10'))).toBe(false);
