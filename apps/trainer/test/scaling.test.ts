@@ -1,8 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { syntheticImageSet } from '@convoy/worker';
-import { learningCurveSvg, readEpochRecords } from '../src/learningCurve';
 import { modelSpecFor } from '@convoy/run';
 import { measureScaling, scalingChartSvg, scalingTable, threadLadder } from '../src/scaling';
 
@@ -49,24 +45,5 @@ describe('scaling', () => {
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg).toContain('title &lt;&amp;&gt;');
     expect((svg.match(/<polyline /g) ?? []).length).toBe(2);
-  });
-});
-
-describe('learning curve', () => {
-  it('reads epoch records (the later line wins after a re-run part) and charts them', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'convoy-curve-')), 'metrics.jsonl');
-    const epoch = (n: number, acc: number) => JSON.stringify({ type: 'epoch', epoch: n, trainLoss: 1, trainAccuracy: 0.5, testLoss: 1, testAccuracy: acc });
-    writeFileSync(file, [JSON.stringify({ type: 'start' }), epoch(1, 0.3), JSON.stringify({ type: 'step', step: 1 }), epoch(2, 0.4), epoch(2, 0.45), ''].join('\n'));
-    const points = readEpochRecords(file);
-    expect(points.map((p) => [p.epoch, p.testAccuracy])).toEqual([[1, 0.3], [2, 0.45]]);
-    const svg = learningCurveSvg(points);
-    expect(svg).toContain('test accuracy');
-    expect((svg.match(/<circle /g) ?? []).length).toBe(4);
-  });
-
-  it('names the line that is not JSON', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'convoy-curve-')), 'bad.jsonl');
-    writeFileSync(file, '{"type":"start"}\n{oops\n');
-    expect(() => readEpochRecords(file)).toThrow(/\bbad\.jsonl:2: .*\bJSON\b/);
   });
 });
