@@ -17,6 +17,12 @@ export interface ExecutionConfig {
   tta?: TtaMode;
   /** Measure `tta` after every epoch, not only the last (each pass costs the mode's views in forward passes; default false). */
   ttaEachEpoch?: boolean;
+  /**
+   * Evaluate the test set after every n-th epoch and after the last (default 1: every epoch). A
+   * test pass changes nothing the training reads, so the parameters are the same for any n; a
+   * skipped epoch's log record has no test numbers.
+   */
+  testEvery?: number;
 }
 
 /**

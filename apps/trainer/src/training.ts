@@ -232,8 +232,10 @@ async function trainEpochs(options: TrainingOptions, parts: RunParts): Promise<T
       return finish(stopped, saved);
     }
     try {
-      const tta = execution.ttaEachEpoch || position.epoch === config.epochs - 1 ? (execution.tta ?? 'none') : 'none';
-      lastEvaluation = options.test ? await evaluateTestSet(pool, execution.limitTest ?? undefined, placement.cluster, tta, options.testStream ?? null) : null;
+      const last = position.epoch === config.epochs - 1;
+      const tested = last || (position.epoch + 1) % (execution.testEvery ?? 1) === 0;
+      const tta = execution.ttaEachEpoch || last ? (execution.tta ?? 'none') : 'none';
+      lastEvaluation = options.test && tested ? await evaluateTestSet(pool, execution.limitTest ?? undefined, placement.cluster, tta, options.testStream ?? null) : null;
     } catch (err) {
       throw stoppedAt(`the test-set evaluation after epoch ${position.epoch + 1} (step ${position.step})`, position.step, err);
     }

@@ -216,6 +216,20 @@ describe('runTraining', () => {
     expect(eachEpochs.map((r) => r.tta)).toEqual(['flip', 'flip']);
   });
 
+  it('--test-every 2 over 3 epochs tests after epochs 2 and 3 only, and trains the same parameters as testing every epoch', async () => {
+    const c = { ...config, epochs: 3 };
+    const sparse = execution({ testEvery: 2 });
+    const sparseLog = join(sparse.checkpointDir!, 'metrics.jsonl');
+    const skipping = await runTraining({ config: c, modelSpec: BATCHNORM_NETWORK, execution: { ...sparse, log: sparseLog }, train, test });
+    const every = await runTraining({ config: c, modelSpec: BATCHNORM_NETWORK, execution: execution(), train, test });
+    expect(skipping.params).toEqual(every.params);
+    expect(skipping.buffers).toEqual(every.buffers);
+    expect(skipping.lastEvaluation?.lossSum).toBe(every.lastEvaluation?.lossSum);
+    const epochs = readFileSync(sparseLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'epoch');
+    expect(epochs.map((r) => r.testAccuracy === null)).toEqual([true, false, false]);
+    expect(epochs[2].testLoss).toBe(every.lastEvaluation?.loss);
+  });
+
   it('stops on a NaN/Inf loss with a message naming the step', async () => {
     const attempt = runTraining({ config: { ...config, lr: 1e12, schedule: 'constant' }, execution: execution(), train, test: null });
     await expect(attempt).rejects.toThrow(TrainingDivergedError);

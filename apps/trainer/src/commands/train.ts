@@ -40,6 +40,7 @@ export interface OutputOptions {
   /** Test-time augmentation measured beside the plain numbers after the last epoch. */
   tta: TtaMode;
   ttaEachEpoch?: boolean;
+  testEvery: number;
   stepTimeout: number;
   checkpointDir?: string;
   resume?: string;
@@ -120,6 +121,12 @@ function addOutputOptions(cmd: Command): Command {
         .default('none'),
     )
     .option('--tta-each-epoch', 'measure --tta after every epoch, not only the last (flip doubles each test pass, flip-translate makes it 6 forward passes)')
+    .option(
+      '--test-every <n>',
+      'evaluate the test set after every n-th epoch and after the last (a test pass takes time the training does not need; skipped epochs log no test numbers; the trained parameters are the same for any n)',
+      integerFlag('--test-every', 1),
+      1,
+    )
     .option('--checkpoint-dir <dir>', 'where checkpoints go (latest.msgpack + epoch-NNN.msgpack; default runs/cifar10, or runs/<folder name> with --data)')
     .option('--resume <checkpoint>', 'continue a run exactly from a checkpoint file, or from latest.msgpack in a directory')
     .option('--overwrite', 'start a new run even if --checkpoint-dir already holds one')
@@ -304,6 +311,7 @@ async function trainOn(cluster: Cluster | null, opts: TrainOptions, cmd: Command
     log: opts.log ? userPath(opts.log) : join(checkpointDir, 'metrics.jsonl'),
     tta: opts.tta,
     ttaEachEpoch: opts.ttaEachEpoch === true,
+    testEvery: opts.testEvery,
   };
   const reporter = lead ? createProgress(config.batchSize) : new NoProgress();
   const data: TrainingData = opts.data
