@@ -7,14 +7,18 @@ its test accuracy can stand beside `convoy train --model FILE` for the same seed
   (@convoy/data epochOrder), the last partial batch dropped;
 - the same augmentation draws: per sample Rng.for_key(seed, epoch, sample) gives the crop's top
   and left offsets (uniform in -4..4 at 32) and the flip, applied as @convoy/data fillBatch does
-  (black padding, the flip mirrors the cropped image);
+  (black padding, the flip mirrors the cropped image); with --augmentation
+  alternating-flip-translate, airbench94's: a once-per-run mirror from
+  Rng.for_key(seed, FLIP_STREAM, sample), every odd epoch mirrored on top, and a shift of -2..2 on
+  each axis from Rng.for_key(seed, epoch, sample) with reflected borders;
 - the same normalisation: a float32 lookup table (byte/255 - mean[c]) / std[c] with CIFAR-10's
   standard statistics;
 - the same loss (softmax cross-entropy, mean over the global batch, with --label-smoothing as
   CrossEntropyLoss's), optimizer (SGD, Nesterov, coupled weight decay, as torch.optim.SGD; with
   --batch-norm-lr-scale / --batch-norm-weight-decay the BatchNorm parameters are a parameter group
   of their own, as convoy's) and schedules: one-cycle learning rate and momentum per optimizer
-  step, as torch's OneCycleLR (the formulas of @convoy/nn, ported);
+  step, as torch's OneCycleLR, or with --schedule linear airbench94's warm-up and decay at a fixed
+  momentum (the formulas of @convoy/nn, ported);
 - a whitening first layer set from the first 5,000 images of epoch 0's order (normalised, not
   augmented), as convoy's pool does;
 - with --whitening-bias-epochs n, the whitening layer's bias trains in the first n epochs only;
@@ -24,7 +28,9 @@ its test accuracy can stand beside `convoy train --model FILE` for the same seed
 - BatchNorm over ghost groups of `groupSize` images (default 32) and dropout masks from convoy's
   keyed Rng (seed, step, sample, layer), both from model_file.py; the masks are drawn here with a
   vectorised port of the Rng (checked against the scalar port on the first mask it draws);
-- evaluation after every epoch on the 10,000 test images, BatchNorm on running statistics, no dropout.
+- evaluation after every epoch on the 10,000 test images, BatchNorm on running statistics, no dropout;
+  with --tta, a last pass averaging the logits of the views convoy's --tta names, weighted as
+  @convoy/nn ttaViews.
 
 What still differs is float rounding (PyTorch's kernels sum in another order than convoy's), which
 grows over training as in any two runs on different hardware, so the two runs' accuracies agree
@@ -43,10 +49,12 @@ import os
 import sys
 import time
 
-import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
+PROCESS_START = time.time()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from convoy_rng import M32, Rng  # noqa: E402
@@ -60,6 +68,14 @@ TEST_FILES = ['test_batch.bin']
 RECORD = 1 + 3 * 32 * 32
 WHITENING_IMAGES = 5000  # @convoy/nn WHITENING_IMAGES
 LOOKAHEAD_STEP_DECAY = 0.95  # @convoy/nn LOOKAHEAD_STEP_DECAY
+FLIP_STREAM = 0x464C4950  # @convoy/data fillBatch: the once-per-run mirror draws
+ALTERNATING_TRANSLATE = 2  # @convoy/data ALTERNATING_TRANSLATE
+# @convoy/nn ttaViews: (flip, shift, weight) in the order the logits are summed
+TTA_VIEWS = {
+    'none': [(False, 0, 1.0)],
+    'flip': [(False, 0, 0.5), (True, 0, 0.5)],
+    'flip-translate': [(False, 0, 0.25), (True, 0, 0.25), (False, -1, 0.125), (True, -1, 0.125), (False, 1, 0.125), (True, 1, 0.125)],
+}
 
 
 def usage_error(message):
@@ -140,6 +156,48 @@ def fill_batch(images, labels, indices, table, augment, seed, epoch):
         # flipped: output column x takes source column W-1-x+dx, i.e. the same crop mirrored
         out[row] = crop[:, :, ::-1] if flip else crop
     return torch.from_numpy(out), torch.from_numpy(labels[indices])
+
+
+def once_per_run_mirrors(count, seed):
+    """'alternating-flip-translate': whether each sample is mirrored for the whole run."""
+    return np.asarray([Rng.for_key(seed, FLIP_STREAM, i).int(2) == 1 for i in range(count)])
+
+
+def fill_batch_alternating(images, labels, indices, table, seed, epoch, mirrors):
+    """@convoy/data fillBatch under 'alternating-flip-translate': output (y, x) is the sample's
+    mirrored-or-not image at (reflect(y + dy), reflect(x' + dx)), x' = W-1-x on odd epochs."""
+    normalised = np.stack([table[c][images[indices, c]] for c in range(images.shape[1])], axis=1)
+    t = ALTERNATING_TRANSLATE
+    padded = np.pad(normalised, ((0, 0), (0, 0), (t, t), (t, t)), mode='reflect')  # PyTorch's 'reflect': no repeated edge
+    height, width = normalised.shape[2:]
+    out = np.empty_like(normalised)
+    for row, sample in enumerate(indices):
+        shifts = Rng.for_key(seed, epoch, int(sample))
+        dy = shifts.int(2 * t + 1) - t
+        dx = shifts.int(2 * t + 1) - t
+        source = padded[row, :, :, ::-1] if mirrors[sample] else padded[row]  # reflect padding commutes with the mirror
+        view = source[:, t + dy:t + dy + height, t + dx:t + dx + width]
+        out[row] = view[:, :, ::-1] if epoch % 2 == 1 else view
+    return torch.from_numpy(out), torch.from_numpy(labels[indices])
+
+
+def reflect_indices(size, shift, flip):
+    """Source index of each output index: (size-1-i if flip else i) + shift, reflected into [0, size)."""
+    i = np.arange(size)
+    i = (size - 1 - i if flip else i) + shift
+    return np.where(i < 0, -i, np.where(i >= size, 2 * (size - 1) - i, i))
+
+
+def linear_lr(lr, total, warmup_steps, start=0.2, end=0.07):
+    """@convoy/nn linearSchedule (airbench94's): start x lr rising to lr at step warmup_steps, then
+    falling to end x lr at step total."""
+    def at(step):
+        if step < warmup_steps:
+            f = step / warmup_steps
+            return lr * (start * (1 - f) + f)
+        f = min(1, (step - warmup_steps) / (total - warmup_steps))
+        return lr * ((1 - f) + end * f)
+    return at
 
 
 # ---- the one-cycle schedules of @convoy/nn (torch's OneCycleLR, anneal_strategy='cos'), ported ----
@@ -294,7 +352,9 @@ def use_fast_dropout(net):
 
 # ---- training ----
 
-def evaluate(net, images, labels, table, batch, memory_format):
+def evaluate(net, images, labels, table, batch, memory_format, tta='none'):
+    """Test accuracy and mean loss; with `tta`, of the logits averaged over its views (summed in
+    double in @convoy/nn ttaViews' order, then rounded to float32, as convoy's ttaLogits)."""
     net.eval()
     correct = 0
     loss_sum = 0.0
@@ -302,7 +362,14 @@ def evaluate(net, images, labels, table, batch, memory_format):
         for start in range(0, len(labels), batch):
             idx = np.arange(start, min(len(labels), start + batch))
             x, y = fill_batch(images, labels, idx, table, False, 0, 0)
-            logits = net(x.contiguous(memory_format=memory_format))
+            total = None
+            for flip, shift, weight in TTA_VIEWS[tta]:
+                view = x
+                if flip or shift:
+                    view = x[:, :, reflect_indices(x.shape[2], shift, False)][:, :, :, reflect_indices(x.shape[3], shift, flip)]
+                logits = net(view.contiguous(memory_format=memory_format)).double() * weight
+                total = logits if total is None else total + logits
+            logits = total.float()
             loss_sum += F.cross_entropy(logits, y, reduction='sum').item()
             correct += (logits.argmax(1) == y).sum().item()
     net.train()
@@ -329,9 +396,15 @@ def main():
     parser.add_argument('--epochs', type=int, default=15, help='epochs; the schedule spans them (default 15, as convoy train)')
     parser.add_argument('--batch-size', type=int, default=128, help='global batch (default 128)')
     parser.add_argument('--lr', type=float, default=0.05, help='one-cycle peak learning rate (default 0.05)')
-    parser.add_argument('--momentum', type=float, default=0.9, help='SGD momentum, cycled -/+ 0.05 (default 0.9)')
+    parser.add_argument('--momentum', type=float, default=0.9, help='SGD momentum, cycled -/+ 0.05 under onecycle (default 0.9)')
     parser.add_argument('--weight-decay', type=float, default=5e-4, help='coupled weight decay (default 5e-4)')
-    parser.add_argument('--warmup', type=float, default=0.3, help="one-cycle's pct_start (default 0.3)")
+    parser.add_argument('--schedule', choices=['onecycle', 'linear'], default='onecycle',
+                        help="learning-rate schedule: onecycle (momentum cycled) or linear (airbench94's, momentum fixed) (default onecycle)")
+    parser.add_argument('--warmup', type=float, default=0.3, help="fraction of the steps spent warming up: one-cycle's pct_start (default 0.3)")
+    parser.add_argument('--augmentation', choices=['crop-flip', 'alternating-flip-translate'], default='crop-flip',
+                        help='training augmentation, as convoy train --augmentation (default crop-flip)')
+    parser.add_argument('--tta', choices=list(TTA_VIEWS), default='none',
+                        help='test-time augmentation of a last test pass after training, as convoy train --tta (default none)')
     parser.add_argument('--label-smoothing', type=float, default=0.0, help="the training loss's label smoothing, in [0, 1) (default 0)")
     parser.add_argument('--batch-norm-lr-scale', type=float, default=1.0, help="the BatchNorm parameters' lr as a multiple of the schedule's (default 1)")
     parser.add_argument('--batch-norm-weight-decay', type=float, default=None, help="the BatchNorm parameters' weight decay (default: --weight-decay)")
@@ -394,8 +467,13 @@ def main():
 
     steps_per_epoch = len(train_labels) // args.batch_size
     total = args.epochs * steps_per_epoch
-    lr_at = one_cycle_lr(args.lr, total, args.warmup)
-    momentum_at = one_cycle_momentum(total, args.warmup, args.momentum - 0.05, args.momentum + 0.05)
+    if args.schedule == 'linear':
+        lr_at = linear_lr(args.lr, total, math.floor(args.warmup * total))
+        momentum_at = lambda step: args.momentum  # noqa: E731
+    else:
+        lr_at = one_cycle_lr(args.lr, total, args.warmup)
+        momentum_at = one_cycle_momentum(total, args.warmup, args.momentum - 0.05, args.momentum + 0.05)
+    mirrors = once_per_run_mirrors(len(train_labels), args.seed) if args.augmentation == 'alternating-flip-translate' else None
     groups = parameter_groups(net, args.weight_decay, args.batch_norm_lr_scale, args.batch_norm_weight_decay)
     optimizer = torch.optim.SGD(groups, lr=lr_at(0), momentum=momentum_at(0), nesterov=True)
     lookahead = Lookahead(net) if args.lookahead > 0 else None
@@ -432,7 +510,10 @@ def main():
                 finished = False
                 break
             idx = order[b * args.batch_size:(b + 1) * args.batch_size]
-            x, y = fill_batch(train_images, train_labels, idx, table, args.augment, args.seed, epoch)
+            if args.augment and mirrors is not None:
+                x, y = fill_batch_alternating(train_images, train_labels, idx, table, args.seed, epoch, mirrors)
+            else:
+                x, y = fill_batch(train_images, train_labels, idx, table, args.augment, args.seed, epoch)
             lr, momentum = lr_at(step), momentum_at(step)
             for group in optimizer.param_groups:
                 group['lr'] = lr * group['lr_scale']
@@ -471,9 +552,18 @@ def main():
         write(record)
         print(f'epoch {epoch + 1}: train loss {loss_sum / seen:.4f}, train acc {100 * correct / seen:.2f}%, '
               f'test loss {test_loss:.4f}, test acc {100 * accuracy:.2f}% ({train_seconds:.0f} s training)', flush=True)
+    end = {'type': 'end', 'steps': step, 'completed': finished}
+    if finished and args.tta != 'none':
+        tta_start = time.time()
+        tta_accuracy, tta_loss = evaluate(net, test_images, test_labels, table, 500, memory_format, args.tta)
+        end.update(tta=args.tta, ttaAccuracy=tta_accuracy, ttaLoss=tta_loss, ttaSeconds=time.time() - tta_start)
+        print(f'test-time augmentation {args.tta}: test acc {100 * tta_accuracy:.2f}%, test loss {tta_loss:.4f} '
+              f'({time.time() - tta_start:.0f} s)', flush=True)
     wall = time.time() - started
-    write({'type': 'end', 'steps': step, 'completed': finished, 'wallSeconds': wall})
-    print(f'{"completed" if finished else "stopped at --max-steps"}: {step} steps in {wall:.0f} s', flush=True)
+    end.update(wallSeconds=wall, processSeconds=time.time() - PROCESS_START)
+    write(end)
+    print(f'{"completed" if finished else "stopped at --max-steps"}: {step} steps in {wall:.0f} s '
+          f'({end["processSeconds"]:.0f} s since the process started)', flush=True)
     if log:
         log.close()
         os.replace(args.log + '.tmp', args.log)

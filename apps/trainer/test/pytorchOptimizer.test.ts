@@ -17,7 +17,10 @@ import { airbenchStem } from '../../../packages/worker/test/airbenchStem';
  * images, the BatchNorm parameters as their own group at 64 times the lr with their own weight
  * decay, label smoothing, Lookahead every 3 steps across an epoch boundary and after the last
  * step, the whitening bias trained in the first epoch only), and every step's loss, every parameter and every running statistic must agree to float
- * rounding. The images are drawn pixels written as CIFAR-10 binary files, which both sides read.
+ * rounding; then again with the rest of airbench94's recipe (the linear schedule at a fixed
+ * momentum, the alternating flip-translate augmentation, and flip-translate test-time augmentation,
+ * whose test loss must agree too). The images are drawn pixels written as CIFAR-10 binary files,
+ * which both sides read.
  */
 const root = join(__dirname, '..', '..', '..');
 const problem = pythonProblem(['torch', 'numpy']);
@@ -56,8 +59,26 @@ function records(set: ImageSet, from: number, to: number): Buffer {
   return out;
 }
 
+interface RecipeCase {
+  name: string;
+  config: Partial<RunConfig>;
+  tta: 'none' | 'flip-translate';
+  /** The same recipe as train_model_file.py's flags. */
+  flags: string[];
+}
+
+const cases: RecipeCase[] = [
+  { name: 'one-cycle, crop-flip', config: {}, tta: 'none', flags: [] },
+  {
+    name: 'linear schedule, alternating flip-translate, TTA flip-translate',
+    config: { schedule: 'linear', warmup: 0.23, momentum: 0.85, augmentation: 'alternating-flip-translate' },
+    tta: 'flip-translate',
+    flags: ['--schedule', 'linear', '--warmup', '0.23', '--momentum', '0.85', '--augmentation', 'alternating-flip-translate', '--tta', 'flip-translate'],
+  },
+];
+
 describe('airbench optimizer pieces against PyTorch (train_model_file.py)', () => {
-  (problem ? it.skip : it)(`10 steps with a BatchNorm group, label smoothing and Lookahead give PyTorch's losses, parameters and running statistics${problem ? ` — skipped: ${problem}` : ''}`, async () => {
+  (problem ? it.skip.each(cases) : it.each(cases))(`10 steps with a BatchNorm group, label smoothing and Lookahead give PyTorch's losses, parameters and running statistics: $name${problem ? ` — skipped: ${problem}` : ''}`, async (recipe: RecipeCase) => {
     const dir = mkdtempSync(join(tmpdir(), 'convoy-optim-parity-'));
     const train = drawnSet(80, 5);
     const test = drawnSet(40, 6);
@@ -66,12 +87,12 @@ describe('airbench optimizer pieces against PyTorch (train_model_file.py)', () =
     writeFileSync(join(dir, 'model.json'), JSON.stringify(modelFile));
 
     const flags = { epochs: 2, batchSize: 16, lr: 0.05, weightDecay: 5e-4, batchNormLrScale: 64, batchNormWeightDecay: 5e-4 / 64, labelSmoothing: 0.2, lookahead: 3, whiteningBiasEpochs: 1, seed: 9 };
-    const config: RunConfig = { ...DEFAULT_RUN_CONFIG, ...flags };
+    const config: RunConfig = { ...DEFAULT_RUN_CONFIG, ...flags, ...recipe.config };
     const modelSpec = { kind: 'layers', classes: 10, ...modelFile } as LayerModelSpec;
     const log = join(dir, 'convoy.jsonl');
     const convoy = await runTraining({
       config, modelSpec, train, test,
-      execution: { threads: 2, backend: 'auto', dataDir: null, download: false, limitTest: null, maxSteps: null, checkpointDir: join(dir, 'run'), log },
+      execution: { threads: 2, backend: 'auto', dataDir: null, download: false, limitTest: null, maxSteps: null, checkpointDir: join(dir, 'run'), log, tta: recipe.tta },
     });
     expect(convoy.status).toBe('completed');
     expect(convoy.step).toBe(10);
@@ -81,7 +102,7 @@ describe('airbench optimizer pieces against PyTorch (train_model_file.py)', () =
       join(root, 'tools', 'pytorch', 'train_model_file.py'), join(dir, 'model.json'), '--data-dir', dir,
       '--epochs', '2', '--batch-size', '16', '--lr', '0.05', '--weight-decay', '5e-4', '--seed', '9',
       '--batch-norm-lr-scale', '64', '--batch-norm-weight-decay', String(5e-4 / 64), '--label-smoothing', '0.2', '--lookahead', '3', '--whitening-bias-epochs', '1',
-      '--log', join(dir, 'pytorch.jsonl'), '--save-state', state,
+      '--log', join(dir, 'pytorch.jsonl'), '--save-state', state, ...recipe.flags,
     ], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
@@ -102,5 +123,14 @@ describe('airbench optimizer pieces against PyTorch (train_model_file.py)', () =
     const apart = tables.flatMap(([values, entries]) =>
       entries.map((e) => [e.name, relativeError(values.subarray(e.offset, e.offset + e.size), Float32Array.from(torch[e.name]))] as const));
     expect(apart.filter(([, error]) => error > 1e-5)).toEqual([]);
+
+    if (recipe.tta !== 'none') {
+      const records = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const convoyLast = records(log).filter((r) => r.type === 'epoch').pop()!;
+      const torchEnd = records(join(dir, 'pytorch.jsonl')).find((r) => r.type === 'end')!;
+      expect(convoyLast.tta).toBe(recipe.tta);
+      expect(torchEnd.tta).toBe(recipe.tta);
+      expect(Math.abs((convoyLast.ttaTestLoss as number) - (torchEnd.ttaLoss as number))).toBeLessThan(1e-5 * Math.abs(torchEnd.ttaLoss as number));
+    }
   }, 180_000);
 });
