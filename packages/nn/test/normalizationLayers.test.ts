@@ -195,6 +195,16 @@ describe('GELU', () => {
       expect(Math.abs(y.data[i] - exact)).toBeLessThanOrEqual(1e-6 * Math.abs(exact) + 1e-30);
     }
   });
+  it('backward after an eval forward gives the gradient of a training forward', () => {
+    const x = randomInput([2, 3, 4, 4], 3);
+    const dy = randomInput([2, 3, 4, 4], 4);
+    const trained = new GELU();
+    trained.forward(x);
+    const expected = Float32Array.from(trained.backward(dy).data);
+    const evaluated = new GELU().eval();
+    evaluated.forward(x);
+    expect(Array.from(evaluated.backward(dy).data)).toEqual(Array.from(expected));
+  });
 });
 
 describe('Residual', () => {
