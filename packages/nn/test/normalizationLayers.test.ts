@@ -1,10 +1,10 @@
 import { ParameterArena, Rng, Tensor } from '@convoy/tensor';
 import {
-  applyGroupStatisticsInOrder, BatchNorm2d, Conv2d, createParameters, Dropout, erf, Flatten, GELU, GlobalMaxPool2d, Linear, ReLU, Residual, Scale,
+  applyGroupStatisticsInOrder, BatchNorm2d, Conv2d, createParameters, Dropout, erf, erfc, Flatten, GELU, GlobalMaxPool2d, Linear, ReLU, Residual, Scale,
   Sequential,
 } from '../src';
 import { distinctValues, gradCheck } from './gradcheck';
-import { DROPOUT_CONTEXT, erf64, gelu64 } from './float64Reference';
+import { DROPOUT_CONTEXT, erf64, erfc64, gelu64 } from './float64Reference';
 
 const TOL = 1e-5;
 
@@ -184,6 +184,11 @@ describe('GELU', () => {
     let worst = 0;
     for (let x = -6; x <= 6; x += 0.001) worst = Math.max(worst, Math.abs(erf(x) - erf64(x)));
     expect(worst).toBeLessThan(2e-7);
+  });
+  it('erfc keeps its relative accuracy far into the right tail', () => {
+    let worst = 0;
+    for (let x = 0; x <= 26; x += 0.01) worst = Math.max(worst, Math.abs(erfc(x) / erfc64(x) - 1));
+    expect(worst).toBeLessThan(1e-7);
   });
   it('x·Φ(x) keeps its relative accuracy far into the negative tail', () => {
     const g = new GELU();
