@@ -44,14 +44,18 @@ function normalCdf(v: number, density: number): number {
   return v >= 0 ? 1 - tail : tail;
 }
 
+/** d/dv of v·Φ(v): Φ(v) + v·φ(v), φ(v) = density/√(2π). */
+function geluSlope(v: number, cdf: number, density: number): number {
+  return cdf + v * INV_SQRT_2PI * density;
+}
+
 /**
- * torch.nn.GELU() in its exact form: x·Φ(x), Φ the standard normal CDF = erfc(−x/√2)/2 (computed
- * through erfc so that x·Φ(x) keeps its relative accuracy for negative x). Gradient Φ(x) + x·φ(x).
+ * torch.nn.GELU() in its exact form: x·Φ(x), Φ the standard normal CDF (see normalCdf).
+ * Gradient Φ(x) + x·φ(x); one exponential per element serves both Φ(x) and φ(x).
  *
- * One exponential per element serves both Φ(x) and φ(x) (see erfcx). A training forward also
- * stores the gradient's slope per element (float32), while Φ(x) is at hand: backward is then one multiply per element instead of a second erfc and two exponentials,
- * (recomputing them in backward made GELU cost more than the convolutions of airbench94's step).
- * After an eval forward, backward computes the slopes from the input.
+ * A training forward also stores each element's gradient slope (float32) while Φ(x) is at hand,
+ * so backward is one multiply per element (recomputing Φ and φ there made GELU cost more than the
+ * convolutions of airbench94's step). After an eval forward, backward computes the slopes.
  */
 export class GELU extends Module {
   readonly kind = 'GELU';
@@ -84,7 +88,7 @@ export class GELU extends Module {
       const density = Math.exp(-0.5 * v * v);
       const cdf = normalCdf(v, density);
       od[i] = v * cdf;
-      slopes[i] = cdf + v * INV_SQRT_2PI * density;
+      slopes[i] = geluSlope(v, cdf, density);
     }
     return out;
   }
@@ -99,7 +103,7 @@ export class GELU extends Module {
       for (let i = 0; i < x.length; i++) {
         const v = x[i];
         const density = Math.exp(-0.5 * v * v);
-        slopes[i] = normalCdf(v, density) + v * INV_SQRT_2PI * density;
+        slopes[i] = geluSlope(v, normalCdf(v, density), density);
       }
       this.slopesFresh = true;
     }
